@@ -1,0 +1,5 @@
+"""``python -m erpdata``: the same as the ``erpdata`` command."""
+
+from erpdata.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""The ``erpdata`` command line: headless batch work on a workspace.
+
+Why a CLI beside the workbench: migrations and nightly link reports run from scripts and cron,
+and every steward task must be scriptable. Output meant for scripts (``status --json``) is a
+contract; messages go to stderr, and any error exits non-zero with the engine's own text.
+
+Commands: ``demo``, ``load``, ``status``. ``--workspace`` (or ``$ERPDATA_WORKSPACE``, else
+``./workspace.duckdb``) may stand before or after the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from erpdata.errors import ErpdataError
+from erpdata.schema import ACTOR_TYPES, KINDS, SIDES
+from erpdata.workspace import Workspace, resolve_path
+
+
+def _tqdm_progress(desc: str) -> tuple[Callable[[str, float], None], Callable[[], None]]:
+    """A progress callback drawing a tqdm bar on stderr, and a function that closes it."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, desc=desc, unit="%", file=sys.stderr, leave=False,
+               disable=not sys.stderr.isatty())
+
+    def update(stage: str, fraction: float) -> None:
+        bar.set_postfix_str(stage)
+        bar.update(max(0, round(fraction * 100) - bar.n))
+
+    return update, bar.close
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from erpdata.demo import build_demo
+
+    path = resolve_path(args.workspace)
+    update, close = _tqdm_progress("demo")
+    try:
+        build_demo(path, size=args.size, seed=args.seed,
+                   export_dir=Path(args.export_dir) if args.export_dir else None,
+                   progress=update)
+    finally:
+        close()
+    with Workspace.open(path) as ws:
+        counts = ws.counts()
+    print(f"demo workspace {path}: " + _count_line(counts), file=sys.stderr)
+    return 0
+
+
+def _cmd_load(args: argparse.Namespace) -> int:
+    from erpdata.ingest import load_file
+
+    update, close = _tqdm_progress(f"load {args.side} {args.kind}")
+    try:
+        with Workspace.open(args.workspace) as ws:
+            result = load_file(ws, args.file, side=args.side, kind=args.kind,
+                               mapping=args.mapping, actor_type=args.actor_type,
+                               user=args.user, progress=update)
+    finally:
+        close()
+    if args.json:
+        print(json.dumps(result.__dict__, default=str, indent=2, ensure_ascii=False))
+        return 0
+    err = sys.stderr
+    print(f"read {result.format}" + (f", {result.encoding}" if result.encoding else "")
+          + (f", delimiter {result.delimiter!r}" if result.delimiter else ""), file=err)
+    print("column mapping:", file=err)
+    width = max((len(h) for h, _, _ in result.columns), default=0)
+    for header, field, how in result.columns:
+        print(f"  {header:<{width}}  -> {field:<14} ({how})", file=err)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=err)
+    print(result.summary(), file=err)
+    return 0
+
+
+def _count_line(counts: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{side}: " + ", ".join(f"{counts[side][k]} {k}" for k in KINDS) for side in SIDES
+    )
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    path = resolve_path(args.workspace)
+    if not path.exists():
+        raise ErpdataError(f"no workspace at {path}: create one with 'erpdata demo' or "
+                           "'erpdata load', or point --workspace at one")
+    with Workspace.open(path) as ws:
+        counts = ws.counts()
+        version = ws.version
+    if args.json:
+        print(json.dumps({**counts, "workspace": str(path), "schema_version": version}))
+        return 0
+    print(f"workspace {path} (schema {version})")
+    print(f"{'':6}" + "".join(f"{k:>10}" for k in KINDS))
+    for side in SIDES:
+        print(f"{side:6}" + "".join(f"{counts[side][k]:>10}" for k in KINDS))
+    print(f"{'linked':6}" + "".join(f"{counts['links'][k]:>10}" for k in KINDS))
+    missing = sum(counts["missing"][s][k] for s in SIDES for k in KINDS)
+    if missing:
+        print(f"{missing} record(s) are flagged missing from their latest export")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed so docs and tests can inspect every option)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", default=argparse.SUPPRESS, metavar="PATH",
+                        help="workspace file (default: $ERPDATA_WORKSPACE or ./workspace.duckdb)")
+    parser = argparse.ArgumentParser(prog="erpdata", parents=[common],
+                                     description="Connect CRM records to ERP records in bulk.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", parents=[common], help="build the demo workspace")
+    demo.add_argument("--size", type=int, default=2000, help="CRM companies (default 2000)")
+    demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    demo.add_argument("--export-dir", help="where the demo export files go "
+                      "(default: <workspace>.demo/ beside the workspace)")
+    demo.set_defaults(func=_cmd_demo)
+
+    load = sub.add_parser("load", parents=[common], help="load an export file")
+    load.add_argument("--side", required=True, choices=SIDES)
+    load.add_argument("--kind", required=True, choices=KINDS)
+    load.add_argument("file", metavar="FILE", help="CSV, XLSX, Parquet, JSON or NDJSON file")
+    load.add_argument("--mapping", metavar="FILE",
+                      help="TOML or JSON mapping: field = \"Source header\" under [columns]")
+    load.add_argument("--actor-type", choices=ACTOR_TYPES["company"],
+                      help="ERP companies: the actor type of rows without a type column")
+    load.add_argument("--user", help="who loads (default: $ERPDATA_USER or the login name)")
+    load.add_argument("--json", action="store_true", help="print the load result as JSON")
+    load.set_defaults(func=_cmd_load)
+
+    status = sub.add_parser("status", parents=[common], help="record counts per side and kind")
+    status.add_argument("--json", action="store_true",
+                        help='JSON: {"crm": {"company": n, ...}, "erp": {...}, ...}')
+    status.set_defaults(func=_cmd_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 a data or workspace error, 2 usage)."""
+    args = build_parser().parse_args(argv)
+    if not hasattr(args, "workspace"):
+        args.workspace = None
+    try:
+        return int(args.func(args))
+    except ErpdataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written by the step that was running", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

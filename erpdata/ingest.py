@@ -1,0 +1,470 @@
+"""Load an export file into the workspace: map, validate, then apply as ONE transaction.
+
+Why this shape: a steward re-loads the same exports many times during a clean-up. So a load
+updates records by id and records what changed field by field (``record_changes``), flags
+records that vanished from the export instead of deleting them (their links and decisions
+stay meaningful), and keeps every unmapped source column in ``extra``, so nothing in the file
+is lost. Any problem (missing id column, duplicate ids, a wrong date, a person whose company
+does not exist, ...) raises ONE :class:`~erpdata.errors.IngestError` naming the file, the row
+and the column, and the transaction is rolled back: the workspace is exactly as before.
+
+All set work runs in DuckDB SQL over the staging table, never in Python loops over rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from erpdata.columns import ColumnMapping, describe_columns, fold, map_columns, read_mapping_file
+from erpdata.errors import ErpdataError
+from erpdata.schema import (
+    ACTOR_TYPE_SYNONYMS,
+    ACTOR_TYPES,
+    Kind,
+    Side,
+    check_side_kind,
+    fields,
+    table_name,
+)
+from erpdata.sources import STAGE, Source, drop_stage, read_source
+from erpdata.workspace import Workspace, current_user
+
+Progress = Callable[[str, float], None]
+
+_DATE_FORMATS = ["%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%Y%m%d", "%d.%m.%y"]
+_TIMESTAMP_FORMATS = [
+    "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y/%m/%d %H:%M:%S", *_DATE_FORMATS,
+]
+_TYPE_HINT = {"date": "a date such as 2026-03-31 or 31.03.2026",
+              "timestamp": "a date and time such as 2026-03-31 14:05:00"}
+
+
+@dataclass
+class LoadResult:
+    """What a load did: how it read the file, how it mapped it, and what changed."""
+
+    load_id: int
+    file: str
+    side: str
+    kind: str
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    mapping: dict[str, str]
+    columns: list[tuple[str, str, str]]
+    actor_type: str | None
+    rows: int
+    inserted: int
+    updated: int
+    unchanged: int
+    missing: int
+    reappeared: int
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        return (
+            f"{self.file}: {self.rows} rows -> {self.side} {self.kind}: {self.inserted} new, "
+            f"{self.updated} changed, {self.unchanged} unchanged, {self.missing} flagged missing, "
+            f"{self.reappeared} back again ({self.seconds:.1f} s)"
+        )
+
+
+def _q(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _convert_sql(col: str, field_type: str) -> str:
+    """SQL converting text column ``col`` to the field's type; NULL where it does not parse."""
+    v = f"trim({col})"
+    if field_type == "date":
+        return (f"coalesce(TRY_CAST({v} AS DATE), "
+                f"TRY_CAST(try_strptime({v}, {_DATE_FORMATS!r}) AS DATE), "
+                f"TRY_CAST(TRY_CAST({v} AS TIMESTAMP) AS DATE))")
+    if field_type == "timestamp":
+        return (f"CASE WHEN regexp_matches({v}, '(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
+                f"THEN TRY_CAST({v} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' "
+                f"ELSE coalesce(TRY_CAST({v} AS TIMESTAMP), "
+                f"try_strptime({v}, {_TIMESTAMP_FORMATS!r})) END")
+    return f"nullif({col}, '')"
+
+
+def load_file(
+    ws: Workspace,
+    path: str | os.PathLike[str],
+    *,
+    side: str,
+    kind: str,
+    mapping: Mapping[str, str] | str | os.PathLike[str] | None = None,
+    actor_type: str | None = None,
+    user: str | None = None,
+    progress: Progress | None = None,
+    display: str | None = None,
+) -> LoadResult:
+    """Load one export file of ``side`` (crm/erp) and ``kind`` (company/person/project).
+
+    ``mapping``: canonical field -> source header, or the path of a TOML/JSON mapping file;
+    headers it does not name are mapped by synonyms. ``actor_type`` (ERP companies): the type of
+    every row whose file has no type column (or an empty cell). ``display``: the file name to
+    show in messages (e.g. an upload's original name). Returns a :class:`LoadResult`; raises
+    :class:`IngestError` and leaves the workspace untouched on any problem.
+    """
+    check_side_kind(side, kind)
+    s: Side = side  # type: ignore[assignment]
+    k: Kind = kind  # type: ignore[assignment]
+    report = progress or (lambda _stage, _fraction: None)
+    t0 = time.perf_counter()
+    started = datetime.now()
+    explicit, mapping_file = _explicit_mapping(mapping)
+    constant_type = _constant_actor_type(s, k, actor_type)
+    con = ws.cursor()
+    try:
+        with ws.transaction(con):
+            report("reading", 0.0)
+            src = read_source(con, path, display)
+            report("mapping", 0.35)
+            cmap = map_columns(src.headers, s, k, explicit=explicit, file=src.display,
+                               mapping_file=mapping_file)
+            if cmap.extra:
+                src.warnings.append(
+                    f"{len(cmap.extra)} column(s) match no field and are kept in extra: "
+                    + describe_columns(cmap.extra, src.headers)
+                )
+            report("validating", 0.45)
+            _build_canonical(con, src, cmap, s, k, constant_type)
+            report("applying", 0.7)
+            result = _apply(con, src, cmap, s, k, constant_type, user, started)
+            report("done", 1.0)
+    finally:
+        drop_stage(con)
+        for tmp in ("_new", "_cmp"):
+            con.execute(f"DROP TABLE IF EXISTS {tmp}")
+        con.close()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _explicit_mapping(
+    mapping: Mapping[str, str] | str | os.PathLike[str] | None,
+) -> tuple[dict[str, str], str | None]:
+    if mapping is None:
+        return {}, None
+    if isinstance(mapping, Mapping):
+        return dict(mapping), None
+    return read_mapping_file(mapping), str(mapping)
+
+
+def _constant_actor_type(side: Side, kind: Kind, actor_type: str | None) -> str | None:
+    if side == "crm":
+        if actor_type:
+            raise ErpdataError("an actor type applies to ERP records only, not to CRM records")
+        return None
+    if kind != "company":
+        return ACTOR_TYPES[kind][0]
+    if actor_type is None:
+        return None
+    resolved = _actor_type_of(actor_type, ACTOR_TYPES["company"])
+    if resolved is None:
+        raise ErpdataError(
+            f"unknown actor type {actor_type!r}: use customer, supplier or partner"
+        )
+    return resolved
+
+
+def _actor_type_of(value: str, allowed: tuple[str, ...]) -> str | None:
+    key = fold(value)
+    for actor, words in ACTOR_TYPE_SYNONYMS.items():
+        if actor in allowed and key in {fold(w) for w in words}:
+            return actor
+    return None
+
+
+# --- staging -> canonical --------------------------------------------------------------------
+
+def _build_canonical(
+    con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, side: Side, kind: Kind,
+    constant_type: str | None,
+) -> None:
+    """Validate the staged rows and build ``_new``: the rows in the target table's shape."""
+    id_pos = cmap.fields.get("id")
+    if id_pos is None:
+        raise src.error(
+            f"no column holds the record id of these {side.upper()} {kind}s; the headers are "
+            f"{', '.join(repr(h) for h in src.headers)}. Name the id column 'id' or map it in a "
+            "mapping file ([columns] id = \"Your header\").", row=1,
+        )
+    id_sql = f"nullif(trim(c{id_pos}), '')"
+    _first_bad(con, src, id_pos, f"{id_sql} IS NULL",
+               "the id is empty; every record needs an id")
+    exprs: dict[str, str] = {"id": id_sql}
+    if side == "erp":
+        exprs["actor_type"] = _actor_type_sql(con, src, cmap, kind, constant_type)
+    for f in fields(side, kind):
+        if f.name in exprs:
+            continue
+        pos = cmap.fields.get(f.name)
+        if pos is None:
+            exprs[f.name] = "NULL"
+            continue
+        conv = _convert_sql(f"c{pos}", f.type)
+        if f.type != "text":
+            _first_bad(con, src, pos, f"nullif(trim(c{pos}), '') IS NOT NULL AND ({conv}) IS NULL",
+                       f"'{{value}}' is not {_TYPE_HINT[f.type]}")
+        if f.name in ("company_id", "parent_key"):
+            conv = f"nullif(trim(c{pos}), '')"
+        exprs[f.name] = conv
+    if side == "erp" and kind != "company":
+        exprs["parent_actor_type"] = _parent_type_sql(con, src, cmap)
+    extra = (
+        "json_object(" + ", ".join(f"{_q(src.headers[p])}, c{p}" for p in cmap.extra) + ")"
+        if cmap.extra else "NULL"
+    )
+    cols = ", ".join(f"{expr} AS {name}" for name, expr in exprs.items())
+    con.execute(f"CREATE TEMP TABLE _new AS SELECT {cols}, {extra}::JSON AS extra, "
+                f"_row AS source_row FROM {STAGE}")
+    _check_duplicates(con, src, cmap, side)
+    _check_parents(con, src, cmap, side, kind)
+
+
+def _first_bad(
+    con: duckdb.DuckDBPyConnection, src: Source, pos: int, where: str, message: str,
+    table: str = STAGE,
+) -> None:
+    """Raise for the first row (by row number) of ``table`` matching ``where``."""
+    row = con.execute(
+        f"SELECT _row, c{pos} FROM {table} WHERE {where} ORDER BY _row LIMIT 1"
+    ).fetchone()
+    if row is not None:
+        raise src.error(message.format(value=row[1]), row=int(row[0]), column_index=pos)
+
+
+def _value_map_sql(
+    con: duckdb.DuckDBPyConnection, src: Source, pos: int, allowed: tuple[str, ...],
+    what: str,
+) -> str:
+    """SQL CASE translating the column's distinct values to actor types; unknown ones raise."""
+    values = [v for (v,) in con.execute(
+        f"SELECT DISTINCT trim(c{pos}) FROM {STAGE} WHERE nullif(trim(c{pos}), '') IS NOT NULL"
+    ).fetchall()]
+    cases = []
+    for value in values:
+        actor = _actor_type_of(value, allowed)
+        if actor is None:
+            _first_bad(con, src, pos, f"trim(c{pos}) = {_q(value)}",
+                       f"'{{value}}' is not {what}: use one of {', '.join(allowed)}")
+        cases.append(f"WHEN {_q(value)} THEN {_q(actor or '')}")
+    if not cases:
+        return "NULL"
+    return f"CASE trim(c{pos}) {' '.join(cases)} END"
+
+
+def _actor_type_sql(
+    con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, kind: Kind,
+    constant_type: str | None,
+) -> str:
+    pos = cmap.fields.get("actor_type")
+    if kind != "company":
+        return _q(ACTOR_TYPES[kind][0])
+    if pos is None:
+        if constant_type is None:
+            raise src.error(
+                "these ERP companies have no actor type: map a column to actor_type "
+                "(customer / supplier / partner) or give the type of the whole file "
+                "(--actor-type customer)", row=1,
+            )
+        return _q(constant_type)
+    case = _value_map_sql(con, src, pos, ACTOR_TYPES["company"], "an ERP actor type")
+    if constant_type is None:
+        _first_bad(con, src, pos, f"nullif(trim(c{pos}), '') IS NULL",
+                   "the actor type is empty: fill it in (customer / supplier / partner) or give "
+                   "the type of the whole file (--actor-type)")
+        return case
+    return f"coalesce({case}, {_q(constant_type)})"
+
+
+def _parent_type_sql(con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping) -> str:
+    """The parent's actor type: from its column, else looked up by key among ERP companies."""
+    pos = cmap.fields.get("parent_actor_type")
+    if pos is not None:
+        return _value_map_sql(con, src, pos, ACTOR_TYPES["company"], "a parent actor type")
+    key = cmap.fields.get("parent_key")
+    if key is None:
+        return "NULL"
+    ambiguous = con.execute(
+        f"""SELECT s._row, s.c{key} FROM {STAGE} s
+            JOIN (SELECT id FROM erp_company GROUP BY id HAVING count(*) > 1) d
+              ON d.id = nullif(trim(s.c{key}), '')
+            ORDER BY s._row LIMIT 1"""
+    ).fetchone()
+    if ambiguous is not None:
+        raise src.error(
+            f"parent key '{ambiguous[1]}' is used by more than one ERP actor type (customer and "
+            "supplier); add a parent actor type column to say which",
+            row=int(ambiguous[0]), column_index=key,
+        )
+    return (f"(SELECT min(e.actor_type) FROM erp_company e "
+            f"WHERE e.id = nullif(trim({STAGE}.c{key}), ''))")
+
+
+def _check_duplicates(
+    con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, side: Side
+) -> None:
+    keys = "actor_type, id" if side == "erp" else "id"
+    dup = con.execute(
+        f"""SELECT id, {'actor_type' if side == 'erp' else 'NULL'}, rows[1], rows[2] FROM (
+              SELECT {keys}, list(source_row ORDER BY source_row) AS rows FROM _new
+              GROUP BY {keys} HAVING count(*) > 1)
+            ORDER BY rows[2] LIMIT 1"""
+    ).fetchone()
+    if dup is not None:
+        rid, actor, first, second = dup
+        what = f"{actor} id" if actor else "id"
+        raise src.error(
+            f"{what} '{rid}' appears twice (first on {src.row_label} {first}); ids must be unique "
+            "within a file", row=int(second), column_index=cmap.fields["id"],
+        )
+
+
+def _check_parents(
+    con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, side: Side, kind: Kind
+) -> None:
+    if kind == "company":
+        return
+    if side == "crm":
+        col, join = "company_id", "p.id = n.company_id"
+        parent, label = "crm_company", "CRM companies"
+    else:
+        col, join = "parent_key", "p.id = n.parent_key AND p.actor_type = n.parent_actor_type"
+        parent, label = "erp_company", "ERP companies"
+    pos = cmap.fields.get(col)
+    if pos is None:
+        return
+    bad = con.execute(
+        f"""SELECT n.source_row, n.{col} FROM _new n
+            WHERE n.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})
+            ORDER BY n.source_row LIMIT 1"""
+    ).fetchone()
+    if bad is not None:
+        raise src.error(
+            f"{'company' if side == 'crm' else 'parent'} '{bad[1]}' does not exist among the "
+            f"{label} of this workspace: load the companies first, or fix the id",
+            row=int(bad[0]), column_index=pos,
+        )
+
+
+# --- apply -----------------------------------------------------------------------------------
+
+def _apply(
+    con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, side: Side, kind: Kind,
+    constant_type: str | None, user: str | None, started: datetime,
+) -> LoadResult:
+    """Insert new records, update changed ones, flag vanished ones, and log every change."""
+    target = table_name(side, kind)
+    data_cols = [f.name for f in fields(side, kind) if f.name != "actor_type"] + ["extra"]
+    key = ["actor_type", "id"] if side == "erp" else ["id"]
+    on = " AND ".join(f"o.{k} = n.{k}" for k in key)
+    differs = " OR ".join(
+        f"o.{c}::VARCHAR IS DISTINCT FROM n.{c}::VARCHAR" if c == "extra"
+        else f"o.{c} IS DISTINCT FROM n.{c}" for c in data_cols
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE _cmp AS SELECT {', '.join('n.' + k for k in key)},
+              o.id IS NULL AS is_new,
+              o.id IS NOT NULL AND ({differs}) AS is_changed,
+              o.missing_since IS NOT NULL AS was_missing
+            FROM _new n LEFT JOIN {target} o ON {on}"""
+    )
+    scope = "TRUE"
+    if side == "erp" and kind == "company":
+        scope = "actor_type IN (SELECT DISTINCT actor_type FROM _new)"
+    vanished = (f"{scope} AND missing_since IS NULL AND ({', '.join(key)}) NOT IN "
+                f"(SELECT ({', '.join(key)}) FROM _new)")
+    inserted, updated, reappeared = con.execute(
+        "SELECT count(*) FILTER (is_new), count(*) FILTER (is_changed), "
+        "count(*) FILTER (was_missing) FROM _cmp"
+    ).fetchone() or (0, 0, 0)
+    (missing,) = con.execute(f"SELECT count(*) FROM {target} WHERE {vanished}").fetchone() or (0,)
+    rows = src.rows
+    mapping = cmap.as_dict()
+    (load_id,) = con.execute(
+        """INSERT INTO loads (side, kind, source_file, format, encoding, delimiter, mapping,
+             actor_type, rows, inserted, updated, unchanged, missing, reappeared, warnings,
+             loaded_by, started_at, finished_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)
+           RETURNING load_id""",
+        [side, kind, src.display, src.format, src.encoding, src.delimiter, json.dumps(mapping),
+         constant_type, rows, inserted, updated, rows - inserted - updated, missing, reappeared,
+         json.dumps(src.warnings), current_user(user), started],
+    ).fetchone() or (0,)
+    _log_changes(con, load_id, side, kind, target, key, data_cols, on, vanished)
+    sets = ", ".join(f"{c} = n.{c}" for c in data_cols)
+    con.execute(
+        f"""UPDATE {target} o SET {sets}, source_file = ?, source_row = n.source_row,
+              load_id = ?, missing_since = NULL
+            FROM _new n WHERE {on}""",
+        [src.display, load_id],
+    )
+    con.execute(f"UPDATE {target} SET missing_since = ? WHERE {vanished}", [load_id])
+    all_cols = key + [c for c in data_cols]
+    con.execute(
+        f"""INSERT INTO {target} ({', '.join(all_cols)}, source_file, source_row, first_load_id,
+              load_id)
+            SELECT {', '.join('n.' + c for c in all_cols)}, ?, n.source_row, ?, ?
+            FROM _new n JOIN _cmp c USING ({', '.join(key)}) WHERE c.is_new""",
+        [src.display, load_id, load_id],
+    )
+    return LoadResult(
+        load_id=int(load_id), file=src.display, side=side, kind=kind, format=src.format,
+        encoding=src.encoding, delimiter=src.delimiter, mapping=mapping,
+        columns=cmap.describe(), actor_type=constant_type, rows=rows, inserted=int(inserted),
+        updated=int(updated), unchanged=rows - int(inserted) - int(updated),
+        missing=int(missing), reappeared=int(reappeared), warnings=list(src.warnings),
+    )
+
+
+def _log_changes(
+    con: duckdb.DuckDBPyConnection, load_id: int, side: Side, kind: Kind, target: str,
+    key: list[str], data_cols: list[str], on: str, vanished: str,
+) -> None:
+    """Write ``record_changes``: inserts, per-field updates, records gone and back again."""
+    actor = "n.actor_type" if side == "erp" else "NULL"
+    head = f"SELECT {load_id}, '{side}', '{kind}', {actor}, n.id"
+    con.execute(f"INSERT INTO record_changes {head}, 'insert', NULL, NULL, NULL "
+                "FROM _cmp n WHERE n.is_new")
+    con.execute(f"INSERT INTO record_changes {head}, 'reappeared', NULL, NULL, NULL "
+                "FROM _cmp n WHERE n.was_missing")
+    per_field = " UNION ALL ".join(
+        f"{head}, 'update', '{c}', o.{c}::VARCHAR, n.{c}::VARCHAR FROM _new n "
+        f"JOIN {target} o ON {on} SEMI JOIN _cmp c ON c.is_changed AND "
+        + " AND ".join(f"c.{k} = n.{k}" for k in key)
+        + f" WHERE o.{c}::VARCHAR IS DISTINCT FROM n.{c}::VARCHAR"
+        for c in data_cols
+    )
+    con.execute(f"INSERT INTO record_changes {per_field}")
+    actor_o = "actor_type" if side == "erp" else "NULL"
+    con.execute(
+        f"INSERT INTO record_changes SELECT {load_id}, '{side}', '{kind}', {actor_o}, id, "
+        f"'missing', NULL, NULL, NULL FROM {target} WHERE {vanished}"
+    )
+
+
+def changes(ws: Workspace, load_id: int, limit: int = 200) -> list[dict[str, Any]]:
+    """The logged changes of one load (first ``limit``), for showing what a re-load did."""
+    cur = ws.cursor()
+    rows = cur.execute(
+        "SELECT actor_type, record_id, change, field, old_value, new_value FROM record_changes "
+        "WHERE load_id = ? ORDER BY change, record_id, field LIMIT ?", [load_id, limit],
+    ).fetchall()
+    keys = ("actor_type", "record_id", "change", "field", "old_value", "new_value")
+    return [dict(zip(keys, r, strict=True)) for r in rows]

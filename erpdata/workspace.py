@@ -1,0 +1,460 @@
+"""One DuckDB file = one workspace: schema, forward migrations, transactions and counts.
+
+Why one file: a steward can copy, back up or mail a workspace, and every write that matters is a
+single DuckDB transaction, so a crash never leaves half a load or half a commit behind.
+
+The schema is versioned in ``schema_version``. Opening an older file applies the missing
+migrations in one transaction; opening a file written by a newer erpdata is refused, because
+an old program silently writing into a newer layout is how data gets lost.
+
+Invariants of ``docs/ARCHITECTURE.md`` that DuckDB can hold are constraints here: one active link
+per CRM record and per ERP actor (UNIQUE on ``links``), valid sides/kinds/actor types (CHECK),
+person and project parents that exist (FOREIGN KEY), records that name the load they came from.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from erpdata.errors import WorkspaceError
+from erpdata.schema import ACTOR_TYPES, KINDS, SIDES, Kind, Side, fields, table_name
+
+DEFAULT_WORKSPACE = "workspace.duckdb"
+WORKSPACE_ENV = "ERPDATA_WORKSPACE"
+USER_ENV = "ERPDATA_USER"
+
+
+def resolve_path(cli_value: str | os.PathLike[str] | None = None) -> Path:
+    """Workspace path: ``--workspace``, else ``$ERPDATA_WORKSPACE``, else ``./workspace.duckdb``."""
+    value = cli_value or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE
+    return Path(value).expanduser()
+
+
+def current_user(explicit: str | None = None) -> str:
+    """Who is acting: an explicit name, else ``$ERPDATA_USER``, else the login name."""
+    if explicit:
+        return explicit
+    env = os.environ.get(USER_ENV)
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "unknown"
+
+
+def _sql_in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def _sql_type(field_type: str) -> str:
+    return {"text": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP"}[field_type]
+
+
+def _record_table_ddl(side: Side, kind: Kind) -> str:
+    """DDL of one record table, derived from :mod:`erpdata.schema`."""
+    cols = ["id VARCHAR NOT NULL CHECK (id <> '')"]
+    constraints: list[str] = []
+    for f in fields(side, kind):
+        col = f"{f.name} {_sql_type(f.type)}"
+        if f.name == "actor_type":
+            col += f" NOT NULL CHECK (actor_type IN ({_sql_in(ACTOR_TYPES[kind])}))"
+        cols.append(col)
+    if side == "erp" and kind != "company":
+        cols.insert(1, f"actor_type VARCHAR NOT NULL DEFAULT '{ACTOR_TYPES[kind][0]}' "
+                       f"CHECK (actor_type = '{ACTOR_TYPES[kind][0]}')")
+    cols += [
+        "extra JSON",
+        "source_file VARCHAR NOT NULL",
+        "source_row INTEGER",
+        # Load ids are plain integers, not foreign keys: DuckDB turns an update of a foreign-key
+        # column into delete + insert, which a referenced company row (persons) cannot survive.
+        "first_load_id INTEGER NOT NULL",
+        "load_id INTEGER NOT NULL",
+        "missing_since INTEGER",
+    ]
+    if side == "crm":
+        constraints.append("PRIMARY KEY (id)")
+        if kind != "company":
+            constraints.append("FOREIGN KEY (company_id) REFERENCES crm_company (id)")
+    else:
+        constraints.append("PRIMARY KEY (actor_type, id)")
+        if kind != "company":
+            constraints.append(
+                "FOREIGN KEY (parent_actor_type, parent_key) REFERENCES erp_company (actor_type, id)"
+            )
+    return f"CREATE TABLE {table_name(side, kind)} (\n  " + ",\n  ".join(cols + constraints) + "\n)"
+
+
+_KIND_CHECK = f"CHECK (kind IN ({_sql_in(KINDS)}))"
+_ALL_ACTOR_TYPES = tuple(a for kind in KINDS for a in ACTOR_TYPES[kind])
+_ACTOR_CHECK = f"CHECK (erp_actor_type IN ({_sql_in(_ALL_ACTOR_TYPES)}))"
+
+
+def _v1() -> list[str]:
+    """Loads and the six record tables (both sides, three kinds), with change history."""
+    stmts = [
+        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        "CREATE SEQUENCE load_seq START 1",
+        f"""CREATE TABLE loads (
+            load_id INTEGER PRIMARY KEY DEFAULT nextval('load_seq'),
+            side VARCHAR NOT NULL CHECK (side IN ({_sql_in(SIDES)})),
+            kind VARCHAR NOT NULL {_KIND_CHECK},
+            source_file VARCHAR NOT NULL,
+            format VARCHAR NOT NULL,
+            encoding VARCHAR,
+            delimiter VARCHAR,
+            mapping JSON NOT NULL,
+            actor_type VARCHAR,
+            rows INTEGER NOT NULL,
+            inserted INTEGER NOT NULL,
+            updated INTEGER NOT NULL,
+            unchanged INTEGER NOT NULL,
+            missing INTEGER NOT NULL,
+            reappeared INTEGER NOT NULL,
+            warnings JSON NOT NULL,
+            loaded_by VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP NOT NULL
+        )""",
+    ]
+    # Companies first: persons and projects reference them.
+    for kind in KINDS:
+        for side in SIDES:
+            stmts.append(_record_table_ddl(side, kind))
+    stmts.append(f"""CREATE TABLE record_changes (
+        load_id INTEGER NOT NULL REFERENCES loads (load_id),
+        side VARCHAR NOT NULL CHECK (side IN ({_sql_in(SIDES)})),
+        kind VARCHAR NOT NULL {_KIND_CHECK},
+        actor_type VARCHAR,
+        record_id VARCHAR NOT NULL,
+        change VARCHAR NOT NULL CHECK (change IN ('insert', 'update', 'missing', 'reappeared')),
+        field VARCHAR,
+        old_value VARCHAR,
+        new_value VARCHAR
+    )""")
+    return stmts
+
+
+def _v2() -> list[str]:
+    """Stewardship tables that matching, review, commit and sync fill (steps 2 to 5)."""
+    return [
+        "CREATE SEQUENCE run_seq START 1",
+        f"""CREATE TABLE match_runs (
+            run_id INTEGER PRIMARY KEY DEFAULT nextval('run_seq'),
+            kind VARCHAR NOT NULL {_KIND_CHECK},
+            started_by VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            status VARCHAR NOT NULL CHECK (status IN ('running', 'done', 'failed', 'cancelled')),
+            params JSON,
+            error VARCHAR
+        )""",
+        # Invariant 6: three honest outcomes per CRM record (plus 'scored').
+        f"""CREATE TABLE scoring_state (
+            kind VARCHAR NOT NULL {_KIND_CHECK},
+            crm_id VARCHAR NOT NULL,
+            state VARCHAR NOT NULL
+                CHECK (state IN ('not_scored', 'no_candidate', 'scored', 'failed')),
+            reason VARCHAR,
+            run_id INTEGER REFERENCES match_runs (run_id),
+            CHECK (state <> 'failed' OR reason IS NOT NULL),
+            PRIMARY KEY (kind, crm_id)
+        )""",
+        f"""CREATE TABLE suggestions (
+            kind VARCHAR NOT NULL {_KIND_CHECK},
+            crm_id VARCHAR NOT NULL,
+            erp_actor_type VARCHAR NOT NULL {_ACTOR_CHECK},
+            erp_id VARCHAR NOT NULL,
+            rank INTEGER NOT NULL CHECK (rank >= 1),
+            probability DOUBLE NOT NULL CHECK (probability BETWEEN 0 AND 1),
+            match_weight DOUBLE,
+            band VARCHAR NOT NULL CHECK (band IN ('auto', 'review', 'low')),
+            conflict BOOLEAN NOT NULL DEFAULT false,
+            explanation JSON,
+            run_id INTEGER REFERENCES match_runs (run_id),
+            PRIMARY KEY (kind, crm_id, erp_actor_type, erp_id)
+        )""",
+        "CREATE SEQUENCE decision_seq START 1",
+        # Invariant 5: decisions are rows of their own, never derived from suggestions.
+        f"""CREATE TABLE decisions (
+            decision_id INTEGER PRIMARY KEY DEFAULT nextval('decision_seq'),
+            kind VARCHAR NOT NULL {_KIND_CHECK},
+            crm_id VARCHAR NOT NULL,
+            erp_actor_type VARCHAR {_ACTOR_CHECK},
+            erp_id VARCHAR,
+            decision VARCHAR NOT NULL CHECK (decision IN ('accept', 'reject', 'skip', 'create')),
+            decided_by VARCHAR NOT NULL,
+            decided_at TIMESTAMP NOT NULL,
+            note VARCHAR,
+            superseded_by INTEGER,
+            CHECK (decision = 'create' OR (erp_actor_type IS NOT NULL AND erp_id IS NOT NULL))
+        )""",
+        "CREATE SEQUENCE batch_seq START 1",
+        """CREATE TABLE batches (
+            batch_id INTEGER PRIMARY KEY DEFAULT nextval('batch_seq'),
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            status VARCHAR NOT NULL CHECK (status IN ('committed', 'undone')),
+            undone_by VARCHAR,
+            undone_at TIMESTAMP,
+            summary JSON
+        )""",
+        # Invariant 1: one active link per CRM record and per ERP actor, per connection.
+        f"""CREATE TABLE links (
+            connection VARCHAR NOT NULL DEFAULT 'default',
+            kind VARCHAR NOT NULL {_KIND_CHECK},
+            crm_id VARCHAR NOT NULL,
+            erp_actor_type VARCHAR NOT NULL {_ACTOR_CHECK},
+            erp_id VARCHAR NOT NULL,
+            batch_id INTEGER REFERENCES batches (batch_id),
+            linked_by VARCHAR NOT NULL,
+            linked_at TIMESTAMP NOT NULL,
+            last_modified VARCHAR,
+            UNIQUE (connection, kind, crm_id),
+            UNIQUE (connection, erp_actor_type, erp_id)
+        )""",
+        "CREATE SEQUENCE action_seq START 1",
+        f"""CREATE TABLE actions (
+            action_id INTEGER PRIMARY KEY DEFAULT nextval('action_seq'),
+            batch_id INTEGER NOT NULL REFERENCES batches (batch_id),
+            kind VARCHAR NOT NULL {_KIND_CHECK},
+            action VARCHAR NOT NULL
+                CHECK (action IN ('update_crm', 'update_erp', 'create_erp', 'link', 'unlink')),
+            crm_id VARCHAR,
+            erp_actor_type VARCHAR,
+            erp_id VARCHAR,
+            payload JSON,
+            idempotency_key VARCHAR NOT NULL UNIQUE,
+            status VARCHAR NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'running', 'ok', 'warning', 'error', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            result JSON,
+            created_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP
+        )""",
+        "CREATE SEQUENCE audit_seq START 1",
+        # Invariant 4: every overwrite keeps the value it replaced.
+        """CREATE TABLE audit (
+            audit_id BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'),
+            logged_at TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            batch_id INTEGER,
+            kind VARCHAR,
+            side VARCHAR,
+            record_id VARCHAR,
+            actor_type VARCHAR,
+            field VARCHAR,
+            before_value VARCHAR,
+            after_value VARCHAR,
+            detail JSON
+        )""",
+    ]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One forward step of the workspace schema."""
+
+    version: int
+    description: str
+    statements: Callable[[], list[str]]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "records of both sides and three kinds, loads, change history", _v1),
+    Migration(2, "matching, decisions, links, batches, actions and audit", _v2),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The version a connection's database is at; 0 for an empty database."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name = 'schema_version' AND table_schema = 'main'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> list[int]:
+    """Apply the missing migrations up to ``target`` in ONE transaction; return those applied."""
+    current = schema_version(con)
+    todo = [m for m in MIGRATIONS if current < m.version <= target]
+    if not todo:
+        return []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if current == 0:
+            con.execute(
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+                "description VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+            )
+        for m in todo:
+            for stmt in m.statements():
+                con.execute(stmt)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)",
+                [m.version, m.description],
+            )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return [m.version for m in todo]
+
+
+class Workspace:
+    """An open workspace. Use :meth:`open`; close it (or use ``with``) when done.
+
+    Why a class and not a bare connection: it owns the one writable DuckDB connection of the
+    process, hands out cursors for threads (Streamlit runs each script run in its own thread),
+    and is where transactions and the schema check live.
+    """
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection) -> None:
+        self.path = path
+        self.con = con
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str] | None = None, *, read_only: bool = False
+    ) -> Workspace:
+        """Open (creating or migrating as needed) the workspace at ``path`` (see :func:`resolve_path`)."""
+        p = resolve_path(path)
+        if read_only and not p.exists():
+            raise WorkspaceError(f"workspace {p} does not exist")
+        if p.exists() and p.is_dir():
+            raise WorkspaceError(f"workspace {p} is a folder; give the path of a .duckdb file")
+        if not read_only:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(p), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise WorkspaceError(
+                f"cannot open workspace {p}: {exc}. Is another program (a running workbench or "
+                "CLI) using it? Only one process may write a workspace at a time."
+            ) from exc
+        except duckdb.Error as exc:
+            raise WorkspaceError(f"{p} is not a DuckDB workspace file: {exc}") from exc
+        try:
+            version = schema_version(con)
+            if version > SCHEMA_VERSION:
+                raise WorkspaceError(
+                    f"workspace {p} has schema version {version}, but this erpdata knows "
+                    f"versions up to {SCHEMA_VERSION}: it was written by a newer erpdata. "
+                    "Upgrade erpdata (pip install -U erpdata) to open it; it was not changed."
+                )
+            if version < SCHEMA_VERSION:
+                if read_only:
+                    raise WorkspaceError(
+                        f"workspace {p} has schema version {version} and needs migrating to "
+                        f"{SCHEMA_VERSION}; open it once without read-only"
+                    )
+                if version == 0 and _user_tables(con):
+                    raise WorkspaceError(
+                        f"{p} is a DuckDB file but not an erpdata workspace (it has tables and "
+                        "no schema_version); choose another path"
+                    )
+                migrate(con)
+        except BaseException:
+            con.close()
+            raise
+        return cls(p, con)
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self.con.close()
+
+    @property
+    def version(self) -> int:
+        return schema_version(self.con)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for the calling thread (a DuckDB connection is not thread-safe)."""
+        return self.con.cursor()
+
+    @contextmanager
+    def transaction(
+        self, con: duckdb.DuckDBPyConnection | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """``with ws.transaction() as tx:`` everything inside commits together or not at all."""
+        tx = con or self.con
+        tx.execute("BEGIN TRANSACTION")
+        try:
+            yield tx
+        except BaseException:
+            tx.execute("ROLLBACK")
+            raise
+        tx.execute("COMMIT")
+
+    def counts(self, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, Any]:
+        """Record counts per side and kind (present records only), missing ones, and links.
+
+        Shape: ``{"crm": {"company": n, ...}, "erp": {...}, "missing": {"crm": {...}, "erp": {...}},
+        "links": {"company": n, ...}, "linked_share": {"company": 0.42, ...}}``. The first two keys
+        are a scripting contract (``erpdata status --json``).
+        """
+        c = con or self.cursor()
+        parts = []
+        for side in SIDES:
+            for kind in KINDS:
+                parts.append(
+                    f"SELECT '{side}' AS side, '{kind}' AS kind, "
+                    "count(*) FILTER (WHERE missing_since IS NULL), "
+                    f"count(*) FILTER (WHERE missing_since IS NOT NULL) FROM {table_name(side, kind)}"
+                )
+        rows = c.execute(" UNION ALL ".join(parts)).fetchall()
+        out: dict[str, Any] = {side: {} for side in SIDES}
+        out["missing"] = {side: {} for side in SIDES}
+        for side, kind, present, missing in rows:
+            out[side][kind] = int(present)
+            out["missing"][side][kind] = int(missing)
+        links = dict(c.execute("SELECT kind, count(*) FROM links GROUP BY kind").fetchall())
+        out["links"] = {kind: int(links.get(kind, 0)) for kind in KINDS}
+        out["linked_share"] = {
+            kind: round(out["links"][kind] / out["crm"][kind], 4) if out["crm"][kind] else 0.0
+            for kind in KINDS
+        }
+        return out
+
+    def tables(self) -> list[str]:
+        """Names of the workspace's tables, sorted."""
+        return sorted(t for (t,) in self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_type = 'BASE TABLE'"
+        ).fetchall())
+
+    def set_meta(self, key: str, value: str, con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """Store one workspace-level setting (e.g. what built the demo)."""
+        (con or self.con).execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value]
+        )
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.cursor().execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+
+def _user_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [t for (t,) in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+    ).fetchall()]
