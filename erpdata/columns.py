@@ -95,7 +95,8 @@ def read_mapping_file(path: str | Path) -> dict[str, str]:
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise IngestError(p, f"the mapping file is not valid {p.suffix.lstrip('.') or 'TOML'}: {exc}") from exc
+        what = p.suffix.lstrip(".").upper() or "TOML"
+        raise IngestError(p, f"the mapping file is not valid {what}: {exc}") from exc
     cols = data.get("columns", data)
     if not isinstance(cols, dict) or not all(isinstance(v, str) for v in cols.values()):
         raise IngestError(

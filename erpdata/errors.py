@@ -58,11 +58,13 @@ class IngestError(ErpdataError):
         parts = [self.file]
         if self.row is not None:
             parts.append(f"{self.row_label} {self.row}")
-        if self.column is not None or self.column_index is not None:
-            col = f"column '{self.column}'" if self.column is not None else "column"
+        if self.column is not None:
+            col = f"column '{self.column}'"
             if self.column_index is not None:
                 col += f" ({column_letter(self.column_index)})"
             parts.append(col)
+        elif self.column_index is not None:
+            parts.append(f"column {column_letter(self.column_index)}")
         return ", ".join(parts)
 
     def __str__(self) -> str:

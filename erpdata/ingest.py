@@ -28,6 +28,7 @@ from erpdata.errors import ErpdataError
 from erpdata.schema import (
     ACTOR_TYPE_SYNONYMS,
     ACTOR_TYPES,
+    PLURAL,
     Kind,
     Side,
     check_side_kind,
@@ -200,9 +201,9 @@ def _build_canonical(
     id_pos = cmap.fields.get("id")
     if id_pos is None:
         raise src.error(
-            f"no column holds the record id of these {side.upper()} {kind}s; the headers are "
-            f"{', '.join(repr(h) for h in src.headers)}. Name the id column 'id' or map it in a "
-            "mapping file ([columns] id = \"Your header\").", row=1,
+            f"no column holds the record id of these {side.upper()} {PLURAL[kind]}; the headers "
+            f"are {', '.join(repr(h) for h in src.headers)}. Name the id column 'id' or map it "
+            "in a mapping file ([columns] id = \"Your header\").", row=1,
         )
     id_sql = f"nullif(trim(c{id_pos}), '')"
     _first_bad(con, src, id_pos, f"{id_sql} IS NULL",

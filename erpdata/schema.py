@@ -22,6 +22,9 @@ FieldType = Literal["text", "date", "timestamp"]
 SIDES: tuple[Side, ...] = ("crm", "erp")
 KINDS: tuple[Kind, ...] = ("company", "person", "project")
 
+#: Plural nouns for messages ("3 companies").
+PLURAL: dict[str, str] = {"company": "companies", "person": "persons", "project": "projects"}
+
 #: ERP actor types per kind (SuperOffice ``ErpActorType``; Employee and Sale are not synced).
 #: ``partner`` is an actor that is both customer and supplier.
 ACTOR_TYPES: dict[Kind, tuple[str, ...]] = {
@@ -79,9 +82,12 @@ def _f(
 
 
 # --- shared synonym groups -------------------------------------------------------------------
-_EMAIL = "email|e-mail|e_mail|mail|epost|e-post|epostadresse|e-postadresse|emailaddress|e-mailadres|emailadres|mailadresse|sahkoposti"
-_URL = "url|web|website|www|homepage|hjemmeside|nettside|webside|hemsida|webbplats|hjemmeside|webadres|website-adres|webseite|internetadresse|kotisivu"
-_PHONE = "phone|telephone|tel|tlf|telefon|telefonnummer|phone number|telefoonnummer|telefoon|puhelin|tel.|phonenumber|telefonnr|tlfnr|sentralbord|switchboard|vaxel"
+_EMAIL = ("email|e-mail|e_mail|mail|epost|e-post|epostadresse|e-postadresse|emailaddress|"
+          "e-mailadres|emailadres|mailadresse|sahkoposti")
+_URL = ("url|web|website|www|homepage|hjemmeside|nettside|webside|hemsida|webbplats|webadres|"
+        "website-adres|webseite|internetadresse|kotisivu")
+_PHONE = ("phone|telephone|tel|tlf|telefon|telefonnummer|phone number|telefoonnummer|telefoon|"
+          "puhelin|tel.|phonenumber|telefonnr|tlfnr|sentralbord|switchboard|vaxel")
 
 COMPANY_FIELDS: tuple[Field, ...] = (
     _f("name", "Name",
@@ -143,7 +149,8 @@ COMPANY_FIELDS: tuple[Field, ...] = (
     _f("postalcity", "City",
        "postalcity|city|town|poststed|postort|ort|sted|by|postdistrikt|plaats|woonplaats|"
        "stad|stadt|ort/stadt|kaupunki|postitoimipaikka|postal city|post town|kommune"),
-    _f("country", "Country", "country|land|country code|countrycode|landkode|landskod|landcode|maa"),
+    _f("country", "Country",
+       "country|land|country code|countrycode|landkode|landskod|landcode|maa"),
     _f("category", "Category",
        "category|kategori|categorie|kategorie|kategoria|customer group|kundegruppe|kundgrupp|"
        "klantgroep|kundengruppe|segment"),
@@ -177,7 +184,8 @@ PERSON_FIELDS: tuple[Field, ...] = (
     _f("phone_private", "Private phone",
        "phone_private|private phone|home phone|privat|privattelefon|telefon privat|"
        "telefon hjem|hemtelefon|privé|telefoon privé|telefon privat|kotipuhelin"),
-    _f("phone_other", "Other phone", "phone_other|other phone|annen telefon|övrig telefon|andere telefoon"),
+    _f("phone_other", "Other phone",
+       "phone_other|other phone|annen telefon|övrig telefon|andere telefoon"),
     _f("birthdate", "Birth date",
        "birthdate|birth date|date of birth|dob|birthday|fødselsdato|födelsedatum|"
        "geboortedatum|geburtsdatum|syntymäaika",
@@ -219,7 +227,9 @@ ID_SYNONYMS: dict[tuple[Side, Kind], tuple[str, ...]] = {
         "id", "crm_id", "crm id", "record id", "personid", "person id", "contact person id",
         "kontaktperson id", "superoffice id",
     ),
-    ("crm", "project"): ("id", "crm_id", "crm id", "record id", "projectid", "project id", "prosjekt id"),
+    ("crm", "project"): (
+        "id", "crm_id", "crm id", "record id", "projectid", "project id", "prosjekt id",
+    ),
     ("erp", "company"): (
         "id", "erp_id", "erp key", "key", "party id", "actor id", "record id", "customer id",
         "customer key", "kunde id", "kund id", "klant id", "debiteur id", "kunden-id",
@@ -229,7 +239,9 @@ ID_SYNONYMS: dict[tuple[Side, Kind], tuple[str, ...]] = {
         "id", "erp_id", "erp key", "key", "party id", "person id", "person key", "contact id",
         "contact key", "record id",
     ),
-    ("erp", "project"): ("id", "erp_id", "erp key", "key", "project id", "project key", "record id"),
+    ("erp", "project"): (
+        "id", "erp_id", "erp key", "key", "project id", "project key", "record id",
+    ),
 }
 
 ERP_EXTRA_FIELDS: dict[Kind, tuple[Field, ...]] = {

@@ -49,7 +49,9 @@ _FORMAT_NAMES = {
     "json": "JSON", "ndjson": "NDJSON (one JSON object per line)",
 }
 # A valid multi-byte UTF-8 sequence: in a file that is otherwise not UTF-8 it means mixed encodings.
-_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 
 
 def _cp1252_fallback(err: UnicodeError) -> tuple[str, int]:
@@ -186,7 +188,7 @@ def _is_json(text: str) -> bool:
 
 
 def _bom_or_utf16(head: bytes) -> str | None:
-    """``utf-8-sig`` / ``utf-16`` for a BOM, ``utf-16-le``/``-be`` for BOM-less UTF-16, else None."""
+    """``utf-8-sig``/``utf-16`` for a BOM, ``utf-16-le``/``-be`` for BOM-less UTF-16, else None."""
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -251,8 +253,9 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _csv_headers(path: Path, delimiter: str, shown: str) -> list[str]:
-    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
+def _csv_headers(path: Path, delimiter: str, shown: str, encoding: str = "utf-8") -> list[str]:
+    enc = "utf-8-sig" if encoding.startswith("utf-8") else encoding
+    with path.open("r", encoding=enc, errors="replace", newline="") as f:
         try:
             header = next(csv.reader(f, delimiter=delimiter), None)
         except csv.Error as exc:
@@ -341,16 +344,13 @@ def _utf8_or_cp1252(path: Path, shown: str) -> str:
     if _has_utf8_multibyte(path):
         head = path.read_bytes()[:65536].decode("utf-8", errors="replace")
         delim = sniff_delimiter(head)
-        row, col = _locate(path, bad, delim, encoding="utf-8")
-        headers = _csv_headers(path, delim, shown)
         with path.open("rb") as f:
             f.seek(bad)
             byte = f.read(1)
-        raise IngestError(
-            shown,
+        raise _encoding_error(
+            path, shown, "utf-8", delim, bad,
             f"byte 0x{byte.hex().upper()} is not valid UTF-8, while other parts of the file are "
             "UTF-8: the file mixes encodings (unreadable encoding). Export it again as UTF-8.",
-            row=row, column=headers[col] if col < len(headers) else None, column_index=col,
         )
     return "cp1252"
 
@@ -412,13 +412,17 @@ def _transcode(path: Path, shown: str, encoding: str, delimiter: str) -> Path:
     return out
 
 
-def _encoding_error(path: Path, shown: str, encoding: str, delim: str, offset: int) -> IngestError:
+def _encoding_error(
+    path: Path, shown: str, encoding: str, delim: str, offset: int, message: str | None = None
+) -> IngestError:
+    """An error at byte ``offset``, located as (row, column) with the column's header."""
     row, col = _locate(path, offset, delim, encoding=encoding)
+    headers = _csv_headers(path, delim, shown, encoding) if row > 1 else []
     return IngestError(
         shown,
-        f"the file looks like {encoding.upper()} but the bytes at offset {offset} cannot be "
-        "decoded (unreadable encoding); export it again as UTF-8",
-        row=row, column_index=col,
+        message or f"the file looks like {encoding.upper()} but the bytes at offset {offset} "
+        "cannot be decoded (unreadable encoding); export it again as UTF-8",
+        row=row, column=headers[col] if col < len(headers) else None, column_index=col,
     )
 
 

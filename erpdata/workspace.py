@@ -89,7 +89,8 @@ def _record_table_ddl(side: Side, kind: Kind) -> str:
         constraints.append("PRIMARY KEY (actor_type, id)")
         if kind != "company":
             constraints.append(
-                "FOREIGN KEY (parent_actor_type, parent_key) REFERENCES erp_company (actor_type, id)"
+                "FOREIGN KEY (parent_actor_type, parent_key) "
+                "REFERENCES erp_company (actor_type, id)"
             )
     return f"CREATE TABLE {table_name(side, kind)} (\n  " + ",\n  ".join(cols + constraints) + "\n)"
 
@@ -332,23 +333,22 @@ class Workspace:
     def open(
         cls, path: str | os.PathLike[str] | None = None, *, read_only: bool = False
     ) -> Workspace:
-        """Open (creating or migrating as needed) the workspace at ``path`` (see :func:`resolve_path`)."""
+        """Open the workspace at ``path`` (see :func:`resolve_path`), creating or migrating it."""
         p = resolve_path(path)
         if read_only and not p.exists():
             raise WorkspaceError(f"workspace {p} does not exist")
         if p.exists() and p.is_dir():
             raise WorkspaceError(f"workspace {p} is a folder; give the path of a .duckdb file")
+        if p.exists() and p.stat().st_size > 0 and not _is_duckdb_file(p):
+            raise WorkspaceError(f"{p} is not a DuckDB workspace file; choose another path")
         if not read_only:
             p.parent.mkdir(parents=True, exist_ok=True)
         try:
             con = duckdb.connect(str(p), read_only=read_only)
-        except duckdb.IOException as exc:
-            raise WorkspaceError(
-                f"cannot open workspace {p}: {exc}. Is another program (a running workbench or "
-                "CLI) using it? Only one process may write a workspace at a time."
-            ) from exc
         except duckdb.Error as exc:
-            raise WorkspaceError(f"{p} is not a DuckDB workspace file: {exc}") from exc
+            hint = (" Is another program (a running workbench or CLI) using it? Only one process "
+                    "may write a workspace at a time." if "lock" in str(exc).lower() else "")
+            raise WorkspaceError(f"cannot open workspace {p}: {exc}.{hint}") from exc
         try:
             version = schema_version(con)
             if version > SCHEMA_VERSION:
@@ -420,7 +420,8 @@ class Workspace:
                 parts.append(
                     f"SELECT '{side}' AS side, '{kind}' AS kind, "
                     "count(*) FILTER (WHERE missing_since IS NULL), "
-                    f"count(*) FILTER (WHERE missing_since IS NOT NULL) FROM {table_name(side, kind)}"
+                    "count(*) FILTER (WHERE missing_since IS NOT NULL) "
+                    f"FROM {table_name(side, kind)}"
                 )
         rows = c.execute(" UNION ALL ".join(parts)).fetchall()
         out: dict[str, Any] = {side: {} for side in SIDES}
@@ -452,6 +453,12 @@ class Workspace:
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.cursor().execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return row[0] if row else default
+
+
+def _is_duckdb_file(path: Path) -> bool:
+    """DuckDB files carry the magic bytes ``DUCK`` at offset 8."""
+    with path.open("rb") as f:
+        return f.read(12)[8:12] == b"DUCK"
 
 
 def _user_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -1,0 +1,28 @@
+"""Helpers shared by tests: snapshots of a whole workspace, and files written in code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from erpdata.workspace import Workspace
+
+
+def snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every workspace table, in a stable order: equal snapshots = equal data."""
+    con = ws.cursor()
+    return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ws.tables()}
+
+
+def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` exactly (no newline translation) in ``encoding``."""
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+COMPANIES = (
+    "id;name;vatno;postalzip;postalcity;country\n"
+    "1;Hansen & Co AS;923609016;0150;Oslo;NO\n"
+    "2;Berg Bygg AB;5560360793;111 22;Stockholm;SE\n"
+    "3;De Vries B.V.;12345678;1012 AB;Amsterdam;NL\n"
+)
