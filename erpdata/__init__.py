@@ -11,13 +11,13 @@ from erpdata.workspace import SCHEMA_VERSION, Workspace, resolve_path
 
 __all__ = [
     "ACTOR_TYPES",
-    "KINDS",
-    "SCHEMA_VERSION",
-    "SIDES",
     "ErpdataError",
     "Field",
     "IngestError",
+    "KINDS",
     "LoadResult",
+    "SCHEMA_VERSION",
+    "SIDES",
     "Workspace",
     "WorkspaceError",
     "fields",
