@@ -30,7 +30,8 @@ MARK_START, MARK_END = "<!-- bench:ingest:start -->", "<!-- bench:ingest:end -->
 
 HEADERS_SQL = """
   i::VARCHAR AS "Firma-ID",
-  'Firma ' || i || CASE i % 4 WHEN 0 THEN ' AS' WHEN 1 THEN ' AB' WHEN 2 THEN ' B.V.' ELSE ' GmbH' END
+  'Firma ' || i
+    || CASE i % 4 WHEN 0 THEN ' AS' WHEN 1 THEN ' AB' WHEN 2 THEN ' B.V.' ELSE ' GmbH' END
     AS "Firmanavn",
   CASE WHEN i % 5 = 0 THEN 'Salg' END AS "Avdeling",
   (900000000 + i)::VARCHAR AS "Org.nr",

@@ -5,22 +5,24 @@ Implementation modules may change; these names are the contract.
 """
 
 from erpdata.errors import ErpdataError, IngestError, WorkspaceError
-from erpdata.ingest import LoadResult, load_file
+from erpdata.ingest import LoadResult, changes, load_file, recent_loads
 from erpdata.schema import ACTOR_TYPES, KINDS, SIDES, Field, fields
 from erpdata.workspace import SCHEMA_VERSION, Workspace, resolve_path
 
 __all__ = [
     "ACTOR_TYPES",
+    "KINDS",
+    "SCHEMA_VERSION",
+    "SIDES",
     "ErpdataError",
     "Field",
     "IngestError",
-    "KINDS",
     "LoadResult",
-    "SCHEMA_VERSION",
-    "SIDES",
     "Workspace",
     "WorkspaceError",
+    "changes",
     "fields",
     "load_file",
+    "recent_loads",
     "resolve_path",
 ]

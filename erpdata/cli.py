@@ -56,12 +56,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_load(args: argparse.Namespace) -> int:
     from erpdata.ingest import load_file
 
+    path = resolve_path(args.workspace)
+    created = not path.exists()
     update, close = _tqdm_progress(f"load {args.side} {args.kind}")
     try:
-        with Workspace.open(args.workspace) as ws:
+        with Workspace.open(path) as ws:
             result = load_file(ws, args.file, side=args.side, kind=args.kind,
                                mapping=args.mapping, actor_type=args.actor_type,
                                user=args.user, progress=update)
+    except BaseException:
+        if created:  # a failed first load leaves no empty workspace behind
+            for f in (path, path.with_name(path.name + ".wal")):
+                f.unlink(missing_ok=True)
+        raise
     finally:
         close()
     if args.json:

@@ -463,9 +463,27 @@ def _log_changes(
 def changes(ws: Workspace, load_id: int, limit: int = 200) -> list[dict[str, Any]]:
     """The logged changes of one load (first ``limit``), for showing what a re-load did."""
     cur = ws.cursor()
-    rows = cur.execute(
-        "SELECT actor_type, record_id, change, field, old_value, new_value FROM record_changes "
-        "WHERE load_id = ? ORDER BY change, record_id, field LIMIT ?", [load_id, limit],
-    ).fetchall()
+    try:
+        rows = cur.execute(
+            "SELECT actor_type, record_id, change, field, old_value, new_value "
+            "FROM record_changes WHERE load_id = ? ORDER BY change, record_id, field LIMIT ?",
+            [load_id, limit],
+        ).fetchall()
+    finally:
+        cur.close()
     keys = ("actor_type", "record_id", "change", "field", "old_value", "new_value")
     return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def recent_loads(ws: Workspace, limit: int = 10) -> list[dict[str, Any]]:
+    """The latest ``limit`` loads, newest first: what was loaded, by whom, and what changed."""
+    cur = ws.cursor()
+    try:
+        cols = ("load_id", "side", "kind", "source_file", "format", "rows", "inserted",
+                "updated", "unchanged", "missing", "reappeared", "loaded_by", "finished_at")
+        rows = cur.execute(
+            f"SELECT {', '.join(cols)} FROM loads ORDER BY load_id DESC LIMIT ?", [limit]
+        ).fetchall()
+    finally:
+        cur.close()
+    return [dict(zip(cols, r, strict=True)) for r in rows]

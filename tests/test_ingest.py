@@ -354,3 +354,17 @@ def test_transcoding_leaves_no_temp_file(ws: Workspace, tmp_path: Path,
     load_file(ws, path, side="crm", kind="company")
     assert list((tmp_path / "tmp").iterdir()) == []
     assert rows(ws, "SELECT name FROM crm_company") == [("Sørensen €",)]
+
+
+def test_recent_loads_newest_first(ws: Workspace, tmp_path: Path) -> None:
+    from erpdata.ingest import recent_loads
+
+    first = load_file(ws, write_text(tmp_path / "c.csv", COMPANIES), side="crm", kind="company",
+                      user="kari")
+    second = load_file(ws, write_text(tmp_path / "e.csv", "id,name\n1,A\n"), side="erp",
+                       kind="company", actor_type="supplier", user="ola")
+    loads = recent_loads(ws)
+    assert [(x["load_id"], x["side"], x["kind"], x["rows"], x["inserted"], x["loaded_by"])
+            for x in loads] == [(second.load_id, "erp", "company", 1, 1, "ola"),
+                                (first.load_id, "crm", "company", 3, 3, "kari")]
+    assert [x["load_id"] for x in recent_loads(ws, limit=1)] == [second.load_id]

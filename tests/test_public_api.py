@@ -8,7 +8,7 @@ import erpdata
 def test_exported_names_are_exactly_the_public_api() -> None:
     public = {name for name in vars(erpdata) if not name.startswith("_")}
     modules = {name for name in public if type(getattr(erpdata, name)).__name__ == "module"}
-    assert sorted(erpdata.__all__) == erpdata.__all__
+    assert len(set(erpdata.__all__)) == len(erpdata.__all__)
     assert set(erpdata.__all__) == public - modules
 
 

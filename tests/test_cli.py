@@ -1,0 +1,169 @@
+"""The ``erpdata`` command line: the ``status --json`` contract, where the workspace comes from,
+and errors (stderr, non-zero exit, the engine's own message naming file, row and column)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from erpdata.cli import main
+from erpdata.workspace import Workspace
+from tests.conftest import SMALL_COUNTS
+
+STATUS_KEYS = ["crm", "erp", "missing", "links", "linked_share", "workspace", "schema_version"]
+
+
+def status_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    assert main(list(argv)) == 0
+    out = capsys.readouterr().out
+    return json.loads(out)
+
+
+def test_status_json_shape_and_exact_counts(
+    small_workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = status_json(capsys, "status", "--json", "--workspace", str(small_workspace))
+
+    assert list(data) == STATUS_KEYS
+    assert {k: data[k] for k in SMALL_COUNTS} == SMALL_COUNTS
+    assert data["crm"] == {"company": 5, "person": 4, "project": 2}
+    assert data["erp"] == {"company": 7, "person": 3, "project": 1}
+    assert data["workspace"] == str(small_workspace)
+    assert isinstance(data["schema_version"], int)
+
+
+def test_status_table_on_stdout(small_workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--workspace", str(small_workspace)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split() == ["company", "person", "project"]
+    assert out[2].split() == ["crm", "5", "4", "2"]
+    assert out[3].split() == ["erp", "7", "3", "1"]
+    assert out[4].split() == ["linked", "2", "1", "0"]
+    assert out[5] == "1 record(s) are flagged missing from their latest export"
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before-command", "after-command"])
+def test_workspace_option_before_and_after_the_command(
+    before: bool, tmp_path: Path, write_csv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "w.duckdb")
+    f = write_csv("companies.csv", [["id", "name"], ["1", "Acme AS"], ["2", "Beta AB"]])
+    opt = ["--workspace", ws]
+    load = ["load", "--side", "crm", "--kind", "company", str(f)]
+    assert main(opt + load if before else load + opt) == 0
+    status = ["status", "--json"]
+    data = status_json(capsys, *(opt + status if before else status + opt))
+    assert data["crm"] == {"company": 2, "person": 0, "project": 0}
+    assert data["workspace"] == ws
+
+
+def test_workspace_from_environment(
+    small_workspace: Path, workspace_env, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./workspace.duckdb to fall back on
+    workspace_env(small_workspace)
+    data = status_json(capsys, "status", "--json")
+    assert data["workspace"] == str(small_workspace)
+    assert data["crm"] == SMALL_COUNTS["crm"]
+
+
+def test_option_wins_over_environment(
+    small_workspace: Path, workspace_env, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    other = tmp_path / "other.duckdb"
+    Workspace.open(other).close()
+    workspace_env(small_workspace)
+    data = status_json(capsys, "status", "--json", "--workspace", str(other))
+    assert data["workspace"] == str(other)
+    assert data["crm"] == {"company": 0, "person": 0, "project": 0}
+
+
+def test_default_workspace_is_in_the_current_folder(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    write_csv,
+) -> None:
+    monkeypatch.delenv("ERPDATA_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    f = write_csv("c.csv", [["id", "name"], ["1", "Acme AS"]])
+    assert main(["load", "--side", "crm", "--kind", "company", str(f)]) == 0
+    assert (tmp_path / "workspace.duckdb").exists()
+    assert status_json(capsys, "status", "--json")["crm"]["company"] == 1
+
+
+def test_status_on_a_missing_workspace_fails_helpfully(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere.duckdb"
+    assert main(["status", "--workspace", str(missing)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"error: no workspace at {missing}")
+    assert "erpdata demo" in captured.err and "--workspace" in captured.err
+    assert not missing.exists()
+
+
+def test_duplicate_ids_exit_1_with_file_row_and_column_on_stderr(
+    tmp_path: Path, write_csv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = tmp_path / "w.duckdb"
+    f = write_csv("dupes.csv", [["id", "name"], ["1", "A"], ["2", "B"], ["1", "C"]])
+    code = main(["load", "--workspace", str(ws), "--side", "crm", "--kind", "company", str(f)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.out == ""
+    err = captured.err.strip()
+    assert err.startswith("error: ")
+    assert "dupes.csv" in err
+    assert "row 4" in err
+    assert "column 'id'" in err
+    assert "appears twice" in err
+    assert not ws.exists()  # a failed first load leaves no empty workspace behind
+
+
+def test_failed_load_into_an_existing_workspace_keeps_it(
+    tmp_path: Path, write_csv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = tmp_path / "w.duckdb"
+    good = write_csv("good.csv", [["id", "name"], ["1", "A"]])
+    bad = write_csv("bad.csv", [["id", "name"], ["1", "A"], ["1", "B"]])
+    assert main(["load", "--workspace", str(ws), "--side", "crm", "--kind", "company",
+                 str(good)]) == 0
+    assert main(["load", "--workspace", str(ws), "--side", "crm", "--kind", "company",
+                 str(bad)]) == 1
+    with Workspace.open(ws, read_only=True) as w:
+        assert w.counts()["crm"]["company"] == 1
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["load", "--side", "nowhere", "--kind", "company", "f.csv"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'nowhere'" in capsys.readouterr().err
+
+
+def test_python_m_erpdata_status_json(small_workspace: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ERPDATA_WORKSPACE"}
+    done = subprocess.run(
+        [sys.executable, "-m", "erpdata", "status", "--json", "--workspace", str(small_workspace)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert list(data) == STATUS_KEYS
+    assert {k: data[k] for k in SMALL_COUNTS} == SMALL_COUNTS
+
+
+def test_python_m_erpdata_error_goes_to_stderr(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "erpdata", "status", "--workspace", str(tmp_path / "x.duckdb")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "error: no workspace at" in done.stderr

@@ -1,0 +1,80 @@
+"""erpdata workbench: the Streamlit entry (``streamlit run workbench.py``).
+
+The frame around every page: page config, the demo workspace on first start, the navigation and
+the sidebar (workspace, user, progress). Pages live in ``pages/``, one per steward task; the
+engine (:mod:`erpdata`) does all the work, this file and the pages only call it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+import workbench_ui as ui
+from erpdata.errors import ErpdataError
+
+st.set_page_config(page_title="erpdata workbench", page_icon=":material/join:", layout="wide")
+
+# One line per steward task, in the order of the work; the first one is the start page.
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+]
+
+
+def ensure_workspace(path: Path) -> None:
+    """On first start (no workspace file yet) build the demo workspace, showing its progress."""
+    if path.exists():
+        return
+    size = ui.demo_size()
+    build = ui.demo_build(path, size)
+    with st.status("Building the demo workspace…", expanded=True) as status:
+        st.write(f"There is no workspace at `{path}` yet, so the workbench builds a demo one: "
+                 f"{ui.fmt(size)} CRM companies with their persons and projects, and an ERP "
+                 "export to connect them to.")
+        bar = st.progress(0.0, text="starting")
+        while not build.done.wait(0.25):
+            bar.progress(build.fraction, text=build.stage)
+        if build.error is not None:
+            status.update(label="Building the demo workspace failed", state="error")
+            if isinstance(build.error, ErpdataError | ValueError):  # explained by the engine
+                st.error(str(build.error))
+            else:  # a bug: show the traceback
+                st.exception(build.error)
+            st.stop()
+        bar.progress(1.0, text="done")
+        status.update(label="Demo workspace ready", state="complete", expanded=False)
+
+
+def sidebar(path: Path, counts: dict) -> None:
+    """Workspace, user and progress: what a steward needs to see on every page."""
+    name, how = ui.user()
+    rows = ui.counts_rows(counts)
+    with st.sidebar:
+        st.markdown("**Workspace**")
+        st.caption(str(path))
+        st.markdown(f"**User** &nbsp; {name} :gray[({how})]")
+        st.markdown("**Linked**")
+        for r in rows:
+            st.progress(r["share"], text=f"{r['label']}: {ui.fmt(r['linked'])} of "
+                        f"{ui.fmt(r['crm'])} ({ui.pct(r['share'])})")
+        st.caption(f"Records: CRM {ui.fmt(sum(r['crm'] for r in rows))} · "
+                   f"ERP {ui.fmt(sum(r['erp'] for r in rows))}")
+
+
+path = ui.workspace_path()
+ensure_workspace(path)
+try:
+    ws = ui.workspace()
+    cur = ws.cursor()
+    try:
+        counts = ws.counts(cur)
+    finally:
+        cur.close()
+except ErpdataError as exc:
+    st.error(str(exc))
+    st.stop()
+
+page = st.navigation(PAGES)
+sidebar(path, counts)
+page.run()

@@ -1,0 +1,173 @@
+"""What the workbench entry (``workbench.py``) and every page in ``pages/`` share.
+
+Why a module of its own: Streamlit runs the entry file and each page as separate scripts, so a
+cached resource defined in one of them is invisible to the others. Holding the workspace here
+gives the whole process exactly ONE writable DuckDB connection (DuckDB lets one process write a
+file); each script run takes its own cursor from it, since a connection is not thread-safe.
+
+UI plumbing only: no SQL and no matching logic here; those live in :mod:`erpdata`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from erpdata.workspace import Workspace, current_user, resolve_path
+
+DEMO_SIZE_ENV = "ERPDATA_DEMO_SIZE"
+DEFAULT_DEMO_SIZE = 2000
+
+KIND_LABELS = {"company": "Companies", "person": "Persons", "project": "Projects"}
+
+
+def workspace_path() -> Path:
+    """The workspace file: ``$ERPDATA_WORKSPACE``, else ``./workspace.duckdb``."""
+    return resolve_path().resolve()
+
+
+def demo_size() -> int:
+    """Size of the demo built on first start (``$ERPDATA_DEMO_SIZE``, default 2000)."""
+    value = os.environ.get(DEMO_SIZE_ENV, "").strip()
+    return int(value) if value else DEFAULT_DEMO_SIZE
+
+
+_opened_inode: weakref.WeakKeyDictionary[Workspace, int] = weakref.WeakKeyDictionary()
+
+
+def _close(ws: Workspace) -> None:
+    ws.close()
+
+
+def _same_file(ws: Workspace) -> bool:
+    """False (and closed) when the file was deleted or replaced since it was opened, say by a
+    restored backup: DuckDB would otherwise hand the same stale database to the next open."""
+    try:
+        same = ws.path.stat().st_ino == _opened_inode.get(ws)
+    except OSError:
+        same = False
+    if not same:
+        ws.close()
+    return same
+
+
+@st.cache_resource(show_spinner=False, validate=_same_file, on_release=_close)
+def open_workspace(path: str) -> Workspace:
+    """The process's one open workspace at ``path`` (opened, and migrated, on first use)."""
+    ws = Workspace.open(path)
+    _opened_inode[ws] = ws.path.stat().st_ino
+    return ws
+
+
+def workspace() -> Workspace:
+    """The workspace of this app (see :func:`workspace_path`)."""
+    return open_workspace(str(workspace_path()))
+
+
+def user() -> tuple[str, str]:
+    """Who is working, and how we know: ``(name, "signed in")`` or ``(name, "local")``.
+
+    ``st.user`` when ``[auth]`` is configured in secrets.toml and the user is logged in; else
+    ``$ERPDATA_USER`` or the login name, the same as the CLI stamps on its work.
+    """
+    if st.user.get("is_logged_in"):
+        name = st.user.get("email") or st.user.get("name")
+        if name:
+            return str(name), "signed in"
+    return current_user(), "local"
+
+
+def fmt(n: int) -> str:
+    """A count for display: ``12,345``."""
+    return f"{n:,}"
+
+
+def pct(share: float) -> str:
+    """A share for display: ``41.2 %``."""
+    return f"{share * 100:.1f} %"
+
+
+# --- the demo workspace, built once on first start ------------------------------------------
+
+@dataclass
+class DemoBuild:
+    """A demo build running in a worker thread, so that a click in the browser (which stops
+    the script run) cannot abort it halfway. The worker makes no ``st.*`` calls; script runs
+    poll ``stage`` and ``fraction`` to draw the progress bar.
+
+    The demo is built under a temporary name and renamed when complete, so a crash or a kill
+    never leaves a half-built workspace that would be taken for a finished one.
+    """
+
+    path: Path
+    size: int
+    stage: str = "starting"
+    fraction: float = 0.0
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> DemoBuild:
+        threading.Thread(target=self._run, name="erpdata-demo", daemon=True).start()
+        return self
+
+    def _progress(self, stage: str, fraction: float) -> None:
+        self.stage, self.fraction = stage, min(max(float(fraction), 0.0), 1.0)
+
+    def _run(self) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.building")
+        try:
+            from erpdata.demo import DEFAULT_SEED, build_demo, default_export_dir
+
+            self._remove(tmp)
+            build_demo(tmp, size=self.size, seed=DEFAULT_SEED,
+                       export_dir=default_export_dir(self.path), progress=self._progress)
+            tmp.replace(self.path)
+            self._progress("done", 1.0)
+        except BaseException as exc:  # shown to the user by the script run that polls
+            self.error = exc
+            self._remove(tmp)
+        finally:
+            self.done.set()
+
+    @staticmethod
+    def _remove(db: Path) -> None:
+        for f in (db, db.with_name(db.name + ".wal")):
+            f.unlink(missing_ok=True)
+
+
+@st.cache_resource(show_spinner=False)
+def _demo_build(path: str, size: int) -> DemoBuild:
+    return DemoBuild(Path(path), size).start()
+
+
+def demo_build(path: Path, size: int) -> DemoBuild:
+    """The (one, shared) demo build for ``path``; a failed build is forgotten so it can retry."""
+    build = _demo_build(str(path), size)
+    if build.done.is_set() and (build.error is not None or not path.exists()):
+        _demo_build.clear(str(path), size)
+        if build.error is None:  # finished earlier, but the file has gone since: build again
+            build = _demo_build(str(path), size)
+    return build
+
+
+def counts_rows(counts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of the kind × side table: kind, CRM, ERP, linked, linked share, missing."""
+    return [
+        {
+            "kind": kind,
+            "label": KIND_LABELS[kind],
+            "crm": counts["crm"][kind],
+            "erp": counts["erp"][kind],
+            "linked": counts["links"][kind],
+            "share": counts["linked_share"][kind],
+            "missing_crm": counts["missing"]["crm"][kind],
+            "missing_erp": counts["missing"]["erp"][kind],
+        }
+        for kind in counts["crm"]
+    ]
