@@ -37,7 +37,7 @@ def ensure_workspace(path: Path) -> None:
             bar.progress(build.fraction, text=build.stage)
         if build.error is not None:
             status.update(label="Building the demo workspace failed", state="error")
-            if isinstance(build.error, ErpdataError | ValueError):  # explained by the engine
+            if isinstance(build.error, ErpdataError):  # explained by the engine
                 st.error(str(build.error))
             else:  # a bug: show the traceback
                 st.exception(build.error)
@@ -65,12 +65,7 @@ def sidebar(path: Path, counts: dict) -> None:
 path = ui.workspace_path()
 ensure_workspace(path)
 try:
-    ws = ui.workspace()
-    cur = ws.cursor()
-    try:
-        counts = ws.counts(cur)
-    finally:
-        cur.close()
+    counts = ui.counts(ui.workspace())
 except ErpdataError as exc:
     st.error(str(exc))
     st.stop()

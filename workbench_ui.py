@@ -70,6 +70,15 @@ def workspace() -> Workspace:
     return open_workspace(str(workspace_path()))
 
 
+def counts(ws: Workspace) -> dict[str, Any]:
+    """``ws.counts()`` through a cursor of this script run's own (connections are per thread)."""
+    cur = ws.cursor()
+    try:
+        return ws.counts(cur)
+    finally:
+        cur.close()
+
+
 def user() -> tuple[str, str]:
     """Who is working, and how we know: ``(name, "signed in")`` or ``(name, "local")``.
 

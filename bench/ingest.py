@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import re
 import resource
 import shutil
 import subprocess
@@ -25,8 +23,10 @@ from pathlib import Path
 
 import duckdb
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import machine, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
-MARK_START, MARK_END = "<!-- bench:ingest:start -->", "<!-- bench:ingest:end -->"
 
 HEADERS_SQL = """
   i::VARCHAR AS "Firma-ID",
@@ -130,7 +130,7 @@ def main() -> None:
     table = render(args.rows, results)
     print(table)
     if args.write:
-        write_section(args.write, table)
+        write_section(args.write, "ingest", table)
 
 
 def render(rows: int, results: dict[str, dict[str, float]]) -> str:
@@ -141,9 +141,7 @@ def render(rows: int, results: dict[str, dict[str, float]]) -> str:
         "reload": "CSV re-load: 1% changed, 0.5% gone",
     }
     lines = [
-        f"Machine: {platform.processor() or platform.machine()}, "
-        f"{_cores()} cores, Python {platform.python_version()}, "
-        f"duckdb {duckdb.__version__}. Rows: {rows:,} CRM companies, 20 columns.",
+        f"{machine()} Rows: {rows:,} CRM companies, 20 columns.",
         "",
         "| scenario | file MB | seconds | rows/s | peak RSS MB | new | changed | flagged missing |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -157,21 +155,6 @@ def render(rows: int, results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-def write_section(path: Path, table: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    block = f"{MARK_START}\n{table}\n{MARK_END}"
-    if MARK_START in text:
-        text = re.sub(re.escape(MARK_START) + ".*?" + re.escape(MARK_END), lambda _: block,
-                      text, flags=re.S)
-    else:
-        text += f"\n{block}\n"
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ The public API is what this module exports, and nothing else; a test keeps ``__a
 Implementation modules may change; these names are the contract.
 """
 
+from erpdata.demo import DemoSummary, build_demo
 from erpdata.errors import ErpdataError, IngestError, WorkspaceError
 from erpdata.ingest import LoadResult, changes, load_file, recent_loads
 from erpdata.schema import ACTOR_TYPES, KINDS, SIDES, Field, fields
@@ -14,12 +15,14 @@ __all__ = [
     "KINDS",
     "SCHEMA_VERSION",
     "SIDES",
+    "DemoSummary",
     "ErpdataError",
     "Field",
     "IngestError",
     "LoadResult",
     "Workspace",
     "WorkspaceError",
+    "build_demo",
     "changes",
     "fields",
     "load_file",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +37,30 @@ def _tqdm_progress(desc: str) -> tuple[Callable[[str, float], None], Callable[[]
     return update, bar.close
 
 
+@contextmanager
+def _removed_on_failure(path: Path) -> Iterator[None]:
+    """A workspace file this command creates is removed again if the command fails, so a
+    failed first load or demo never leaves an empty or half-built workspace behind."""
+    created = not path.exists()
+    try:
+        yield
+    except BaseException:
+        if created:
+            for f in (path, path.with_name(path.name + ".wal")):
+                f.unlink(missing_ok=True)
+        raise
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from erpdata.demo import build_demo
 
     path = resolve_path(args.workspace)
     update, close = _tqdm_progress("demo")
     try:
-        build_demo(path, size=args.size, seed=args.seed,
-                   export_dir=Path(args.export_dir) if args.export_dir else None,
-                   progress=update)
+        with _removed_on_failure(path):
+            build_demo(path, size=args.size, seed=args.seed,
+                       export_dir=Path(args.export_dir) if args.export_dir else None,
+                       progress=update)
     finally:
         close()
     with Workspace.open(path) as ws:
@@ -57,18 +73,12 @@ def _cmd_load(args: argparse.Namespace) -> int:
     from erpdata.ingest import load_file
 
     path = resolve_path(args.workspace)
-    created = not path.exists()
     update, close = _tqdm_progress(f"load {args.side} {args.kind}")
     try:
-        with Workspace.open(path) as ws:
+        with _removed_on_failure(path), Workspace.open(path) as ws:
             result = load_file(ws, args.file, side=args.side, kind=args.kind,
                                mapping=args.mapping, actor_type=args.actor_type,
                                user=args.user, progress=update)
-    except BaseException:
-        if created:  # a failed first load leaves no empty workspace behind
-            for f in (path, path.with_name(path.name + ".wal")):
-                f.unlink(missing_ok=True)
-        raise
     finally:
         close()
     if args.json:

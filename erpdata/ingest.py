@@ -149,7 +149,7 @@ def load_file(
             report("done", 1.0)
     finally:
         drop_stage(con)
-        for tmp in ("_new", "_cmp"):
+        for tmp in ("_new", "_cmp", "_parent_types"):
             con.execute(f"DROP TABLE IF EXISTS {tmp}")
         con.close()
     result.seconds = time.perf_counter() - t0
@@ -314,8 +314,12 @@ def _parent_type_sql(con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMa
             "supplier); add a parent actor type column to say which",
             row=int(ambiguous[0]), column_index=key,
         )
-    return (f"(SELECT min(e.actor_type) FROM erp_company e "
-            f"WHERE e.id = nullif(trim({STAGE}.c{key}), ''))")
+    # The key is unique across actor types here (checked above): a map from key to type is
+    # one hash join, not a lookup per row.
+    con.execute("CREATE OR REPLACE TEMP TABLE _parent_types AS "
+                "SELECT id, min(actor_type) AS actor_type FROM erp_company GROUP BY id")
+    return (f"(SELECT p.actor_type FROM _parent_types p "
+            f"WHERE p.id = nullif(trim({STAGE}.c{key}), ''))")
 
 
 def _check_duplicates(

@@ -166,10 +166,11 @@ PERSON_FIELDS: tuple[Field, ...] = (
     _f("lastname", "Last name",
        "lastname|last name|last_name|surname|family name|familyname|etternavn|efternamn|"
        "efternavn|achternaam|nachname|familienname|sukunimi"),
-    _f("title", "Title", "title|tittel|titel|titteli|salutation|aanhef|anrede"),
+    _f("title", "Title",
+       "title|job title|jobtitle|tittel|titel|titteli|befattning|functietitel|berufsbezeichnung"),
     _f("position", "Position",
-       "position|job title|jobtitle|role|stilling|befattning|roll|stilling|functie|funktion|"
-       "position/funktion|asema|tehtävä"),
+       "position|role|stilling|stillingskategori|roll|functie|funktion|position/funktion|"
+       "asema|tehtävä"),
     _f("number", "Person number", "number|person number|personnummer|personnr|contact number"),
     _f("email", "E-mail", _EMAIL),
     _f("phone_direct", "Direct phone",

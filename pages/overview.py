@@ -11,11 +11,7 @@ import workbench_ui as ui
 from erpdata.ingest import recent_loads
 
 ws = ui.workspace()
-cur = ws.cursor()
-try:
-    counts = ws.counts(cur)
-finally:
-    cur.close()
+counts = ui.counts(ws)
 loads = recent_loads(ws, limit=10)
 rows = ui.counts_rows(counts)
 missing_total = sum(r["missing_crm"] + r["missing_erp"] for r in rows)

@@ -167,3 +167,19 @@ def test_python_m_erpdata_error_goes_to_stderr(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stdout == ""
     assert "error: no workspace at" in done.stderr
+
+
+def test_demo_command_builds_and_refuses_a_workspace_with_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = tmp_path / "demo.duckdb"
+    assert main(["demo", "--workspace", str(ws), "--size", "50", "--seed", "7"]) == 0
+    assert "demo workspace" in capsys.readouterr().err
+    with Workspace.open(ws, read_only=True) as w:
+        assert w.counts()["crm"]["company"] == 50
+        assert w.get_meta("demo_seed") == "7"
+    assert (tmp_path / "demo.demo" / "truth.csv").exists()
+    assert main(["demo", "--workspace", str(ws), "--size", "50"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: workspace {ws} already holds")
+    assert ws.exists()  # refused, not removed
