@@ -4,8 +4,8 @@ Why a CLI beside the workbench: migrations and nightly link reports run from scr
 and every steward task must be scriptable. Output meant for scripts (``status --json``) is a
 contract; messages go to stderr, and any error exits non-zero with the engine's own text.
 
-Commands: ``demo``, ``load``, ``status``. ``--workspace`` (or ``$ERPDATA_WORKSPACE``, else
-``./workspace.duckdb``) may stand before or after the command.
+Commands: ``demo``, ``load``, ``match``, ``match-files``, ``status``. ``--workspace`` (or
+``$ERPDATA_WORKSPACE``, else ``./workspace.duckdb``) may stand before or after the command.
 """
 
 from __future__ import annotations
@@ -97,6 +97,53 @@ def _cmd_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_match(args: argparse.Namespace) -> int:
+    from erpdata.matching import match_workspace
+    from erpdata.matching.workspace import scoring_states
+
+    kinds = [args.kind] if args.kind else list(KINDS)
+    with Workspace.open(args.workspace) as ws:
+        for kind in kinds:
+            update, close = _tqdm_progress(f"match {kind}")
+            try:
+                result = match_workspace(ws, kind, user=args.user, progress=update)
+            finally:
+                close()
+            links = int(result.candidates["match"].sum())
+            bands = result.candidates.loc[result.candidates["match"] == 1, "band"]
+            states = scoring_states(ws, kind)
+            print(f"{kind}: {links} suggested links ({int((bands == 'auto').sum())} auto, "
+                  f"{int((bands == 'review').sum())} to review), "
+                  f"{int(result.candidates['conflict'].sum())} in conflicts; "
+                  f"scored {states['scored']}, no candidate {states['no_candidate']}; "
+                  f"thresholds auto {result.thresholds['auto']:.3f}, "
+                  f"review {result.thresholds['review']:.3f}", file=sys.stderr)
+    return 0
+
+
+def _cmd_match_files(args: argparse.Namespace) -> int:
+    from erpdata.matching import parse_compare
+    from erpdata.matching.files import match_files
+
+    try:
+        compare = [parse_compare(spec) for spec in args.compare or []]
+    except ValueError as exc:
+        raise ErpdataError(str(exc)) from exc
+    update, close = _tqdm_progress("match-files")
+    try:
+        result = match_files(args.crm_file, args.erp_file, args.out, compare=compare,
+                             many_to_many=args.many_to_many, progress=update)
+    except ValueError as exc:  # a --compare naming a column the files do not have
+        raise ErpdataError(str(exc)) from exc
+    finally:
+        close()
+    links = int(result.candidates["match"].sum())
+    print(f"{args.out}: {len(result.candidates)} candidate rows, {links} links; compared "
+          + ", ".join(f"{c.crm_col}={c.erp_col}:{c.type}" for c in result.comparisons),
+          file=sys.stderr)
+    return 0
+
+
 def _count_line(counts: dict[str, Any]) -> str:
     return "; ".join(
         f"{side}: " + ", ".join(f"{counts[side][k]} {k}" for k in KINDS) for side in SIDES
@@ -152,6 +199,25 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--user", help="who loads (default: $ERPDATA_USER or the login name)")
     load.add_argument("--json", action="store_true", help="print the load result as JSON")
     load.set_defaults(func=_cmd_load)
+
+    match = sub.add_parser("match", parents=[common],
+                           help="suggest ERP records for the workspace's CRM records")
+    match.add_argument("--kind", choices=KINDS, help="one kind (default: company, person, "
+                       "project in that order: persons use their companies' links)")
+    match.add_argument("--user", help="who runs it (default: $ERPDATA_USER or the login name)")
+    match.set_defaults(func=_cmd_match)
+
+    files = sub.add_parser("match-files", parents=[common],
+                           help="match two files and write the candidates as CSV")
+    files.add_argument("crm_file", metavar="CRM_FILE")
+    files.add_argument("erp_file", metavar="ERP_FILE")
+    files.add_argument("--out", required=True, metavar="OUT.csv",
+                       help="crm_id, erp_id, probability, rank, band, match, explanation")
+    files.add_argument("--compare", action="append", metavar="CRM_COL=ERP_COL[:TYPE]",
+                       help="a column pair to compare (repeat); default: shared column names")
+    files.add_argument("--many-to-many", action="store_true",
+                       help="link every pair above the threshold, not one per record")
+    files.set_defaults(func=_cmd_match_files)
 
     status = sub.add_parser("status", parents=[common], help="record counts per side and kind")
     status.add_argument("--json", action="store_true",

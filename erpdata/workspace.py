@@ -262,6 +262,15 @@ def _v2() -> list[str]:
     ]
 
 
+def _v3() -> list[str]:
+    """Matching stores which suggestions are links at the default thresholds, and its model."""
+    return [
+        "ALTER TABLE suggestions ADD COLUMN link BOOLEAN NOT NULL DEFAULT false",
+        "ALTER TABLE match_runs ADD COLUMN thresholds JSON",
+        "ALTER TABLE match_runs ADD COLUMN stats JSON",
+    ]
+
+
 @dataclass(frozen=True)
 class Migration:
     """One forward step of the workspace schema."""
@@ -274,6 +283,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "records of both sides and three kinds, loads, change history", _v1),
     Migration(2, "matching, decisions, links, batches, actions and audit", _v2),
+    Migration(3, "suggested links and match run thresholds", _v3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

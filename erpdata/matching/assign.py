@@ -1,0 +1,73 @@
+"""One link per CRM record and per ERP record, chosen globally; thresholds chosen by the model.
+
+Why global: first-come assignment lets whichever CRM record is processed first take an ERP actor
+that a later record matches better. Here the best pair overall is linked first (greedy on the
+match probability, which is what "mutual best, repeated" computes, round by round in arrays),
+so a company that matches a customer and a supplier gets the better one, and two CRM records
+that want the same ERP actor show up as a *conflict* (a probable CRM duplicate), never as a
+silent drop.
+
+Thresholds come from the model's own probabilities, never from a truth file:
+``review`` maximises the expected F1 of the links, ``auto`` is the lowest probability above
+which the expected precision of the links is still at least :data:`AUTO_PRECISION`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+AUTO_PRECISION = 0.995
+MIN_AUTO = 0.99
+
+
+def one_to_one(left: np.ndarray, right: np.ndarray, p: np.ndarray,
+               taken_left: np.ndarray | None = None,
+               taken_right: np.ndarray | None = None) -> np.ndarray:
+    """Mask of the pairs linked by global greedy assignment on ``p`` (ties: lower index first).
+
+    ``taken_left``/``taken_right``: boolean masks over record ids (indexable by ``left`` /
+    ``right``) of records that already have a link (a committed or accepted one) and must not
+    get another."""
+    order = np.lexsort((np.arange(len(p)), -p))
+    l_sorted, r_sorted = left[order], right[order]
+    assigned = np.zeros(len(p), dtype=bool)
+    n_l = int(left.max()) + 1 if len(left) else 0
+    n_r = int(right.max()) + 1 if len(right) else 0
+    used_l = np.zeros(n_l, dtype=bool) if taken_left is None else taken_left[:n_l].copy()
+    used_r = np.zeros(n_r, dtype=bool) if taken_right is None else taken_right[:n_r].copy()
+    live = ~(used_l[l_sorted] | used_r[r_sorted])
+    while live.any():
+        idx = np.flatnonzero(live)
+        # first live occurrence per left / per right record = its best remaining pair
+        _, first_l = np.unique(l_sorted[idx], return_index=True)
+        _, first_r = np.unique(r_sorted[idx], return_index=True)
+        best = np.intersect1d(idx[first_l], idx[first_r], assume_unique=True)
+        assigned[order[best]] = True
+        used_l[l_sorted[best]] = True
+        used_r[r_sorted[best]] = True
+        live &= ~(used_l[l_sorted] | used_r[r_sorted])
+    return assigned
+
+
+def thresholds(p_links: np.ndarray) -> dict[str, float]:
+    """``review`` (max expected F1) and ``auto`` (expected precision >= AUTO_PRECISION) from the
+    probabilities of the candidate links (the one-to-one assignment's pairs)."""
+    if len(p_links) == 0:
+        return {"review": 0.5, "auto": MIN_AUTO}
+    p = np.sort(p_links)[::-1]
+    expected_tp = np.cumsum(p)
+    expected_matches = expected_tp[-1]
+    k = np.arange(1, len(p) + 1)
+    f1 = 2 * expected_tp / (k + expected_matches)
+    best = int(np.argmax(f1))
+    review = float(p[best])
+    precision = expected_tp / k
+    ok = np.flatnonzero(precision >= AUTO_PRECISION)
+    auto = float(p[ok[-1]]) if len(ok) else 1.0
+    auto = max(auto, review, MIN_AUTO)
+    return {"review": review, "auto": auto}
+
+
+def band(p: np.ndarray, limits: dict[str, float]) -> np.ndarray:
+    """``auto`` / ``review`` / ``low`` of each probability."""
+    return np.where(p >= limits["auto"], "auto", np.where(p >= limits["review"], "review", "low"))

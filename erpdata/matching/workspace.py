@@ -1,0 +1,202 @@
+"""Matching inside a workspace: one kind at a time, with decisions in and suggestions out.
+
+Why a layer of its own: the engine matches two tables; a workspace adds what stewards rely on.
+Rejected pairs are never suggested again and accepted or linked records are never handed to
+someone else (invariant 5); every CRM record ends in one of three honest states, ``scored``,
+``no_candidate`` or ``failed`` with the reason (invariant 6); and a run is one transaction, so
+a crash leaves the previous suggestions in place.
+
+Persons and projects are matched in the context of their companies: the ERP parent that a
+person's CRM company is linked (or suggested) to is compared like a field, so persons are
+matched within their companies' links first, and by e-mail and name elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from erpdata.errors import ErpdataError
+from erpdata.matching.engine import MatchResult, match_frames
+from erpdata.matching.spec import Comparison
+from erpdata.schema import Kind, check_side_kind
+from erpdata.workspace import Workspace, current_user
+
+Progress = Callable[[str, float], None]
+
+
+def _c(name: str, type_: str) -> Comparison:
+    return Comparison(name, name, name, type_)
+
+
+#: What is compared for each kind (canonical field names; ``parent`` is derived, see above).
+COMPARISONS: dict[Kind, list[Comparison]] = {
+    "company": [
+        _c("name", "company"), _c("vatno", "orgno"), _c("phone", "phone"), _c("email", "email"),
+        _c("url", "url"), _c("streetad1", "address"), _c("postalad1", "address"),
+        _c("postalzip", "postcode"), _c("postalcity", "city"), _c("country", "country"),
+    ],
+    "person": [
+        _c("firstname", "person"), _c("lastname", "person"), _c("email", "email"),
+        _c("phone_mobile", "phone"), _c("phone_direct", "phone"), _c("birthdate", "date"),
+        _c("parent", "code"),
+    ],
+    "project": [
+        _c("name", "text"), _c("number", "code"), _c("enddate", "date"), _c("parent", "code"),
+    ],
+}
+
+
+def _erp_key(actor_type: str, erp_id: str) -> str:
+    return f"{actor_type}:{erp_id}"
+
+
+def _frames(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Present records of both sides as frames; ERP ids as ``actor_type:id``; parents mapped."""
+    cols = [c.name for c in COMPARISONS[kind] if c.name != "parent"]
+    sel = ", ".join(cols)
+    if kind == "company":
+        crm = con.execute(f"SELECT id, {sel} FROM crm_company WHERE missing_since IS NULL "
+                          "ORDER BY id").df()
+        erp = con.execute(f"SELECT actor_type || ':' || id AS id, {sel} FROM erp_company "
+                          "WHERE missing_since IS NULL ORDER BY actor_type, id").df()
+        return crm, erp
+    # The ERP actor each CRM company is linked to, else its suggested link.
+    parent_map = """
+        SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_key FROM links
+        WHERE kind = 'company'
+        UNION ALL
+        SELECT s.crm_id, s.erp_actor_type || ':' || s.erp_id FROM suggestions s
+        WHERE s.kind = 'company' AND s.link
+          AND s.crm_id NOT IN (SELECT crm_id FROM links WHERE kind = 'company')"""
+    crm = con.execute(
+        f"""SELECT p.id, {', '.join('p.' + c for c in cols)}, m.erp_key AS parent
+            FROM crm_{kind} p LEFT JOIN ({parent_map}) m ON m.crm_id = p.company_id
+            WHERE p.missing_since IS NULL ORDER BY p.id""").df()
+    erp = con.execute(
+        f"""SELECT actor_type || ':' || id AS id, {sel},
+                   parent_actor_type || ':' || parent_key AS parent
+            FROM erp_{kind} WHERE missing_since IS NULL ORDER BY id""").df()
+    return crm, erp
+
+
+def _decisions(con: duckdb.DuckDBPyConnection, kind: Kind) -> pd.DataFrame:
+    return con.execute(
+        """SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_id,
+                  CASE decision WHEN 'accept' THEN 1 ELSE 0 END AS label
+           FROM decisions WHERE kind = ? AND superseded_by IS NULL
+             AND decision IN ('accept', 'reject')""", [kind]).df()
+
+
+def _taken(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[list[str], list[str]]:
+    """CRM and ERP records that already have a link or an accepted decision."""
+    rows = con.execute(
+        """SELECT crm_id, erp_actor_type || ':' || erp_id FROM links WHERE kind = ?
+           UNION SELECT crm_id, erp_actor_type || ':' || erp_id FROM decisions
+           WHERE kind = ? AND superseded_by IS NULL AND decision = 'accept'""",
+        [kind, kind]).fetchall()
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = None,
+                    progress: Progress | None = None) -> MatchResult:
+    """Match one kind of the workspace and store its suggestions and scoring states."""
+    check_side_kind("crm", kind)
+    k: Kind = kind  # type: ignore[assignment]
+    con = ws.cursor()
+    who = current_user(user)
+    try:
+        (run_id,) = con.execute(
+            "INSERT INTO match_runs (kind, started_by, started_at, status) "
+            "VALUES (?, ?, ?, 'running') RETURNING run_id", [k, who, datetime.now()]
+        ).fetchone() or (0,)
+        try:
+            crm, erp = _frames(con, k)
+            if crm.empty or erp.empty:
+                raise ErpdataError(f"nothing to match: the workspace has {len(crm)} CRM and "
+                                   f"{len(erp)} ERP {k} records; load both sides first")
+            decisions = _decisions(con, k)
+            result = match_frames(
+                crm, erp, COMPARISONS[k], decisions=decisions,
+                exclude=decisions[decisions["label"] == 0][["crm_id", "erp_id"]],
+                taken=_taken(con, k), progress=progress,
+            )
+            _store(ws, con, k, run_id, crm, result)
+        except Exception as exc:
+            _failed(ws, con, k, run_id, exc)
+            raise
+    finally:
+        con.close()
+    return result
+
+
+def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: int,
+           crm: pd.DataFrame, result: MatchResult) -> None:
+    """Replace the kind's suggestions and scoring states with this run's, in one transaction."""
+    cand = result.candidates
+    actor, _, erp_id = cand["erp_id"].str.partition(":").T.to_numpy()
+    rows = pd.DataFrame({
+        "kind": kind, "crm_id": cand["crm_id"], "erp_actor_type": actor, "erp_id": erp_id,
+        "rank": cand["rank"], "probability": cand["probability"],
+        "match_weight": cand["match_weight"], "band": cand["band"],
+        "conflict": cand["conflict"], "explanation": cand["explanation"],
+        "run_id": run_id, "link": cand["match"].astype(bool),
+    })
+    states = pd.DataFrame({"crm_id": crm["id"]})
+    states["state"] = np.where(states["crm_id"].isin(cand["crm_id"]), "scored", "no_candidate")
+    with ws.transaction(con):
+        con.execute("DELETE FROM suggestions WHERE kind = ?", [kind])
+        con.register("new_suggestions", rows)
+        con.execute("INSERT INTO suggestions BY NAME SELECT * FROM new_suggestions")
+        con.unregister("new_suggestions")
+        con.execute("DELETE FROM scoring_state WHERE kind = ?", [kind])
+        con.register("new_states", states)
+        con.execute(
+            "INSERT INTO scoring_state SELECT ?, crm_id, state, NULL, ? FROM new_states",
+            [kind, run_id])
+        con.unregister("new_states")
+        con.execute(
+            "UPDATE match_runs SET status = 'done', finished_at = ?, thresholds = ?, stats = ? "
+            "WHERE run_id = ?",
+            [datetime.now(), json.dumps(result.thresholds),
+             json.dumps(result.stats, default=str), run_id])
+
+
+def _failed(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: int,
+            exc: Exception) -> None:
+    """Record the failure: the run, and every CRM record not yet scored, say why."""
+    reason = f"{type(exc).__name__}: {exc}"[:500]
+    with ws.transaction(con):
+        con.execute("UPDATE match_runs SET status = 'failed', finished_at = ?, error = ? "
+                    "WHERE run_id = ?", [datetime.now(), reason, run_id])
+        con.execute(
+            f"""INSERT OR REPLACE INTO scoring_state
+                SELECT ?, id, 'failed', ?, ? FROM crm_{kind}
+                WHERE missing_since IS NULL AND id NOT IN
+                  (SELECT crm_id FROM scoring_state WHERE kind = ? AND state = 'scored')""",
+            [kind, reason, run_id, kind])
+
+
+def scoring_states(ws: Workspace, kind: str) -> dict[str, int]:
+    """How many CRM records of ``kind`` are not scored / have no candidate / are scored /
+    failed: the three honest states (plus scored)."""
+    check_side_kind("crm", kind)
+    cur = ws.cursor()
+    try:
+        (n,) = cur.execute(f"SELECT count(*) FROM crm_{kind} WHERE missing_since IS NULL"
+                           ).fetchone() or (0,)
+        rows = dict(cur.execute(
+            f"""SELECT s.state, count(*) FROM scoring_state s JOIN crm_{kind} c ON c.id = s.crm_id
+                WHERE s.kind = ? AND c.missing_since IS NULL GROUP BY s.state""", [kind]
+        ).fetchall())
+    finally:
+        cur.close()
+    out = {"not_scored": 0, "no_candidate": 0, "scored": 0, "failed": 0}
+    out.update({k: int(v) for k, v in rows.items()})
+    out["not_scored"] = int(n) - sum(v for k, v in out.items() if k != "not_scored")
+    return out

@@ -1,0 +1,255 @@
+"""Matching: blocking completeness, one-to-one rules (customer vs supplier, conflicts), decisions
+feeding back, the three scoring states, and the ``match-files`` output contract."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from erpdata import demo
+from erpdata.cli import main
+from erpdata.ingest import load_file
+from erpdata.matching import COMPARISONS, Comparison, match_frames, match_workspace, parse_compare
+from erpdata.matching.assign import one_to_one, thresholds
+from erpdata.matching.files import OUTPUT_COLUMNS
+from erpdata.matching.workspace import scoring_states
+from erpdata.workspace import Workspace
+from tests.helpers import write_text
+
+
+@pytest.fixture(scope="module")
+def demo_companies() -> tuple[pd.DataFrame, pd.DataFrame, set[tuple[str, str]]]:
+    frames = demo.generate(size=600, seed=3)
+    cols = [c.name for c in COMPARISONS["company"]]
+    crm = frames[("crm", "company")][["id", *cols]]
+    erp = frames[("erp", "company")].copy()
+    erp["id"] = erp["actor_type"] + ":" + erp["id"]
+    truth = frames[("truth", "all")]
+    truth = truth[truth["kind"] == "company"]
+    pairs = set(zip(truth["crm_id"], truth["erp_actor_type"] + ":" + truth["erp_id"],
+                    strict=True))
+    return crm, erp[["id", *cols]], pairs
+
+
+def test_blocking_keeps_the_true_pairs(demo_companies) -> None:
+    crm, erp, truth = demo_companies
+    # Force the rules (no cross product) so the test measures blocking itself.
+    import erpdata.matching.blocking as blocking
+
+    con_pairs = match_frames(crm, erp, COMPARISONS["company"], per_record=50)
+    blocked = set(zip(con_pairs.blocked_pairs["crm_id"], con_pairs.blocked_pairs["erp_id"],
+                      strict=True))
+    assert len(blocked & truth) / len(truth) == 1.0
+    assert blocking.ROW_BUDGET > 0
+
+
+def test_demo_companies_are_matched_well(demo_companies) -> None:
+    crm, erp, truth = demo_companies
+    result = match_frames(crm, erp, COMPARISONS["company"])
+    c = result.candidates
+    links = set(zip(c.loc[c["match"] == 1, "crm_id"], c.loc[c["match"] == 1, "erp_id"],
+                    strict=True))
+    precision = len(links & truth) / len(links)
+    recall = len(links & truth) / len(truth)
+    assert precision >= 0.97 and recall >= 0.9, (precision, recall)
+    assert list(c.columns) == ["crm_id", "erp_id", "probability", "match_weight", "rank",
+                               "band", "match", "conflict", "explanation"]
+    assert c.groupby("crm_id")["rank"].max().max() <= 5
+    assert set(c["band"]) <= {"auto", "review", "low"}
+    first = json.loads(c["explanation"].iloc[0])
+    assert set(first) == {"prior", *(x.name for x in COMPARISONS["company"])}
+    assert set(first["name"]) == {"level", "weight"}
+
+
+def _customer_supplier_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    crm = pd.DataFrame({
+        "id": ["1", "2", "3", "4"],
+        "name": ["Berg Bygg AB", "Hansen & Co AS", "Hansen og Co AS", "Fjord Fisk AS"],
+        "vatno": ["5560360793", "923609016", "923609016", "987654321"],
+        "postalcity": ["Stockholm", "Oslo", "Oslo", "Tromsø"],
+    })
+    erp = pd.DataFrame({
+        "id": ["customer:K2", "supplier:L1", "customer:K1", "customer:K9"],
+        "name": ["Berg Bygg", "Berg Bygg AB", "Hansen & Co AS", "Nordlys Energi AS"],
+        "vatno": ["", "SE556036079301", "NO923609016MVA", "911111111"],
+        "postalcity": ["Stockholm", "Stockholm", "Oslo", "Bodø"],
+    })
+    return crm, erp
+
+
+COMPANY = [Comparison("name", "name", "name", "company"),
+           Comparison("vatno", "vatno", "vatno", "orgno"),
+           Comparison("postalcity", "postalcity", "postalcity", "city")]
+
+
+def test_one_actor_per_company_and_duplicates_are_conflicts() -> None:
+    crm, erp = _customer_supplier_frames()
+    c = match_frames(crm, erp, COMPANY).candidates
+    links = c[c["match"] == 1].sort_values("crm_id")
+    # Company 1 matches both a customer and a supplier: ONE link, to the better (same org no).
+    assert links.loc[links["crm_id"] == "1", "erp_id"].tolist() == ["supplier:L1"]
+    # Companies 2 and 3 are one company entered twice: one link, both flagged as a conflict.
+    hansen = c[c["erp_id"] == "customer:K1"]
+    assert hansen["match"].sum() == 1
+    assert set(hansen.loc[hansen["conflict"], "crm_id"]) == {"2", "3"}
+    assert links["crm_id"].is_unique and links["erp_id"].is_unique
+
+
+def test_one_to_one_is_global_not_first_come() -> None:
+    left = np.array([0, 0, 1])
+    right = np.array([0, 1, 0])
+    p = np.array([0.8, 0.7, 0.9])  # record 0 comes first, but record 1 wants ERP 0 more
+    assert one_to_one(left, right, p).tolist() == [False, True, True]
+
+
+def test_thresholds_come_from_the_model() -> None:
+    limits = thresholds(np.array([0.999, 0.998, 0.99, 0.9, 0.6, 0.2, 0.05]))
+    assert 0.5 <= limits["review"] <= 0.9
+    assert limits["auto"] >= 0.99
+    assert thresholds(np.array([])) == {"review": 0.5, "auto": 0.99}
+
+
+def test_parse_compare() -> None:
+    assert parse_compare("title=name:text") == Comparison("title", "title", "name", "text")
+    assert parse_compare("zip=postcode").type == ""
+    with pytest.raises(ValueError, match="CRM_COL=ERP_COL"):
+        parse_compare("title")
+    with pytest.raises(ValueError, match="unknown comparison type"):
+        parse_compare("a=b:fuzzy")
+
+
+# --- workspace -------------------------------------------------------------------------------
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    w = Workspace.open(tmp_path / "m.duckdb")
+    load_file(w, write_text(tmp_path / "c.csv",
+                            "id;name;vatno;postalcity\n1;Berg Bygg AB;5560360793;Stockholm\n"
+                            "2;Hansen & Co AS;923609016;Oslo\n3;Hansen og Co AS;923609016;Oslo\n"
+                            "4;Fjord Fisk AS;987654321;Tromsø\n5;Zzyzx Quux;;\n"),
+              side="crm", kind="company")
+    load_file(w, write_text(tmp_path / "e.csv",
+                            "id,type,name,vatno,postalcity\nK2,customer,Berg Bygg,,Stockholm\n"
+                            "L1,supplier,Berg Bygg AB,SE556036079301,Stockholm\n"
+                            "K1,customer,Hansen & Co AS,NO923609016MVA,Oslo\n"
+                            "K9,customer,Nordlys Energi AS,911111111,Bodø\n"),
+              side="erp", kind="company")
+    yield w
+    w.close()
+
+
+def _suggested_links(ws: Workspace) -> list[tuple[str, str, str]]:
+    return ws.con.execute("SELECT crm_id, erp_actor_type, erp_id FROM suggestions "
+                          "WHERE kind = 'company' AND link ORDER BY crm_id").fetchall()
+
+
+def test_match_workspace_stores_suggestions_and_states(ws: Workspace) -> None:
+    assert scoring_states(ws, "company") == {"not_scored": 5, "no_candidate": 0, "scored": 0,
+                                             "failed": 0}
+    match_workspace(ws, "company", user="kari")
+    links = _suggested_links(ws)
+    assert ("1", "supplier", "L1") in links
+    states = scoring_states(ws, "company")
+    assert states["not_scored"] == 0 and states["failed"] == 0
+    assert states["scored"] + states["no_candidate"] == 5
+    assert ws.con.execute("SELECT status, started_by FROM match_runs").fetchall() == [
+        ("done", "kari")]
+
+
+def test_rejected_pairs_are_never_suggested_again(ws: Workspace) -> None:
+    match_workspace(ws, "company")
+    ws.con.execute("INSERT INTO decisions (kind, crm_id, erp_actor_type, erp_id, decision, "
+                   "decided_by, decided_at) VALUES ('company', '1', 'supplier', 'L1', 'reject', "
+                   "'kari', now())")
+    match_workspace(ws, "company")
+    assert ws.con.execute("SELECT count(*) FROM suggestions WHERE crm_id = '1' AND "
+                          "erp_actor_type = 'supplier' AND erp_id = 'L1'").fetchone() == (0,)
+
+
+def test_accepted_pairs_are_never_given_away(ws: Workspace) -> None:
+    ws.con.execute("INSERT INTO decisions (kind, crm_id, erp_actor_type, erp_id, decision, "
+                   "decided_by, decided_at) VALUES ('company', '3', 'customer', 'K1', 'accept', "
+                   "'kari', now())")
+    match_workspace(ws, "company")
+    # K1 is taken by the accepted pair (3, K1): company 2 must not be linked to it.
+    assert ("2", "customer", "K1") not in _suggested_links(ws)
+
+
+def test_a_failed_run_says_why_and_keeps_the_previous_suggestions(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    match_workspace(ws, "company")
+    before = ws.con.execute("SELECT * FROM suggestions ORDER BY ALL").fetchall()
+    import erpdata.matching.workspace as mw
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(mw, "match_frames", broken)
+    ws.con.execute("DELETE FROM scoring_state")
+    with pytest.raises(MemoryError):
+        match_workspace(ws, "company")
+    assert ws.con.execute("SELECT * FROM suggestions ORDER BY ALL").fetchall() == before
+    assert scoring_states(ws, "company")["failed"] == 5
+    assert ws.con.execute("SELECT DISTINCT reason FROM scoring_state").fetchall() == [
+        ("MemoryError: out of memory",)]
+    assert ws.con.execute("SELECT status, error FROM match_runs ORDER BY run_id DESC LIMIT 1"
+                          ).fetchall() == [("failed", "MemoryError: out of memory")]
+
+
+def test_no_candidate_is_an_honest_state(tmp_path: Path) -> None:
+    crm = pd.DataFrame({"id": ["1", "2"], "name": ["Hansen Bygg AS", "Qwerty Zxcv"]})
+    erp = pd.DataFrame({"id": ["a", "b"], "name": ["Hansen Bygg", "Berg Fisk"]})
+    result = match_frames(crm, erp, [Comparison("name", "name", "name", "company")])
+    assert "2" in result.no_candidate
+
+
+# --- match-files ------------------------------------------------------------------------------
+
+def test_match_files_output_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    crm, erp = _customer_supplier_frames()
+    crm.to_csv(tmp_path / "crm.csv", index=False)
+    erp.to_csv(tmp_path / "erp.csv", index=False)
+    out = tmp_path / "out.csv"
+    assert main(["match-files", str(tmp_path / "crm.csv"), str(tmp_path / "erp.csv"),
+                 "--out", str(out), "--compare", "name=name:company",
+                 "--compare", "vatno=vatno:orgno"]) == 0
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == OUTPUT_COLUMNS
+    assert {r["band"] for r in rows} <= {"auto", "review", "low"}
+    linked = [r for r in rows if r["match"] == "1"]
+    assert len({r["crm_id"] for r in linked}) == len(linked)
+    assert len({r["erp_id"] for r in linked}) == len(linked)
+    assert ("1", "supplier:L1") in {(r["crm_id"], r["erp_id"]) for r in linked}
+    assert "compared name=name:company, vatno=vatno:orgno" in capsys.readouterr().err
+
+
+def test_match_files_many_to_many_and_shared_columns(tmp_path: Path) -> None:
+    write_text(tmp_path / "a.csv", "id,name,city\n1,Hansen Bygg,Oslo\n2,Hansen Bygg,Oslo\n")
+    write_text(tmp_path / "b.csv", "id,name,city\nx,Hansen Bygg,Oslo\ny,Berg Fisk,Bodø\n")
+    out = tmp_path / "out.csv"
+    assert main(["match-files", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--out",
+                 str(out), "--many-to-many"]) == 0
+    rows = pd.read_csv(out, dtype=str)
+    assert set(zip(rows.loc[rows["match"] == "1", "crm_id"],
+                   rows.loc[rows["match"] == "1", "erp_id"], strict=True)) == {("1", "x"),
+                                                                                 ("2", "x")}
+
+
+def test_match_files_errors_name_the_problem(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    write_text(tmp_path / "a.csv", "id,name\n1,A\n1,B\n")
+    write_text(tmp_path / "b.csv", "id,name\nx,A\n")
+    assert main(["match-files", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--out",
+                 str(tmp_path / "o.csv")]) == 1
+    assert "row 3, column 'id' (A): id '1' appears twice" in capsys.readouterr().err
+    write_text(tmp_path / "a.csv", "id,name\n1,A\n")
+    assert main(["match-files", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--out",
+                 str(tmp_path / "o.csv"), "--compare", "nme=name"]) == 1
+    assert "the CRM table has no column 'nme'" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists()
