@@ -38,6 +38,8 @@ class Model:
     m: list[np.ndarray]
     u: list[np.ndarray]
     prior: float
+    #: One-to-one data: the share of CRM records that have a match at all (else None).
+    share_matched: float | None = None
     iterations: int = 0
     history: list[float] = field(default_factory=list)
 
@@ -63,13 +65,42 @@ class Model:
     def prior_weight(self) -> float:
         return float(np.log2(self.prior / (1 - self.prior)))
 
-    def score(self, gamma: np.ndarray, log_u_override: dict[int, np.ndarray] | None = None
+    def score(self, gamma: np.ndarray, log_u_override: dict[int, np.ndarray] | None = None,
+              pairs: tuple[np.ndarray, np.ndarray] | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(match probability, match weight, per-field weights) of each pair."""
+        """(match probability, match weight, per-field weights) of each pair.
+
+        With ``pairs`` (one-to-one data) the candidates of a CRM record compete: see
+        :func:`competing`. Without, each pair is judged on its own (many-to-many)."""
         w = self.field_weights(gamma, log_u_override)
         total = self.prior_weight + w.sum(axis=1)
-        p = 1.0 / (1.0 + np.exp2(-np.clip(total, -60, 60)))
+        if pairs is not None and self.share_matched is not None:
+            p = competing(w.sum(axis=1), *pairs, self.share_matched, self.prior)
+        else:
+            p = 1.0 / (1.0 + np.exp2(-np.clip(total, -60, 60)))
         return p, total, w
+
+
+def competing(log_lr: np.ndarray, left: np.ndarray, right: np.ndarray, share: float,
+              pair_prior: float) -> np.ndarray:
+    """Match probabilities when a CRM record has at most one ERP record.
+
+    For CRM record ``i`` the hypotheses are "no match" (prior ``1 - share``) and "matches
+    candidate ``j``" (prior ``pair_prior`` each, likelihood ratio ``LR_ij``), so
+    ``p_ij = pair_prior LR_ij / ((1 - share) + pair_prior sum_k LR_ik)``. Two equally good
+    candidates get half each (a review, not an auto-accept), and a record whose best candidate
+    is only "similar name, nothing else agrees" stays unmatched. Then no ERP record may gather
+    more than one match in total.
+    """
+    a = np.log2(pair_prior) + log_lr
+    n = int(left.max()) + 1 if len(left) else 0
+    top = np.full(n, np.log2(max(1.0 - share, EPS)))
+    np.maximum.at(top, left, a)
+    denom = np.exp2(np.log2(max(1.0 - share, EPS)) - top) + np.bincount(
+        left, weights=np.exp2(a - top[left]), minlength=n)
+    p = np.exp2(a - top[left]) / denom[left]
+    total = np.bincount(right, weights=p)
+    return p / np.maximum(total[right], 1.0)
 
 
 def estimate_u(gamma_random: np.ndarray, n_levels: Sequence[int]) -> list[np.ndarray]:
@@ -94,18 +125,25 @@ def fit(
     gamma: np.ndarray, u: list[np.ndarray], fields: list[str],
     level_labels: list[tuple[str, ...]], *, prior: float, labels: np.ndarray | None = None,
     log_u_override: dict[int, np.ndarray] | None = None, max_iterations: int = 60,
-    tolerance: float = 1e-5,
+    tolerance: float = 1e-5, pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Model:
     """Estimate ``m`` and the prior by EM over the candidate pairs (``u`` stays fixed).
 
     ``labels``: per pair 1 (accepted), 0 (rejected) or -1 (no decision); decided pairs keep
-    their label as their match probability in every iteration."""
+    their label as their match probability in every iteration. ``pairs``: the (CRM, ERP) record
+    of each pair, for one-to-one data: the E-step then lets a record's candidates compete
+    (:func:`competing`) and EM also learns the share of CRM records that have a match."""
     n_levels = [len(x) for x in level_labels]
     model = Model(fields, level_labels, [_initial_m(n) for n in n_levels], u,
                   float(np.clip(prior, 1e-6, 0.5)))
+    n_left = n_right = 1
+    if pairs is not None and len(pairs[0]):
+        n_left, n_right = int(pairs[0].max()) + 1, int(pairs[1].max()) + 1
+        model.share_matched = 0.5
+        model.prior = 0.5 / n_right
     decided = labels is not None and (labels >= 0).any()
     for it in range(max_iterations):
-        p, _, _ = model.score(gamma, log_u_override)
+        p, _, _ = model.score(gamma, log_u_override, pairs)
         if decided:
             assert labels is not None
             p = np.where(labels >= 0, labels.astype(float), p)
@@ -116,9 +154,16 @@ def fit(
             sums = np.bincount(g[present].astype(np.int64), weights=p[present], minlength=n)[:n]
             sums = sums + M_PRIOR_PAIRS * _initial_m(n)
             new_m.append(sums / sums.sum())
-        new_prior = float(np.clip(p.mean(), EPS, 0.5))
+        if model.share_matched is not None:
+            share = float(np.clip(p.sum() / n_left, 0.01, 0.99))
+            new_prior = share / n_right
+            change_share = abs(share - model.share_matched)
+            model.share_matched = share
+        else:
+            new_prior = float(np.clip(p.mean(), EPS, 0.5))
+            change_share = 0.0
         change = max(float(np.max(np.abs(a - b))) for a, b in zip(new_m, model.m, strict=True))
-        change = max(change, abs(new_prior - model.prior))
+        change = max(change, abs(new_prior - model.prior), change_share)
         model.m, model.prior = new_m, new_prior
         model.iterations = it + 1
         model.history.append(change)
