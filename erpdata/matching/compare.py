@@ -44,17 +44,19 @@ LEVELS: dict[str, Levels] = {
 }
 
 
-def _strings(values: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Values as strings ('' for missing) and the mask of missing ones."""
-    missing = pd.isna(values) | (values == "")
-    return [v if isinstance(v, str) else "" for v in values], np.asarray(missing, dtype=bool)
+def _strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values as an object array of strings ('' for missing) and the mask of missing ones."""
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    out = np.where(missing, "", values).astype(object)
+    missing |= out == ""
+    return out, missing
 
 
-def _sim(a: list[str], b: list[str], scorer: Callable[..., float]) -> np.ndarray:
+def _sim(a: np.ndarray, b: np.ndarray, scorer: Callable[..., float]) -> np.ndarray:
     return process.cpdist(a, b, scorer=scorer, workers=-1, dtype=np.float32)
 
 
-def _name_levels(a: list[str], b: list[str], exact: np.ndarray) -> np.ndarray:
+def _name_levels(a: np.ndarray, b: np.ndarray, exact: np.ndarray) -> np.ndarray:
     ratio = _sim(a, b, fuzz.ratio)
     token_set = _sim(a, b, fuzz.token_set_ratio)
     jw = _sim(a, b, distance.JaroWinkler.normalized_similarity) * 100
@@ -66,7 +68,7 @@ def _name_levels(a: list[str], b: list[str], exact: np.ndarray) -> np.ndarray:
     return out
 
 
-def _edit_levels(a: list[str], b: list[str], exact: np.ndarray) -> np.ndarray:
+def _edit_levels(a: np.ndarray, b: np.ndarray, exact: np.ndarray) -> np.ndarray:
     """exact / one edit (Levenshtein <= 1 or a swap) / different."""
     dist = _sim(a, b, distance.OSA.distance)
     out = np.zeros(len(a), dtype=np.int8)
@@ -76,7 +78,21 @@ def _edit_levels(a: list[str], b: list[str], exact: np.ndarray) -> np.ndarray:
 
 
 def levels(type_: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """The level of each pair (``left[i]`` vs ``right[i]``) for a comparison of ``type_``."""
+    """The level of each pair (``left[i]`` vs ``right[i]``) for a comparison of ``type_``.
+
+    Each distinct (left value, right value) combination is compared once: countries, cities
+    and postcodes repeat across millions of pairs, and even names repeat across candidates."""
+    lc, lu = pd.factorize(pd.Series(left, dtype=object), use_na_sentinel=True)
+    rc, ru = pd.factorize(pd.Series(right, dtype=object), use_na_sentinel=True)
+    width = len(ru) + 1
+    combos, inverse = np.unique((lc.astype(np.int64) + 1) * width + (rc + 1),
+                                return_inverse=True)
+    lu_ = np.concatenate([np.array([None], dtype=object), np.asarray(lu, dtype=object)])
+    ru_ = np.concatenate([np.array([None], dtype=object), np.asarray(ru, dtype=object)])
+    return _levels(type_, lu_[combos // width], ru_[combos % width])[inverse]
+
+
+def _levels(type_: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     if type_ == "number":
         lf = pd.to_numeric(pd.Series(left), errors="coerce").to_numpy(dtype=float)
         rf = pd.to_numeric(pd.Series(right), errors="coerce").to_numpy(dtype=float)
