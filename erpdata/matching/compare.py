@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import distance, fuzz, process
 
 MISSING = -1
@@ -50,6 +52,27 @@ def _strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out = np.where(missing, "", values).astype(object)
     missing |= out == ""
     return out, missing
+
+
+def _arrow(values: np.ndarray) -> pa.Array:
+    return pa.array(values, type=pa.string(), from_pandas=True)
+
+
+def _same(a: pa.Array, b: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False))
+
+
+def _slice_same(a: np.ndarray, b: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Whether characters ``start:stop`` of the two values are the same (in Arrow, not Python)."""
+    return _same(pc.utf8_slice_codeunits(_arrow(a), start, stop),
+                 pc.utf8_slice_codeunits(_arrow(b), start, stop))
+
+
+def _domain_same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def domain(x: np.ndarray) -> pa.Array:
+        return pc.list_element(pc.split_pattern(_arrow(x), "@", max_splits=1, reverse=True), 0)
+
+    return _same(domain(a), domain(b))
 
 
 def _sim(a: np.ndarray, b: np.ndarray, scorer: Callable[..., float]) -> np.ndarray:
@@ -104,8 +127,7 @@ def _levels(type_: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     a, miss_a = _strings(left)
     b, miss_b = _strings(right)
     missing = miss_a | miss_b
-    sa, sb = pd.Series(a, dtype=object), pd.Series(b, dtype=object)
-    exact = (sa.to_numpy() == sb.to_numpy()) & ~missing
+    exact = (a == b) & ~missing
     if type_ in ("company", "person", "text"):
         out = _name_levels(a, b, exact)
     elif type_ in ("city", "address"):
@@ -119,7 +141,7 @@ def _levels(type_: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     elif type_ in ("phone", "orgno", "code"):
         out = _edit_levels(a, b, exact)
     elif type_ == "email":
-        same_domain = (sa.str.rpartition("@")[2] == sb.str.rpartition("@")[2]).to_numpy()
+        same_domain = _domain_same(a, b)
         ratio = _sim(a, b, fuzz.ratio)
         out = np.zeros(len(a), dtype=np.int8)
         out[same_domain] = 1
@@ -127,14 +149,16 @@ def _levels(type_: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         out[exact] = 3
     elif type_ == "postcode":
         out = np.zeros(len(a), dtype=np.int8)
-        out[(sa.str[:3] == sb.str[:3]).to_numpy()] = 1
+        out[_slice_same(a, b, 0, 3)] = 1
         out[exact] = 2
     elif type_ == "date":
         out = np.zeros(len(a), dtype=np.int8)
-        same_year = (sa.str[:4] == sb.str[:4]).to_numpy()
+        same_year = _slice_same(a, b, 0, 4)
         out[same_year] = 1
-        swapped = same_year & (sa.str[5:7] == sb.str[8:10]).to_numpy() & (
-            sa.str[8:10] == sb.str[5:7]).to_numpy()
+        a_arrow, b_arrow = _arrow(a), _arrow(b)
+        swapped = same_year & _same(pc.utf8_slice_codeunits(a_arrow, 5, 7),
+                                    pc.utf8_slice_codeunits(b_arrow, 8, 10)) & _same(
+            pc.utf8_slice_codeunits(a_arrow, 8, 10), pc.utf8_slice_codeunits(b_arrow, 5, 7))
         dist = _sim(a, b, distance.Levenshtein.distance)
         out[swapped | (dist <= 1)] = 2
         out[exact] = 3

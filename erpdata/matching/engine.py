@@ -28,7 +28,7 @@ from erpdata.matching.spec import NAME_TYPES, Comparison, infer_comparisons
 TOP = 5
 #: A candidate below this probability is not shown: "no candidate" is an honest answer.
 MIN_PROBABILITY = 0.001
-RANDOM_PAIRS = 300_000
+RANDOM_PAIRS = 150_000
 Progress = Callable[[str, float], None]
 
 
@@ -111,7 +111,7 @@ def match_frames(
     decisions: pd.DataFrame | None = None,
     exclude: pd.DataFrame | None = None,
     taken: tuple[Sequence[str], Sequence[str]] = ((), ()),
-    per_record: int = 50,
+    per_record: int | None = None,
     progress: Progress | None = None,
 ) -> MatchResult:
     """Match every CRM row to its best ERP rows.
@@ -122,7 +122,8 @@ def match_frames(
     default thresholds (one-to-one unless ``many_to_many``). ``decisions``: stewards' labels
     (``crm_id, erp_id, label`` with 1 = accepted, 0 = rejected) used by the model; ``exclude``:
     pairs never to suggest (``crm_id, erp_id``: rejected ones); ``taken``: CRM and ERP ids that
-    already have a link and must not get another.
+    already have a link and must not get another. ``per_record``: candidates kept per CRM
+    record by blocking (default 10, or 50 with ``many_to_many``).
     """
     report = progress or (lambda _s, _f: None)
     times: dict[str, float] = {}
@@ -141,7 +142,8 @@ def match_frames(
         con.register("r_df", right)
         con.execute("CREATE TABLE l AS SELECT * FROM l_df")
         con.execute("CREATE TABLE r AS SELECT * FROM r_df")
-        rule_counts = blocking.block(con, comps, per_record=per_record)
+        cap = per_record or (50 if many_to_many else 10)
+        rule_counts = blocking.block(con, comps, per_record=cap)
         lrid, rrid = (np.asarray(a) for a in con.execute(
             "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
     finally:
