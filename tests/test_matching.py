@@ -253,3 +253,20 @@ def test_match_files_errors_name_the_problem(tmp_path: Path,
                  str(tmp_path / "o.csv"), "--compare", "nme=name"]) == 1
     assert "the CRM table has no column 'nme'" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_decisions_are_labels_for_the_model(demo_companies) -> None:
+    crm, erp, truth = demo_companies
+    plain = match_frames(crm, erp, COMPARISONS["company"])
+    # A steward accepts every true pair of the first 100 CRM records and rejects their
+    # wrong candidates: the model is fitted with those labels.
+    first = set(crm["id"].iloc[:100])
+    cand = plain.candidates[plain.candidates["crm_id"].isin(first)]
+    labels = cand.assign(label=[int((a, b) in truth) for a, b in
+                                zip(cand["crm_id"], cand["erp_id"], strict=True)])
+    taught = match_frames(crm, erp, COMPARISONS["company"],
+                          decisions=labels[["crm_id", "erp_id", "label"]])
+    got = taught.candidates.merge(labels[["crm_id", "erp_id", "label"]], on=["crm_id", "erp_id"])
+    assert (got.loc[got["label"] == 1, "probability"] == 1.0).all()
+    assert (got.loc[got["label"] == 0, "probability"] == 0.0).all()
+    assert not np.allclose(np.concatenate(taught.model.m), np.concatenate(plain.model.m))
