@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
+import resource
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -20,6 +23,31 @@ def machine() -> str:
     """One line naming the machine and the versions that matter for the figures."""
     return (f"Machine: {platform.processor() or platform.machine()}, {cores()} cores, "
             f"Python {platform.python_version()}, duckdb {duckdb.__version__}.")
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process so far, in MB.
+
+    Reads ``VmHWM`` (the high-water mark of this process's own address space): ``ru_maxrss``
+    survives ``exec``, so a child started by a big parent would report the parent's peak.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_json_child(cmd: list[str]) -> dict:
+    """Run a benchmark child process and return the JSON object on its last stdout line.
+
+    A child per measurement keeps each job's peak RSS its own; its stderr passes through so a
+    long run shows its progress, and a failing child stops the benchmark with its exit code.
+    """
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=None, text=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def write_section(path: Path, name: str, table: str) -> None:

@@ -171,7 +171,9 @@ def match_frames(
     prior = min(len(left), len(right)) / max(len(lrid), 1)
     model = fs.fit(gamma, u, [c.name for c in comps], level_labels, prior=prior,
                    labels=labels, log_u_override=tf,
-                   pairs=None if many_to_many else (lrid, rrid))
+                   pairs=(lrid, rrid))
+    if many_to_many:
+        model = fs.refit_prior(model, gamma, tf)
     p, weight, field_w = model.score(gamma, tf, None if many_to_many else (lrid, rrid))
     if labels is not None:
         p = np.where(labels == 1, 1.0, np.where(labels == 0, 0.0, p))

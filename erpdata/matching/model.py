@@ -170,3 +170,22 @@ def fit(
         if change < tolerance:
             break
     return model
+
+
+def refit_prior(model: Model, gamma: np.ndarray,
+                log_u_override: dict[int, np.ndarray] | None = None,
+                max_iterations: int = 100, tolerance: float = 1e-7) -> Model:
+    """For many-to-many data: keep the weights learnt with competing candidates (where near
+    misses cannot pose as matches) and re-estimate only the prior, by EM, with each pair judged
+    on its own, since a record may now have many matches."""
+    w = model.field_weights(gamma, log_u_override).sum(axis=1)
+    prior = model.prior
+    for _ in range(max_iterations):
+        logit = np.log2(prior / (1 - prior)) + w
+        new = float(np.clip((1.0 / (1.0 + np.exp2(-np.clip(logit, -60, 60)))).mean(), EPS, 0.5))
+        if abs(new - prior) < tolerance:
+            prior = new
+            break
+        prior = new
+    return Model(model.fields, model.level_labels, model.m, model.u, prior, None,
+                 model.iterations, model.history)

@@ -1,0 +1,328 @@
+"""The benchmark data sets, their truth, how to score a linker against it, and our engine's adapter.
+
+Not a test. Imported by ``bench/quality.py``, ``bench/speed.py`` and ``bench/splink_runner.py``
+so that every script reads the data, compares the same columns and scores the same way.
+
+Why the facts below are hard-coded rather than derived: a benchmark must not learn the answer
+from the answer. Whether a data set is one-to-one or many-to-many is taken from the data set's
+documentation (``/work/shared/datasets/INDEX.md``), not from ``truth.csv`` at run time, just as a
+data steward knows it about their own systems before running a match. Column types are what a
+steward would say about each column ("this is a phone number"); only the Splink baseline uses
+them (our engine infers its own types); they choose Splink's comparison functions.
+
+Data sets:
+
+* every folder of ``/work/shared/datasets`` (``crm.csv``, ``erp.csv``, ``truth.csv`` and, for
+  beer / itunes_amazon / walmart_amazon, ``labelled_pairs.csv``), ids as strings, empty cells as
+  missing;
+* ``demo_<size>``: the companies of :func:`erpdata.demo.generate` (seed 42), ERP ids written
+  ``actor_type:id``, truth = the ``kind == "company"`` rows of the demo truth.
+
+Scoring (see :func:`score` and :func:`best_threshold`): precision, recall and F1 over record
+pairs. All true pairs count, also for many-to-many sets. For the *labelled-only* sets (beer,
+itunes_amazon) recall is measured on the truth pairs and precision on the labelled pairs only
+(a predicted pair nobody labelled is neither right nor wrong). The demo's CRM side holds CRM
+duplicates (two CRM ids, one ERP actor), so its truth is many-to-one; it is documented as a
+one-to-one job (a steward links each ERP actor once), so a one-to-one linker cannot find both
+pairs of a duplicate: its recall ceiling is ``meta["one_to_one_ceiling"]`` (distinct ERP ids in
+the truth / true pairs; in general the smaller side's distinct ids / true pairs, an upper bound),
+printed next to the figures.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("ERPDATA_BENCH_DATA", "/work/shared/datasets"))
+DEMO_SEED = 42
+
+#: What a column holds, as a steward would describe it. Only the Splink baseline reads this.
+ColumnType = Literal["person_name", "name", "address", "city", "postcode", "country", "phone",
+                     "email", "url", "code", "number", "date", "category", "text"]
+
+Pair = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One compared column: its CRM name, its ERP name and what it holds."""
+
+    crm: str
+    erp: str
+    type: ColumnType
+
+
+@dataclass(frozen=True)
+class _Spec:
+    domain: str
+    many_to_many: bool  # from INDEX.md's cardinality notes
+    fields: tuple[Field, ...]
+    labelled_only: bool = False
+
+
+def _same(*cols: tuple[str, ColumnType]) -> tuple[Field, ...]:
+    """Fields with the same name on both sides."""
+    return tuple(Field(c, c, t) for c, t in cols)
+
+
+#: Per data set: domain, documented cardinality, compared columns (README correspondence) and
+#: types. Cardinality per INDEX.md: 1-to-1 (fodors_zagats, dblp_acm, beer), near 1-to-1
+#: (abt_buy, walmart_amazon, itunes_amazon) -> one-to-one; 1-to-many (amazon_google) and
+#: many-to-many (organisation sets, splink_fake_1000, cora) -> many_to_many.
+SPECS: dict[str, _Spec] = {
+    "fodors_zagats": _Spec("restaurants", False, _same(
+        ("name", "name"), ("addr", "address"), ("city", "city"), ("phone", "phone"),
+        ("type", "category"))),
+    "dblp_acm": _Spec("bibliographic", False, _same(
+        ("title", "name"), ("authors", "text"), ("venue", "text"), ("year", "category"))),
+    # Buy's extra `manufacturer` has no Abt counterpart: not compared.
+    "abt_buy": _Spec("products", False, _same(
+        ("name", "name"), ("description", "text"), ("price", "number"))),
+    "amazon_google": _Spec("products", True, (
+        Field("title", "name", "name"), Field("description", "description", "text"),
+        Field("manufacturer", "manufacturer", "category"), Field("price", "price", "number"))),
+    "walmart_amazon": _Spec("products", False, _same(
+        ("title", "name"), ("category", "category"), ("brand", "category"),
+        ("modelno", "code"), ("price", "number"))),
+    "itunes_amazon": _Spec("products (music)", False, _same(
+        ("Song_Name", "name"), ("Artist_Name", "name"), ("Album_Name", "name"),
+        ("Genre", "text"), ("Price", "number"), ("CopyRight", "text"), ("Time", "code"),
+        ("Released", "text")), labelled_only=True),
+    "beer": _Spec("products (beer)", False, _same(
+        ("Beer_Name", "name"), ("Brew_Factory_Name", "name"), ("Style", "category"),
+        ("ABV", "number")), labelled_only=True),
+    # crm `Program Name` / `Length of Day` only loosely relate to erp `Program Option`; erp `Zip`
+    # has no crm counterpart: the README's correspondence is the three shared columns.
+    "chicago_childcare_orgs": _Spec("organisations", True, _same(
+        ("Site name", "name"), ("Address", "address"), ("Phone", "phone"))),
+    "affiliation_strings": _Spec("organisations", True, _same(("affil1", "text"),)),
+    "patstat_nl_applicants": _Spec("organisations + persons", True, _same(
+        ("Name", "name"), ("Lat", "number"), ("Lng", "number"), ("Coauthor", "text"),
+        ("Class", "text"))),
+    "splink_fake_1000": _Spec("persons", True, _same(
+        ("first_name", "person_name"), ("surname", "person_name"), ("dob", "date"),
+        ("city", "city"), ("email", "email"))),
+    "cora": _Spec("bibliographic", True, _same(
+        ("title", "name"), ("author", "text"), ("venue", "text"), ("year", "category"),
+        ("pages", "text"), ("publisher", "text"), ("address", "text"), ("editor", "text"),
+        ("institution", "text"), ("month", "category"), ("note", "text"), ("volume", "code"))),
+}
+
+#: Demo companies: the canonical fields both systems fill with comparable values. Left out:
+#: ``number1`` (each system's own short code, never equal across them), ``category`` (CRM
+#: "Kunde"/"Prospekt" vs ERP "Export"/"Wholesale": different vocabularies), ``department``
+#: and the one-sided columns. ``number2`` is the ERP customer number some CRM records carry.
+DEMO_SPEC = _Spec("companies (demo)", False, _same(
+    ("name", "name"), ("vatno", "code"), ("number2", "code"), ("phone", "phone"),
+    ("email", "email"), ("url", "url"), ("streetad1", "address"), ("streetzip", "postcode"),
+    ("streetcity", "city"), ("postalad1", "address"), ("postalzip", "postcode"),
+    ("postalcity", "city"), ("country", "country")))
+
+DEMO_QUALITY_SIZES = (2000, 10000)
+
+
+class Dataset(NamedTuple):
+    """A loaded data set: raw frames (ids as strings), the truth pairs, and what is known."""
+
+    crm: pd.DataFrame
+    erp: pd.DataFrame
+    truth: set[Pair]
+    meta: dict[str, Any]
+
+
+def names() -> list[str]:
+    """All data sets: the folders (in INDEX.md's order) and the demo sizes."""
+    return [*SPECS, *(f"demo_{size}" for size in DEMO_QUALITY_SIZES)]
+
+
+def _blank_to_na(df: pd.DataFrame) -> pd.DataFrame:
+    """Empty or all-blank cells are missing values, as the READMEs say."""
+    return df.mask(df.apply(lambda col: col.str.strip().eq("")), None)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+
+
+def _pairs(df: pd.DataFrame) -> set[Pair]:
+    return set(zip(df["crm_id"].astype(str), df["erp_id"].astype(str), strict=True))
+
+
+def _meta(name: str, spec: _Spec, truth: set[Pair], **extra: Any) -> dict[str, Any]:
+    # No one-to-one linker can link more pairs than the smaller number of distinct ids on
+    # either side of the truth: an upper bound on its recall (1.0 for a true 1-to-1 set).
+    ceiling = min(len({c for c, _ in truth}), len({e for _, e in truth})) / len(truth)
+    return {"name": name, "domain": spec.domain, "many_to_many": spec.many_to_many,
+            "labelled_only": spec.labelled_only, "fields": spec.fields, "labelled": None,
+            "one_to_one_ceiling": None if spec.many_to_many else ceiling,
+            **extra}
+
+
+def load(name: str, cache: Path | None = None) -> Dataset:
+    """Load one data set by name (a folder of the data directory, or ``demo_<size>``).
+
+    ``cache``: a folder where the demo frames are kept as Parquet, so that a child process of
+    a benchmark reads them instead of generating them again (its peak memory is then its job's).
+    """
+    if name.startswith("demo_"):
+        return _load_demo(int(name.removeprefix("demo_")), cache)
+    spec = SPECS[name]
+    folder = DATA / name
+    crm, erp = _blank_to_na(_read(folder / "crm.csv")), _blank_to_na(_read(folder / "erp.csv"))
+    truth = _pairs(_read(folder / "truth.csv"))
+    labelled = None
+    if (folder / "labelled_pairs.csv").exists():
+        labelled = _pairs(_read(folder / "labelled_pairs.csv"))
+    meta = _meta(name, spec, truth, labelled=labelled if spec.labelled_only else None)
+    return Dataset(crm, erp, truth, meta)
+
+
+def _load_demo(size: int, cache: Path | None) -> Dataset:
+    """The demo's companies, with ERP ids made unique as ``actor_type:id``."""
+    files = None
+    if cache is not None:
+        files = [cache / f"demo_{size}_{part}.parquet" for part in ("crm", "erp", "truth")]
+    if files and all(f.exists() for f in files):
+        crm, erp, truth_df = (pd.read_parquet(f) for f in files)
+    else:
+        from erpdata.demo import generate
+
+        frames = generate(size, DEMO_SEED)
+        crm = frames[("crm", "company")]
+        erp = frames[("erp", "company")].copy()
+        erp["id"] = erp["actor_type"].astype(str) + ":" + erp["id"].astype(str)
+        truth_df = frames[("truth", "all")]
+        truth_df = truth_df[truth_df["kind"] == "company"]
+        truth_df = pd.DataFrame({"crm_id": truth_df["crm_id"].astype(str),
+                                 "erp_id": truth_df["erp_actor_type"].astype(str) + ":"
+                                 + truth_df["erp_id"].astype(str)})
+        del frames
+        if files:
+            for frame, f in zip((crm, erp, truth_df), files, strict=True):
+                frame.to_parquet(f, index=False)
+    crm = crm.assign(id=crm["id"].astype(str))
+    return Dataset(crm, erp, _pairs(truth_df), _meta(f"demo_{size}", DEMO_SPEC, _pairs(truth_df),
+                                                      size=size))
+
+
+def aligned(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two frames both engines get: ``id`` plus the compared columns, under the CRM names.
+
+    Renaming the ERP columns to their CRM counterparts (only amazon_google's ``name`` ->
+    ``title`` differs) makes "the columns the frames share by name" exactly the compared
+    fields, so our engine runs with ``comparisons=None`` on every data set.
+    """
+    fields: tuple[Field, ...] = ds.meta["fields"]
+    crm = ds.crm[["id", *(f.crm for f in fields)]].reset_index(drop=True)
+    erp = ds.erp[["id", *(f.erp for f in fields)]].rename(
+        columns={f.erp: f.crm for f in fields}).reset_index(drop=True)
+    return crm, erp
+
+
+# =============================================================================================
+# Scoring
+# =============================================================================================
+
+
+class Score(NamedTuple):
+    precision: float
+    recall: float
+    f1: float
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def score(predicted: Iterable[Pair], ds: Dataset) -> Score:
+    """Precision, recall and F1 of a set of predicted pairs (see the module doc for the rules)."""
+    pred = set(predicted)
+    tp = len(pred & ds.truth)
+    judged = pred if ds.meta["labelled"] is None else pred & ds.meta["labelled"]
+    precision = tp / len(judged) if judged else 0.0
+    recall = tp / len(ds.truth)
+    return Score(precision, recall, _f1(precision, recall))
+
+
+def best_threshold(pairs: pd.DataFrame, ds: Dataset, column: str = "probability"
+                   ) -> tuple[Score, float]:
+    """The best F1 over all thresholds on ``column`` of scored ``pairs`` (crm_id, erp_id, ...).
+
+    Every distinct score is tried as the cut ``score >= t``; the optimum is an oracle figure (it
+    uses the truth to pick the threshold), which is why it is reported beside a fixed cut.
+    """
+    if pairs.empty:
+        return Score(0.0, 0.0, 0.0), float("nan")
+    keys = list(zip(pairs["crm_id"], pairs["erp_id"], strict=True))
+    is_true = np.fromiter((k in ds.truth for k in keys), bool, len(keys))
+    labelled = ds.meta["labelled"]
+    judged = (np.ones(len(keys), bool) if labelled is None
+              else np.fromiter((k in labelled for k in keys), bool, len(keys)))
+    order = np.argsort(-pairs[column].to_numpy(float), kind="stable")
+    values = pairs[column].to_numpy(float)[order]
+    tp = np.cumsum(is_true[order])
+    n = np.cumsum(judged[order])
+    last = np.r_[values[1:] != values[:-1], True]  # end of each run of equal scores
+    tp, n, values = tp[last], n[last], values[last]
+    precision = np.divide(tp, n, out=np.zeros(len(tp)), where=n > 0)
+    recall = tp / len(ds.truth)
+    f1 = np.divide(2 * precision * recall, precision + recall,
+                   out=np.zeros(len(tp)), where=precision + recall > 0)
+    i = int(np.argmax(f1))
+    return Score(float(precision[i]), float(recall[i]), float(f1[i])), float(values[i])
+
+
+def pair_completeness(pairs: pd.DataFrame, ds: Dataset) -> float:
+    """Share of the true pairs present in ``pairs`` (the pairs that survived blocking)."""
+    present = set(zip(pairs["crm_id"].astype(str), pairs["erp_id"].astype(str), strict=True))
+    return len(present & ds.truth) / len(ds.truth)
+
+
+def recall_at_k(candidates: pd.DataFrame, ds: Dataset, k: int = 5) -> float:
+    """Share of CRM records with a true match that have one among their top ``k`` candidates."""
+    top = candidates[candidates["rank"] <= k]
+    hit = {c for c, e in zip(top["crm_id"].astype(str), top["erp_id"].astype(str), strict=True)
+           if (c, e) in ds.truth}
+    wanted = {c for c, _ in ds.truth}
+    return len(hit & wanted) / len(wanted)
+
+
+# =============================================================================================
+# Our engine
+# =============================================================================================
+
+
+def import_engine() -> Any:
+    """``erpdata.matching.match_frames``, or exit non-zero saying it is not there yet.
+
+    The bench holds no matching logic of its own: without the engine there is nothing to run.
+    """
+    sys.path.insert(0, str(ROOT))
+    try:
+        from erpdata.matching import match_frames
+    except ImportError as exc:
+        sys.exit(f"erpdata.matching.match_frames is not available yet ({exc}); "
+                 "run with --no-ours for the Splink figures only")
+    return match_frames
+
+
+def run_ours(ds: Dataset) -> Any:
+    """Our whole job on a data set: ``match_frames`` on the aligned frames, defaults otherwise."""
+    match_frames = import_engine()
+    crm, erp = aligned(ds)
+    return match_frames(crm, erp, None, id_col="id", many_to_many=ds.meta["many_to_many"])
+
+
+def slug(column: str) -> str:
+    """A column name usable unquoted in SQL (``Site name`` -> ``site_name``)."""
+    return re.sub(r"\W+", "_", column.strip().lower()).strip("_") or "col"
