@@ -44,7 +44,7 @@ from datasets import (
     run_ours,
     score,
 )
-from report import machine, peak_mb, run_json_child, write_section
+from report import machine, peak_mb, run_dataset_child, write_section
 
 
 def ours_child(name: str, out: Path | None, cache: Path | None) -> dict[str, Any]:
@@ -66,12 +66,7 @@ def ours_child(name: str, out: Path | None, cache: Path | None) -> dict[str, Any
 
 def run_ours_child(name: str, out: Path | None, cache: Path | None = None) -> dict[str, Any]:
     """Run :func:`ours_child` in a fresh process and return its JSON."""
-    cmd = [sys.executable, __file__, "--child", name]
-    if out is not None:
-        cmd += ["--out", str(out)]
-    if cache is not None:
-        cmd += ["--cache", str(cache)]
-    return run_json_child(cmd)
+    return run_dataset_child(__file__, name, out, cache)
 
 
 def evaluate_ours(ds: Dataset, candidates: pd.DataFrame, blocked: pd.DataFrame

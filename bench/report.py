@@ -9,6 +9,7 @@ import platform
 import re
 import resource
 import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -48,6 +49,18 @@ def run_json_child(cmd: list[str]) -> dict:
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=None, text=True,
                          cwd=Path(__file__).resolve().parent.parent)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_dataset_child(script: str, name: str, out: Path | None, cache: Path | None
+                      ) -> dict:
+    """Run ``script --child NAME [--out OUT] [--cache CACHE]`` in a fresh process (see
+    :func:`run_json_child`): the one way quality and speed runs start a measured job."""
+    cmd = [sys.executable, script, "--child", name]
+    if out is not None:
+        cmd += ["--out", str(out)]
+    if cache is not None:
+        cmd += ["--cache", str(cache)]
+    return run_json_child(cmd)
 
 
 def write_section(path: Path, name: str, table: str) -> None:

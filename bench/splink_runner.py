@@ -49,7 +49,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import Dataset, Field, best_threshold, load, pair_completeness, score, slug
-from report import peak_mb, run_json_child
+from report import peak_mb, run_dataset_child
 
 MAX_U_PAIRS = 5e6  # u sampling: the docs' 1e6-1e7 range for building a model
 PRIOR_RECALL = 0.7  # assumed recall of the deterministic rules, as in Splink's tutorial
@@ -263,12 +263,7 @@ def child(name: str, out: Path | None, cache: Path | None) -> dict[str, Any]:
 
 def run_child(name: str, out: Path | None, cache: Path | None = None) -> dict[str, Any]:
     """Run :func:`child` in a fresh process; its JSON (time, peak RSS, rules, notes)."""
-    cmd = [sys.executable, __file__, "--child", name]
-    if out is not None:
-        cmd += ["--out", str(out)]
-    if cache is not None:
-        cmd += ["--cache", str(cache)]
-    return run_json_child(cmd)
+    return run_dataset_child(__file__, name, out, cache)
 
 
 def evaluate(ds: Dataset, pairs: pd.DataFrame) -> dict[str, float]:
