@@ -239,12 +239,11 @@ def _build_canonical(
 
 
 def _first_bad(
-    con: duckdb.DuckDBPyConnection, src: Source, pos: int, where: str, message: str,
-    table: str = STAGE,
+    con: duckdb.DuckDBPyConnection, src: Source, pos: int, where: str, message: str
 ) -> None:
-    """Raise for the first row (by row number) of ``table`` matching ``where``."""
+    """Raise for the first staged row (by row number) matching ``where``."""
     row = con.execute(
-        f"SELECT _row, c{pos} FROM {table} WHERE {where} ORDER BY _row LIMIT 1"
+        f"SELECT _row, c{pos} FROM {STAGE} WHERE {where} ORDER BY _row LIMIT 1"
     ).fetchone()
     if row is not None:
         raise src.error(message.format(value=row[1]), row=int(row[0]), column_index=pos)
@@ -421,7 +420,7 @@ def _apply(
         [src.display, load_id],
     )
     con.execute(f"UPDATE {target} SET missing_since = ? WHERE {vanished}", [load_id])
-    all_cols = key + [c for c in data_cols]
+    all_cols = key + data_cols
     con.execute(
         f"""INSERT INTO {target} ({', '.join(all_cols)}, source_file, source_row, first_load_id,
               load_id)

@@ -24,13 +24,13 @@ MAX_TOKENS = 20
 
 @dataclass(frozen=True)
 class Rule:
-    """One blocking rule: a SQL key on each side; pairs agree when the keys are equal."""
+    """One blocking rule: a SQL key computed the same way on both sides; pairs agree when their
+    keys are equal. ``source`` instead names a ready table of (lrid, rrid) pairs."""
 
     name: str
     weight: float
-    left_key: str
-    right_key: str
-    source: str = ""  # table of (rid, key) rows instead of an expression on l / r
+    key: str = ""
+    source: str = ""
 
 
 def _q(name: str) -> str:
@@ -49,24 +49,24 @@ def rules(comparisons: Sequence[Comparison]) -> list[Rule]:
     cities = [c for c in comparisons if c.type == "city"][:1]
     for i, c in enumerate(names):
         f = _q(c.name)
-        out.append(Rule(f"{c.name}: exact", 4.0, f, f))
-        out.append(Rule(f"{c.name}: rare token", 2.0, "", "", source=f"rare1_{i}"))
-        out.append(Rule(f"{c.name}: two rarest tokens", 3.0, "", "", source=f"rare2_{i}"))
+        out.append(Rule(f"{c.name}: exact", 4.0, f))
+        out.append(Rule(f"{c.name}: rare token", 2.0, source=f"rare1_{i}"))
+        out.append(Rule(f"{c.name}: two rarest tokens", 3.0, source=f"rare2_{i}"))
         prefix = f"substr(replace({f}, ' ', ''), 1, 6)"
-        out.append(Rule(f"{c.name}: prefix", 1.0, prefix, prefix))
+        out.append(Rule(f"{c.name}: prefix", 1.0, prefix))
         for p in postcodes:
             key = f"{_q(p.name)} || '|' || string_split({f}, ' ')[1]"
-            out.append(Rule(f"{p.name} + first token", 2.0, key, key))
+            out.append(Rule(f"{p.name} + first token", 2.0, key))
         for city in cities:
             key = f"{_q(city.name)} || '|' || {_sorted_tokens(f)}"
-            out.append(Rule(f"{city.name} + sorted tokens", 2.0, key, key))
+            out.append(Rule(f"{city.name} + sorted tokens", 2.0, key))
     for c in comparisons:
         if c.type in KEY_TYPES:
             key = _q(c.name + "__key")
-            out.append(Rule(f"{c.name}: exact", 4.0, key, key))
+            out.append(Rule(f"{c.name}: exact", 4.0, key))
         if c.type == "email":
             dom = _q(c.name + "__dom")
-            out.append(Rule(f"{c.name}: domain", 1.5, dom, dom))
+            out.append(Rule(f"{c.name}: domain", 1.5, dom))
     return out
 
 
@@ -123,9 +123,8 @@ def block(
         if rule.source:
             sql = f"SELECT lrid, rrid FROM {rule.source}"
         else:
-            sql = f"""WITH lk AS (SELECT rid, {rule.left_key} AS k FROM l),
-                       rk AS (SELECT rid, {rule.right_key} AS k FROM r
-                              WHERE {rule.right_key} IS NOT NULL),
+            sql = f"""WITH lk AS (SELECT rid, {rule.key} AS k FROM l),
+                       rk AS (SELECT rid, {rule.key} AS k FROM r WHERE {rule.key} IS NOT NULL),
                        ok AS (SELECT k FROM rk GROUP BY k HAVING count(*) <= {cap})
                   SELECT lk.rid AS lrid, rk.rid AS rrid FROM lk JOIN rk USING (k)
                   WHERE lk.k IS NOT NULL AND lk.k IN (SELECT k FROM ok)"""
