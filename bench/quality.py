@@ -44,7 +44,7 @@ from datasets import (
     run_ours,
     score,
 )
-from report import machine, peak_mb, run_dataset_child, write_section
+from report import add_child_arguments, machine, peak_mb, run_dataset_child, write_section
 
 
 def ours_child(name: str, out: Path | None, cache: Path | None) -> dict[str, Any]:
@@ -167,9 +167,7 @@ def main() -> None:
     ap.add_argument("--no-ours", action="store_true", help="skip our engine")
     ap.add_argument("--write", type=Path, help="update this Markdown file between the markers")
     ap.add_argument("--json", type=Path, help="also dump the raw figures here")
-    ap.add_argument("--child")
-    ap.add_argument("--out", type=Path)
-    ap.add_argument("--cache", type=Path)
+    add_child_arguments(ap)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(ours_child(args.child, args.out, args.cache)))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -49,6 +50,13 @@ def run_json_child(cmd: list[str]) -> dict:
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=None, text=True,
                          cwd=Path(__file__).resolve().parent.parent)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def add_child_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options :func:`run_dataset_child` passes to the child it starts."""
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
 
 
 def run_dataset_child(script: str, name: str, out: Path | None, cache: Path | None

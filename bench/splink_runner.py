@@ -49,7 +49,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import Dataset, Field, best_threshold, load, pair_completeness, score, slug
-from report import peak_mb, run_dataset_child
+from report import add_child_arguments, peak_mb, run_dataset_child
 
 MAX_U_PAIRS = 5e6  # u sampling: the docs' 1e6-1e7 range for building a model
 PRIOR_RECALL = 0.7  # assumed recall of the deterministic rules, as in Splink's tutorial
@@ -280,9 +280,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("datasets", nargs="*", default=["fodors_zagats", "splink_fake_1000",
                                                     "demo_2000"])
-    ap.add_argument("--child")
-    ap.add_argument("--out", type=Path)
-    ap.add_argument("--cache", type=Path)
+    add_child_arguments(ap)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.out, args.cache)))
