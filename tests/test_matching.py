@@ -100,6 +100,31 @@ def test_one_actor_per_company_and_duplicates_are_conflicts() -> None:
     assert links["crm_id"].is_unique and links["erp_id"].is_unique
 
 
+def test_identical_records_do_not_starve_each_other() -> None:
+    crm, erp = _customer_supplier_frames()
+    # Three identical CRM rows and two identical ERP rows of one company (a double import).
+    crm = pd.concat([crm, pd.DataFrame({"id": ["5", "6", "7"], "name": ["Kvernhus Mølle AS"] * 3,
+                                        "vatno": ["914778271"] * 3,
+                                        "postalcity": ["Bergen"] * 3})], ignore_index=True)
+    erp = pd.concat([erp, pd.DataFrame({"id": ["customer:K5", "customer:K6"],
+                                        "name": ["Kvernhus Mølle AS"] * 2,
+                                        "vatno": ["914778271"] * 2,
+                                        "postalcity": ["Bergen"] * 2})], ignore_index=True)
+    c = match_frames(crm, erp, COMPANY).candidates
+    mill = c[c["crm_id"].isin(["5", "6", "7"])]
+    # Each copy is shown both ERP copies as one sure candidate, not a third of a half each...
+    assert len(mill) == 6 and mill["probability"].nunique() == 1
+    assert mill["probability"].iloc[0] > 0.98
+    # ...never auto-accepted (which copy is arbitrary) and flagged for the steward...
+    assert set(mill["band"]) == {"review"} and mill["conflict"].all()
+    # ...and two of the three CRM copies get one ERP copy each.
+    links = mill[mill["match"] == 1]
+    assert sorted(links["crm_id"]) == ["5", "6"]
+    assert sorted(links["erp_id"]) == ["customer:K5", "customer:K6"]
+    # Records without copies are unaffected.
+    assert c.loc[(c["crm_id"] == "1") & (c["match"] == 1), "erp_id"].tolist() == ["supplier:L1"]
+
+
 def test_one_to_one_is_global_not_first_come() -> None:
     left = np.array([0, 0, 1])
     right = np.array([0, 1, 0])

@@ -15,6 +15,7 @@ which the expected precision of the links is still at least :data:`AUTO_PRECISIO
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 AUTO_PRECISION = 0.995
 MIN_AUTO = 0.99
@@ -47,6 +48,21 @@ def one_to_one(left: np.ndarray, right: np.ndarray, p: np.ndarray,
         used_r[r_sorted[best]] = True
         live &= ~(used_l[l_sorted] | used_r[r_sorted])
     return assigned
+
+
+def indistinguishable(left: np.ndarray, content: np.ndarray, p: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """(probability, group size) of each pair once a CRM record's candidates that are identical
+    after normalisation (the same ``content`` hash: ERP duplicates) count as one candidate.
+
+    Why: competing candidates share a record's probability, so ten identical copies of one ERP
+    record would each get a tenth and none would ever be suggested. Nothing can tell the copies
+    apart, so the probability that matters is that the record matches *one of them*: every copy
+    gets the group's sum, and the group size says the choice among them is arbitrary.
+    """
+    codes, _ = pd.factorize(pd.MultiIndex.from_arrays([left, content]))
+    size = np.bincount(codes)
+    return np.bincount(codes, weights=p)[codes], size[codes]
 
 
 def thresholds(p_links: np.ndarray) -> dict[str, float]:

@@ -55,6 +55,12 @@ def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.Data
     return out
 
 
+def _content(frame: pd.DataFrame, comparisons: Sequence[Comparison]) -> np.ndarray:
+    """A hash of each record's normalised compared values: equal for duplicates."""
+    return pd.util.hash_pandas_object(frame[[c.name for c in comparisons]],
+                                      index=False).to_numpy()
+
+
 def _random_pairs(n_l: int, n_r: int) -> tuple[np.ndarray, np.ndarray]:
     """Pairs for estimating ``u``: all of them for small tables, else a seeded sample."""
     if n_l * n_r <= RANDOM_PAIRS:
@@ -169,12 +175,16 @@ def match_frames(
     tf = _tf_override(comps, left, right, lrid, rrid, gamma, u)
     labels = _labels(lrid, rrid, left, right, decisions)
     prior = min(len(left), len(right)) / max(len(lrid), 1)
+    copies = fs.Copies.of(lrid, rrid, _content(left, comps), _content(right, comps))
     model = fs.fit(gamma, u, [c.name for c in comps], level_labels, prior=prior,
-                   labels=labels, log_u_override=tf,
-                   pairs=(lrid, rrid))
+                   labels=labels, log_u_override=tf, pairs=(lrid, rrid), copies=copies)
     if many_to_many:
         model = fs.refit_prior(model, gamma, tf)
-    p, weight, field_w = model.score(gamma, tf, None if many_to_many else (lrid, rrid))
+    p, weight, field_w = model.score(gamma, tf, None if many_to_many else (lrid, rrid), copies)
+    ambiguous = np.zeros(len(p), dtype=bool)
+    if copies is not None and not many_to_many:
+        p, size = assign.indistinguishable(lrid, copies.erp, p)
+        p, ambiguous = np.minimum(p, 1.0), size > 1
     if labels is not None:
         p = np.where(labels == 1, 1.0, np.where(labels == 0, 0.0, p))
     times["model"] = time.perf_counter() - t
@@ -189,7 +199,7 @@ def match_frames(
         linked = assign.one_to_one(lrid, rrid, p, crm_taken, erp_taken)
     limits = assign.thresholds(p[linked])
     candidates = _candidates(left, right, comps, lrid, rrid, p, weight, field_w, gamma,
-                             linked, limits, model.prior_weight, many_to_many)
+                             linked, ambiguous, limits, model.prior_weight, many_to_many)
     times["assign"] = time.perf_counter() - t
     no_candidate = left["id"][~left["id"].isin(candidates["crm_id"])].tolist()
     blocked = pd.DataFrame({"crm_id": left["id"].to_numpy()[lrid],
@@ -204,16 +214,21 @@ def match_frames(
 def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
                 lrid: np.ndarray, rrid: np.ndarray, p: np.ndarray, weight: np.ndarray,
                 field_w: np.ndarray, gamma: np.ndarray, linked: np.ndarray,
-                limits: dict[str, float], prior_weight: float, many_to_many: bool
-                ) -> pd.DataFrame:
+                ambiguous: np.ndarray, limits: dict[str, float], prior_weight: float,
+                many_to_many: bool) -> pd.DataFrame:
     """The best :data:`TOP` candidates per CRM record, with band, link flag, conflict and
-    explanation (built in DuckDB, not row by row)."""
+    explanation (built in DuckDB, not row by row).
+
+    ``ambiguous``: pairs whose ERP record has identical copies among the CRM record's
+    candidates. Which copy gets the link is arbitrary, so they are a conflict (a probable ERP
+    duplicate) and never auto-accepted."""
     order = np.lexsort((rrid, -p, lrid))
     lrid, rrid, p, weight = lrid[order], rrid[order], p[order], weight[order]
     field_w, gamma, linked = field_w[order], gamma[order], linked[order]
+    ambiguous = ambiguous[order]
     rank = pd.Series(lrid).groupby(lrid).cumcount().to_numpy() + 1
     match = linked & (p >= limits["review"])
-    conflict = np.zeros(len(p), dtype=bool)
+    conflict = ambiguous & (p >= limits["review"])
     if not many_to_many and len(p):
         # A CRM record whose best candidate would be a link, but that ERP record is linked to
         # another CRM record: both are a conflict (a probable CRM duplicate) for the steward.
@@ -230,7 +245,8 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
         "probability": np.round(p[keep], 6),
         "match_weight": np.round(weight[keep], 3),
         "rank": rank[keep],
-        "band": assign.band(p[keep], limits),
+        "band": np.where(ambiguous[keep] & (p[keep] >= limits["auto"]), "review",
+                         assign.band(p[keep], limits)),
         "match": match[keep].astype(np.int8),
         "conflict": conflict[keep],
     })

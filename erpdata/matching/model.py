@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from erpdata.matching.compare import MISSING
 
@@ -66,23 +67,61 @@ class Model:
         return float(np.log2(self.prior / (1 - self.prior)))
 
     def score(self, gamma: np.ndarray, log_u_override: dict[int, np.ndarray] | None = None,
-              pairs: tuple[np.ndarray, np.ndarray] | None = None
+              pairs: tuple[np.ndarray, np.ndarray] | None = None,
+              copies: Copies | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(match probability, match weight, per-field weights) of each pair.
 
         With ``pairs`` (one-to-one data) the candidates of a CRM record compete: see
-        :func:`competing`. Without, each pair is judged on its own (many-to-many)."""
+        :func:`competing` (and ``copies`` there). Without, each pair is judged on its own
+        (many-to-many)."""
         w = self.field_weights(gamma, log_u_override)
         total = self.prior_weight + w.sum(axis=1)
         if pairs is not None and self.share_matched is not None:
-            p = competing(w.sum(axis=1), *pairs, self.share_matched, self.prior)
+            p = competing(w.sum(axis=1), *pairs, self.share_matched, self.prior, copies)
         else:
             p = 1.0 / (1.0 + np.exp2(-np.clip(total, -60, 60)))
         return p, total, w
 
 
+@dataclass(frozen=True)
+class Copies:
+    """Records identical after normalisation (duplicates within one system), for one-to-one
+    competition: such records cannot be told apart, so they must not starve each other.
+
+    Fourteen identical CRM rows that all match four identical ERP rows are one CRM record
+    wanting one of four ERP records: the ERP side's "at most one match per record" must not
+    divide their probability by fourteen. Which copies get linked is then arbitrary, and the
+    engine shows them as conflicts.
+    """
+
+    #: Per pair: the group of identical ERP records its ERP record belongs to.
+    erp: np.ndarray
+    #: Per pair: 1 / the number of identical CRM records that are candidates of that group.
+    crm_share: np.ndarray
+    #: Per ERP group: how many of its records are candidates (how many matches it may take).
+    capacity: np.ndarray
+
+    @classmethod
+    def of(cls, left: np.ndarray, right: np.ndarray, crm_content: np.ndarray,
+           erp_content: np.ndarray) -> Copies | None:
+        """From the pairs and a content hash per CRM / ERP record; None if nothing repeats."""
+        crm_group = pd.factorize(crm_content)[0]
+        erp_group = pd.factorize(erp_content)[0]
+        if crm_group.max(initial=-1) + 1 == len(crm_content) and (
+                erp_group.max(initial=-1) + 1 == len(erp_content)):
+            return None
+        g = erp_group[right]
+        frame = pd.DataFrame({"h": crm_group[left], "g": g, "l": left, "r": right})
+        n_crm = frame.groupby(["h", "g"])["l"].transform("nunique").to_numpy()
+        n_erp = frame.groupby("g")["r"].nunique()
+        capacity = np.zeros(int(g.max(initial=-1)) + 1)
+        capacity[n_erp.index.to_numpy()] = n_erp.to_numpy()
+        return cls(g, 1.0 / n_crm, capacity)
+
+
 def competing(log_lr: np.ndarray, left: np.ndarray, right: np.ndarray, share: float,
-              pair_prior: float) -> np.ndarray:
+              pair_prior: float, copies: Copies | None = None) -> np.ndarray:
     """Match probabilities when a CRM record has at most one ERP record.
 
     For CRM record ``i`` the hypotheses are "no match" (prior ``1 - share``) and "matches
@@ -90,7 +129,8 @@ def competing(log_lr: np.ndarray, left: np.ndarray, right: np.ndarray, share: fl
     ``p_ij = pair_prior LR_ij / ((1 - share) + pair_prior sum_k LR_ik)``. Two equally good
     candidates get half each (a review, not an auto-accept), and a record whose best candidate
     is only "similar name, nothing else agrees" stays unmatched. Then no ERP record may gather
-    more than one match in total.
+    more than one match in total; with ``copies`` (see :class:`Copies`), identical records
+    count once on the CRM side and ``c`` identical ERP records may gather ``c`` matches.
     """
     a = np.log2(pair_prior) + log_lr
     n = int(left.max()) + 1 if len(left) else 0
@@ -99,8 +139,11 @@ def competing(log_lr: np.ndarray, left: np.ndarray, right: np.ndarray, share: fl
     denom = np.exp2(np.log2(max(1.0 - share, EPS)) - top) + np.bincount(
         left, weights=np.exp2(a - top[left]), minlength=n)
     p = np.exp2(a - top[left]) / denom[left]
-    total = np.bincount(right, weights=p)
-    return p / np.maximum(total[right], 1.0)
+    if copies is None:
+        total = np.bincount(right, weights=p)
+        return p / np.maximum(total[right], 1.0)
+    load = np.bincount(copies.erp, weights=p * copies.crm_share) / np.maximum(copies.capacity, 1)
+    return p / np.maximum(load[copies.erp], 1.0)
 
 
 def estimate_u(gamma_random: np.ndarray, n_levels: Sequence[int]) -> list[np.ndarray]:
@@ -126,6 +169,7 @@ def fit(
     level_labels: list[tuple[str, ...]], *, prior: float, labels: np.ndarray | None = None,
     log_u_override: dict[int, np.ndarray] | None = None, max_iterations: int = 60,
     tolerance: float = 1e-5, pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    copies: Copies | None = None,
 ) -> Model:
     """Estimate ``m`` and the prior by EM over the candidate pairs (``u`` stays fixed).
 
@@ -143,7 +187,7 @@ def fit(
         model.prior = 0.5 / n_right
     decided = labels is not None and (labels >= 0).any()
     for it in range(max_iterations):
-        p, _, _ = model.score(gamma, log_u_override, pairs)
+        p, _, _ = model.score(gamma, log_u_override, pairs, copies)
         if decided:
             assert labels is not None
             p = np.where(labels >= 0, labels.astype(float), p)
