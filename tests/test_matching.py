@@ -186,6 +186,44 @@ def test_match_workspace_stores_suggestions_and_states(ws: Workspace) -> None:
         ("done", "kari")]
 
 
+def test_normalised_features_are_stored_and_only_changes_recomputed(
+        ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import erpdata.matching.normalised as normalised
+
+    seen: list[list[str]] = []
+    real = normalised.features
+
+    def counting(frame: pd.DataFrame, *args: object, **kwargs: object) -> pd.DataFrame:
+        seen.append(sorted(frame["id"]))
+        return real(frame, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(normalised, "features", counting)
+    match_workspace(ws, "company")
+    assert seen == [["1", "2", "3", "4", "5"],
+                    ["customer:K1", "customer:K2", "customer:K9", "supplier:L1"]]
+    stored = ws.con.execute("SELECT id, name, vatno, vatno__key FROM normalised_crm_company "
+                            "ORDER BY id").fetchall()
+    assert stored[0] == ("1", "berg bygg", "5560360793", "5560360793")
+    same = "SELECT * EXCLUDE (run_id) FROM suggestions ORDER BY ALL"
+    before = ws.con.execute(same).fetchall()
+    seen.clear()
+    match_workspace(ws, "company")  # nothing changed: nothing normalised again, same result
+    assert seen == [[], []]
+    assert ws.con.execute(same).fetchall() == before
+    # A re-load that changes company 4 and drops company 5: only company 4 is normalised again.
+    load_file(ws, write_text(tmp_path / "c2.csv",
+                             "id;name;vatno;postalcity\n1;Berg Bygg AB;5560360793;Stockholm\n"
+                             "2;Hansen & Co AS;923609016;Oslo\n3;Hansen og Co AS;923609016;Oslo\n"
+                             "4;Nordlys Energi AS;911111111;Bodø\n"),
+              side="crm", kind="company")
+    seen.clear()
+    match_workspace(ws, "company")
+    assert seen == [["4"], []]
+    assert ws.con.execute("SELECT id, name FROM normalised_crm_company ORDER BY id"
+                          ).fetchall()[-1] == ("4", "nordlys energi")
+    assert ("4", "customer", "K9") in _suggested_links(ws)
+
+
 def test_rejected_pairs_are_never_suggested_again(ws: Workspace) -> None:
     match_workspace(ws, "company")
     ws.con.execute("INSERT INTO decisions (kind, crm_id, erp_actor_type, erp_id, decision, "

@@ -119,6 +119,7 @@ def match_frames(
     taken: tuple[Sequence[str], Sequence[str]] = ((), ()),
     per_record: int | None = None,
     progress: Progress | None = None,
+    prepared: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> MatchResult:
     """Match every CRM row to its best ERP rows.
 
@@ -129,15 +130,16 @@ def match_frames(
     (``crm_id, erp_id, label`` with 1 = accepted, 0 = rejected) used by the model; ``exclude``:
     pairs never to suggest (``crm_id, erp_id``: rejected ones); ``taken``: CRM and ERP ids that
     already have a link and must not get another. ``per_record``: candidates kept per CRM
-    record by blocking (default 10, or 50 with ``many_to_many``).
+    record by blocking (default 10, or 50 with ``many_to_many``). ``prepared``: both sides'
+    :func:`~erpdata.matching.prepare.features` when already at hand (a workspace stores them).
     """
     report = progress or (lambda _s, _f: None)
     times: dict[str, float] = {}
     t = time.perf_counter()
     comps = infer_comparisons(crm, erp, id_col, comparisons or ())
     report("normalising", 0.0)
-    left = features(crm, comps, "crm", id_col)
-    right = features(erp, comps, "erp", id_col)
+    left, right = prepared or (features(crm, comps, "crm", id_col),
+                               features(erp, comps, "erp", id_col))
     times["normalise"] = time.perf_counter() - t
 
     t = time.perf_counter()

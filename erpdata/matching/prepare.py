@@ -16,6 +16,9 @@ import pandas as pd
 from erpdata import normalize as nz
 from erpdata.matching.spec import Comparison
 
+#: Bump when a normaliser's output changes: features stored in a workspace are then rebuilt.
+FEATURES_VERSION = 1
+
 
 def _country(df: pd.DataFrame, comparisons: Sequence[Comparison], side: str) -> pd.Series | None:
     """ISO country of each row, from the comparison of type ``country`` if there is one."""

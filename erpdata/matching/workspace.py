@@ -23,6 +23,7 @@ import pandas as pd
 
 from erpdata.errors import ErpdataError
 from erpdata.matching.engine import MatchResult, match_frames
+from erpdata.matching.normalised import stored_features
 from erpdata.matching.spec import Comparison
 from erpdata.schema import Kind, check_side_kind
 from erpdata.workspace import Workspace, current_user
@@ -121,10 +122,14 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                 raise ErpdataError(f"nothing to match: the workspace has {len(crm)} CRM and "
                                    f"{len(erp)} ERP {k} records; load both sides first")
             decisions = _decisions(con, k)
+            report = progress or (lambda _s, _f: None)
+            report("normalising new and changed records", 0.0)
+            prepared = (stored_features(ws, con, "crm", k, crm, COMPARISONS[k]),
+                        stored_features(ws, con, "erp", k, erp, COMPARISONS[k]))
             result = match_frames(
                 crm, erp, COMPARISONS[k], decisions=decisions,
                 exclude=decisions[decisions["label"] == 0][["crm_id", "erp_id"]],
-                taken=_taken(con, k), progress=progress,
+                taken=_taken(con, k), progress=progress, prepared=prepared,
             )
             _store(ws, con, k, run_id, crm, result)
         except Exception as exc:

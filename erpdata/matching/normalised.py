@@ -1,0 +1,81 @@
+"""Normalised features stored in the workspace: computed once, in bulk, recomputed only for
+records whose compared values changed.
+
+Why store them: normalising (legal forms, E.164 phones, org numbers with check digits) is the
+costly per-value part of a match run, while a re-run after a steward's decisions or a small
+re-load changes few records. Each side and kind has a table ``normalised_<side>_<kind>``: the
+record's id, a digest of its raw compared values, and its features (:func:`features`). A
+change of the compared fields or of :data:`FEATURES_VERSION` rebuilds the table.
+
+The table is derived data: dropping it loses nothing but time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from erpdata.matching.prepare import FEATURES_VERSION, features
+from erpdata.matching.spec import Comparison
+from erpdata.workspace import Workspace
+
+
+def table_name(side: str, kind: str) -> str:
+    return f"normalised_{side}_{kind}"
+
+
+def _fingerprint(comparisons: Sequence[Comparison], side: str) -> str:
+    cols = [(c.crm_col if side == "crm" else c.erp_col, c.name, c.type) for c in comparisons]
+    return json.dumps({"version": FEATURES_VERSION, "columns": cols})
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    (n,) = con.execute("SELECT count(*) FROM information_schema.tables "
+                       "WHERE table_schema = 'main' AND table_name = ?", [table]).fetchone() or (0,)
+    return bool(n)
+
+
+def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, kind: str,
+                    frame: pd.DataFrame, comparisons: Sequence[Comparison]) -> pd.DataFrame:
+    """:func:`features` of ``frame`` (in its row order), normalising only the records that are
+    new or changed since the last run and storing them, in one transaction.
+
+    Returns the same frame :func:`features` would (``rid`` = row number)."""
+    table = table_name(side, kind)
+    raw = [c.crm_col if side == "crm" else c.erp_col for c in comparisons]
+    digest = pd.util.hash_pandas_object(frame[raw].astype("string"), index=False
+                                        ).to_numpy().astype(np.int64)
+    ids = frame["id"].astype(str).to_numpy()
+    fingerprint = _fingerprint(comparisons, side)
+    with ws.transaction(con):
+        if ws.get_meta(table) != fingerprint or not _exists(con, table):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+            cached = pd.DataFrame({"id": pd.Series(dtype=object),
+                                   "digest": pd.Series(dtype=np.int64)})
+        else:
+            cached = con.execute(f"SELECT id, digest FROM {table}").df()
+        known = pd.Series(cached["digest"].to_numpy(), index=cached["id"].to_numpy())
+        stale = known.reindex(ids).to_numpy() != digest
+        fresh = features(frame[stale].reset_index(drop=True), comparisons, side).drop(
+            columns="rid").assign(digest=digest[stale])
+        con.register("fresh_features", fresh)
+        con.register("present_ids", pd.DataFrame({"id": ids, "_pos": np.arange(len(ids))}))
+        if not _exists(con, table):
+            columns = ", ".join(
+                f'"{name}" {"DOUBLE" if pd.api.types.is_float_dtype(dtype) else "VARCHAR"}'
+                for name, dtype in fresh.dtypes.items() if name != "digest")
+            con.execute(f"CREATE TABLE {table} ({columns}, digest BIGINT)")
+        con.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT id FROM present_ids) "
+                    "OR id IN (SELECT id FROM fresh_features)")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM fresh_features")
+        out = con.execute(f"SELECT t.* EXCLUDE (digest) FROM present_ids p JOIN {table} t "
+                          "USING (id) ORDER BY p._pos").df()
+        for name in ("fresh_features", "present_ids"):
+            con.unregister(name)
+        ws.set_meta(table, fingerprint, con)
+    out.insert(0, "rid", np.arange(len(out), dtype=np.int64))
+    return out
