@@ -1099,14 +1099,18 @@ _SLUG_SQL = """CASE special
 _NAME_COLUMNS = ("special", "pattern", "extra", "sur1", "sur2", "ind", "place", "conj",
                  "brand_pre", "brand_suf", "region", "holding", "city")
 _SLUG_COLUMNS = ("special", "pattern", "extra", "sur1_s", "sur2_s", "ind_s", "place_s", "conj",
-                 "brand_pre_s", "brand_suf", "region_s", "holding", "city_s", "tld")
+                 "brand_pre_s", "brand_suf", "region_s", "holding", "city_s", "tld", "slug_n")
+#: The company's own domain name: two companies that happen to share a name (and so a slug)
+#: still have different domains, as in life (``hansenbygg.no``, ``hansenbygg2.no``).
+_DOMAIN_SQL = (f"left({_SLUG_SQL}, 30) || CASE WHEN slug_n > 0 THEN slug_n::VARCHAR ELSE '' END"
+               " || '.' || tld")
 
 #: Companies: canonical strings (e), then drift of name and address (a, b, c).
 #: x_form: 0 as the CRM writes it, 1 abbreviation, 2 dropped, 3 changed, 4 variant, 5 long.
 #: x_typo: 0 none, 1 swap, 2 drop, 3 double a letter, 4 ASCII only. x_case: 1 upper, 2 lower.
 _COMPANY_CTE = f"""
 WITH e AS (
-    SELECT *, {_BASE_SQL} AS base, left({_SLUG_SQL}, 30) AS slug,
+    SELECT *, {_BASE_SQL} AS base, left({_SLUG_SQL}, 30) AS slug, {_DOMAIN_SQL} AS domain,
            lpad(org::VARCHAR, org_width, '0') AS org_digits,
            street_line(cc, street, no, unit) AS street1, pc_fmt(cc, pc_num, pc_let, outward) AS pc,
            street_line(cc, alt_street, alt_no, alt_unit) AS alt_street1,
@@ -1117,7 +1121,6 @@ a AS (
         CASE x_form WHEN 0 THEN CASE WHEN crm_long THEN form_long ELSE form_abbr END
                     WHEN 1 THEN form_abbr WHEN 2 THEN NULL WHEN 3 THEN form_alt
                     WHEN 4 THEN form_var ELSE form_long END AS ft,
-        slug || '.' || tld AS domain,
         CASE WHEN x_phone_alt THEN alt_sub ELSE sub END::VARCHAR AS ph,
         CASE WHEN x_move THEN alt_street1 ELSE street1 END AS s1,
         CASE WHEN x_move THEN alt_pc ELSE pc END AS s_pc,
@@ -1187,7 +1190,7 @@ FROM c
 
 _PERSON_CTE = f"""
 WITH p AS (
-    SELECT *, left({_SLUG_SQL}, 30) || '.' || tld AS domain,
+    SELECT *, {_DOMAIN_SQL} AS domain,
         CASE email_style
             WHEN 0 THEN first_s || '.' || middle_nl_s || last_s
             WHEN 1 THEN left(first_s, 1) || middle_nl_s || last_s
@@ -1304,6 +1307,7 @@ class _Generator:
         self._plan_entities()
         self._plan_people_and_projects()
         self.atoms = self._entity_atoms()
+        self.atoms = self.atoms.append_column("slug_n", self._slug_numbers(con))
 
     def rng(self, stream: str) -> np.random.Generator:
         return _rng(self.seed, stream)
@@ -1389,6 +1393,18 @@ class _Generator:
         return where[np.argsort(ids[where], kind="stable")]
 
     # ---- what each real company looks like ------------------------------------------------
+
+    def _slug_numbers(self, con: duckdb.DuckDBPyConnection) -> pa.Array:
+        """Per entity: 0, or n for the n-th later entity whose name gives the same slug."""
+        atoms = self.atoms.append_column("ent", pa.array(np.arange(self.atoms.num_rows)))
+        con.register("atoms", atoms)
+        try:
+            (n,) = con.execute(f"""SELECT (row_number() OVER (PARTITION BY left({_SLUG_SQL}, 30),
+                                          tld ORDER BY ent) - 1)::INTEGER AS n
+                                   FROM atoms ORDER BY ent""").fetchnumpy().values()
+        finally:
+            con.unregister("atoms")
+        return pa.array(np.asarray(n, dtype=np.int32))
 
     def _entity_atoms(self) -> pa.Table:
         """Random choices per real company: numbers and dictionary-encoded words."""
