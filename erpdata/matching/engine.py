@@ -177,7 +177,8 @@ def match_frames(
     tf = _tf_override(comps, left, right, lrid, rrid, gamma, u)
     labels = _labels(lrid, rrid, left, right, decisions)
     prior = min(len(left), len(right)) / max(len(lrid), 1)
-    copies = fs.Copies.of(lrid, rrid, _content(left, comps), _content(right, comps))
+    copies = None if many_to_many else fs.Copies.of(lrid, rrid, _content(left, comps),
+                                                    _content(right, comps))
     model = fs.fit(gamma, u, [c.name for c in comps], level_labels, prior=prior,
                    labels=labels, log_u_override=tf, pairs=(lrid, rrid), copies=copies)
     if many_to_many:
