@@ -143,9 +143,17 @@ class Dataset(NamedTuple):
     meta: dict[str, Any]
 
 
+#: Near one-to-one sets also run many-to-many (``name:m2m``): their labelled-only truth does not
+#: penalise a linker that links every near-duplicate version of a song, as Splink does.
+M2M_VARIANTS = ("itunes_amazon",)
+
+
 def names() -> list[str]:
-    """All data sets: the folders (in INDEX.md's order) and the demo sizes."""
-    return [*SPECS, *(f"demo_{size}" for size in DEMO_QUALITY_SIZES)]
+    """All data sets: the folders (in INDEX.md's order), their variants and the demo sizes."""
+    out: list[str] = []
+    for name in SPECS:
+        out += [name, f"{name}:m2m"] if name in M2M_VARIANTS else [name]
+    return [*out, *(f"demo_{size}" for size in DEMO_QUALITY_SIZES)]
 
 
 def _blank_to_na(df: pd.DataFrame) -> pd.DataFrame:
@@ -190,7 +198,7 @@ def _meta(name: str, spec: _Spec, truth: set[Pair], **extra: Any) -> dict[str, A
     ceiling = min(len({c for c, _ in truth}), len({e for _, e in truth})) / len(truth)
     return {"name": name, "domain": spec.domain, "many_to_many": spec.many_to_many,
             "labelled_only": spec.labelled_only, "fields": spec.fields, "labelled": None,
-            "one_to_one_ceiling": None if spec.many_to_many else ceiling,
+            "one_to_one_ceiling": None if spec.many_to_many else ceiling, "variant": False,
             **extra}
 
 
@@ -200,6 +208,10 @@ def load(name: str, cache: Path | None = None) -> Dataset:
     ``cache``: a folder where the demo frames are kept as Parquet, so that a child process of
     a benchmark reads them instead of generating them again (its peak memory is then its job's).
     """
+    if name.endswith(":m2m"):
+        base = load(name.removesuffix(":m2m"), cache)
+        return base._replace(meta={**base.meta, "name": name, "many_to_many": True,
+                                   "one_to_one_ceiling": None, "variant": True})
     if name.startswith("demo_"):
         return _load_demo(int(name.removeprefix("demo_")), cache)
     spec = SPECS[name]
