@@ -333,3 +333,45 @@ def test_decisions_are_labels_for_the_model(demo_companies) -> None:
     assert (got.loc[got["label"] == 1, "probability"] == 1.0).all()
     assert (got.loc[got["label"] == 0, "probability"] == 0.0).all()
     assert not np.allclose(np.concatenate(taught.model.m), np.concatenate(plain.model.m))
+
+
+def test_decontaminate_u_removes_the_matches_from_the_random_pairs() -> None:
+    from erpdata.matching import model as fs
+
+    # Three independent two-level fields; 5 % of the random pairs are matches (m = 0.9 agree),
+    # the rest agree with u = 0.01. Expected counts of all 8 level combinations, 200,000 pairs.
+    rate, m1, u1 = 0.05, 0.9, 0.01
+    rows, counts = [], []
+    for combo in np.ndindex(2, 2, 2):
+        agree = np.array(combo)
+        p_match = np.prod(np.where(agree == 1, m1, 1 - m1))
+        p_non = np.prod(np.where(agree == 1, u1, 1 - u1))
+        rows.append(agree)
+        counts.append(round(200_000 * (rate * p_match + (1 - rate) * p_non)))
+    gamma = np.repeat(np.array(rows, dtype=np.int8), counts, axis=0)
+    labels = [("different", "exact")] * 3
+    naive = fs.estimate_u(gamma, [2, 2, 2])
+    assert naive[0][1] == pytest.approx(rate * m1 + (1 - rate) * u1, abs=1e-3)
+    model = fs.Model(["a", "b", "c"], labels, [np.array([1 - m1, m1])] * 3, naive, 0.1)
+    clean, found = fs.decontaminate_u(model, gamma)
+    assert found == pytest.approx(rate, abs=2e-3)
+    for k in range(3):
+        assert clean[k][1] == pytest.approx(u1, abs=1e-3)
+
+
+def test_fit_starts_from_the_given_m() -> None:
+    from erpdata.matching import model as fs
+
+    gamma = np.array([[1], [1], [0], [0]], dtype=np.int8)
+    start = [np.array([0.3, 0.7])]
+    u = [np.array([0.9, 0.1])]
+    kept = fs.fit(gamma, u, ["a"], [("different", "exact")], prior=0.2, start=start,
+                  max_iterations=0)
+    assert np.array_equal(kept.m[0], start[0]) and kept.prior == 0.2
+    # one EM step from there: m is the p-weighted level share plus the pseudo-pairs
+    stepped = fs.fit(gamma, u, ["a"], [("different", "exact")], prior=0.2, start=start,
+                     max_iterations=1)
+    p = kept.score(gamma)[0]
+    sums = np.array([p[2:].sum(), p[:2].sum()]) + fs.M_PRIOR_PAIRS * fs._initial_m(2)
+    assert np.allclose(stepped.m[0], sums / sums.sum())
+    assert stepped.prior == pytest.approx(p.mean())

@@ -169,17 +169,20 @@ def fit(
     level_labels: list[tuple[str, ...]], *, prior: float, labels: np.ndarray | None = None,
     log_u_override: dict[int, np.ndarray] | None = None, max_iterations: int = 60,
     tolerance: float = 1e-5, pairs: tuple[np.ndarray, np.ndarray] | None = None,
-    copies: Copies | None = None,
+    copies: Copies | None = None, start: Sequence[np.ndarray] | None = None,
 ) -> Model:
     """Estimate ``m`` and the prior by EM over the candidate pairs (``u`` stays fixed).
 
     ``labels``: per pair 1 (accepted), 0 (rejected) or -1 (no decision); decided pairs keep
     their label as their match probability in every iteration. ``pairs``: the (CRM, ERP) record
     of each pair, for one-to-one data: the E-step then lets a record's candidates compete
-    (:func:`competing`) and EM also learns the share of CRM records that have a match."""
+    (:func:`competing`) and EM also learns the share of CRM records that have a match.
+    ``start``: ``m`` to begin from instead of "matches mostly agree well" (EM only finds the
+    nearest fixed point, so a refit from a fitted model stays in that model's class)."""
     n_levels = [len(x) for x in level_labels]
-    model = Model(fields, level_labels, [_initial_m(n) for n in n_levels], u,
-                  float(np.clip(prior, 1e-6, 0.5)))
+    initial = [np.asarray(x, dtype=float) for x in start] if start is not None else [
+        _initial_m(n) for n in n_levels]
+    model = Model(fields, level_labels, initial, u, float(np.clip(prior, 1e-6, 0.5)))
     n_left = n_right = 1
     if pairs is not None and len(pairs[0]):
         n_left, n_right = int(pairs[0].max()) + 1, int(pairs[1].max()) + 1
@@ -214,6 +217,43 @@ def fit(
         if change < tolerance:
             break
     return model
+
+
+def decontaminate_u(model: Model, gamma_random: np.ndarray, max_iterations: int = 200,
+                    tolerance: float = 1e-7) -> tuple[list[np.ndarray], float]:
+    """``u`` from the random pairs without the matches among them, and the share of random
+    pairs that match.
+
+    :func:`estimate_u` takes every random pair as a non-match, which is harmless when a record
+    has one partner among thousands, but many-to-many data can have a match rate of several per
+    cent (a company filed under 676 records makes 10 % of all pairs matches): the matches then
+    inflate ``u`` of the top levels and shrink exactly the weights that should link them. Here
+    ``m`` stays fixed and EM over the random pairs estimates the global match rate and ``u``
+    from the pairs weighted by their probability of being a non-match."""
+    n_levels = [len(x) for x in model.level_labels]
+    u = [x.copy() for x in model.u]
+    rate = EPS
+    for _ in range(max_iterations):
+        w = np.zeros(len(gamma_random))
+        for k in range(gamma_random.shape[1]):
+            g = gamma_random[:, k]
+            present = g != MISSING
+            w[present] += np.log2(model.m[k][g[present]]) - np.log2(u[k][g[present]])
+        match = 1.0 / (1.0 + np.exp2(-np.clip(np.log2(rate / (1 - rate)) + w, -60, 60)))
+        new_u = []
+        for k, n in enumerate(n_levels):
+            g = gamma_random[:, k]
+            present = g != MISSING
+            counts = np.bincount(g[present].astype(np.int64), weights=1.0 - match[present],
+                                 minlength=n)[:n] + M_PRIOR_PAIRS * _initial_m(n)[::-1]
+            new_u.append(counts / counts.sum())
+        new_rate = float(np.clip(match.mean(), EPS, 0.5))
+        change = max(max(float(np.max(np.abs(a - b))) for a, b in zip(new_u, u, strict=True)),
+                     abs(new_rate - rate))
+        u, rate = new_u, new_rate
+        if change < tolerance:
+            break
+    return u, rate
 
 
 def refit_prior(model: Model, gamma: np.ndarray,
