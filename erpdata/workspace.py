@@ -271,6 +271,46 @@ def _v3() -> list[str]:
     ]
 
 
+def _v4() -> list[str]:
+    """Stewardship (step 3): field mappings, per-field picks, and which batch committed a
+    decision (so that undo can hand it back)."""
+    return [
+        f"""CREATE TABLE field_mappings (
+            kind VARCHAR NOT NULL {_KIND_CHECK},
+            erp_field VARCHAR NOT NULL,
+            crm_field VARCHAR,
+            direction VARCHAR NOT NULL DEFAULT 'none'
+                CHECK (direction IN ('to_crm', 'to_erp', 'both', 'none')),
+            show_in_search BOOLEAN NOT NULL DEFAULT false,
+            show_in_erp_tab BOOLEAN NOT NULL DEFAULT false,
+            winner VARCHAR NOT NULL DEFAULT 'crm' CHECK (winner IN ('crm', 'erp', 'newest')),
+            mandatory BOOLEAN NOT NULL DEFAULT false,
+            default_value VARCHAR,
+            ask_user BOOLEAN NOT NULL DEFAULT false,
+            default_mandatory BOOLEAN NOT NULL DEFAULT false,
+            rank INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (kind, erp_field),
+            CHECK (direction = 'none' OR crm_field IS NOT NULL),
+            CHECK (direction = 'none' OR NOT show_in_erp_tab),
+            CHECK (NOT mandatory OR direction <> 'none')
+        )""",
+        f"""CREATE TABLE picks (
+            kind VARCHAR NOT NULL {_KIND_CHECK},
+            crm_id VARCHAR NOT NULL,
+            erp_actor_type VARCHAR NOT NULL {_ACTOR_CHECK},
+            erp_id VARCHAR NOT NULL,
+            erp_field VARCHAR NOT NULL,
+            choice VARCHAR NOT NULL CHECK (choice IN ('crm', 'erp', 'value')),
+            value VARCHAR,
+            picked_by VARCHAR NOT NULL,
+            picked_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (kind, crm_id, erp_actor_type, erp_id, erp_field)
+        )""",
+        "ALTER TABLE decisions ADD COLUMN batch_id INTEGER",
+        "ALTER TABLE decisions ADD COLUMN create_values JSON",
+    ]
+
+
 @dataclass(frozen=True)
 class Migration:
     """One forward step of the workspace schema."""
@@ -284,6 +324,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "records of both sides and three kinds, loads, change history", _v1),
     Migration(2, "matching, decisions, links, batches, actions and audit", _v2),
     Migration(3, "suggested links and match run thresholds", _v3),
+    Migration(4, "field mappings, per-field picks, committed decisions", _v4),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
