@@ -306,8 +306,27 @@ def _v4() -> list[str]:
             picked_at TIMESTAMP NOT NULL,
             PRIMARY KEY (kind, crm_id, erp_actor_type, erp_id, erp_field)
         )""",
-        "ALTER TABLE decisions ADD COLUMN batch_id INTEGER",
-        "ALTER TABLE decisions ADD COLUMN create_values JSON",
+        # decisions gain the batch that committed them and the values asked on create, and a
+        # skip may name no ERP record (it takes back a create); DuckDB cannot alter a CHECK.
+        f"""CREATE TABLE decisions_v4 (
+            decision_id INTEGER PRIMARY KEY DEFAULT nextval('decision_seq'),
+            kind VARCHAR NOT NULL {_KIND_CHECK},
+            crm_id VARCHAR NOT NULL,
+            erp_actor_type VARCHAR {_ACTOR_CHECK},
+            erp_id VARCHAR,
+            decision VARCHAR NOT NULL CHECK (decision IN ('accept', 'reject', 'skip', 'create')),
+            decided_by VARCHAR NOT NULL,
+            decided_at TIMESTAMP NOT NULL,
+            note VARCHAR,
+            superseded_by INTEGER,
+            batch_id INTEGER,
+            create_values JSON,
+            CHECK (decision IN ('create', 'skip')
+                   OR (erp_actor_type IS NOT NULL AND erp_id IS NOT NULL))
+        )""",
+        "INSERT INTO decisions_v4 BY NAME SELECT * FROM decisions",
+        "DROP TABLE decisions",
+        "ALTER TABLE decisions_v4 RENAME TO decisions",
     ]
 
 

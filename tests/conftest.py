@@ -146,3 +146,24 @@ def workspace_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], 
 
     monkeypatch.delenv("ERPDATA_WORKSPACE", raising=False)
     yield point
+
+
+@pytest.fixture
+def companies_ws(tmp_path: Path) -> Iterator[Workspace]:
+    """Five CRM and four ERP companies, loaded and not yet matched: company 1 matches a
+    customer and a supplier (the supplier better), companies 2 and 3 are one company entered
+    twice (customer K1), 4 has no counterpart, 5 has almost no data."""
+    w = Workspace.open(tmp_path / "m.duckdb")
+    crm = tmp_path / "c.csv"
+    crm.write_text("id;name;vatno;postalcity\n1;Berg Bygg AB;5560360793;Stockholm\n"
+                   "2;Hansen & Co AS;923609016;Oslo\n3;Hansen og Co AS;923609016;Oslo\n"
+                   "4;Fjord Fisk AS;987654321;Tromsø\n5;Zzyzx Quux;;\n", encoding="utf-8")
+    erp = tmp_path / "e.csv"
+    erp.write_text("id,type,name,vatno,postalcity\nK2,customer,Berg Bygg,,Stockholm\n"
+                   "L1,supplier,Berg Bygg AB,SE556036079301,Stockholm\n"
+                   "K1,customer,Hansen & Co AS,NO923609016MVA,Oslo\n"
+                   "K9,customer,Nordlys Energi AS,911111111,Bodø\n", encoding="utf-8")
+    load_file(w, crm, side="crm", kind="company")
+    load_file(w, erp, side="erp", kind="company")
+    yield w
+    w.close()

@@ -151,21 +151,8 @@ def test_parse_compare() -> None:
 # --- workspace -------------------------------------------------------------------------------
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    w = Workspace.open(tmp_path / "m.duckdb")
-    load_file(w, write_text(tmp_path / "c.csv",
-                            "id;name;vatno;postalcity\n1;Berg Bygg AB;5560360793;Stockholm\n"
-                            "2;Hansen & Co AS;923609016;Oslo\n3;Hansen og Co AS;923609016;Oslo\n"
-                            "4;Fjord Fisk AS;987654321;Tromsø\n5;Zzyzx Quux;;\n"),
-              side="crm", kind="company")
-    load_file(w, write_text(tmp_path / "e.csv",
-                            "id,type,name,vatno,postalcity\nK2,customer,Berg Bygg,,Stockholm\n"
-                            "L1,supplier,Berg Bygg AB,SE556036079301,Stockholm\n"
-                            "K1,customer,Hansen & Co AS,NO923609016MVA,Oslo\n"
-                            "K9,customer,Nordlys Energi AS,911111111,Bodø\n"),
-              side="erp", kind="company")
-    yield w
-    w.close()
+def ws(companies_ws: Workspace) -> Workspace:
+    return companies_ws
 
 
 def _suggested_links(ws: Workspace) -> list[tuple[str, str, str]]:

@@ -1,0 +1,273 @@
+"""Stewards' decisions: accept, reject ("not a match", remembered for good), skip, and create
+new in the ERP; one at a time or in bulk by filter.
+
+Why decisions are rows of their own (invariant 5): suggestions are recomputed by every match
+run, decisions never are. A decision is stamped with who and when, and a newer decision on the
+same pair *supersedes* the older one (which stays, for the record) instead of overwriting it.
+A match run reads the active decisions: rejected pairs are never suggested again and accepted
+records are never handed to someone else.
+
+Rules that keep links one-to-one (invariant 1): a CRM record has at most one active accept or
+create, and an ERP record at most one active accept; records that are already linked cannot be
+accepted again. A single decision that would break this is refused with the reason; a bulk
+decision leaves those pairs out and says how many.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import duckdb
+import pandas as pd
+
+from erpdata.errors import ErpdataError
+from erpdata.schema import ACTOR_TYPES, Kind, check_side_kind
+from erpdata.workspace import Workspace, current_user
+
+Decision = Literal["accept", "reject", "skip", "create"]
+DECISIONS: tuple[Decision, ...] = ("accept", "reject", "skip", "create")
+
+
+class DecisionError(ErpdataError):
+    """A decision that cannot be taken as asked; the message says why and what to do."""
+
+
+def split_erp_key(erp: str) -> tuple[str, str]:
+    """``"customer:K1"`` -> ``("customer", "K1")``: how suggestions name an ERP record."""
+    actor, sep, erp_id = erp.partition(":")
+    if not sep or not actor or not erp_id:
+        raise DecisionError(f"ERP record {erp!r}: write it as actor_type:id, e.g. customer:K1")
+    return actor, erp_id
+
+
+def _kind(kind: str) -> Kind:
+    check_side_kind("crm", kind)
+    return kind  # type: ignore[return-value]
+
+
+def _active_accepts(kind: Kind) -> str:
+    """Pairs that are taken: committed links and active accepts not yet committed."""
+    return f"""
+        SELECT crm_id, erp_actor_type, erp_id, 'linked' AS how FROM links WHERE kind = '{kind}'
+        UNION ALL
+        SELECT crm_id, erp_actor_type, erp_id, 'accepted' FROM decisions
+        WHERE kind = '{kind}' AND superseded_by IS NULL AND decision = 'accept'
+          AND batch_id IS NULL"""
+
+
+def decide(ws: Workspace, kind: str, decision: str, crm_id: str, erp: str | None = None, *,
+           user: str | None = None, note: str | None = None,
+           create_values: dict[str, str] | None = None, actor_type: str | None = None,
+           con: duckdb.DuckDBPyConnection | None = None) -> int:
+    """Record one decision and return its id.
+
+    ``erp``: the ERP record as ``actor_type:id`` (accept, reject, skip). ``create``: the CRM
+    record gets a new ERP actor of ``actor_type`` (customer or supplier for a company), with
+    ``create_values`` for the fields the mapping asks the steward for."""
+    k = _kind(kind)
+    if decision not in DECISIONS:
+        raise DecisionError(f"unknown decision {decision!r}: use one of {', '.join(DECISIONS)}")
+    cur = con or ws.cursor()
+    with ws.transaction(cur):
+        return _decide(cur, k, decision, crm_id, erp, current_user(user), note, create_values,
+                       actor_type)
+
+
+def _decide(cur: duckdb.DuckDBPyConnection, kind: Kind, decision: str, crm_id: str,
+            erp: str | None, user: str, note: str | None,
+            create_values: dict[str, str] | None, actor_type: str | None) -> int:
+    _require(cur, f"crm_{kind}", "id = ?", [crm_id], f"CRM {kind} {crm_id!r}")
+    if decision == "skip" and erp is None:  # a skip of the record: takes back a create
+        a_type, erp_id = actor_type, None
+    elif decision == "create":
+        if erp is not None:
+            raise DecisionError("create makes a new ERP record: give actor_type, not an ERP id")
+        types = ACTOR_TYPES[kind][:2] if kind == "company" else ACTOR_TYPES[kind]
+        if actor_type not in types:
+            raise DecisionError(f"create a new {kind} in the ERP as one of {', '.join(types)}, "
+                                f"not {actor_type!r}")
+        a_type, erp_id = actor_type, None
+    else:
+        if erp is None:
+            raise DecisionError(f"{decision} needs the ERP record (actor_type:id)")
+        a_type, erp_id = split_erp_key(erp)
+        if a_type not in ACTOR_TYPES[kind]:
+            raise DecisionError(f"{erp!r} is not an ERP {kind} (actor types: "
+                                f"{', '.join(ACTOR_TYPES[kind])})")
+        _require(cur, f"erp_{kind}", "actor_type = ? AND id = ?", [a_type, erp_id],
+                 f"ERP {kind} {erp!r}")
+    if decision in ("accept", "create"):
+        _check_free(cur, kind, crm_id, a_type if decision == "accept" else None, erp_id)
+    (new_id,) = cur.execute(
+        """INSERT INTO decisions (kind, crm_id, erp_actor_type, erp_id, decision, decided_by,
+                                  decided_at, note, create_values)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING decision_id""",
+        [kind, crm_id, a_type, erp_id, decision, user, datetime.now(), note,
+         json.dumps(create_values) if create_values else None]).fetchone() or (0,)
+    # The same pair's earlier decision, and the record's earlier accept or create (a changed
+    # mind) are superseded; they stay in the table, stamped, for the record.
+    cur.execute(
+        """UPDATE decisions SET superseded_by = ?
+           WHERE kind = ? AND crm_id = ? AND superseded_by IS NULL AND batch_id IS NULL
+             AND decision_id <> ?
+             AND ((erp_actor_type IS NOT DISTINCT FROM ? AND erp_id IS NOT DISTINCT FROM ?)
+                  OR (? IN ('accept', 'create') AND decision IN ('accept', 'create'))
+                  OR (? IS NULL AND decision = 'create'))""",
+        [new_id, kind, crm_id, new_id, a_type, erp_id, decision, erp_id])
+    return int(new_id)
+
+
+def _require(cur: duckdb.DuckDBPyConnection, table: str, where: str, params: list[Any],
+             what: str) -> None:
+    (n,) = cur.execute(f"SELECT count(*) FROM {table} WHERE {where} AND missing_since IS NULL",
+                       params).fetchone() or (0,)
+    if not n:
+        raise DecisionError(f"{what} is not in the workspace (or is missing from the last load)")
+
+
+def _check_free(cur: duckdb.DuckDBPyConnection, kind: Kind, crm_id: str,
+                actor_type: str | None, erp_id: str | None) -> None:
+    """Refuse an accept or create that would give a record a second link."""
+    taken = cur.execute(
+        f"""SELECT crm_id, erp_actor_type, erp_id, how FROM ({_active_accepts(kind)})
+            WHERE (crm_id = ? AND how = 'linked')
+               OR (erp_actor_type = ? AND erp_id = ? AND crm_id <> ?)""",
+        [crm_id, actor_type, erp_id, crm_id]).fetchall()
+    for other_crm, other_type, other_erp, how in taken:
+        if other_crm == crm_id:
+            raise DecisionError(f"CRM {kind} {crm_id!r} is already linked to "
+                                f"{other_type}:{other_erp}; disconnect it first")
+        raise DecisionError(f"ERP {kind} {other_type}:{other_erp} is already {how} to CRM {kind} "
+                            f"{other_crm!r}; a probable CRM duplicate: decide on that pair first")
+
+
+def revoke(ws: Workspace, decision_id: int, *, user: str | None = None) -> int:
+    """Take back an uncommitted decision: a ``skip`` of the same pair (of the record, for a
+    create) supersedes it; the old decision stays, stamped. A committed one is taken back by
+    undoing its batch."""
+    cur = ws.cursor()
+    row = cur.execute("SELECT kind, crm_id, erp_actor_type, erp_id, batch_id, superseded_by, "
+                      "decision FROM decisions WHERE decision_id = ?", [decision_id]).fetchone()
+    if row is None:
+        raise DecisionError(f"no decision {decision_id}")
+    kind, crm_id, a_type, erp_id, batch_id, superseded_by, decision = row
+    if batch_id is not None:
+        raise DecisionError(f"decision {decision_id} was committed in batch {batch_id}: "
+                            f"undo the batch instead (erpdata undo {batch_id})")
+    if superseded_by is not None:
+        raise DecisionError(f"decision {decision_id} is already superseded by {superseded_by}")
+    with ws.transaction(cur):
+        return _decide(cur, kind, "skip", crm_id, None if decision == "create" else
+                       f"{a_type}:{erp_id}", current_user(user),
+                       f"revokes decision {decision_id}", None, a_type)
+
+
+# --- bulk ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which suggested links a bulk decision touches (every given condition must hold)."""
+
+    kind: str = "company"
+    band: str | None = None
+    min_probability: float | None = None
+    max_probability: float | None = None
+    country: str | None = None
+    actor_type: str | None = None
+    conflict: bool | None = None
+
+
+@dataclass
+class BulkResult:
+    """What a bulk decision did (or, as a dry run, would do)."""
+
+    decision: str
+    count: int
+    left_out: int
+    sample: pd.DataFrame
+    applied: bool
+
+
+def _selection(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
+    """SQL for the suggested links that match ``f`` and have no active decision yet, with a
+    flag for those that would break one-to-one (already linked or accepted elsewhere)."""
+    where, params = ["s.kind = ?", "s.link"], [kind]
+    if f.band is not None:
+        where.append("s.band = ?")
+        params.append(f.band)
+    if f.min_probability is not None:
+        where.append("s.probability >= ?")
+        params.append(f.min_probability)
+    if f.max_probability is not None:
+        where.append("s.probability <= ?")
+        params.append(f.max_probability)
+    if f.actor_type is not None:
+        where.append("s.erp_actor_type = ?")
+        params.append(f.actor_type)
+    if f.conflict is not None:
+        where.append("s.conflict = ?")
+        params.append(f.conflict)
+    company = "c" if kind == "company" else "pc"
+    if f.country is not None:
+        where.append(f"upper({company}.country) = upper(?)")
+        params.append(f.country)
+    join = "" if kind == "company" else "LEFT JOIN crm_company pc ON pc.id = c.company_id"
+    sql = f"""
+        SELECT s.crm_id, s.erp_actor_type || ':' || s.erp_id AS erp, s.probability, s.band,
+               s.conflict, c.name AS crm_name,
+               EXISTS (SELECT 1 FROM ({_active_accepts(kind)}) t
+                       WHERE t.crm_id = s.crm_id OR (t.erp_actor_type = s.erp_actor_type
+                                                    AND t.erp_id = s.erp_id)) AS taken
+        FROM suggestions s JOIN crm_{kind} c ON c.id = s.crm_id {join}
+        WHERE {' AND '.join(where)}
+          AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.kind = s.kind
+                          AND d.crm_id = s.crm_id AND d.superseded_by IS NULL
+                          AND (d.decision IN ('accept', 'create')
+                               OR (d.erp_actor_type = s.erp_actor_type AND d.erp_id = s.erp_id)))
+        ORDER BY s.probability DESC, s.crm_id"""
+    return sql, params
+
+
+def bulk(ws: Workspace, decision: str, f: Filter, *, user: str | None = None,
+         dry_run: bool = False, sample: int = 10) -> BulkResult:
+    """Accept, reject or skip every suggested link matching ``f`` that has no decision yet.
+
+    Pairs whose records are already linked or accepted elsewhere are left out (and counted).
+    ``dry_run``: say how many pairs it would touch, with a sample, and write nothing."""
+    k = _kind(f.kind)
+    if decision not in ("accept", "reject", "skip"):
+        raise DecisionError(f"bulk decisions are accept, reject or skip, not {decision!r}")
+    sql, params = _selection(k, f)
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        pairs = cur.execute(sql, params).df()
+        blocked = pairs["taken"] if decision == "accept" else pd.Series(False, index=pairs.index)
+        todo = pairs[~blocked.astype(bool)].drop(columns="taken").reset_index(drop=True)
+        if not dry_run and len(todo):
+            _insert_many(cur, k, decision, todo, current_user(user))
+    return BulkResult(decision, len(todo), int(blocked.sum()), todo.head(sample),
+                      not dry_run)
+
+
+def _insert_many(cur: duckdb.DuckDBPyConnection, kind: Kind, decision: str,
+                 todo: pd.DataFrame, user: str) -> None:
+    actor, _, erp_id = todo["erp"].str.partition(":").T.to_numpy()
+    rows = pd.DataFrame({"kind": kind, "crm_id": todo["crm_id"], "erp_actor_type": actor,
+                         "erp_id": erp_id, "decision": decision, "decided_by": user,
+                         "decided_at": datetime.now(), "note": "bulk"})
+    cur.register("bulk_decisions", rows)
+    cur.execute("INSERT INTO decisions BY NAME SELECT * FROM bulk_decisions")
+    cur.unregister("bulk_decisions")
+
+
+def active(ws: Workspace, kind: str) -> pd.DataFrame:
+    """The active (not superseded) decisions of ``kind``, newest first."""
+    k = _kind(kind)
+    return ws.cursor().execute(
+        """SELECT decision_id, crm_id, erp_actor_type, erp_id, decision, decided_by, decided_at,
+                  note, batch_id FROM decisions WHERE kind = ? AND superseded_by IS NULL
+           ORDER BY decision_id DESC""", [k]).df()

@@ -1,0 +1,136 @@
+"""Decisions: one by one and in bulk, superseding, one-to-one rules, remembered across runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from erpdata.decisions import DecisionError, Filter, active, bulk, decide, revoke
+from erpdata.matching import match_workspace
+from erpdata.workspace import Workspace
+from tests.helpers import snapshot
+
+
+@pytest.fixture
+def ws(companies_ws: Workspace) -> Workspace:
+    match_workspace(companies_ws, "company")
+    return companies_ws
+
+
+def _active(ws: Workspace) -> list[tuple[str, str | None, str | None, str]]:
+    a = active(ws, "company")
+    return sorted(zip(a["crm_id"], a["erp_actor_type"], a["erp_id"], a["decision"],
+                      strict=True), key=str)
+
+
+def test_a_decision_is_stamped_and_a_newer_one_supersedes_it(ws: Workspace) -> None:
+    first = decide(ws, "company", "reject", "1", "supplier:L1", user="kari")
+    second = decide(ws, "company", "accept", "1", "supplier:L1", user="ola")
+    rows = ws.con.execute("SELECT decision_id, decision, decided_by, superseded_by FROM decisions "
+                          "ORDER BY decision_id").fetchall()
+    assert rows == [(first, "reject", "kari", second), (second, "accept", "ola", None)]
+
+
+def test_accepting_another_erp_record_replaces_the_records_earlier_accept(ws: Workspace) -> None:
+    decide(ws, "company", "accept", "1", "customer:K2")
+    decide(ws, "company", "reject", "1", "customer:K9")
+    decide(ws, "company", "accept", "1", "supplier:L1")
+    assert _active(ws) == [("1", "customer", "K9", "reject"), ("1", "supplier", "L1", "accept")]
+
+
+def test_one_erp_record_cannot_be_accepted_for_two_crm_records(ws: Workspace) -> None:
+    decide(ws, "company", "accept", "2", "customer:K1")
+    with pytest.raises(DecisionError, match="ERP company customer:K1 is already accepted to CRM "
+                                            "company '2'; a probable CRM duplicate"):
+        decide(ws, "company", "accept", "3", "customer:K1")
+
+
+def test_a_linked_record_is_not_accepted_again(ws: Workspace) -> None:
+    ws.con.execute("INSERT INTO links (kind, crm_id, erp_actor_type, erp_id, linked_by, "
+                   "linked_at) VALUES ('company', '4', 'customer', 'K9', 'kari', now())")
+    with pytest.raises(DecisionError, match="CRM company '4' is already linked to customer:K9; "
+                                            "disconnect it first"):
+        decide(ws, "company", "accept", "4", "customer:K2")
+    with pytest.raises(DecisionError, match="already linked to CRM company '4'"):
+        decide(ws, "company", "accept", "5", "customer:K9")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("accept", "99", "customer:K1"), "CRM company '99' is not in the workspace"),
+    (("accept", "1", "customer:NOPE"), "ERP company 'customer:NOPE' is not in the workspace"),
+    (("accept", "1", "K1"), "write it as actor_type:id"),
+    (("accept", "1", "person:K1"), "'person:K1' is not an ERP company"),
+    (("accept", "1", None), "accept needs the ERP record"),
+    (("maybe", "1", "customer:K1"), "unknown decision 'maybe'"),
+    (("create", "4", "customer:K1"), "give actor_type, not an ERP id"),
+    (("create", "4", None), "one of customer, supplier, not None"),
+])
+def test_bad_decisions_say_why_and_write_nothing(ws: Workspace, args: tuple[str, str, str | None],
+                                                 message: str) -> None:
+    before = snapshot(ws)
+    with pytest.raises(DecisionError, match=message):
+        decide(ws, "company", *args)
+    assert snapshot(ws) == before
+
+
+def test_create_and_revoke(ws: Workspace) -> None:
+    made = decide(ws, "company", "create", "4", actor_type="supplier",
+                  create_values={"category": "Fisk"})
+    assert _active(ws) == [("4", "supplier", None, "create")]
+    assert ws.con.execute("SELECT create_values FROM decisions WHERE decision_id = ?",
+                          [made]).fetchone() == ('{"category": "Fisk"}',)
+    revoke(ws, made, user="kari")
+    assert _active(ws) == [("4", "supplier", None, "skip")]
+    with pytest.raises(DecisionError, match=f"already superseded by {made + 1}"):
+        revoke(ws, made)
+
+
+def test_a_committed_decision_is_undone_through_its_batch(ws: Workspace) -> None:
+    made = decide(ws, "company", "accept", "1", "supplier:L1")
+    ws.con.execute("UPDATE decisions SET batch_id = 7 WHERE decision_id = ?", [made])
+    with pytest.raises(DecisionError, match="committed in batch 7: undo the batch instead "
+                                            r"\(erpdata undo 7\)"):
+        revoke(ws, made)
+
+
+def test_bulk_reports_first_then_decides_only_undecided_pairs(ws: Workspace) -> None:
+    links = ws.con.execute("SELECT crm_id, erp_actor_type || ':' || erp_id FROM suggestions "
+                           "WHERE link ORDER BY crm_id").fetchall()
+    assert links == [("1", "supplier:L1"), ("2", "customer:K1")]
+    decide(ws, "company", "reject", "2", "customer:K1")
+    before = snapshot(ws)
+    preview = bulk(ws, "accept", Filter(min_probability=0.0), dry_run=True)
+    assert (preview.count, preview.left_out, preview.applied) == (1, 0, False)
+    assert preview.sample[["crm_id", "erp"]].values.tolist() == [["1", "supplier:L1"]]
+    assert snapshot(ws) == before
+    done = bulk(ws, "accept", Filter(min_probability=0.0), user="kari")
+    assert (done.count, done.applied) == (1, True)
+    assert _active(ws) == [("1", "supplier", "L1", "accept"), ("2", "customer", "K1", "reject")]
+    assert bulk(ws, "accept", Filter()).count == 0  # nothing left to decide
+
+
+def test_bulk_accept_leaves_out_pairs_taken_elsewhere(ws: Workspace) -> None:
+    decide(ws, "company", "accept", "3", "customer:K1")
+    result = bulk(ws, "accept", Filter(), dry_run=True)
+    assert (result.count, result.left_out) == (1, 1)
+
+
+@pytest.mark.parametrize(("f", "count"), [
+    (Filter(band="low"), 0),
+    (Filter(actor_type="supplier"), 1),
+    (Filter(actor_type="customer", min_probability=0.0, max_probability=1.0), 1),
+    (Filter(country="SE"), 0),  # no country loaded
+    (Filter(conflict=True), 1),  # 2 and 3 want K1
+])
+def test_bulk_filters(ws: Workspace, f: Filter, count: int) -> None:
+    assert bulk(ws, "reject", f, dry_run=True).count == count
+
+
+def test_decisions_survive_a_rematch(ws: Workspace) -> None:
+    decide(ws, "company", "reject", "1", "supplier:L1")
+    decide(ws, "company", "accept", "3", "customer:K1")
+    match_workspace(ws, "company")
+    assert _active(ws) == [("1", "supplier", "L1", "reject"), ("3", "customer", "K1", "accept")]
+    assert ws.con.execute("SELECT count(*) FROM suggestions WHERE crm_id = '1' AND "
+                          "erp_id = 'L1'").fetchone() == (0,)
+    assert ws.con.execute("SELECT count(*) FROM suggestions WHERE crm_id = '2' AND "
+                          "erp_id = 'K1' AND link").fetchone() == (0,)
