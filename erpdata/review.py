@@ -1,0 +1,258 @@
+"""Review: the side-by-side diff of a pair's mapped fields, and the steward's pick per field.
+
+What the Connect dialog shows for one pair, computed for any number of pairs at once (a commit
+of 100,000 links reads the same diff): per mapped field the CRM and the ERP value and a status:
+
+- ``equal``; ``equal_normalised`` (the same after normalisation: "+47 22 33 44 55" and
+  "22334455" in Norway, "NO923609016MVA" and "923 609 016": not a conflict, nothing is written);
+- ``different`` (a conflict: someone must pick);
+- ``missing_crm`` / ``missing_erp`` (the other side's value is simply taken over); ``empty``.
+
+The pick is the steward's stored choice for that pair and field (``crm``, ``erp`` or a typed
+``value``), else the mapping's default winner (``newest``: the side whose record changed last).
+The mapping's direction decides which system(s) the chosen value is written to: ``crm_after``
+and ``erp_after`` are the values each side will hold after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from erpdata import normalize as nz
+from erpdata.decisions import DecisionError, split_erp_key
+from erpdata.errors import ErpdataError
+from erpdata.schema import Kind, check_side_kind
+from erpdata.settings import FieldMapping, mappings
+from erpdata.workspace import Workspace, current_user
+
+STATUSES = ("equal", "equal_normalised", "different", "missing_crm", "missing_erp", "empty")
+CHOICES = ("crm", "erp", "value")
+COLUMNS = ["crm_id", "erp_actor_type", "erp_id", "erp_field", "crm_field", "direction",
+           "crm_value", "erp_value", "status", "pick", "value", "crm_after", "erp_after",
+           "picked_by"]
+
+
+class ReviewError(ErpdataError):
+    """A pick that cannot be stored; says why."""
+
+
+Normaliser = Callable[[pd.Series, pd.Series | None], pd.Series]
+
+
+def _date(values: pd.Series, _country: pd.Series | None) -> pd.Series:
+    parsed = pd.to_datetime(values, errors="coerce", dayfirst=True, format="mixed")
+    return parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
+
+
+def _phone(values: pd.Series, country: pd.Series | None) -> pd.Series:
+    return nz.phone(values, country)
+
+
+#: How each field is compared for ``equal_normalised``; any other field: case, spacing and
+#: punctuation folded (a legal form is still a difference a steward wants to see).
+NORMALISERS: dict[str, Normaliser] = {
+    **{f: _phone for f in ("phone", "fax", "phone_direct", "phone_mobile", "phone_private",
+                           "phone_other")},
+    "email": lambda s, _c: nz.email(s),
+    "url": lambda s, _c: nz.url_domain(s),
+    "vatno": lambda s, c: nz.org_number(s, c)["orgno"],
+    "postalzip": lambda s, c: nz.postcode(s, c),
+    "streetzip": lambda s, c: nz.postcode(s, c),
+    "country": lambda s, _c: nz.country_code(s),
+    "birthdate": _date,
+    "enddate": _date,
+}
+
+
+def _objects(values: pd.Series) -> np.ndarray:
+    """An object array with None (not NA) for missing values, safe to compare with ``==``."""
+    arr = values.astype(object).to_numpy(copy=True)
+    arr[pd.isna(arr)] = None
+    return arr
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Values as trimmed strings, blank = missing (None)."""
+    arr = _objects(values.astype("string").str.strip())
+    arr[arr == ""] = None
+    return pd.Series(arr, index=values.index, dtype=object)
+
+
+def _pairs_frame(pairs: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"crm_id": pairs["crm_id"].astype(str).to_numpy(),
+                         "erp_actor_type": pairs["erp_actor_type"].astype(str).to_numpy(),
+                         "erp_id": pairs["erp_id"].astype(str).to_numpy(),
+                         "_pos": np.arange(len(pairs))})
+
+
+def _records(cur: duckdb.DuckDBPyConnection, kind: Kind, maps: list[FieldMapping]
+             ) -> pd.DataFrame:
+    """Both records of each registered pair (``review_pairs``), with each side's country and
+    when each record last changed (for the ``newest`` winner)."""
+    crm_cols = sorted({m.crm_field for m in maps if m.crm_field})
+    erp_cols = sorted({m.erp_field for m in maps})
+    country = "c.country" if kind == "company" else "pc.country"
+    erp_country = "e.country" if kind == "company" else "pe.country"
+    joins = "" if kind == "company" else (
+        "LEFT JOIN crm_company pc ON pc.id = c.company_id "
+        "LEFT JOIN erp_company pe ON pe.actor_type = e.parent_actor_type "
+        "AND pe.id = e.parent_key")
+    changed = """(SELECT max(l.finished_at) FROM record_changes rc JOIN loads l USING (load_id)
+                  WHERE rc.side = '{side}' AND rc.kind = '{kind}' AND rc.record_id = {alias}.id
+                    AND rc.change IN ('insert', 'update'))"""
+    return cur.execute(f"""
+        SELECT p._pos, p.crm_id, p.erp_actor_type, p.erp_id,
+               {', '.join(f'c.{x} AS "crm__{x}"' for x in crm_cols)},
+               {', '.join(f'e.{x} AS "erp__{x}"' for x in erp_cols)},
+               {country} AS crm__country_, {erp_country} AS erp__country_,
+               c.id IS NOT NULL AS crm_found, e.id IS NOT NULL AS erp_found,
+               {changed.format(side='crm', kind=kind, alias='c')} AS crm_changed,
+               coalesce(TRY_CAST(e.last_modified AS TIMESTAMP),
+                        {changed.format(side='erp', kind=kind, alias='e')}) AS erp_changed
+        FROM review_pairs p
+        LEFT JOIN crm_{kind} c ON c.id = p.crm_id
+        LEFT JOIN erp_{kind} e ON e.actor_type = p.erp_actor_type AND e.id = p.erp_id
+        {joins}
+        ORDER BY p._pos""").df()
+
+
+def diffs(ws: Workspace, kind: str, pairs: pd.DataFrame,
+          con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
+    """The diff of every pair (``crm_id, erp_actor_type, erp_id``), one row per pair and mapped
+    field (:data:`COLUMNS`), pairs in the given order, fields in mapping order."""
+    check_side_kind("crm", kind)
+    k: Kind = kind  # type: ignore[assignment]
+    cur = con or ws.cursor()
+    maps = [m for m in mappings(ws, k, cur) if m.crm_field]
+    cur.register("review_pairs", _pairs_frame(pairs))
+    try:
+        rec = _records(cur, k, maps)
+        picks = cur.execute(
+            """SELECT p._pos, k.erp_field, k.choice, k.value, k.picked_by FROM review_pairs p
+               JOIN picks k ON k.kind = ? AND k.crm_id = p.crm_id
+                AND k.erp_actor_type = p.erp_actor_type AND k.erp_id = p.erp_id""",
+            [k]).df()
+    finally:
+        cur.unregister("review_pairs")
+    missing = rec[~(rec["crm_found"] & rec["erp_found"])]
+    if len(missing):
+        row = missing.iloc[0]
+        raise ReviewError(f"{len(missing)} pair(s) name records that are not in the workspace, "
+                          f"e.g. CRM {kind} {row['crm_id']!r} / ERP "
+                          f"{row['erp_actor_type']}:{row['erp_id']}")
+    newer_erp = (rec["erp_changed"].notna() & (rec["crm_changed"].isna()
+                 | (rec["erp_changed"] > rec["crm_changed"]))).to_numpy()
+    parts = [_field_rows(m, rec, newer_erp) for m in maps]
+    if not parts:
+        return pd.DataFrame(columns=COLUMNS)
+    out = pd.concat(parts, ignore_index=True)
+    out = out.sort_values("_pos", kind="stable").reset_index(drop=True)
+    if len(picks):
+        out = _apply_picks(out, picks)
+    out = _after(out, maps)
+    return out[COLUMNS]
+
+
+def _field_rows(m: FieldMapping, rec: pd.DataFrame, newer_erp: np.ndarray) -> pd.DataFrame:
+    assert m.crm_field is not None
+    crm, erp = _text(rec[f"crm__{m.crm_field}"]), _text(rec[f"erp__{m.erp_field}"])
+    has_c, has_e = crm.notna().to_numpy(), erp.notna().to_numpy()
+    same = has_c & has_e & (_objects(crm) == _objects(erp))
+    norm = NORMALISERS.get(m.erp_field)
+    if norm is not None:
+        nc = norm(crm, _text(rec["crm__country_"]))
+        ne = norm(erp, _text(rec["erp__country_"]))
+    else:
+        nc, ne = nz.fold_text(crm), nz.fold_text(erp)
+    nc_, ne_ = _objects(nc), _objects(ne)
+    same_norm = pd.notna(nc_) & (nc_ == ne_)
+    status = np.select(
+        [~has_c & ~has_e, same, same_norm, ~has_c, ~has_e],
+        ["empty", "equal", "equal_normalised", "missing_crm", "missing_erp"], "different")
+    winner = {"crm": np.zeros(len(rec), bool), "erp": np.ones(len(rec), bool),
+              "newest": newer_erp}[m.winner]
+    pick = np.where(status == "missing_crm", "erp",
+                    np.where(status == "missing_erp", "crm",
+                             np.where(winner, "erp", "crm")))
+    return pd.DataFrame({
+        "_pos": rec["_pos"].to_numpy(), "crm_id": rec["crm_id"].to_numpy(),
+        "erp_actor_type": rec["erp_actor_type"].to_numpy(), "erp_id": rec["erp_id"].to_numpy(),
+        "erp_field": m.erp_field, "crm_field": m.crm_field, "direction": m.direction,
+        "crm_value": crm.to_numpy(), "erp_value": erp.to_numpy(), "status": status,
+        "pick": pick, "value": None, "picked_by": None})
+
+
+def _apply_picks(out: pd.DataFrame, picks: pd.DataFrame) -> pd.DataFrame:
+    key = ["_pos", "erp_field"]
+    merged = out.merge(picks.rename(columns={"value": "typed", "picked_by": "by"}), on=key,
+                       how="left", sort=False)
+    stored = merged["choice"].notna()
+    merged.loc[stored, "pick"] = merged.loc[stored, "choice"]
+    merged.loc[stored, "picked_by"] = merged.loc[stored, "by"]
+    merged.loc[stored & (merged["choice"] == "value"), "value"] = merged["typed"]
+    return merged.drop(columns=["choice", "typed", "by"])
+
+
+def _after(out: pd.DataFrame, maps: list[FieldMapping]) -> pd.DataFrame:
+    """The chosen value, and what each side holds after a commit (the direction decides)."""
+    chosen = np.where(out["pick"] == "crm", out["crm_value"],
+                      np.where(out["pick"] == "erp", out["erp_value"], out["value"]))
+    out["value"] = chosen
+    direction = {m.erp_field: m for m in maps}
+    to_crm = out["erp_field"].map(lambda f: direction[f].to_crm).to_numpy(bool)
+    to_erp = out["erp_field"].map(lambda f: direction[f].to_erp).to_numpy(bool)
+    settled = out["status"].isin(["equal", "equal_normalised", "empty"]).to_numpy()
+    typed = (out["pick"] == "value").to_numpy()
+    write_crm = to_crm & (~settled | typed)
+    write_erp = to_erp & (~settled | typed)
+    out["crm_after"] = np.where(write_crm, chosen, out["crm_value"])
+    out["erp_after"] = np.where(write_erp, chosen, out["erp_value"])
+    return out
+
+
+def diff(ws: Workspace, kind: str, crm_id: str, erp: str) -> pd.DataFrame:
+    """The diff of one pair (``erp`` as ``actor_type:id``): one row per mapped field."""
+    actor, erp_id = split_erp_key(erp)
+    return diffs(ws, kind, pd.DataFrame({"crm_id": [crm_id], "erp_actor_type": [actor],
+                                         "erp_id": [erp_id]}))
+
+
+def pick(ws: Workspace, kind: str, crm_id: str, erp: str, erp_field: str, choice: str,
+         value: str | None = None, *, user: str | None = None) -> None:
+    """Store the steward's pick for one field of one pair (replacing an earlier pick)."""
+    check_side_kind("crm", kind)
+    try:
+        actor, erp_id = split_erp_key(erp)
+    except DecisionError as exc:
+        raise ReviewError(str(exc)) from exc
+    if choice not in CHOICES:
+        raise ReviewError(f"pick one of {', '.join(CHOICES)}, not {choice!r}")
+    if (choice == "value") != (value is not None):
+        raise ReviewError("a typed value goes with choice 'value', and only with it")
+    maps = {m.erp_field: m for m in mappings(ws, kind)}
+    m = maps.get(erp_field)
+    if m is None or not m.synced:
+        synced = ", ".join(f for f, x in maps.items() if x.synced)
+        raise ReviewError(f"{kind} field {erp_field!r} is not synchronised, so there is "
+                          f"nothing to pick (synchronised: {synced})")
+    diff(ws, kind, crm_id, erp)  # both records must exist
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        cur.execute("INSERT OR REPLACE INTO picks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [kind, crm_id, actor, erp_id, erp_field, choice, value,
+                     current_user(user), datetime.now()])
+
+
+def html(frame: pd.DataFrame) -> Any:
+    """A diff as a styled table for a notebook: conflicts red, missing values grey, settled
+    fields green."""
+    colours = {"different": "#fde2e1", "missing_crm": "#eeeeee", "missing_erp": "#eeeeee",
+               "equal": "#e3f6e5", "equal_normalised": "#e3f6e5", "empty": ""}
+    return frame.style.apply(
+        lambda row: [f"background-color: {colours[row['status']]}"] * len(row), axis=1)
