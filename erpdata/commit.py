@@ -1,0 +1,525 @@
+"""Commit: turn accepted decisions and picks into links and queued actions, as one batch, in ONE
+transaction with its audit rows; undo a batch exactly; disconnect a link.
+
+Why a batch is built as a *plan* first: the dry run and the real commit must be the same batch.
+:func:`plan` computes everything (links, field changes per side, new ERP actors, what is left
+out and why) in DataFrames without writing; :func:`commit` writes that plan, or, as a dry run,
+only reports it. Every overwrite keeps the value it replaced in ``audit`` (invariant 4), which
+is what :func:`undo` restores from.
+
+Actions are *queued*, not run: ``update_crm`` / ``update_erp`` (the chosen values of the fields
+whose direction allows it), ``create_erp`` (a new ERP actor from the mapped fields and the
+defaults), ``link`` and ``unlink``. The sync step executes them; each carries an idempotency key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from erpdata.decisions import split_erp_key
+from erpdata.errors import ErpdataError
+from erpdata.review import diffs
+from erpdata.schema import KINDS, Kind, check_side_kind
+from erpdata.settings import mappings
+from erpdata.workspace import Workspace, current_user
+
+ACTION_TYPES = ("link", "update_crm", "update_erp", "create_erp", "unlink")
+
+
+class CommitError(ErpdataError):
+    """A commit, undo or disconnect that cannot be done as asked; says why."""
+
+
+@dataclass
+class Plan:
+    """One batch before it is written. ``left_out``: accepted or create decisions that cannot
+    be committed (``crm_id, erp, reason``); they stay accepted for the steward to fix."""
+
+    links: pd.DataFrame
+    changes: pd.DataFrame
+    creates: pd.DataFrame
+    left_out: pd.DataFrame
+    unlinks: pd.DataFrame = field(default_factory=lambda: _frame(_LINK_COLS))
+
+    def counts(self) -> dict[str, int]:
+        """Actions per type, as the batch will queue them."""
+        per_pair = self.changes.drop_duplicates(["kind", "side", "record_key"])
+        return {
+            "link": len(self.links),
+            "update_crm": int((per_pair["side"] == "crm").sum()),
+            "update_erp": int((per_pair["side"] == "erp").sum()),
+            "create_erp": len(self.creates),
+            "unlink": len(self.unlinks),
+        }
+
+
+_LINK_COLS = ["kind", "crm_id", "erp_actor_type", "erp_id", "decision_id", "last_modified"]
+_CHANGE_COLS = ["kind", "side", "record_key", "crm_id", "erp_actor_type", "erp_id", "field",
+                "before", "after"]
+_CREATE_COLS = ["kind", "crm_id", "erp_actor_type", "decision_id", "payload"]
+_LEFT_COLS = ["kind", "crm_id", "erp", "reason"]
+
+
+def _frame(cols: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+
+
+def _accepted(cur: duckdb.DuckDBPyConnection, kind: Kind) -> pd.DataFrame:
+    """Active, uncommitted accepts of ``kind`` with what the invariants need to check them."""
+    parent = ("NULL AS parent_actor_type, NULL AS parent_key, NULL AS company_id"
+              if kind == "company" else
+              "e.parent_actor_type, e.parent_key, c.company_id")
+    return cur.execute(f"""
+        SELECT d.decision_id, d.crm_id, d.erp_actor_type, d.erp_id, e.last_modified, {parent},
+               EXISTS (SELECT 1 FROM links l WHERE l.kind = d.kind AND l.crm_id = d.crm_id)
+                   AS crm_linked,
+               EXISTS (SELECT 1 FROM links l WHERE l.erp_actor_type = d.erp_actor_type
+                       AND l.erp_id = d.erp_id) AS erp_linked,
+               c.id IS NULL OR c.missing_since IS NOT NULL AS crm_gone,
+               e.id IS NULL OR e.missing_since IS NOT NULL AS erp_gone
+        FROM decisions d
+        LEFT JOIN crm_{kind} c ON c.id = d.crm_id
+        LEFT JOIN erp_{kind} e ON e.actor_type = d.erp_actor_type AND e.id = d.erp_id
+        WHERE d.kind = ? AND d.decision = 'accept' AND d.superseded_by IS NULL
+          AND d.batch_id IS NULL
+        ORDER BY d.decision_id""", [kind]).df()
+
+
+def _company_links(cur: duckdb.DuckDBPyConnection, planned: pd.DataFrame) -> pd.Series:
+    """CRM company id -> ``actor_type:id`` of its ERP actor: committed links and the company
+    links of the plan being built."""
+    rows = cur.execute("SELECT crm_id, erp_actor_type || ':' || erp_id FROM links "
+                       "WHERE kind = 'company'").fetchall()
+    out = dict(rows)
+    company = planned[planned["kind"] == "company"]
+    out.update(zip(company["crm_id"], company["erp_actor_type"] + ":" + company["erp_id"],
+                   strict=True))
+    return pd.Series(out, dtype=object)
+
+
+def _link_plan(ws: Workspace, cur: duckdb.DuckDBPyConnection, kind: Kind,
+               planned: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(links, field changes, left out) for the accepted pairs of ``kind``."""
+    acc = _accepted(cur, kind)
+    erp_key = acc["erp_actor_type"] + ":" + acc["erp_id"]
+    reason = pd.Series(None, index=acc.index, dtype=object)
+    reason[acc["erp_gone"]] = "the ERP record is not in the last ERP export"
+    reason[acc["crm_gone"]] = "the CRM record is not in the last CRM export"
+    reason[acc["erp_linked"]] = "the ERP record is already linked"
+    reason[acc["crm_linked"]] = "the CRM record is already linked"
+    if kind == "person":  # invariant 2: the ERP person hangs under the company's actor
+        parents = _company_links(cur, planned)
+        wanted = acc["company_id"].map(parents)
+        actual = acc["parent_actor_type"] + ":" + acc["parent_key"]
+        bad = reason.isna() & (wanted.isna() | (wanted != actual))
+        reason[bad & wanted.isna()] = "the person's company is not linked to an ERP actor"
+        reason[bad & wanted.notna()] = ("the ERP person belongs to " + actual[bad].fillna("no "
+                                        "actor") + ", not to the company's actor "
+                                        + wanted[bad].fillna(""))
+    ok = reason.isna()
+    left = pd.DataFrame({"kind": kind, "crm_id": acc.loc[~ok, "crm_id"],
+                         "erp": erp_key[~ok], "reason": reason[~ok]})
+    links = acc.loc[ok, ["crm_id", "erp_actor_type", "erp_id", "decision_id",
+                         "last_modified"]].assign(kind=kind)[_LINK_COLS]
+    if links.empty:
+        return links.reset_index(drop=True), _frame(_CHANGE_COLS), left
+    d = diffs(ws, kind, links, cur)
+    crm_ch = d[d["crm_after"].astype(object).ne(d["crm_value"].astype(object))
+               & ~(d["crm_after"].isna() & d["crm_value"].isna())]
+    erp_ch = d[d["erp_after"].astype(object).ne(d["erp_value"].astype(object))
+               & ~(d["erp_after"].isna() & d["erp_value"].isna())]
+    changes = pd.concat([
+        pd.DataFrame({"kind": kind, "side": "crm", "record_key": crm_ch["crm_id"],
+                      "crm_id": crm_ch["crm_id"], "erp_actor_type": crm_ch["erp_actor_type"],
+                      "erp_id": crm_ch["erp_id"], "field": crm_ch["crm_field"],
+                      "before": crm_ch["crm_value"], "after": crm_ch["crm_after"]}),
+        pd.DataFrame({"kind": kind, "side": "erp",
+                      "record_key": erp_ch["erp_actor_type"] + ":" + erp_ch["erp_id"],
+                      "crm_id": erp_ch["crm_id"], "erp_actor_type": erp_ch["erp_actor_type"],
+                      "erp_id": erp_ch["erp_id"], "field": erp_ch["erp_field"],
+                      "before": erp_ch["erp_value"], "after": erp_ch["erp_after"]}),
+    ], ignore_index=True)
+    return links.reset_index(drop=True), changes[_CHANGE_COLS], left
+
+
+def _create_plan(ws: Workspace, cur: duckdb.DuckDBPyConnection, kind: Kind,
+                 planned: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(creates, left out) for the active create decisions of ``kind``: the payload is the
+    CRM record's values of the fields that sync to the ERP, then the mapping's defaults and
+    the values the steward was asked for; every mandatory field must end up with a value."""
+    rows = cur.execute(f"""
+        SELECT d.decision_id, d.crm_id, d.erp_actor_type, d.create_values, c.*,
+               EXISTS (SELECT 1 FROM links l WHERE l.kind = d.kind AND l.crm_id = d.crm_id)
+                   AS crm_linked
+        FROM decisions d JOIN crm_{kind} c ON c.id = d.crm_id
+        WHERE d.kind = ? AND d.decision = 'create' AND d.superseded_by IS NULL
+          AND d.batch_id IS NULL ORDER BY d.decision_id""", [kind]).df()
+    maps = mappings(ws, kind, cur)
+    parents = _company_links(cur, planned) if kind != "company" else pd.Series(dtype=object)
+    creates, left = [], []
+    for row in rows.to_dict("records"):  # one per create decision, a steward's handful
+        asked = json.loads(row["create_values"]) if isinstance(row["create_values"], str) else {}
+        values: dict[str, str] = {}
+        for m in maps:
+            value = row.get(m.crm_field) if m.to_erp and m.crm_field else None
+            value = value if isinstance(value, str) and value.strip() else None
+            value = asked.get(m.erp_field) or value or m.default_value
+            if value is not None:
+                values[m.erp_field] = value
+        missing = [m.erp_field for m in maps
+                   if (m.mandatory or m.default_mandatory) and m.erp_field not in values]
+        problem = None
+        if row["crm_linked"]:
+            problem = "the CRM record is already linked"
+        elif missing:
+            problem = f"mandatory field(s) without a value: {', '.join(missing)}"
+        payload: dict[str, Any] = {"actor_type": row["erp_actor_type"], "fields": values}
+        if kind != "company" and problem is None:
+            parent = parents.get(row["company_id"])
+            if parent is None:
+                problem = ("the person's" if kind == "person" else "the project's") + \
+                    " company is not linked to an ERP actor: link or create it first"
+            else:
+                payload["parent"] = dict(zip(("actor_type", "erp_id"), split_erp_key(parent),
+                                             strict=True))
+        if problem:
+            left.append({"kind": kind, "crm_id": row["crm_id"],
+                         "erp": f"new {row['erp_actor_type']}", "reason": problem})
+        else:
+            creates.append({"kind": kind, "crm_id": row["crm_id"],
+                            "erp_actor_type": row["erp_actor_type"],
+                            "decision_id": row["decision_id"], "payload": payload})
+    return (pd.DataFrame(creates, columns=_CREATE_COLS),
+            pd.DataFrame(left, columns=_LEFT_COLS))
+
+
+def plan(ws: Workspace, kinds: tuple[str, ...] = KINDS,
+         con: duckdb.DuckDBPyConnection | None = None) -> Plan:
+    """The batch that committing now would write (nothing is written)."""
+    for k in kinds:
+        check_side_kind("crm", k)
+    cur = con or ws.cursor()
+    links, changes, creates, left = [], [], [], []
+    planned = _frame(_LINK_COLS)
+    for kind in KINDS:  # companies first: persons and projects need their company's actor
+        if kind not in kinds:
+            continue
+        k: Kind = kind
+        kind_links, kind_changes, kind_left = _link_plan(ws, cur, k, planned)
+        planned = pd.concat([planned, kind_links], ignore_index=True)
+        kind_creates, create_left = _create_plan(ws, cur, k, planned)
+        links.append(kind_links)
+        changes.append(kind_changes)
+        creates.append(kind_creates)
+        left += [kind_left, create_left]
+    return Plan(_concat(links, _LINK_COLS), _concat(changes, _CHANGE_COLS),
+                _concat(creates, _CREATE_COLS), _concat(left, _LEFT_COLS))
+
+
+def _concat(frames: list[pd.DataFrame], cols: list[str]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True)[cols] if frames else _frame(cols)
+
+
+# --- writing a batch ---------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    """A committed batch (or, as a dry run, the batch that would be committed)."""
+
+    batch_id: int | None
+    counts: dict[str, int]
+    actions: pd.DataFrame
+    left_out: pd.DataFrame
+    dry_run: bool
+
+    def summary(self) -> str:
+        head = "dry run: would queue" if self.dry_run else f"batch {self.batch_id}: queued"
+        parts = ", ".join(f"{n} {a}" for a, n in self.counts.items() if n) or "nothing"
+        tail = f"; {len(self.left_out)} decision(s) left out" if len(self.left_out) else ""
+        return f"{head} {parts}{tail}"
+
+
+def _actions(p: Plan, batch_id: int, now: datetime) -> pd.DataFrame:
+    """One queued action per link, per side with field changes, per create, per unlink."""
+    rows: list[dict[str, Any]] = []
+
+    def add(action: str, kind: str, crm_id: str, actor: str | None, erp_id: str | None,
+            payload: dict[str, Any]) -> None:
+        key = f"{batch_id}:{action}:{kind}:{crm_id}:{actor or ''}:{erp_id or ''}"
+        rows.append({"batch_id": batch_id, "kind": kind, "action": action, "crm_id": crm_id,
+                     "erp_actor_type": actor, "erp_id": erp_id,
+                     "payload": json.dumps(payload, ensure_ascii=False),
+                     "idempotency_key": key, "status": "queued", "created_at": now})
+
+    for r in p.links.itertuples(index=False):
+        add("link", r.kind, r.crm_id, r.erp_actor_type, r.erp_id,
+            {"last_modified": None if pd.isna(r.last_modified) else str(r.last_modified)})
+    if len(p.changes):
+        grouped = p.changes.groupby(["kind", "side", "crm_id", "erp_actor_type", "erp_id"],
+                                    sort=False)
+        for (kind, side, crm_id, actor, erp_id), g in grouped:
+            add(f"update_{side}", kind, crm_id, actor, erp_id,
+                {"fields": dict(zip(g["field"], g["after"], strict=True)),
+                 "before": dict(zip(g["field"], g["before"], strict=True))})
+    for r in p.creates.itertuples(index=False):
+        add("create_erp", r.kind, r.crm_id, r.erp_actor_type, None, r.payload)
+    for r in p.unlinks.itertuples(index=False):
+        add("unlink", r.kind, r.crm_id, r.erp_actor_type, r.erp_id, {})
+    cols = ["batch_id", "kind", "action", "crm_id", "erp_actor_type", "erp_id", "payload",
+            "idempotency_key", "status", "created_at"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _write_values(cur: duckdb.DuckDBPyConnection, changes: pd.DataFrame, column: str) -> None:
+    """Set each changed field of each record to ``changes[column]`` in the workspace."""
+    for (kind, side, fld), g in changes.groupby(["kind", "side", "field"], sort=False):
+        cur.register("new_values", pd.DataFrame({
+            "record_key": g["record_key"].astype(str), "value": g[column].astype(object)}))
+        if side == "crm":
+            match = "t.id = v.record_key"
+        else:
+            match = "t.actor_type || ':' || t.id = v.record_key"
+        cur.execute(f'UPDATE {side}_{kind} t SET "{fld}" = v.value FROM new_values v '
+                    f"WHERE {match}")
+        cur.unregister("new_values")
+
+
+def _audit(cur: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> None:
+    cur.register("new_audit", rows)
+    cur.execute("INSERT INTO audit BY NAME SELECT * FROM new_audit")
+    cur.unregister("new_audit")
+
+
+def _audit_rows(p: Plan, batch_id: int, user: str, now: datetime, prefix: str = ""
+                ) -> pd.DataFrame:
+    """Audit of a plan: every field overwrite with its before value, every link and create."""
+    ch = p.changes
+    parts = [pd.DataFrame({
+        "logged_at": now, "actor": user, "action": prefix + "update_" + ch["side"],
+        "batch_id": batch_id, "kind": ch["kind"], "side": ch["side"],
+        "record_id": np.where(ch["side"] == "crm", ch["crm_id"], ch["erp_id"]),
+        "actor_type": np.where(ch["side"] == "crm", None, ch["erp_actor_type"]),
+        "field": ch["field"], "before_value": ch["before"], "after_value": ch["after"]})]
+    for frame, action in ((p.links, "link"), (p.unlinks, "unlink")):
+        parts.append(pd.DataFrame({
+            "logged_at": now, "actor": user, "action": prefix + action, "batch_id": batch_id,
+            "kind": frame["kind"], "side": "both", "record_id": frame["crm_id"],
+            "actor_type": frame["erp_actor_type"],
+            "field": None, "before_value": None,
+            "after_value": frame["erp_actor_type"] + ":" + frame["erp_id"]}))
+    parts.append(pd.DataFrame({
+        "logged_at": now, "actor": user, "action": prefix + "create_erp", "batch_id": batch_id,
+        "kind": p.creates["kind"], "side": "erp", "record_id": p.creates["crm_id"],
+        "actor_type": p.creates["erp_actor_type"], "field": None, "before_value": None,
+        "after_value": [json.dumps(x, ensure_ascii=False) for x in p.creates["payload"]]}))
+    return pd.concat([x for x in parts if len(x)] or parts[:1], ignore_index=True)
+
+
+def commit(ws: Workspace, kinds: tuple[str, ...] = KINDS, *, user: str | None = None,
+           dry_run: bool = False, sample: int = 20) -> BatchResult:
+    """Commit every accepted decision and create of ``kinds`` as one batch, in one transaction.
+
+    ``dry_run``: the same batch, reported (counts per action type, a sample of the actions)
+    and not written."""
+    who = current_user(user)
+    cur = ws.cursor()
+    if dry_run:
+        p = plan(ws, kinds, cur)
+        actions = _actions(p, 0, datetime.now())
+        return BatchResult(None, p.counts(), actions.head(sample), p.left_out, True)
+    with ws.transaction(cur):
+        p = plan(ws, kinds, cur)
+        batch_id, actions = _write(cur, p, who, "commit")
+        decided = pd.concat([p.links["decision_id"], p.creates["decision_id"]]).astype("int64")
+        cur.register("committed", pd.DataFrame({"decision_id": decided}))
+        cur.execute("UPDATE decisions SET batch_id = ? WHERE decision_id IN "
+                    "(SELECT decision_id FROM committed)", [batch_id])
+        cur.unregister("committed")
+    return BatchResult(batch_id, p.counts(), actions.head(sample), p.left_out, False)
+
+
+def _write(cur: duckdb.DuckDBPyConnection, p: Plan, user: str, what: str
+           ) -> tuple[int, pd.DataFrame]:
+    """Write a plan as a new batch: links, workspace values, actions, audit."""
+    now = datetime.now()
+    (batch_id,) = cur.execute(
+        "INSERT INTO batches (created_by, created_at, status, summary) "
+        "VALUES (?, ?, 'committed', ?) RETURNING batch_id",
+        [user, now, json.dumps({"what": what, **p.counts()})]).fetchone() or (0,)
+    if len(p.unlinks):
+        cur.register("gone_links", p.unlinks)
+        cur.execute("DELETE FROM links l USING gone_links g WHERE l.kind = g.kind "
+                    "AND l.crm_id = g.crm_id")
+        cur.unregister("gone_links")
+    if len(p.links):
+        cur.register("new_links", p.links.assign(batch_id=batch_id, linked_by=user,
+                                                 linked_at=now))
+        cur.execute("INSERT INTO links (kind, crm_id, erp_actor_type, erp_id, batch_id, "
+                    "linked_by, linked_at, last_modified) SELECT kind, crm_id, erp_actor_type, "
+                    "erp_id, batch_id, linked_by, linked_at, last_modified FROM new_links")
+        cur.unregister("new_links")
+    _write_values(cur, p.changes, "after")
+    actions = _actions(p, batch_id, now)
+    if len(actions):
+        cur.register("new_actions", actions)
+        cur.execute("INSERT INTO actions BY NAME SELECT * FROM new_actions")
+        cur.unregister("new_actions")
+    _audit(cur, _audit_rows(p, batch_id, user, now))
+    return int(batch_id), actions
+
+
+# --- undo and disconnect -------------------------------------------------------------------
+
+
+def undo(ws: Workspace, batch_id: int, *, user: str | None = None) -> dict[str, int]:
+    """Restore exactly the state before batch ``batch_id``, in one transaction.
+
+    Its links are removed (and the links it removed come back), the field values it overwrote
+    in the workspace get their before values, its decisions are accepted-but-uncommitted again,
+    its queued actions are cancelled, and actions that already ran get compensating actions
+    (the before values back, an unlink for a link). Refused when a later batch changed the same
+    records: undo that one first."""
+    who = current_user(user)
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        row = cur.execute("SELECT status FROM batches WHERE batch_id = ?", [batch_id]).fetchone()
+        if row is None:
+            raise CommitError(f"no batch {batch_id} (see erpdata batches)")
+        if row[0] != "committed":
+            raise CommitError(f"batch {batch_id} is already undone")
+        _check_not_overtaken(cur, batch_id)
+        now = datetime.now()
+        ran = cur.execute(
+            "SELECT action, kind, crm_id, erp_actor_type, erp_id, payload FROM actions "
+            "WHERE batch_id = ? AND status IN ('ok', 'warning', 'running')", [batch_id]).df()
+        cur.execute("UPDATE actions SET status = 'cancelled', finished_at = ? "
+                    "WHERE batch_id = ? AND status = 'queued'", [now, batch_id])
+        changes = cur.execute(
+            """SELECT kind, side, CASE WHEN side = 'crm' THEN record_id
+                                     ELSE actor_type || ':' || record_id END AS record_key,
+                      field, before_value AS before FROM audit
+               WHERE batch_id = ? AND action IN ('update_crm', 'update_erp')""",
+            [batch_id]).df()
+        _write_values(cur, changes, "before")
+        links = cur.execute("SELECT kind, side, record_id, actor_type, after_value, action "
+                            "FROM audit WHERE batch_id = ? AND action IN ('link', 'unlink')",
+                            [batch_id]).df()
+        made = links[links["action"] == "link"]
+        cur.register("made_links", made)
+        cur.execute("DELETE FROM links l USING made_links m WHERE l.kind = m.kind "
+                    "AND l.crm_id = m.record_id AND l.batch_id = ?", [batch_id])
+        cur.unregister("made_links")
+        restored = _restore_unlinked(cur, batch_id)
+        cur.execute("UPDATE decisions SET batch_id = NULL WHERE batch_id = ?", [batch_id])
+        compensating = _compensate(cur, batch_id, ran, now)
+        cur.execute("UPDATE batches SET status = 'undone', undone_by = ?, undone_at = ? "
+                    "WHERE batch_id = ?", [who, now, batch_id])
+        cur.execute("INSERT INTO audit (logged_at, actor, action, batch_id, detail) "
+                    "VALUES (?, ?, 'undo', ?, ?)",
+                    [now, who, batch_id, json.dumps({"fields": len(changes),
+                                                     "links": len(made),
+                                                     "relinked": restored,
+                                                     "compensating": compensating})])
+    return {"fields": len(changes), "links": len(made), "relinked": restored,
+            "compensating": compensating}
+
+
+def _check_not_overtaken(cur: duckdb.DuckDBPyConnection, batch_id: int) -> None:
+    """A later committed batch that touched a record of this one must be undone first."""
+    key = ("CASE WHEN {t}.side = 'erp' THEN 'erp:' || {t}.actor_type || ':' || {t}.record_id "
+           "ELSE 'crm:' || {t}.record_id END")
+    later = cur.execute(
+        f"""SELECT DISTINCT b.batch_id FROM audit a JOIN audit x
+              ON x.kind = a.kind AND {key.format(t='x')} = {key.format(t='a')}
+             AND x.batch_id > a.batch_id
+            JOIN batches b ON b.batch_id = x.batch_id AND b.status = 'committed'
+            WHERE a.batch_id = ? AND a.record_id IS NOT NULL ORDER BY 1""",
+        [batch_id]).fetchall()
+    if later:
+        ids = ", ".join(str(b) for (b,) in later)
+        raise CommitError(f"batch(es) {ids} changed records of batch {batch_id} later: "
+                          "undo those first")
+
+
+def _restore_unlinked(cur: duckdb.DuckDBPyConnection, batch_id: int) -> int:
+    """Links this batch removed (a disconnect) come back as they were."""
+    rows = cur.execute(
+        "SELECT detail FROM audit WHERE batch_id = ? AND action = 'unlink'", [batch_id]
+    ).fetchall()
+    for (detail,) in rows:
+        link = json.loads(detail)
+        cur.execute("INSERT INTO links (connection, kind, crm_id, erp_actor_type, erp_id, "
+                    "batch_id, linked_by, linked_at, last_modified) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [link["connection"], link["kind"], link["crm_id"], link["erp_actor_type"],
+                     link["erp_id"], link["batch_id"], link["linked_by"], link["linked_at"],
+                     link["last_modified"]])
+    return len(rows)
+
+
+def _compensate(cur: duckdb.DuckDBPyConnection, batch_id: int, ran: pd.DataFrame,
+                now: datetime) -> int:
+    """Queue the reverse of every action of the batch that already ran in a live system."""
+    reverse = {"update_crm": "update_crm", "update_erp": "update_erp", "link": "unlink",
+               "unlink": "link", "create_erp": "unlink"}
+    n = 0
+    for r in ran.itertuples(index=False):
+        payload = json.loads(r.payload) if r.payload else {}
+        if r.action.startswith("update_"):
+            payload = {"fields": payload.get("before", {}), "before": payload.get("fields", {})}
+        cur.execute(
+            "INSERT INTO actions (batch_id, kind, action, crm_id, erp_actor_type, erp_id, "
+            "payload, idempotency_key, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+            "'queued', ?)",
+            [batch_id, r.kind, reverse[r.action], r.crm_id, r.erp_actor_type, r.erp_id,
+             json.dumps({**payload, "compensates": r.action}),
+             f"undo:{batch_id}:{r.action}:{r.kind}:{r.crm_id}:{r.erp_actor_type}:{r.erp_id}",
+             now])
+        n += 1
+    return n
+
+
+def disconnect(ws: Workspace, kind: str, crm_ids: list[str], *, user: str | None = None
+               ) -> BatchResult:
+    """Remove the links of these CRM records, as one batch: nothing is deleted in either
+    system, the removal is audited (with the link as it was) and undone like any batch."""
+    check_side_kind("crm", kind)
+    who = current_user(user)
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        cur.register("wanted", pd.DataFrame({"crm_id": [str(x) for x in crm_ids]}))
+        links = cur.execute("SELECT l.* FROM links l JOIN wanted w USING (crm_id) "
+                            "WHERE l.kind = ?", [kind]).df()
+        cur.unregister("wanted")
+        unknown = sorted(set(map(str, crm_ids)) - set(links["crm_id"]))
+        if unknown:
+            raise CommitError(f"CRM {kind} {', '.join(map(repr, unknown))} has no link to "
+                              "disconnect")
+        unlinks = links.assign(decision_id=None)[_LINK_COLS]
+        p = Plan(_frame(_LINK_COLS), _frame(_CHANGE_COLS), _frame(_CREATE_COLS),
+                 _frame(_LEFT_COLS), unlinks)
+        batch_id, actions = _write(cur, p, who, "disconnect")
+        # the unlink audit rows carry the whole link, so that undo can put it back
+        for link in links.to_dict("records"):
+            cur.execute("UPDATE audit SET detail = ? WHERE batch_id = ? AND action = 'unlink' "
+                        "AND record_id = ?",
+                        [json.dumps(link, default=str), batch_id, link["crm_id"]])
+    return BatchResult(batch_id, p.counts(), actions, p.left_out, False)
+
+
+def batches(ws: Workspace) -> pd.DataFrame:
+    """Every batch, newest first, with its counts and how many of its actions are queued."""
+    return ws.cursor().execute(
+        """SELECT b.batch_id, b.created_by, b.created_at, b.status, b.undone_by, b.undone_at,
+                  b.summary, count(a.action_id) FILTER (WHERE a.status = 'queued') AS queued
+           FROM batches b LEFT JOIN actions a USING (batch_id)
+           GROUP BY ALL ORDER BY b.batch_id DESC""").df()
