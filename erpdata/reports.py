@@ -1,0 +1,231 @@
+"""Reports: what is linked, what is not, what conflicts, and the change sets an import tool can
+consume; as CSV, XLSX (one sheet per report) or Parquet.
+
+Reports only read. Every report is a DataFrame first (:data:`REPORTS`), so a notebook gets the
+same figures as the files. Text cells that a spreadsheet would run as a formula (starting with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return) are neutralised with a leading ``'`` in
+CSV and XLSX (formula injection, OWASP); Parquet keeps values as they are, since no spreadsheet
+evaluates it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import pandas as pd
+
+from erpdata.errors import ErpdataError
+from erpdata.workspace import Workspace
+
+Format = Literal["csv", "xlsx", "parquet"]
+FORMATS: tuple[Format, ...] = ("csv", "xlsx", "parquet")
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+_NAME = {"company": "{t}.name", "person": "concat_ws(' ', {t}.firstname, {t}.lastname)",
+         "project": "{t}.name"}
+
+
+def _names(side: str) -> str:
+    """``(kind, id[, actor_type], name)`` of every record of one side, all kinds."""
+    parts = []
+    for kind, expr in _NAME.items():
+        actor = "" if side == "crm" else "actor_type, "
+        parts.append(f"SELECT '{kind}' AS kind, {actor}id, {expr.format(t='r')} AS name, "
+                     f"missing_since FROM {side}_{kind} r")
+    return " UNION ALL ".join(parts)
+
+
+def link_report(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every link: both keys, actor type, both names, the match probability, who and when."""
+    return cur.execute(f"""
+        SELECT l.kind, l.crm_id, c.name AS crm_name, l.erp_actor_type, l.erp_id,
+               e.name AS erp_name, s.probability, l.batch_id, l.linked_by AS committed_by,
+               l.linked_at AS committed_at
+        FROM links l
+        LEFT JOIN ({_names('crm')}) c ON c.kind = l.kind AND c.id = l.crm_id
+        LEFT JOIN ({_names('erp')}) e ON e.kind = l.kind AND e.actor_type = l.erp_actor_type
+             AND e.id = l.erp_id
+        LEFT JOIN suggestions s ON s.kind = l.kind AND s.crm_id = l.crm_id
+             AND s.erp_actor_type = l.erp_actor_type AND s.erp_id = l.erp_id
+        ORDER BY l.kind, l.crm_id""").df()
+
+
+def unmatched_crm(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Present CRM records without a link: their scoring state, best candidate, and the active
+    accept or create if there is one, with the batch that queued it (a create waits for the
+    sync to make the ERP actor)."""
+    return cur.execute(f"""
+        SELECT c.kind, c.id AS crm_id, c.name AS crm_name,
+               coalesce(st.state, 'not_scored') AS state,
+               b.erp_actor_type || ':' || b.erp_id AS best_candidate,
+               b.probability AS best_probability, d.decision, d.batch_id
+        FROM ({_names('crm')}) c
+        LEFT JOIN scoring_state st ON st.kind = c.kind AND st.crm_id = c.id
+        LEFT JOIN suggestions b ON b.kind = c.kind AND b.crm_id = c.id AND b.rank = 1
+        LEFT JOIN (SELECT kind, crm_id, arg_max(decision, decision_id) AS decision,
+                          arg_max(batch_id, decision_id) AS batch_id
+                   FROM decisions WHERE superseded_by IS NULL
+                     AND decision IN ('accept', 'create') GROUP BY ALL) d
+             ON d.kind = c.kind AND d.crm_id = c.id
+        WHERE c.missing_since IS NULL
+          AND NOT EXISTS (SELECT 1 FROM links l WHERE l.kind = c.kind AND l.crm_id = c.id)
+        ORDER BY c.kind, c.id""").df()
+
+
+def unmatched_erp(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Present ERP records without a link."""
+    return cur.execute(f"""
+        SELECT e.kind, e.actor_type AS erp_actor_type, e.id AS erp_id, e.name AS erp_name
+        FROM ({_names('erp')}) e
+        WHERE e.missing_since IS NULL AND NOT EXISTS (
+            SELECT 1 FROM links l WHERE l.kind = e.kind AND l.erp_actor_type = e.actor_type
+              AND l.erp_id = e.id)
+        ORDER BY e.kind, e.actor_type, e.id""").df()
+
+
+def conflicts(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Suggestions flagged as conflicts: two CRM records wanting one ERP record (a probable
+    CRM duplicate) or identical ERP candidates (a probable ERP duplicate)."""
+    return cur.execute(f"""
+        SELECT s.kind, s.crm_id, c.name AS crm_name, s.erp_actor_type, s.erp_id,
+               e.name AS erp_name, s.probability, s.rank, s.link
+        FROM suggestions s
+        LEFT JOIN ({_names('crm')}) c ON c.kind = s.kind AND c.id = s.crm_id
+        LEFT JOIN ({_names('erp')}) e ON e.kind = s.kind AND e.actor_type = s.erp_actor_type
+             AND e.id = s.erp_id
+        WHERE s.conflict ORDER BY s.kind, s.erp_actor_type, s.erp_id, s.crm_id""").df()
+
+
+def _updates(cur: duckdb.DuckDBPyConnection, action: str) -> pd.DataFrame:
+    """Queued field updates of one side, one row per record and field (after, and before)."""
+    rows = cur.execute(
+        "SELECT batch_id, action_id, kind, crm_id, erp_actor_type, erp_id, payload FROM actions "
+        "WHERE action = ? AND status = 'queued' ORDER BY action_id", [action]).df()
+    out = []
+    for r in rows.itertuples(index=False):
+        payload = json.loads(r.payload)
+        for fld, value in payload["fields"].items():
+            out.append({"batch_id": r.batch_id, "action_id": r.action_id, "kind": r.kind,
+                        "crm_id": r.crm_id, "erp_actor_type": r.erp_actor_type,
+                        "erp_id": r.erp_id, "field": fld,
+                        "before": payload.get("before", {}).get(fld), "after": value})
+    cols = ["batch_id", "action_id", "kind", "crm_id", "erp_actor_type", "erp_id", "field",
+            "before", "after"]
+    frame = pd.DataFrame(out, columns=cols)
+    return frame.drop(columns=["erp_actor_type", "erp_id"]) if action == "update_crm" else frame
+
+
+def crm_updates(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Queued CRM changes: one row per CRM record and field."""
+    return _updates(cur, "update_crm")
+
+
+def erp_updates(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Queued ERP changes: one row per ERP record and field."""
+    return _updates(cur, "update_erp")
+
+
+def erp_creates(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Queued new ERP actors: one row each, one column per ERP field (what an import needs),
+    the parent actor for persons and projects."""
+    rows = cur.execute("SELECT batch_id, action_id, kind, crm_id, payload FROM actions "
+                       "WHERE action = 'create_erp' AND status = 'queued' ORDER BY action_id"
+                       ).df()
+    out = []
+    for r in rows.itertuples(index=False):
+        payload = json.loads(r.payload)
+        parent = payload.get("parent") or {}
+        out.append({"batch_id": r.batch_id, "action_id": r.action_id, "kind": r.kind,
+                    "crm_id": r.crm_id, "erp_actor_type": payload["actor_type"],
+                    "parent_actor_type": parent.get("actor_type"),
+                    "parent_erp_id": parent.get("erp_id"), **payload["fields"]})
+    base = ["batch_id", "action_id", "kind", "crm_id", "erp_actor_type", "parent_actor_type",
+            "parent_erp_id"]
+    return pd.DataFrame(out, columns=base) if not out else pd.DataFrame(out)
+
+
+#: Every report, in the order of the sheets.
+REPORTS: dict[str, Callable[[duckdb.DuckDBPyConnection], pd.DataFrame]] = {
+    "links": link_report,
+    "unmatched_crm": unmatched_crm,
+    "unmatched_erp": unmatched_erp,
+    "conflicts": conflicts,
+    "crm_updates": crm_updates,
+    "erp_updates": erp_updates,
+    "erp_creates": erp_creates,
+}
+
+
+def build(ws: Workspace) -> dict[str, pd.DataFrame]:
+    """Every report as a DataFrame, read in one consistent snapshot."""
+    cur = ws.cursor()
+    with ws.transaction(cur):  # one snapshot: reports agree with each other
+        return {name: fn(cur) for name, fn in REPORTS.items()}
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would evaluate get a leading ``'``."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            values = out[col]
+            risky = values.map(lambda v: isinstance(v, str) and v.startswith(DANGEROUS))
+            out.loc[risky, col] = "'" + values[risky].astype(str)
+    return out
+
+
+def export(ws: Workspace, fmt: str, out: str | Path) -> list[Path]:
+    """Write every report: CSV and Parquet as one file per report in the folder ``out``, XLSX
+    as one workbook ``out`` with a sheet per report. Returns the files written."""
+    if fmt not in FORMATS:
+        raise ErpdataError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
+    reports = build(ws)
+    target = Path(out)
+    if fmt == "xlsx":
+        if target.suffix.lower() != ".xlsx":
+            raise ErpdataError(f"{target}: an XLSX report is one file; give a path ending in "
+                               ".xlsx")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _xlsx({k: neutralise(v) for k, v in reports.items()}, target)
+        return [target]
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in reports.items():
+        path = target / f"{name}.{fmt}"
+        if fmt == "csv":
+            neutralise(frame).to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        else:
+            frame.to_parquet(path, index=False)
+        written.append(path)
+    return written
+
+
+def _xlsx(reports: dict[str, pd.DataFrame], path: Path) -> None:
+    """One sheet per report: bold header on a fill, frozen, filtered, columns sized to their
+    content (at most 60 characters wide)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    header_font, header_fill = Font(bold=True, color="FFFFFF"), PatternFill("solid",
+                                                                            fgColor="1F4E78")
+    for name, frame in reports.items():
+        ws = wb.create_sheet(name)
+        ws.append(list(frame.columns))
+        for cell in ws[1]:
+            cell.font, cell.fill = header_font, header_fill
+        for row in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
+            ws.append([v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for v in row])
+        for i, col in enumerate(frame.columns, 1):
+            longest = max([len(str(col)), *(len(str(v)) for v in frame[col].head(1000)
+                                             if v is not None and not pd.isna(v))])
+            ws.column_dimensions[get_column_letter(i)].width = min(longest + 2, 60)
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = ws.dimensions
+    wb.save(path)
