@@ -4,7 +4,8 @@ Why a CLI beside the workbench: migrations and nightly link reports run from scr
 and every steward task must be scriptable. Output meant for scripts (``status --json``) is a
 contract; messages go to stderr, and any error exits non-zero with the engine's own text.
 
-Commands: ``demo``, ``load``, ``match``, ``match-files``, ``status``. ``--workspace`` (or
+Commands: ``demo``, ``load``, ``match``, ``match-files``, ``status``, ``accept``, ``reject``,
+``commit``, ``batches``, ``undo``, ``disconnect``, ``report``, ``mapping``. ``--workspace`` (or
 ``$ERPDATA_WORKSPACE``, else ``./workspace.duckdb``) may stand before or after the command.
 """
 
@@ -172,6 +173,152 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing(args: argparse.Namespace) -> Workspace:
+    """Open the workspace a command works on; it must exist already."""
+    path = resolve_path(args.workspace)
+    if not path.exists():
+        raise ErpdataError(f"no workspace at {path}: create one with 'erpdata demo' or "
+                           "'erpdata load', or point --workspace at one")
+    return Workspace.open(path)
+
+
+def _cmd_decide(args: argparse.Namespace) -> int:
+    from erpdata.decisions import Filter, bulk
+
+    f = Filter(kind=args.kind, band=args.band, min_probability=args.min_probability,
+               max_probability=args.max_probability, country=args.country,
+               actor_type=args.actor_type, conflict=args.conflict)
+    with _existing(args) as ws:
+        result = bulk(ws, args.command, f, user=args.user, dry_run=args.dry_run)
+    verb = "would " + args.command if args.dry_run else args.command + "ed"
+    print(f"{verb} {result.count} suggested {args.kind} link(s)"
+          + (f"; left out {result.left_out} whose records are linked or accepted elsewhere"
+             if result.left_out else ""), file=sys.stderr)
+    if len(result.sample):
+        print(result.sample.to_string(index=False), file=sys.stderr)
+    return 0
+
+
+def _cmd_commit(args: argparse.Namespace) -> int:
+    from erpdata.commit import commit
+
+    kinds = (args.kind,) if args.kind else KINDS
+    with _existing(args) as ws:
+        result = commit(ws, kinds, user=args.user, dry_run=args.dry_run)
+    print(result.summary(), file=sys.stderr)
+    if len(result.actions):
+        print(result.actions[["action", "kind", "crm_id", "erp_actor_type", "erp_id"]]
+              .to_string(index=False), file=sys.stderr)
+    if len(result.left_out):
+        print("left out (still accepted, fix and commit again):", file=sys.stderr)
+        print(result.left_out.to_string(index=False), file=sys.stderr)
+    return 0
+
+
+def _cmd_batches(args: argparse.Namespace) -> int:
+    from erpdata.commit import batches
+
+    with _existing(args) as ws:
+        frame = batches(ws)
+    print(frame.to_string(index=False) if len(frame) else "no batches yet")
+    return 0
+
+
+def _cmd_undo(args: argparse.Namespace) -> int:
+    from erpdata.commit import undo
+
+    with _existing(args) as ws:
+        done = undo(ws, args.batch_id, user=args.user)
+    print(f"batch {args.batch_id} undone: {done['links']} link(s) removed, {done['relinked']} "
+          f"restored, {done['fields']} field value(s) restored, {done['compensating']} "
+          "compensating action(s) queued", file=sys.stderr)
+    return 0
+
+
+def _cmd_disconnect(args: argparse.Namespace) -> int:
+    from erpdata.commit import disconnect
+
+    with _existing(args) as ws:
+        result = disconnect(ws, args.kind, args.crm_ids, user=args.user)
+    print(result.summary(), file=sys.stderr)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from erpdata.reports import export
+
+    with _existing(args) as ws:
+        written = export(ws, args.format, args.out)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _cmd_mapping(args: argparse.Namespace) -> int:
+    from erpdata.settings import export_toml, import_toml
+
+    with _existing(args) as ws:
+        if args.action == "export":
+            print(export_toml(ws, args.file))
+        else:
+            counts = import_toml(ws, args.file, user=args.user)
+            print(", ".join(f"{n} {kind} field(s)" for kind, n in counts.items())
+                  + f" imported from {args.file}", file=sys.stderr)
+    return 0
+
+
+def _add_stewardship(sub: Any, common: argparse.ArgumentParser) -> None:
+    """accept / reject / commit / batches / undo / disconnect / report / mapping."""
+    who = argparse.ArgumentParser(add_help=False)
+    who.add_argument("--user", help="who acts (default: $ERPDATA_USER or the login name)")
+    for name, what in (("accept", "accept"), ("reject", "reject (never suggested again)")):
+        p = sub.add_parser(name, parents=[common, who],
+                           help=f"{what} the suggested links that match the filters")
+        p.add_argument("--kind", choices=KINDS, default="company", help="default: company")
+        p.add_argument("--band", choices=("auto", "review", "low"))
+        p.add_argument("--min-probability", type=float, metavar="P")
+        p.add_argument("--max-probability", type=float, metavar="P")
+        p.add_argument("--country", help="the CRM company's country")
+        p.add_argument("--actor-type", choices=[a for k in KINDS for a in ACTOR_TYPES[k]])
+        p.add_argument("--conflict", action=argparse.BooleanOptionalAction, default=None,
+                       help="only pairs in (or not in) a conflict")
+        p.add_argument("--dry-run", action="store_true",
+                       help="say how many pairs it would touch, with a sample; write nothing")
+        p.set_defaults(func=_cmd_decide)
+
+    commit = sub.add_parser("commit", parents=[common, who],
+                            help="turn accepted decisions into links and queued actions")
+    commit.add_argument("--kind", choices=KINDS, help="one kind (default: all)")
+    commit.add_argument("--dry-run", action="store_true",
+                        help="show the batch (counts per action, a sample); write nothing")
+    commit.set_defaults(func=_cmd_commit)
+
+    sub.add_parser("batches", parents=[common], help="list committed batches"
+                   ).set_defaults(func=_cmd_batches)
+
+    undo = sub.add_parser("undo", parents=[common, who], help="undo a batch exactly")
+    undo.add_argument("batch_id", type=int, metavar="BATCH_ID")
+    undo.set_defaults(func=_cmd_undo)
+
+    disconnect = sub.add_parser("disconnect", parents=[common, who],
+                                help="remove links (nothing is deleted in either system)")
+    disconnect.add_argument("--kind", choices=KINDS, default="company")
+    disconnect.add_argument("crm_ids", nargs="+", metavar="CRM_ID")
+    disconnect.set_defaults(func=_cmd_disconnect)
+
+    report = sub.add_parser("report", parents=[common], help="write the link reports")
+    report.add_argument("--format", required=True, choices=("csv", "xlsx", "parquet"))
+    report.add_argument("--out", required=True, metavar="PATH",
+                        help="a folder (csv, parquet) or a .xlsx file")
+    report.set_defaults(func=_cmd_report)
+
+    mapping = sub.add_parser("mapping", parents=[common, who],
+                             help="export or import the field mappings as TOML")
+    mapping.add_argument("action", choices=("export", "import"))
+    mapping.add_argument("file", metavar="FILE")
+    mapping.set_defaults(func=_cmd_mapping)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed so docs and tests can inspect every option)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -223,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true",
                         help='JSON: {"crm": {"company": n, ...}, "erp": {...}, ...}')
     status.set_defaults(func=_cmd_status)
+    _add_stewardship(sub, common)
     return parser
 
 

@@ -183,3 +183,51 @@ def test_demo_command_builds_and_refuses_a_workspace_with_records(
     err = capsys.readouterr().err
     assert err.startswith(f"error: workspace {ws} already holds")
     assert ws.exists()  # refused, not removed
+
+
+def test_the_stewards_flow_from_the_command_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = str(tmp_path / "flow.duckdb")
+
+    def run(*argv: str) -> str:
+        capsys.readouterr()
+        assert main([*argv, "--workspace", ws]) == 0
+        out = capsys.readouterr()
+        return out.out + out.err
+
+    run("demo", "--size", "300", "--seed", "5", "--export-dir", str(tmp_path / "exp"))
+    run("match", "--kind", "company")
+    auto = int(duckdb_scalar(ws, "SELECT count(*) FROM suggestions WHERE link AND band = 'auto' "
+                                 "AND kind = 'company'"))
+    assert f"would accept {auto} suggested company link(s)" in run(
+        "accept", "--band", "auto", "--dry-run")
+    assert duckdb_scalar(ws, "SELECT count(*) FROM decisions") == 0
+    assert f"accepted {auto} suggested company link(s)" in run("accept", "--band", "auto",
+                                                               "--user", "kari")
+    assert f"dry run: would queue {auto} link" in run("commit", "--dry-run")
+    assert f"batch 1: queued {auto} link" in run("commit")
+    assert duckdb_scalar(ws, "SELECT count(*) FROM links") == auto
+    assert "committed" in run("batches")
+    files = run("report", "--format", "csv", "--out", str(tmp_path / "rep")).split()
+    assert [Path(f).name for f in files][:2] == ["links.csv", "unmatched_crm.csv"]
+    assert len((tmp_path / "rep" / "links.csv").read_text(encoding="utf-8").splitlines()) == \
+        auto + 1
+    assert f"batch 1 undone: {auto} link(s) removed" in run("undo", "1")
+    assert duckdb_scalar(ws, "SELECT count(*) FROM links") == 0
+    run("mapping", "export", str(tmp_path / "m.toml"))
+    assert "21 company field(s), 10 person field(s), 5 project field(s) imported" in run(
+        "mapping", "import", str(tmp_path / "m.toml"))
+
+
+def test_undo_of_an_unknown_batch_says_so(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    ws = tmp_path / "u.duckdb"
+    Workspace.open(ws).close()
+    assert main(["undo", "9", "--workspace", str(ws)]) == 1
+    assert "no batch 9 (see erpdata batches)" in capsys.readouterr().err
+
+
+def duckdb_scalar(path: str, sql: str) -> int:
+    with Workspace.open(Path(path)) as w:
+        (value,) = w.con.execute(sql).fetchone() or (0,)
+    return int(value)
