@@ -1,13 +1,22 @@
 """erpdata: the engine of erpdata workbench, usable from the workbench, a notebook or the CLI.
 
 The public API is what this module exports, and nothing else; a test keeps ``__all__`` honest.
-Implementation modules may change; these names are the contract.
+Implementation modules may change; these names are the contract. The steward's flow, in order:
+:func:`build_demo` or :func:`load_file` -> :func:`match_workspace` -> :func:`decide` /
+:func:`decide_bulk` -> :func:`diff` and :func:`pick` -> :func:`commit` (``dry_run=True`` first)
+-> :func:`undo` if needed -> :func:`build_reports` / :func:`export_reports`.
 """
 
+from erpdata.commit import BatchResult, batches, commit, disconnect, undo
+from erpdata.decisions import Filter, decide, decide_bulk, revoke
 from erpdata.demo import DemoSummary, build_demo
 from erpdata.errors import ErpdataError, IngestError, WorkspaceError
 from erpdata.ingest import LoadResult, changes, load_file, recent_loads
+from erpdata.matching import match_files, match_frames, match_workspace, suggestions
+from erpdata.reports import build_reports, export_reports
+from erpdata.review import diff, pick
 from erpdata.schema import ACTOR_TYPES, KINDS, SIDES, Field, fields
+from erpdata.settings import FieldMapping, mappings, save_mappings
 from erpdata.workspace import SCHEMA_VERSION, Workspace, resolve_path
 
 __all__ = [
@@ -15,17 +24,37 @@ __all__ = [
     "KINDS",
     "SCHEMA_VERSION",
     "SIDES",
+    "BatchResult",
     "DemoSummary",
     "ErpdataError",
     "Field",
+    "FieldMapping",
+    "Filter",
     "IngestError",
     "LoadResult",
     "Workspace",
     "WorkspaceError",
+    "batches",
     "build_demo",
+    "build_reports",
     "changes",
+    "commit",
+    "decide",
+    "decide_bulk",
+    "diff",
+    "disconnect",
+    "export_reports",
     "fields",
     "load_file",
+    "mappings",
+    "match_files",
+    "match_frames",
+    "match_workspace",
+    "pick",
     "recent_loads",
     "resolve_path",
+    "revoke",
+    "save_mappings",
+    "suggestions",
+    "undo",
 ]

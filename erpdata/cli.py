@@ -183,13 +183,13 @@ def _existing(args: argparse.Namespace) -> Workspace:
 
 
 def _cmd_decide(args: argparse.Namespace) -> int:
-    from erpdata.decisions import Filter, bulk
+    from erpdata.decisions import Filter, decide_bulk
 
     f = Filter(kind=args.kind, band=args.band, min_probability=args.min_probability,
                max_probability=args.max_probability, country=args.country,
                actor_type=args.actor_type, conflict=args.conflict)
     with _existing(args) as ws:
-        result = bulk(ws, args.command, f, user=args.user, dry_run=args.dry_run)
+        result = decide_bulk(ws, args.command, f, user=args.user, dry_run=args.dry_run)
     verb = "would " + args.command if args.dry_run else args.command + "ed"
     print(f"{verb} {result.count} suggested {args.kind} link(s)"
           + (f"; left out {result.left_out} whose records are linked or accepted elsewhere"
@@ -245,10 +245,10 @@ def _cmd_disconnect(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from erpdata.reports import export
+    from erpdata.reports import export_reports
 
     with _existing(args) as ws:
-        written = export(ws, args.format, args.out)
+        written = export_reports(ws, args.format, args.out)
     for path in written:
         print(path)
     return 0

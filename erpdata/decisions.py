@@ -232,7 +232,7 @@ def _selection(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
     return sql, params
 
 
-def bulk(ws: Workspace, decision: str, f: Filter, *, user: str | None = None,
+def decide_bulk(ws: Workspace, decision: str, f: Filter, *, user: str | None = None,
          dry_run: bool = False, sample: int = 10) -> BulkResult:
     """Accept, reject or skip every suggested link matching ``f`` that has no decision yet.
 

@@ -1739,9 +1739,7 @@ class _Generator:
 
 def _connect() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that keeps row order (the generating SQL is projections only)."""
-    con = duckdb.connect(config={"preserve_insertion_order": True})
-    con.execute("SET enable_progress_bar = false")
-    return con
+    return duckdb.connect(config={"preserve_insertion_order": True})
 
 
 @contextmanager

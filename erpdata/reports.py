@@ -19,22 +19,19 @@ import duckdb
 import pandas as pd
 
 from erpdata.errors import ErpdataError
+from erpdata.schema import KINDS, display_name_sql
 from erpdata.workspace import Workspace
 
 Format = Literal["csv", "xlsx", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "xlsx", "parquet")
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
-_NAME = {"company": "{t}.name", "person": "concat_ws(' ', {t}.firstname, {t}.lastname)",
-         "project": "{t}.name"}
-
-
 def _names(side: str) -> str:
     """``(kind, id[, actor_type], name)`` of every record of one side, all kinds."""
     parts = []
-    for kind, expr in _NAME.items():
+    for kind in KINDS:
         actor = "" if side == "crm" else "actor_type, "
-        parts.append(f"SELECT '{kind}' AS kind, {actor}id, {expr.format(t='r')} AS name, "
+        parts.append(f"SELECT '{kind}' AS kind, {actor}id, {display_name_sql(kind, 'r')} AS name, "
                      f"missing_since FROM {side}_{kind} r")
     return " UNION ALL ".join(parts)
 
@@ -160,7 +157,7 @@ REPORTS: dict[str, Callable[[duckdb.DuckDBPyConnection], pd.DataFrame]] = {
 }
 
 
-def build(ws: Workspace) -> dict[str, pd.DataFrame]:
+def build_reports(ws: Workspace) -> dict[str, pd.DataFrame]:
     """Every report as a DataFrame, read in one consistent snapshot."""
     cur = ws.cursor()
     with ws.transaction(cur):  # one snapshot: reports agree with each other
@@ -178,12 +175,12 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def export(ws: Workspace, fmt: str, out: str | Path) -> list[Path]:
+def export_reports(ws: Workspace, fmt: str, out: str | Path) -> list[Path]:
     """Write every report: CSV and Parquet as one file per report in the folder ``out``, XLSX
     as one workbook ``out`` with a sheet per report. Returns the files written."""
     if fmt not in FORMATS:
         raise ErpdataError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
-    reports = build(ws)
+    reports = build_reports(ws)
     target = Path(out)
     if fmt == "xlsx":
         if target.suffix.lower() != ".xlsx":

@@ -323,3 +323,14 @@ def check_side_kind(side: str, kind: str) -> None:
 def parent_kind(kind: Kind) -> Kind | None:
     """The kind a record of ``kind`` hangs under (persons and projects under companies)."""
     return None if kind == "company" else "company"
+
+
+#: How a record of each kind is named to a person, as SQL over a table alias ``{t}``.
+_DISPLAY_NAME: dict[Kind, str] = {"company": "{t}.name",
+                                  "person": "concat_ws(' ', {t}.firstname, {t}.lastname)",
+                                  "project": "{t}.name"}
+
+
+def display_name_sql(kind: Kind, alias: str) -> str:
+    """SQL for a record's display name (persons: first and last name)."""
+    return _DISPLAY_NAME[kind].format(t=alias)

@@ -177,7 +177,7 @@ def mappings(ws: Workspace, kind: str, con: duckdb.DuckDBPyConnection | None = N
     return stored(con or ws.cursor(), kind) or list(DEFAULTS[kind])  # type: ignore[index]
 
 
-def save(ws: Workspace, kind: str, new: list[FieldMapping], *, user: str | None = None,
+def save_mappings(ws: Workspace, kind: str, new: list[FieldMapping], *, user: str | None = None,
          con: duckdb.DuckDBPyConnection | None = None) -> None:
     """Validate and replace the mappings of ``kind`` in one transaction, audited."""
     validate(kind, new)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from erpdata.decisions import DecisionError, Filter, active, bulk, decide, revoke
+from erpdata.decisions import DecisionError, Filter, active, decide, decide_bulk, revoke
 from erpdata.matching import match_workspace
 from erpdata.workspace import Workspace
 from tests.helpers import snapshot
@@ -98,19 +98,19 @@ def test_bulk_reports_first_then_decides_only_undecided_pairs(ws: Workspace) -> 
     assert links == [("1", "supplier:L1"), ("2", "customer:K1")]
     decide(ws, "company", "reject", "2", "customer:K1")
     before = snapshot(ws)
-    preview = bulk(ws, "accept", Filter(min_probability=0.0), dry_run=True)
+    preview = decide_bulk(ws, "accept", Filter(min_probability=0.0), dry_run=True)
     assert (preview.count, preview.left_out, preview.applied) == (1, 0, False)
     assert preview.sample[["crm_id", "erp"]].values.tolist() == [["1", "supplier:L1"]]
     assert snapshot(ws) == before
-    done = bulk(ws, "accept", Filter(min_probability=0.0), user="kari")
+    done = decide_bulk(ws, "accept", Filter(min_probability=0.0), user="kari")
     assert (done.count, done.applied) == (1, True)
     assert _active(ws) == [("1", "supplier", "L1", "accept"), ("2", "customer", "K1", "reject")]
-    assert bulk(ws, "accept", Filter()).count == 0  # nothing left to decide
+    assert decide_bulk(ws, "accept", Filter()).count == 0  # nothing left to decide
 
 
 def test_bulk_accept_leaves_out_pairs_taken_elsewhere(ws: Workspace) -> None:
     decide(ws, "company", "accept", "3", "customer:K1")
-    result = bulk(ws, "accept", Filter(), dry_run=True)
+    result = decide_bulk(ws, "accept", Filter(), dry_run=True)
     assert (result.count, result.left_out) == (1, 1)
 
 
@@ -122,7 +122,7 @@ def test_bulk_accept_leaves_out_pairs_taken_elsewhere(ws: Workspace) -> None:
     (Filter(conflict=True), 1),  # 2 and 3 want K1
 ])
 def test_bulk_filters(ws: Workspace, f: Filter, count: int) -> None:
-    assert bulk(ws, "reject", f, dry_run=True).count == count
+    assert decide_bulk(ws, "reject", f, dry_run=True).count == count
 
 
 def test_decisions_survive_a_rematch(ws: Workspace) -> None:

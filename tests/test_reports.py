@@ -19,7 +19,7 @@ from erpdata.commit import commit
 from erpdata.decisions import decide
 from erpdata.errors import ErpdataError
 from erpdata.ingest import load_file
-from erpdata.reports import REPORTS, build, export, neutralise
+from erpdata.reports import REPORTS, build_reports, export_reports, neutralise
 from erpdata.review import pick
 from erpdata.workspace import Workspace
 from tests.helpers import write_text
@@ -59,7 +59,7 @@ def _golden(name: str, text: str) -> None:
 
 
 def test_csv_reports_match_their_golden_files(ws: Workspace, tmp_path: Path) -> None:
-    written = export(ws, "csv", tmp_path / "out")
+    written = export_reports(ws, "csv", tmp_path / "out")
     assert [p.name for p in written] == [f"{name}.csv" for name in REPORTS]
     for path in written:
         _golden(path.name, path.read_text(encoding="utf-8"))
@@ -67,7 +67,7 @@ def test_csv_reports_match_their_golden_files(ws: Workspace, tmp_path: Path) -> 
 
 def test_xlsx_has_a_styled_sheet_per_report_with_the_csv_cells(ws: Workspace,
                                                                 tmp_path: Path) -> None:
-    (path,) = export(ws, "xlsx", tmp_path / "report.xlsx")
+    (path,) = export_reports(ws, "xlsx", tmp_path / "report.xlsx")
     book = load_workbook(path)
     assert book.sheetnames == list(REPORTS)
     links = book["links"]
@@ -84,14 +84,14 @@ def test_xlsx_has_a_styled_sheet_per_report_with_the_csv_cells(ws: Workspace,
 
 
 def test_parquet_keeps_values_as_they_are(ws: Workspace, tmp_path: Path) -> None:
-    export(ws, "parquet", tmp_path / "pq")
+    export_reports(ws, "parquet", tmp_path / "pq")
     links = pd.read_parquet(tmp_path / "pq" / "links.parquet")
     assert links["crm_name"].tolist() == ["Berg Bygg AB", '=HYPERLINK("http://x")']
     assert links["probability"].tolist()[0] == 0.999
 
 
 def test_reports_as_dataframes(ws: Workspace) -> None:
-    r = build(ws)
+    r = build_reports(ws)
     unmatched = r["unmatched_crm"][["crm_id", "best_candidate", "decision"]]
     assert unmatched.astype(object).where(unmatched.notna(), None).values.tolist() == [
         ["2", "customer:K1", None], ["3", "customer:K1", None], ["5", None, "create"],
@@ -116,6 +116,6 @@ def test_formula_neutralisation(value: str, safe: str) -> None:
 
 def test_bad_format_or_path_says_what_to_do(ws: Workspace, tmp_path: Path) -> None:
     with pytest.raises(ErpdataError, match="unknown report format 'pdf'"):
-        export(ws, "pdf", tmp_path / "x")
+        export_reports(ws, "pdf", tmp_path / "x")
     with pytest.raises(ErpdataError, match=r"give a path ending in \.xlsx"):
-        export(ws, "xlsx", tmp_path / "x.csv")
+        export_reports(ws, "xlsx", tmp_path / "x.csv")

@@ -9,7 +9,7 @@ import pytest
 
 from erpdata.ingest import load_file
 from erpdata.review import COLUMNS, ReviewError, diff, diffs, html, pick
-from erpdata.settings import FieldMapping, save
+from erpdata.settings import FieldMapping, save_mappings
 from erpdata.workspace import Workspace
 from tests.helpers import snapshot, write_text
 
@@ -44,7 +44,7 @@ def test_the_mapping_decides_winner_and_direction(companies_ws: Workspace) -> No
     # org numbers: the ERP wins by default, both ways
     assert _rows(d, "status", "pick", "crm_after", "erp_after")["vatno"] == (
         "different", "erp", "911111111", "911111111")
-    save(companies_ws, "company", [FieldMapping("name", "name", "both", mandatory=True),
+    save_mappings(companies_ws, "company", [FieldMapping("name", "name", "both", mandatory=True),
                                    FieldMapping("vatno", "vatno", "to_crm", winner="crm"),
                                    FieldMapping("postalcity", "postalcity", "none")])
     d = diff(companies_ws, "company", "4", "customer:K9")
@@ -59,7 +59,7 @@ def test_the_mapping_decides_winner_and_direction(companies_ws: Workspace) -> No
 
 def test_newest_wins_by_when_each_record_last_changed(companies_ws: Workspace,
                                                       tmp_path: Path) -> None:
-    save(companies_ws, "company", [FieldMapping("postalcity", "postalcity", "both",
+    save_mappings(companies_ws, "company", [FieldMapping("postalcity", "postalcity", "both",
                                                 winner="newest")])
     # The ERP export was loaded after the CRM one: its record is newer.
     assert _rows(diff(companies_ws, "company", "4", "customer:K9"), "pick")["postalcity"] == (

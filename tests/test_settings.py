@@ -14,7 +14,7 @@ from erpdata.settings import (
     export_toml,
     import_toml,
     mappings,
-    save,
+    save_mappings,
     to_toml,
     validate,
 )
@@ -71,7 +71,7 @@ def test_a_workspace_starts_with_the_defaults_and_keeps_what_is_saved(ws: Worksp
     assert mappings(ws, "company") == list(DEFAULTS["company"])
     new = [FieldMapping("name", "name", "both", show_in_search=True, mandatory=True),
            FieldMapping("phone", "phone", "to_erp", winner="newest")]
-    save(ws, "company", new, user="kari")
+    save_mappings(ws, "company", new, user="kari")
     assert mappings(ws, "company") == new
     assert mappings(ws, "person") == list(DEFAULTS["person"])
     (actor, action, kind) = ws.con.execute("SELECT actor, action, kind FROM audit").fetchone()
@@ -81,12 +81,12 @@ def test_a_workspace_starts_with_the_defaults_and_keeps_what_is_saved(ws: Worksp
 def test_an_invalid_save_writes_nothing(ws: Workspace) -> None:
     before = snapshot(ws)
     with pytest.raises(MappingError):
-        save(ws, "company", [FieldMapping("name", "name", "none", mandatory=True)])
+        save_mappings(ws, "company", [FieldMapping("name", "name", "none", mandatory=True)])
     assert snapshot(ws) == before
 
 
 def test_toml_round_trip(ws: Workspace, tmp_path: Path) -> None:
-    save(ws, "project", [FieldMapping("name", "name", "both", mandatory=True),
+    save_mappings(ws, "project", [FieldMapping("name", "name", "both", mandatory=True),
                          FieldMapping("status", "status", "none", default_value="Åpen",
                                       ask_user=True, default_mandatory=True)])
     path = export_toml(ws, tmp_path / "m.toml")

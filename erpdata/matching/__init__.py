@@ -5,8 +5,9 @@
 """
 
 from erpdata.matching.engine import MatchResult, match_frames
+from erpdata.matching.files import match_files
 from erpdata.matching.spec import TYPES, Comparison, infer_comparisons, parse_compare
-from erpdata.matching.workspace import COMPARISONS, match_workspace
+from erpdata.matching.workspace import COMPARISONS, match_workspace, suggestions
 
 __all__ = [
     "COMPARISONS",
@@ -14,7 +15,9 @@ __all__ = [
     "Comparison",
     "MatchResult",
     "infer_comparisons",
+    "match_files",
     "match_frames",
     "match_workspace",
     "parse_compare",
+    "suggestions",
 ]

@@ -25,7 +25,7 @@ from erpdata.errors import ErpdataError
 from erpdata.matching.engine import MatchResult, match_frames
 from erpdata.matching.normalised import stored_features
 from erpdata.matching.spec import Comparison
-from erpdata.schema import Kind, check_side_kind
+from erpdata.schema import Kind, check_side_kind, display_name_sql
 from erpdata.workspace import Workspace, current_user
 
 Progress = Callable[[str, float], None]
@@ -205,3 +205,29 @@ def scoring_states(ws: Workspace, kind: str) -> dict[str, int]:
     out.update({k: int(v) for k, v in rows.items()})
     out["not_scored"] = int(n) - sum(v for k, v in out.items() if k != "not_scored")
     return out
+
+
+def suggestions(ws: Workspace, kind: str = "company", *, links_only: bool = False,
+                band: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    """The stored suggestions of ``kind`` with both records' names, best first: what a steward
+    reviews (``links_only``: the one suggested link per record; ``band``: auto/review/low)."""
+    check_side_kind("crm", kind)
+    k: Kind = kind  # type: ignore[assignment]
+    where, params = ["s.kind = ?"], [kind]
+    if links_only:
+        where.append("s.link")
+    if band is not None:
+        where.append("s.band = ?")
+        params.append(band)
+    sql = f"""
+        SELECT s.crm_id, {display_name_sql(k, 'c')} AS crm_name,
+               s.erp_actor_type || ':' || s.erp_id AS erp, {display_name_sql(k, 'e')} AS erp_name,
+               s.rank, s.probability, s.band, s.link, s.conflict, s.explanation
+        FROM suggestions s
+        JOIN crm_{kind} c ON c.id = s.crm_id
+        JOIN erp_{kind} e ON e.actor_type = s.erp_actor_type AND e.id = s.erp_id
+        WHERE {' AND '.join(where)}
+        ORDER BY s.probability DESC, s.crm_id, s.rank"""
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return ws.cursor().execute(sql, params).df()
