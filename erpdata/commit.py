@@ -248,35 +248,45 @@ class BatchResult:
         return f"{head} {parts}{tail}"
 
 
-def _actions(p: Plan, batch_id: int, now: datetime) -> pd.DataFrame:
-    """One queued action per link, per side with field changes, per create, per unlink."""
-    rows: list[dict[str, Any]] = []
+_ACTION_COLS = ["batch_id", "kind", "action", "crm_id", "erp_actor_type", "erp_id", "payload",
+                "idempotency_key", "status", "created_at"]
 
-    def add(action: str, kind: str, crm_id: str, actor: str | None, erp_id: str | None,
-            payload: dict[str, Any]) -> None:
-        key = f"{batch_id}:{action}:{kind}:{crm_id}:{actor or ''}:{erp_id or ''}"
-        rows.append({"batch_id": batch_id, "kind": kind, "action": action, "crm_id": crm_id,
-                     "erp_actor_type": actor, "erp_id": erp_id,
-                     "payload": json.dumps(payload, ensure_ascii=False),
-                     "idempotency_key": key, "status": "queued", "created_at": now})
 
-    for r in p.links.itertuples(index=False):
-        add("link", r.kind, r.crm_id, r.erp_actor_type, r.erp_id,
-            {"last_modified": None if pd.isna(r.last_modified) else str(r.last_modified)})
+def _actions(cur: duckdb.DuckDBPyConnection, p: Plan, batch_id: int, now: datetime
+             ) -> pd.DataFrame:
+    """One queued action per link, per side with field changes (its fields' new and old
+    values, in field order), per create and per unlink; built in DuckDB, not row by row."""
+    parts = []
+    if len(p.links):
+        lm = p.links["last_modified"]
+        parts.append(p.links.assign(action="link", payload=[
+            json.dumps({"last_modified": None if pd.isna(x) else str(x)}) for x in lm]))
     if len(p.changes):
-        grouped = p.changes.groupby(["kind", "side", "crm_id", "erp_actor_type", "erp_id"],
-                                    sort=False)
-        for (kind, side, crm_id, actor, erp_id), g in grouped:
-            add(f"update_{side}", kind, crm_id, actor, erp_id,
-                {"fields": dict(zip(g["field"], g["after"], strict=True)),
-                 "before": dict(zip(g["field"], g["before"], strict=True))})
-    for r in p.creates.itertuples(index=False):
-        add("create_erp", r.kind, r.crm_id, r.erp_actor_type, None, r.payload)
-    for r in p.unlinks.itertuples(index=False):
-        add("unlink", r.kind, r.crm_id, r.erp_actor_type, r.erp_id, {})
-    cols = ["batch_id", "kind", "action", "crm_id", "erp_actor_type", "erp_id", "payload",
-            "idempotency_key", "status", "created_at"]
-    return pd.DataFrame(rows, columns=cols)
+        cur.register("plan_changes", p.changes.astype({"before": object, "after": object})
+                     .assign(_pos=np.arange(len(p.changes))))
+        parts.append(cur.execute(
+            """SELECT kind, 'update_' || side AS action, crm_id, erp_actor_type, erp_id,
+                      json_object('fields', to_json(map_from_entries(
+                                      list(struct_pack(k := field, v := after) ORDER BY field))),
+                                  'before', to_json(map_from_entries(
+                                      list(struct_pack(k := field, v := before) ORDER BY field)))
+                                  )::VARCHAR AS payload
+               FROM plan_changes GROUP BY ALL ORDER BY min(_pos)""").df())
+        cur.unregister("plan_changes")
+    if len(p.creates):
+        parts.append(p.creates.assign(action="create_erp", erp_id=None, payload=[
+            json.dumps(x, ensure_ascii=False) for x in p.creates["payload"]]))
+    if len(p.unlinks):
+        parts.append(p.unlinks.assign(action="unlink", payload="{}"))
+    if not parts:
+        return pd.DataFrame(columns=_ACTION_COLS)
+    out = pd.concat([x[["kind", "action", "crm_id", "erp_actor_type", "erp_id", "payload"]]
+                     for x in parts], ignore_index=True)
+    out["idempotency_key"] = (f"{batch_id}:" + out["action"] + ":" + out["kind"] + ":"
+                              + out["crm_id"].astype(str) + ":"
+                              + out["erp_actor_type"].fillna("") + ":"
+                              + out["erp_id"].fillna(""))
+    return out.assign(batch_id=batch_id, status="queued", created_at=now)[_ACTION_COLS]
 
 
 def _write_values(cur: duckdb.DuckDBPyConnection, changes: pd.DataFrame, column: str) -> None:
@@ -334,7 +344,7 @@ def commit(ws: Workspace, kinds: tuple[str, ...] = KINDS, *, user: str | None = 
     cur = ws.cursor()
     if dry_run:
         p = plan(ws, kinds, cur)
-        actions = _actions(p, 0, datetime.now())
+        actions = _actions(cur, p, 0, datetime.now())
         return BatchResult(None, p.counts(), actions.head(sample), p.left_out, True)
     with ws.transaction(cur):
         p = plan(ws, kinds, cur)
@@ -368,7 +378,7 @@ def _write(cur: duckdb.DuckDBPyConnection, p: Plan, user: str, what: str
                     "erp_id, batch_id, linked_by, linked_at, last_modified FROM new_links")
         cur.unregister("new_links")
     _write_values(cur, p.changes, "after")
-    actions = _actions(p, batch_id, now)
+    actions = _actions(cur, p, batch_id, now)
     if len(actions):
         cur.register("new_actions", actions)
         cur.execute("INSERT INTO actions BY NAME SELECT * FROM new_actions")

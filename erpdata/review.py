@@ -204,9 +204,8 @@ def _after(out: pd.DataFrame, maps: list[FieldMapping]) -> pd.DataFrame:
     chosen = np.where(out["pick"] == "crm", out["crm_value"],
                       np.where(out["pick"] == "erp", out["erp_value"], out["value"]))
     out["value"] = chosen
-    direction = {m.erp_field: m for m in maps}
-    to_crm = out["erp_field"].map(lambda f: direction[f].to_crm).to_numpy(bool)
-    to_erp = out["erp_field"].map(lambda f: direction[f].to_erp).to_numpy(bool)
+    to_crm = out["erp_field"].map({m.erp_field: m.to_crm for m in maps}).to_numpy(bool)
+    to_erp = out["erp_field"].map({m.erp_field: m.to_erp for m in maps}).to_numpy(bool)
     settled = out["status"].isin(["equal", "equal_normalised", "empty"]).to_numpy()
     typed = (out["pick"] == "value").to_numpy()
     write_crm = to_crm & (~settled | typed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import erpdata.commit as commit_mod
 from erpdata.commit import CommitError, batches, commit, disconnect, plan, undo
 from erpdata.decisions import DecisionError, decide
 from erpdata.ingest import load_file
@@ -18,6 +18,8 @@ from erpdata.review import pick
 from erpdata.workspace import Workspace
 from tests.helpers import snapshot, write_text
 
+# ``erpdata.commit`` is also the public function: the module is fetched by name.
+commit_mod = importlib.import_module("erpdata.commit")
 #: What undo must restore exactly (the log tables batches, actions and audit only grow).
 STATE = ("links", "decisions", "picks", "crm_company", "erp_company", "crm_person", "erp_person")
 
