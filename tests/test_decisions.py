@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from erpdata.decisions import DecisionError, Filter, active, decide, decide_bulk, revoke
+from erpdata.ingest import load_file
 from erpdata.matching import match_workspace
 from erpdata.workspace import Workspace
-from tests.helpers import snapshot
+from tests.helpers import snapshot, write_text
 
 
 @pytest.fixture
@@ -134,3 +137,15 @@ def test_decisions_survive_a_rematch(ws: Workspace) -> None:
                           "erp_id = 'L1'").fetchone() == (0,)
     assert ws.con.execute("SELECT count(*) FROM suggestions WHERE crm_id = '2' AND "
                           "erp_id = 'K1' AND link").fetchone() == (0,)
+
+
+def test_decisions_survive_a_reload(ws: Workspace, tmp_path: Path) -> None:
+    decide(ws, "company", "reject", "1", "supplier:L1", user="kari")
+    decide(ws, "company", "accept", "2", "customer:K1", user="kari")
+    load_file(ws, write_text(tmp_path / "again.csv",
+                             "id;name;vatno;postalcity\n1;Berg Bygg Aktiebolag;5560360793;Solna\n"
+                             "2;Hansen & Co AS;923609016;Oslo\n"), side="crm", kind="company")
+    assert _active(ws) == [("1", "supplier", "L1", "reject"), ("2", "customer", "K1", "accept")]
+    match_workspace(ws, "company")
+    assert ws.con.execute("SELECT count(*) FROM suggestions WHERE crm_id = '1' AND "
+                          "erp_id = 'L1'").fetchone() == (0,)
