@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from erpdata.errors import ErpdataError
-from erpdata.schema import ACTOR_TYPES, Kind, check_side_kind
+from erpdata.schema import ACTOR_TYPES, Kind, check_side_kind, display_name_sql
 from erpdata.workspace import Workspace, current_user
 
 Decision = Literal["accept", "reject", "skip", "create"]
@@ -195,30 +195,20 @@ class BulkResult:
 def _selection(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
     """SQL for the suggested links that match ``f`` and have no active decision yet, with a
     flag for those that would break one-to-one (already linked or accepted elsewhere)."""
-    where, params = ["s.kind = ?", "s.link"], [kind]
-    if f.band is not None:
-        where.append("s.band = ?")
-        params.append(f.band)
-    if f.min_probability is not None:
-        where.append("s.probability >= ?")
-        params.append(f.min_probability)
-    if f.max_probability is not None:
-        where.append("s.probability <= ?")
-        params.append(f.max_probability)
-    if f.actor_type is not None:
-        where.append("s.erp_actor_type = ?")
-        params.append(f.actor_type)
-    if f.conflict is not None:
-        where.append("s.conflict = ?")
-        params.append(f.conflict)
     company = "c" if kind == "company" else "pc"
-    if f.country is not None:
-        where.append(f"upper({company}.country) = upper(?)")
-        params.append(f.country)
+    conditions = [("s.band = ?", f.band), ("s.probability >= ?", f.min_probability),
+                  ("s.probability <= ?", f.max_probability),
+                  ("s.erp_actor_type = ?", f.actor_type), ("s.conflict = ?", f.conflict),
+                  (f"upper({company}.country) = upper(?)", f.country)]
+    where, params = ["s.kind = ?", "s.link"], [kind]
+    for condition, value in conditions:
+        if value is not None:
+            where.append(condition)
+            params.append(value)
     join = "" if kind == "company" else "LEFT JOIN crm_company pc ON pc.id = c.company_id"
     sql = f"""
         SELECT s.crm_id, s.erp_actor_type || ':' || s.erp_id AS erp, s.probability, s.band,
-               s.conflict, c.name AS crm_name,
+               s.conflict, {display_name_sql(kind, 'c')} AS crm_name,
                EXISTS (SELECT 1 FROM ({_active_accepts(kind)}) t
                        WHERE t.crm_id = s.crm_id OR (t.erp_actor_type = s.erp_actor_type
                                                     AND t.erp_id = s.erp_id)) AS taken
