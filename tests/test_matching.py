@@ -411,6 +411,21 @@ def test_parse_compare_location() -> None:
         Comparison("lat", "lat", "lat", "location")
 
 
+def test_score_mixture_finds_the_two_groups_of_weights() -> None:
+    from erpdata.matching import model as fs
+
+    # 900 non-matches around -20, 100 matches around 0; the model's split (-5) is off
+    weight = np.concatenate([np.linspace(-23, -17, 900), np.linspace(-3, 3, 100)])
+    mixed = fs.score_mixture(weight, split=-5.0)
+    assert mixed is not None
+    p, share = mixed
+    assert share == pytest.approx(0.1, abs=1e-3)
+    assert (p[:900] < 1e-6).all() and (p[900:] > 0.999).all()
+    assert (np.diff(p) >= 0).all()  # rises with the weight: the model's order is kept
+    assert (p[weight <= -20] == 0).all() and (p[weight >= 0] == 1).all()
+    assert fs.score_mixture(weight, split=10.0) is None
+
+
 def test_many_to_many_explains_a_location() -> None:
     crm = pd.DataFrame({"id": ["1", "2"], "name": ["Akzo Nobel", "Philips"],
                         "latitude": ["52.35", "51.45"], "longitude": ["4.9166667", "5.466667"]})

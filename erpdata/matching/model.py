@@ -273,3 +273,45 @@ def refit_prior(model: Model, gamma: np.ndarray,
         prior = new
     return Model(model.fields, model.level_labels, model.m, model.u, prior, None,
                  model.iterations, model.history)
+
+
+def score_mixture(weight: np.ndarray, split: float, max_iterations: int = 200,
+                  tolerance: float = 1e-6) -> tuple[np.ndarray, float] | None:
+    """Match probabilities from the shape of the match weights alone: a mixture of two normal
+    distributions (non-matches low, matches high) fitted by EM over the pairs' weights, starting
+    from the two groups either side of ``split``. Returns (probability of each pair, share of
+    pairs in the high group), or None when ``split`` leaves a group empty.
+
+    Why: Fellegi-Sunter EM can settle on a class tighter than the matches ("matches agree on
+    every field"), and then its prior collapses while its weights still rank the pairs well; the
+    weights of the candidate pairs then still fall into two groups whose sizes say how many
+    matches there are. The probability is made to rise with the weight (none below the low
+    group's mean, certain above the high group's mean, never lower than at a smaller weight), so
+    the order of the pairs is the model's."""
+    high = weight >= split
+    if high.all() or not high.any():
+        return None
+    share = float(high.mean())
+    mean = np.array([weight[~high].mean(), weight[high].mean()])
+    sd = np.array([weight[~high].std(), weight[high].std()]) + 1.0
+    r = high.astype(float)
+    for _ in range(max_iterations):
+        z = (weight[:, None] - mean) / sd
+        dens = np.exp(-0.5 * z**2) / sd * np.array([1.0 - share, share])
+        r = dens[:, 1] / np.maximum(dens.sum(axis=1), 1e-300)
+        new_share = float(r.mean())
+        if not EPS < new_share < 1 - EPS:
+            return None
+        mean = np.array([np.average(weight, weights=1.0 - r), np.average(weight, weights=r)])
+        var = np.array([np.average((weight - mean[0]) ** 2, weights=1.0 - r),
+                        np.average((weight - mean[1]) ** 2, weights=r)])
+        sd = np.sqrt(var) + 0.25
+        done = abs(new_share - share) < tolerance
+        share = new_share
+        if done:
+            break
+    r = np.where(weight <= mean[0], 0.0, np.where(weight >= mean[1], 1.0, r))
+    order = np.argsort(weight, kind="stable")
+    out = np.empty_like(r)
+    out[order] = np.maximum.accumulate(r[order])
+    return out, share
