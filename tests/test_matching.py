@@ -437,3 +437,24 @@ def test_many_to_many_explains_a_location() -> None:
     point = "latitude+longitude"
     assert json.loads(c.loc[("1", "a"), "explanation"])[point]["level"] == "same point"
     assert json.loads(c.loc[("2", "b"), "explanation"])[point]["level"] == "missing"
+
+
+def test_weight_groups_replace_a_collapsed_prior(monkeypatch: pytest.MonkeyPatch) -> None:
+    from erpdata.matching import engine
+
+    crm, erp = _customer_supplier_frames()
+    sound = match_frames(crm, erp, COMPANY, many_to_many=True)
+    assert sound.stats["calibration"] == "model"
+    # Pretend every prior has collapsed: the weight groups then give the probabilities...
+    monkeypatch.setattr(engine, "COLLAPSED_PRIOR", 0.0)
+    grouped = match_frames(crm, erp, COMPANY, many_to_many=True)
+    assert grouped.stats["calibration"] == "weight groups"
+    both = sound.candidates.merge(grouped.candidates, on=["crm_id", "erp_id"])
+    assert len(both) >= 4
+    # ...never lower than the model's, above the ceiling only where the model itself was sure,
+    assert (both["probability_y"] >= both["probability_x"] - 1e-9).all()
+    high = both["probability_y"] > engine.MIXTURE_CEILING
+    assert (both.loc[high, "probability_y"] == both.loc[high, "probability_x"]).all()
+    # ...and the weights and explanations stay the model's.
+    assert (both["match_weight_x"] == both["match_weight_y"]).all()
+    assert (both["explanation_x"] == both["explanation_y"]).all()
