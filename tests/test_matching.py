@@ -418,12 +418,18 @@ def test_score_mixture_finds_the_two_groups_of_weights() -> None:
     weight = np.concatenate([np.linspace(-23, -17, 900), np.linspace(-3, 3, 100)])
     mixed = fs.score_mixture(weight, split=-5.0)
     assert mixed is not None
-    p, share = mixed
-    assert share == pytest.approx(0.1, abs=1e-3)
+    p = mixed.probability
+    assert mixed.share == pytest.approx(0.1, abs=1e-3)
+    assert mixed.separation > 5
     assert (p[:900] < 1e-6).all() and (p[900:] > 0.999).all()
     assert (np.diff(p) >= 0).all()  # rises with the weight: the model's order is kept
     assert (p[weight <= -20] == 0).all() and (p[weight >= 0] == 1).all()
     assert fs.score_mixture(weight, split=10.0) is None
+    # non-matches with a long tail of weights make no two groups
+    rng = np.random.default_rng(0)
+    tail = np.concatenate([rng.normal(-25, 2.5, 17_000), -25 + rng.exponential(6, 600)])
+    spread = fs.score_mixture(tail, split=-5.0)
+    assert spread is not None and spread.separation < 3
 
 
 def test_many_to_many_explains_a_location() -> None:
@@ -447,6 +453,7 @@ def test_weight_groups_replace_a_collapsed_prior(monkeypatch: pytest.MonkeyPatch
     assert sound.stats["calibration"] == "model"
     # Pretend every prior has collapsed: the weight groups then give the probabilities...
     monkeypatch.setattr(engine, "COLLAPSED_PRIOR", 0.0)
+    monkeypatch.setattr(engine, "GROUP_SEPARATION", 0.0)
     grouped = match_frames(crm, erp, COMPANY, many_to_many=True)
     assert grouped.stats["calibration"] == "weight groups"
     both = sound.candidates.merge(grouped.candidates, on=["crm_id", "erp_id"])

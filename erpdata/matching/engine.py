@@ -35,10 +35,14 @@ RANDOM_PAIRS = 150_000
 #: runaway fits raised it 1.9-7x.
 MAX_PRIOR_GROWTH = 1.5
 #: Many-to-many: when the two groups of match weights (:func:`fs.score_mixture`) hold this many
-#: times more matches than the model's prior says, the prior has collapsed and the groups give
-#: the probabilities. Collapsed fits were 19x (patents) and 5700x (affiliations) off; sound
-#: ones 0.9-2.1x (persons, citations, childcare sites, products).
+#: times more matches than the model's prior says, and are clearly apart
+#: (:data:`GROUP_SEPARATION`), the prior has collapsed and the groups give the probabilities.
+#: Collapsed fits were 19x (patents) and 5700x (affiliations) off, with groups 4.6 and 8.3
+#: apart; sound ones 0.9-2.1x (persons, citations, childcare sites, products). Where one-to-one
+#: sets run many-to-many looked collapsed (restaurants, products), the "groups" were 1.4 and
+#: 2.3 apart: no two groups, just a long tail of weights.
 COLLAPSED_PRIOR = 4.0
+GROUP_SEPARATION = 3.0
 #: The most a probability from the weight groups claims: their tails are a guess (on the
 #: affiliations, every link would otherwise have been "certain" at 62 % precision), so such
 #: pairs are reviewed; only pairs the model itself is sure of stay auto-accepted.
@@ -238,8 +242,9 @@ def match_frames(
     if many_to_many and len(p):
         review = min(max(assign.thresholds(p)["review"], fs.EPS), 1 - fs.EPS)
         mixed = fs.score_mixture(weight, float(np.log2(review / (1 - review))))
-        if mixed is not None and mixed[1] > COLLAPSED_PRIOR * model.prior:
-            p = np.maximum(p, np.minimum(mixed[0], MIXTURE_CEILING))
+        if (mixed is not None and mixed.share > COLLAPSED_PRIOR * model.prior
+                and mixed.separation >= GROUP_SEPARATION):
+            p = np.maximum(p, np.minimum(mixed.probability, MIXTURE_CEILING))
             calibration = "weight groups"
     ambiguous = np.zeros(len(p), dtype=bool)
     if copies is not None:

@@ -275,12 +275,24 @@ def refit_prior(model: Model, gamma: np.ndarray,
                  model.iterations, model.history)
 
 
+@dataclass(frozen=True)
+class Mixture:
+    """Two groups of match weights (see :func:`score_mixture`)."""
+
+    #: Per pair: the probability of the high group, rising with the weight.
+    probability: np.ndarray
+    #: The share of pairs in the high group.
+    share: float
+    #: Ashman's D: the distance of the two means in pooled standard deviations (above 2 the
+    #: groups are cleanly apart; a low one means the weights make no two groups).
+    separation: float
+
+
 def score_mixture(weight: np.ndarray, split: float, max_iterations: int = 200,
-                  tolerance: float = 1e-6) -> tuple[np.ndarray, float] | None:
+                  tolerance: float = 1e-6) -> Mixture | None:
     """Match probabilities from the shape of the match weights alone: a mixture of two normal
     distributions (non-matches low, matches high) fitted by EM over the pairs' weights, starting
-    from the two groups either side of ``split``. Returns (probability of each pair, share of
-    pairs in the high group), or None when ``split`` leaves a group empty.
+    from the two groups either side of ``split``. None when a group is (or becomes) empty.
 
     Why: Fellegi-Sunter EM can settle on a class tighter than the matches ("matches agree on
     every field"), and then its prior collapses while its weights still rank the pairs well; the
@@ -314,4 +326,5 @@ def score_mixture(weight: np.ndarray, split: float, max_iterations: int = 200,
     order = np.argsort(weight, kind="stable")
     out = np.empty_like(r)
     out[order] = np.maximum.accumulate(r[order])
-    return out, share
+    separation = float((mean[1] - mean[0]) / np.sqrt((sd[0] ** 2 + sd[1] ** 2) / 2))
+    return Mixture(out, share, separation)
