@@ -300,31 +300,36 @@ def score_mixture(weight: np.ndarray, split: float, max_iterations: int = 200,
     matches there are. The probability is made to rise with the weight (none below the low
     group's mean, certain above the high group's mean, never lower than at a smaller weight), so
     the order of the pairs is the model's."""
-    high = weight >= split
+    # EM over the distinct weights (pairs share a handful of level combinations), each counted
+    value, inverse, count = np.unique(weight, return_inverse=True, return_counts=True)
+    high = value >= split
     if high.all() or not high.any():
         return None
-    share = float(high.mean())
-    mean = np.array([weight[~high].mean(), weight[high].mean()])
-    sd = np.array([weight[~high].std(), weight[high].std()]) + 1.0
+    n = count.sum()
+    share = float(count[high].sum() / n)
+
+    def spread(w: np.ndarray) -> tuple[float, float]:
+        mean = float(np.average(value, weights=w))
+        return mean, float(np.sqrt(np.average((value - mean) ** 2, weights=w)))
+
+    (m0, s0), (m1, s1) = spread(count * ~high), spread(count * high)
+    mean, sd = np.array([m0, m1]), np.array([s0, s1]) + 1.0
     r = high.astype(float)
     for _ in range(max_iterations):
-        z = (weight[:, None] - mean) / sd
+        z = (value[:, None] - mean) / sd
         dens = np.exp(-0.5 * z**2) / sd * np.array([1.0 - share, share])
         r = dens[:, 1] / np.maximum(dens.sum(axis=1), 1e-300)
-        new_share = float(r.mean())
+        new_share = float((count * r).sum() / n)
         if not EPS < new_share < 1 - EPS:
             return None
-        mean = np.array([np.average(weight, weights=1.0 - r), np.average(weight, weights=r)])
-        var = np.array([np.average((weight - mean[0]) ** 2, weights=1.0 - r),
-                        np.average((weight - mean[1]) ** 2, weights=r)])
-        sd = np.sqrt(var) + 0.25
+        (m0, s0), (m1, s1) = spread(count * (1.0 - r)), spread(count * r)
+        mean, sd = np.array([m0, m1]), np.array([s0, s1]) + 0.25
         done = abs(new_share - share) < tolerance
         share = new_share
         if done:
             break
-    r = np.where(weight <= mean[0], 0.0, np.where(weight >= mean[1], 1.0, r))
-    order = np.argsort(weight, kind="stable")
-    out = np.empty_like(r)
-    out[order] = np.maximum.accumulate(r[order])
+    r = np.where(value <= mean[0], 0.0, np.where(value >= mean[1], 1.0, r))
+    r = np.maximum.accumulate(r)  # value is sorted
     separation = float((mean[1] - mean[0]) / np.sqrt((sd[0] ** 2 + sd[1] ** 2) / 2))
+    out = r[inverse]
     return Mixture(out, share, separation)
