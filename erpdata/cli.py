@@ -140,7 +140,8 @@ def _cmd_match_files(args: argparse.Namespace) -> int:
         close()
     links = int(result.candidates["match"].sum())
     print(f"{args.out}: {len(result.candidates)} candidate rows, {links} links; compared "
-          + ", ".join(f"{c.crm_col}={c.erp_col}:{c.type}" for c in result.comparisons),
+          + ", ".join(f"{'+'.join(c.columns('crm'))}={'+'.join(c.columns('erp'))}:{c.type}"
+                      for c in result.comparisons),
           file=sys.stderr)
     return 0
 
@@ -361,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--out", required=True, metavar="OUT.csv",
                        help="crm_id, erp_id, probability, rank, band, match, explanation")
     files.add_argument("--compare", action="append", metavar="CRM_COL=ERP_COL[:TYPE]",
-                       help="a column pair to compare (repeat); default: shared column names")
+                       help="a column pair to compare (repeat; LAT+LNG=LAT+LNG for a location); "
+                            "default: shared column names")
     files.add_argument("--many-to-many", action="store_true",
                        help="link every pair above the threshold, not one per record")
     files.set_defaults(func=_cmd_match_files)

@@ -362,3 +362,93 @@ def test_fit_starts_from_the_given_m() -> None:
     sums = np.array([p[2:].sum(), p[:2].sum()]) + fs.M_PRIOR_PAIRS * fs._initial_m(2)
     assert np.allclose(stepped.m[0], sums / sums.sum())
     assert stepped.prior == pytest.approx(p.mean())
+
+
+def test_latitude_and_longitude_are_compared_as_one_location() -> None:
+    from erpdata.matching import compare
+    from erpdata.matching.prepare import features
+    from erpdata.matching.spec import infer_comparisons
+
+    crm = pd.DataFrame({"id": ["1", "2", "3", "4"], "Name": ["Akzo", "Philips", "Océ", "Shell"],
+                        "Lat": ["52.35", "0.0", "", "51.45"],
+                        "Lng": ["4.9166667", "0.0", "", "5.466667"]})
+    erp = crm.assign(id=["a", "b", "c", "d"])
+    comps = infer_comparisons(crm, erp)
+    assert comps == [Comparison("Name", "Name", "Name", "text"),
+                     Comparison("Lat+Lng", "Lat", "Lat", "location", "Lng", "Lng")]
+    assert comps[1].columns("erp") == ["Lat", "Lng"]
+    # 0,0 is "no geocode", not a place where every unlocated record agrees
+    points = features(crm, comps, "crm")["Lat+Lng"]
+    assert points.isna().tolist() == [False, True, True, False]
+    assert points[[0, 3]].tolist() == ["52.35,4.91667", "51.45,5.46667"]
+    # same point / within 1 km (0.005 degrees of latitude: 556 m) / within 10 km / different
+    left = np.array(["52.35,4.91667"] * 4 + [None], dtype=object)
+    right = np.array(["52.35,4.91667", "52.355,4.91667", "52.4,4.91667", "51.45,5.46667",
+                      "52.35,4.91667"], dtype=object)
+    assert compare.levels("location", left, right).tolist() == [3, 2, 1, 0, -1]
+    # a column called "long" that holds text is no longitude
+    text = crm.assign(lat=crm["Lat"], long=["a long name"] * 4).drop(columns=["Lat", "Lng"])
+    assert [c.type for c in infer_comparisons(text, text)] == ["text", "number", "text"]
+
+
+def test_parse_compare_location() -> None:
+    assert parse_compare("lat+lng=latitude+longitude") == Comparison(
+        "lat+lng", "lat", "latitude", "location", "lng", "longitude")
+    with pytest.raises(ValueError, match="a latitude and a longitude"):
+        Comparison("lat", "lat", "lat", "location")
+
+
+def test_score_mixture_finds_the_two_groups_of_weights() -> None:
+    from erpdata.matching import model as fs
+
+    # 900 non-matches around -20, 100 matches around 0; the model's split (-5) is off
+    weight = np.concatenate([np.linspace(-23, -17, 900), np.linspace(-3, 3, 100)])
+    mixed = fs.score_mixture(weight, split=-5.0)
+    assert mixed is not None
+    p = mixed.probability
+    assert mixed.share == pytest.approx(0.1, abs=1e-3)
+    assert mixed.separation > 5
+    assert (p[:900] < 1e-6).all() and (p[900:] > 0.999).all()
+    assert (np.diff(p) >= 0).all()  # rises with the weight: the model's order is kept
+    assert (p[weight <= -20] == 0).all() and (p[weight >= 0] == 1).all()
+    assert fs.score_mixture(weight, split=10.0) is None
+    # non-matches with a long tail of weights make no two groups
+    rng = np.random.default_rng(0)
+    tail = np.concatenate([rng.normal(-25, 2.5, 17_000), -25 + rng.exponential(6, 600)])
+    spread = fs.score_mixture(tail, split=-5.0)
+    assert spread is not None and spread.separation < 3
+
+
+def test_many_to_many_explains_a_location() -> None:
+    crm = pd.DataFrame({"id": ["1", "2"], "name": ["Akzo Nobel", "Philips"],
+                        "latitude": ["52.35", "51.45"], "longitude": ["4.9166667", "5.466667"]})
+    erp = pd.DataFrame({"id": ["a", "b"], "name": ["Akzo Nobel", "Philips"],
+                        "latitude": ["52.35", "0"], "longitude": ["4.9166667", "0"]})
+    result = match_frames(crm, erp, many_to_many=True)
+    assert [c.type for c in result.comparisons] == ["text", "location"]
+    c = result.candidates.set_index(["crm_id", "erp_id"])
+    point = "latitude+longitude"
+    assert json.loads(c.loc[("1", "a"), "explanation"])[point]["level"] == "same point"
+    assert json.loads(c.loc[("2", "b"), "explanation"])[point]["level"] == "missing"
+
+
+def test_weight_groups_replace_a_collapsed_prior(monkeypatch: pytest.MonkeyPatch) -> None:
+    from erpdata.matching import engine
+
+    crm, erp = _customer_supplier_frames()
+    sound = match_frames(crm, erp, COMPANY, many_to_many=True)
+    assert sound.stats["calibration"] == "model"
+    # Pretend every prior has collapsed: the weight groups then give the probabilities...
+    monkeypatch.setattr(engine, "COLLAPSED_PRIOR", 0.0)
+    monkeypatch.setattr(engine, "GROUP_SEPARATION", 0.0)
+    grouped = match_frames(crm, erp, COMPANY, many_to_many=True)
+    assert grouped.stats["calibration"] == "weight groups"
+    both = sound.candidates.merge(grouped.candidates, on=["crm_id", "erp_id"])
+    assert len(both) >= 4
+    # ...never lower than the model's, above the ceiling only where the model itself was sure,
+    assert (both["probability_y"] >= both["probability_x"] - 1e-9).all()
+    high = both["probability_y"] > engine.MIXTURE_CEILING
+    assert (both.loc[high, "probability_y"] == both.loc[high, "probability_x"]).all()
+    # ...and the weights and explanations stay the model's.
+    assert (both["match_weight_x"] == both["match_weight_y"]).all()
+    assert (both["explanation_x"] == both["explanation_y"]).all()

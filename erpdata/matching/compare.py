@@ -41,6 +41,7 @@ LEVELS: dict[str, Levels] = {
     "country": Levels(("different", "exact")),
     "date": Levels(("different", "same year", "typo or swapped", "exact")),
     "number": Levels(("different", "within 10%", "exact")),
+    "location": Levels(("different", "within 10 km", "within 1 km", "same point")),
     "code": Levels(("different", "one typo", "exact")),
     "category": Levels(("different", "exact")),
 }
@@ -115,7 +116,35 @@ def levels(type_: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return _levels(type_, lu_[combos // width], ru_[combos % width])[inverse]
 
 
+#: Location levels: the upper distance of each level above "different", best last (km). "Same
+#: point" allows 10 m for rounding and re-geocoding of one address.
+LOCATION_KM = (10.0, 1.0, 0.01)
+EARTH_KM = 6371.0
+
+
+def _location_levels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Great-circle distance between ``"lat,lng"`` points, as levels of :data:`LOCATION_KM`."""
+    def degrees(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        parts = pd.Series(values, dtype=object).str.split(",", n=1, expand=True)
+        parts = parts.reindex(columns=[0, 1])
+        lat = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=float)
+        return np.radians(lat), np.radians(pd.to_numeric(parts[1], errors="coerce").to_numpy(
+            dtype=float))
+
+    (lat1, lng1), (lat2, lng2) = degrees(left), degrees(right)
+    h = (np.sin((lat2 - lat1) / 2) ** 2
+         + np.cos(lat1) * np.cos(lat2) * np.sin((lng2 - lng1) / 2) ** 2)
+    km = 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    out = np.zeros(len(km), dtype=np.int8)
+    for level, limit in enumerate(LOCATION_KM, start=1):
+        out[km <= limit] = level
+    out[np.isnan(km)] = MISSING
+    return out
+
+
 def _levels(type_: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    if type_ == "location":
+        return _location_levels(left, right)
     if type_ == "number":
         lf = pd.to_numeric(pd.Series(left), errors="coerce").to_numpy(dtype=float)
         rf = pd.to_numeric(pd.Series(right), errors="coerce").to_numpy(dtype=float)

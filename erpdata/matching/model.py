@@ -273,3 +273,63 @@ def refit_prior(model: Model, gamma: np.ndarray,
         prior = new
     return Model(model.fields, model.level_labels, model.m, model.u, prior, None,
                  model.iterations, model.history)
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """Two groups of match weights (see :func:`score_mixture`)."""
+
+    #: Per pair: the probability of the high group, rising with the weight.
+    probability: np.ndarray
+    #: The share of pairs in the high group.
+    share: float
+    #: Ashman's D: the distance of the two means in pooled standard deviations (above 2 the
+    #: groups are cleanly apart; a low one means the weights make no two groups).
+    separation: float
+
+
+def score_mixture(weight: np.ndarray, split: float, max_iterations: int = 200,
+                  tolerance: float = 1e-6) -> Mixture | None:
+    """Match probabilities from the shape of the match weights alone: a mixture of two normal
+    distributions (non-matches low, matches high) fitted by EM over the pairs' weights, starting
+    from the two groups either side of ``split``. None when a group is (or becomes) empty.
+
+    Why: Fellegi-Sunter EM can settle on a class tighter than the matches ("matches agree on
+    every field"), and then its prior collapses while its weights still rank the pairs well; the
+    weights of the candidate pairs then still fall into two groups whose sizes say how many
+    matches there are. The probability is made to rise with the weight (none below the low
+    group's mean, certain above the high group's mean, never lower than at a smaller weight), so
+    the order of the pairs is the model's."""
+    # EM over the distinct weights (pairs share a handful of level combinations), each counted
+    value, inverse, count = np.unique(weight, return_inverse=True, return_counts=True)
+    high = value >= split
+    if high.all() or not high.any():
+        return None
+    n = count.sum()
+    share = float(count[high].sum() / n)
+
+    def spread(w: np.ndarray) -> tuple[float, float]:
+        mean = float(np.average(value, weights=w))
+        return mean, float(np.sqrt(np.average((value - mean) ** 2, weights=w)))
+
+    (m0, s0), (m1, s1) = spread(count * ~high), spread(count * high)
+    mean, sd = np.array([m0, m1]), np.array([s0, s1]) + 1.0
+    r = high.astype(float)
+    for _ in range(max_iterations):
+        z = (value[:, None] - mean) / sd
+        dens = np.exp(-0.5 * z**2) / sd * np.array([1.0 - share, share])
+        r = dens[:, 1] / np.maximum(dens.sum(axis=1), 1e-300)
+        new_share = float((count * r).sum() / n)
+        if not EPS < new_share < 1 - EPS:
+            return None
+        (m0, s0), (m1, s1) = spread(count * (1.0 - r)), spread(count * r)
+        mean, sd = np.array([m0, m1]), np.array([s0, s1]) + 0.25
+        done = abs(new_share - share) < tolerance
+        share = new_share
+        if done:
+            break
+    r = np.where(value <= mean[0], 0.0, np.where(value >= mean[1], 1.0, r))
+    r = np.maximum.accumulate(r)  # value is sorted
+    separation = float((mean[1] - mean[0]) / np.sqrt((sd[0] ** 2 + sd[1] ** 2) / 2))
+    out = r[inverse]
+    return Mixture(out, share, separation)

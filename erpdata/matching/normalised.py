@@ -29,7 +29,7 @@ def table_name(side: str, kind: str) -> str:
 
 
 def _fingerprint(comparisons: Sequence[Comparison], side: str) -> str:
-    cols = [(c.crm_col if side == "crm" else c.erp_col, c.name, c.type) for c in comparisons]
+    cols = [(c.columns(side), c.name, c.type) for c in comparisons]
     return json.dumps({"version": FEATURES_VERSION, "columns": cols})
 
 
@@ -46,7 +46,7 @@ def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
 
     Returns the same frame :func:`features` would (``rid`` = row number)."""
     table = table_name(side, kind)
-    raw = [c.crm_col if side == "crm" else c.erp_col for c in comparisons]
+    raw = list(dict.fromkeys(col for c in comparisons for col in c.columns(side)))
     digest = pd.util.hash_pandas_object(frame[raw].astype("string"), index=False
                                         ).to_numpy().astype(np.int64)
     ids = frame["id"].astype(str).to_numpy()

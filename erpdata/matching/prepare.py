@@ -44,6 +44,17 @@ def _number(values: pd.Series) -> pd.Series:
     return pd.to_numeric(cleaned, errors="coerce")
 
 
+def _point(df: pd.DataFrame, c: Comparison, side: str) -> pd.Series:
+    """``"lat,lng"`` (5 decimals, about a metre) of each row, None where either is missing or
+    out of range, or for ``0,0``: geocoders and exports write that for "no position" (it is in
+    the Gulf of Guinea), and as a value it would make every two unlocated records agree."""
+    lat_col, lng_col = c.columns(side)
+    lat, lng = _number(df[lat_col]), _number(df[lng_col])
+    ok = (lat.abs().le(90) & lng.abs().le(180) & ~((lat == 0) & (lng == 0))).fillna(False)
+    text = lat.round(5).astype(str) + "," + lng.round(5).astype(str)
+    return text.astype(object).where(ok.astype(bool), None)
+
+
 def features(
     df: pd.DataFrame, comparisons: Sequence[Comparison], side: str, id_col: str = "id"
 ) -> pd.DataFrame:
@@ -95,4 +106,6 @@ def features(
             out[f] = _date(raw).to_numpy()
         elif c.type == "number":
             out[f] = _number(raw).to_numpy()
+        elif c.type == "location":
+            out[f] = _point(df, c, side).to_numpy()
     return out

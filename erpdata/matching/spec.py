@@ -30,6 +30,7 @@ TYPES: dict[str, str] = {
     "country": "country (name or code)",
     "date": "date",
     "number": "number or amount",
+    "location": "latitude and longitude, two columns compared as one point (by distance)",
     "code": "identifier or code (exact, or one typo)",
     "category": "a value from a short list (exact or not)",
 }
@@ -47,6 +48,11 @@ class Comparison:
     crm_col: str
     erp_col: str
     type: str
+    #: ``location`` only: the longitude columns (``crm_col`` / ``erp_col`` hold the latitude).
+    #: One point, not two numbers: latitude and longitude agree or disagree together, so two
+    #: comparisons would count the same evidence twice.
+    crm_lng_col: str = ""
+    erp_lng_col: str = ""
 
     def __post_init__(self) -> None:
         if self.type and self.type not in TYPES:
@@ -54,14 +60,29 @@ class Comparison:
                 f"unknown comparison type {self.type!r} for {self.name}; use one of "
                 + ", ".join(TYPES)
             )
+        if (self.type == "location") != bool(self.crm_lng_col and self.erp_lng_col):
+            raise ValueError(f"{self.name}: a location compares a latitude and a longitude "
+                             "column on each side (CRM_LAT+CRM_LNG=ERP_LAT+ERP_LNG:location), "
+                             "and only a location has two columns")
+
+    def columns(self, side: str) -> list[str]:
+        """The raw columns this comparison reads on ``side`` (``crm`` or ``erp``)."""
+        cols = [self.crm_col, self.crm_lng_col] if side == "crm" else [self.erp_col,
+                                                                         self.erp_lng_col]
+        return [c for c in cols if c]
 
 
 def parse_compare(spec: str) -> Comparison:
-    """``CRM_COL=ERP_COL[:TYPE]`` (type inferred later when absent: see :func:`infer_type`)."""
+    """``CRM_COL=ERP_COL[:TYPE]`` (type inferred later when absent: see :func:`infer_type`), or
+    ``CRM_LAT+CRM_LNG=ERP_LAT+ERP_LNG[:location]`` for a point given as two columns."""
     left, sep, right = spec.partition("=")
     if not sep or not left or not right:
         raise ValueError(f"--compare {spec!r}: expected CRM_COL=ERP_COL[:TYPE]")
     erp_col, _, type_ = right.partition(":")
+    if "+" in left and "+" in erp_col and type_ in ("", "location"):
+        crm_lat, _, crm_lng = left.partition("+")
+        erp_lat, _, erp_lng = erp_col.partition("+")
+        return Comparison(left, crm_lat, erp_lat, "location", crm_lng, erp_lng)
     return Comparison(left, left, erp_col, type_)
 
 
@@ -112,6 +133,34 @@ def infer_type(column: str, crm: pd.Series, erp: pd.Series) -> str:
     return "text"
 
 
+_LAT_WORDS = frozenset({"lat", "latitude", "breddegrad", "breitengrad"})
+_LNG_WORDS = frozenset({"lng", "lon", "long", "longitude", "lengdegrad", "laengengrad"})
+
+
+def _coordinate_words(column: str) -> set[str]:
+    return set(re.split(r"[^a-z]+", column.casefold()))
+
+
+def _mostly_within(values: pd.Series, limit: float) -> bool:
+    """At least 95 % of the non-empty values are numbers in ``[-limit, limit]``."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    return bool(len(text)) and pd.to_numeric(text, errors="coerce").abs().le(limit).mean() >= 0.95
+
+
+def _location(crm: pd.DataFrame, erp: pd.DataFrame, shared: Sequence[str]
+              ) -> tuple[str, str] | None:
+    """The (latitude, longitude) columns among ``shared``: exactly one column named like each,
+    holding numbers in range on both sides. Else None."""
+    lat = [c for c in shared if _coordinate_words(c) & _LAT_WORDS]
+    lng = [c for c in shared if _coordinate_words(c) & _LNG_WORDS]
+    if len(lat) != 1 or len(lng) != 1 or lat == lng:
+        return None
+    ok = all(_mostly_within(t[lat[0]], 90) and _mostly_within(t[lng[0]], 180)
+             for t in (crm, erp))
+    return (lat[0], lng[0]) if ok else None
+
+
 def _mostly_long_text(crm: pd.Series, erp: pd.Series) -> bool:
     values = pd.concat([crm, erp], ignore_index=True).dropna().astype(str)
     return bool(len(values)) and values.str.split().str.len().mean() > 3
@@ -124,7 +173,8 @@ def infer_comparisons(
     """The comparisons to run: the ``given`` ones (their missing types inferred), else every
     column the two tables share by name, except ``id_col``."""
     for c in given:
-        for col, table, side in ((c.crm_col, crm, "CRM"), (c.erp_col, erp, "ERP")):
+        for col, table, side in [*((x, crm, "CRM") for x in c.columns("crm")),
+                                 *((x, erp, "ERP") for x in c.columns("erp"))]:
             if col not in table.columns:
                 have = ", ".join(map(str, table.columns))
                 raise ValueError(f"--compare {c.crm_col}={c.erp_col}: the {side} table has no "
@@ -139,4 +189,12 @@ def infer_comparisons(
             "the two tables share no column besides the id; name the pairs to compare with "
             "--compare CRM_COL=ERP_COL[:TYPE]"
         )
-    return [Comparison(c, c, c, infer_type(c, crm[c], erp[c])) for c in shared]
+    point = _location(crm, erp, shared)
+    out = []
+    for c in shared:
+        if point and c == point[0]:
+            out.append(Comparison(f"{point[0]}+{point[1]}", point[0], point[0], "location",
+                                  point[1], point[1]))
+        elif not point or c != point[1]:
+            out.append(Comparison(c, c, c, infer_type(c, crm[c], erp[c])))
+    return out
