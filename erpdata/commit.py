@@ -242,6 +242,9 @@ class BatchResult:
     dry_run: bool
 
     def summary(self) -> str:
+        if not self.dry_run and self.batch_id is None:
+            return "nothing to commit" + (f"; {len(self.left_out)} decision(s) left out"
+                                          if len(self.left_out) else "")
         head = "dry run: would queue" if self.dry_run else f"batch {self.batch_id}: queued"
         parts = ", ".join(f"{n} {a}" for a, n in self.counts.items() if n) or "nothing"
         tail = f"; {len(self.left_out)} decision(s) left out" if len(self.left_out) else ""
@@ -348,6 +351,9 @@ def commit(ws: Workspace, kinds: tuple[str, ...] = KINDS, *, user: str | None = 
         return BatchResult(None, p.counts(), actions.head(sample), p.left_out, True)
     with ws.transaction(cur):
         p = plan(ws, kinds, cur)
+        if not any(p.counts().values()):  # nothing to commit: no empty batch
+            return BatchResult(None, p.counts(), _actions(cur, p, 0, datetime.now()),
+                               p.left_out, False)
         batch_id, actions = _write(cur, p, who, "commit")
         decided = pd.concat([p.links["decision_id"], p.creates["decision_id"]]).astype("int64")
         cur.register("committed", pd.DataFrame({"decision_id": decided}))
@@ -519,10 +525,12 @@ def disconnect(ws: Workspace, kind: str, crm_ids: list[str], *, user: str | None
                  _frame(_LEFT_COLS), unlinks)
         batch_id, actions = _write(cur, p, who, "disconnect")
         # the unlink audit rows carry the whole link, so that undo can put it back
-        for link in links.to_dict("records"):
-            cur.execute("UPDATE audit SET detail = ? WHERE batch_id = ? AND action = 'unlink' "
-                        "AND record_id = ?",
-                        [json.dumps(link, default=str), batch_id, link["crm_id"]])
+        cur.register("gone", pd.DataFrame({
+            "crm_id": links["crm_id"],
+            "detail": [json.dumps(x, default=str) for x in links.to_dict("records")]}))
+        cur.execute("UPDATE audit a SET detail = g.detail FROM gone g WHERE a.batch_id = ? "
+                    "AND a.action = 'unlink' AND a.record_id = g.crm_id", [batch_id])
+        cur.unregister("gone")
     return BatchResult(batch_id, p.counts(), actions, p.left_out, False)
 
 
