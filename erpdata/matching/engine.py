@@ -143,7 +143,8 @@ def match_frames(
         con.execute("CREATE TABLE l AS SELECT * FROM l_df")
         con.execute("CREATE TABLE r AS SELECT * FROM r_df")
         cap = per_record or (50 if many_to_many else 10)
-        rule_counts = blocking.block(con, comps, per_record=cap)
+        rule_counts = blocking.block(con, comps, per_record=cap,
+                                     min_share=0.0 if many_to_many else blocking.MIN_SHARE)
         lrid, rrid = (np.asarray(a) for a in con.execute(
             "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
     finally:
