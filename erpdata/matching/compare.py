@@ -15,11 +15,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionArray
 from rapidfuzz import distance, fuzz, process
 
 from erpdata.matching.spec import NAME_TYPES
 
 MISSING = -1
+#: One value per record: a prepared column's array (Arrow strings, or floats for numbers).
+ArrayLike = np.ndarray | ExtensionArray
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,9 @@ LEVELS: dict[str, Levels] = {
 }
 
 
-def _arrow(values: np.ndarray) -> pa.Array:
-    return pa.array(values, type=pa.string(), from_pandas=True)
+def _arrow(values: ArrayLike) -> pa.Array:
+    """Strings as Arrow (no copy when they already are, as the prepared columns)."""
+    return pa.array(values, type=pa.large_string(), from_pandas=True)
 
 
 def _np(flags: pa.Array) -> np.ndarray:
@@ -100,7 +104,7 @@ def _name_levels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _dictionary(type_: str, left: np.ndarray, right: np.ndarray
+def _dictionary(type_: str, left: ArrayLike, right: ArrayLike
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Both columns factorised together: (left codes, right codes, distinct values), code -1
     for a missing value (null, NaN, "")."""
@@ -119,7 +123,7 @@ def _dictionary(type_: str, left: np.ndarray, right: np.ndarray
     return codes[:len(left)], codes[len(left):], values
 
 
-def levels(type_: str, left: np.ndarray, right: np.ndarray, lrid: np.ndarray,
+def levels(type_: str, left: ArrayLike, right: ArrayLike, lrid: np.ndarray,
            rrid: np.ndarray) -> np.ndarray:
     """The level of each pair (``left[lrid[i]]`` vs ``right[rrid[i]]``) for a comparison of
     ``type_``; ``left`` and ``right`` hold one value per record.

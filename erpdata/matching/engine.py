@@ -50,8 +50,7 @@ def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.Data
     """Levels of every pair (rows) for every comparison (columns)."""
     out = np.empty((len(lrid), len(comparisons)), dtype=np.int8)
     for k, c in enumerate(comparisons):
-        out[:, k] = compare.levels(c.type, left[c.name].to_numpy(), right[c.name].to_numpy(),
-                                   lrid, rrid)
+        out[:, k] = compare.levels(c.type, left[c.name].array, right[c.name].array, lrid, rrid)
     return out
 
 
