@@ -105,22 +105,26 @@ def _name_levels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _dictionary(type_: str, left: ArrayLike, right: ArrayLike
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                ) -> tuple[np.ndarray, np.ndarray, pa.Array | np.ndarray]:
     """Both columns factorised together: (left codes, right codes, distinct values), code -1
     for a missing value (null, NaN, "")."""
     if type_ == "number":
         lf = pd.to_numeric(pd.Series(left), errors="coerce").to_numpy(dtype=float)
         rf = pd.to_numeric(pd.Series(right), errors="coerce").to_numpy(dtype=float)
         codes, uniques = pd.factorize(np.concatenate([lf, rf]), use_na_sentinel=True)
-        values = np.asarray(uniques, dtype=float)
-    else:
-        enc = pa.chunked_array([_arrow(left), _arrow(right)]).combine_chunks() \
-            .dictionary_encode()
-        empty = np.append(_np(pc.equal(enc.dictionary, "")), True)
-        codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        codes[empty[codes]] = -1
-        values = enc.dictionary.to_numpy(zero_copy_only=False)
-    return codes[:len(left)], codes[len(left):], values
+        return codes[:len(left)], codes[len(left):], np.asarray(uniques, dtype=float)
+    enc = pa.chunked_array([_arrow(left), _arrow(right)]).combine_chunks().dictionary_encode()
+    empty = np.append(_np(pc.equal(enc.dictionary, "")), True)
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes[empty[codes]] = -1
+    return codes[:len(left)], codes[len(left):], enc.dictionary
+
+
+def _values(values: pa.Array | np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The values of ``codes`` (only those become Python strings, not the whole dictionary)."""
+    if isinstance(values, np.ndarray):
+        return values[codes]
+    return values.take(pa.array(codes)).to_numpy(zero_copy_only=False)
 
 
 def levels(type_: str, left: ArrayLike, right: ArrayLike, lrid: np.ndarray,
@@ -141,8 +145,8 @@ def levels(type_: str, left: ArrayLike, right: ArrayLike, lrid: np.ndarray,
     out[missing] = MISSING
     if differ.any():
         combo, combos = pd.factorize(a[differ] * len(values) + b[differ])
-        out[differ] = _levels(type_, values[combos // len(values)],
-                              values[combos % len(values)])[combo]
+        out[differ] = _levels(type_, _values(values, combos // len(values)),
+                              _values(values, combos % len(values)))[combo]
     return out
 
 
