@@ -170,6 +170,15 @@ def _map_tokens(a: pa.Array, mapping: Mapping[str, str]) -> pa.Array:
     return _squash(pc.binary_join(rebuilt, pa.scalar(" ", _STR)))
 
 
+def _patch(a: pa.Array, rows: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """``a`` with the values where ``rows`` is true replaced by ``fn`` of them: a costly kernel
+    runs only on the values that need it (a cheap test finds them first)."""
+    rows = pc.fill_null(rows, False)
+    if not pc.any(rows).as_py():
+        return a
+    return pc.replace_with_mask(a, rows, fn(pc.filter(a, rows)).cast(a.type))
+
+
 def _lookup(a: pa.Array, mapping: Mapping[str, str | None]) -> pa.Array:
     """``mapping`` applied to whole values (unmapped values unchanged); Python sees uniques only."""
     enc = a.dictionary_encode()
@@ -461,7 +470,8 @@ def _company_keys(values: pa.Array, countries: pa.Array) -> tuple[pa.Array, pa.A
     return names, pc.coalesce(form, form2, form3)
 
 
-def company_name(s: pd.Series, country: CountryArg = None) -> pd.DataFrame:
+def company_name(s: pd.Series, country: CountryArg = None, *, tokens: bool = True
+                 ) -> pd.DataFrame:
     """Company names as ``name`` (folded, legal form removed), ``legal_form`` and ``tokens``.
 
     ``name``: :func:`fold_text`, then connector words dropped (&/and/og/och/und/en/ja/et/u:
@@ -475,24 +485,27 @@ def company_name(s: pd.Series, country: CountryArg = None) -> pd.DataFrame:
     "gmbh", "gmbh_co_kg", "ltd", ...) or NA. Short codes that are ordinary words elsewhere
     ("ek", "is", "da", "cv", ...) are only taken when ``country`` is theirs or unknown.
     ``tokens``: the words of ``name`` as a list (rows with the same name and country share one
-    list object: do not mutate).
+    list object: do not mutate); ``tokens=False`` leaves this column out (the matcher splits
+    names in SQL, and building a million Python lists is a third of the time).
 
     "Hansen & Co AS" and "HANSEN OG CO. AKSJESELSKAP" both give ("hansen co", "as").
-    Throughput: 3.6 s per 1,000,000 names (700,000 distinct).
+    Throughput: 3.6 s per 1,000,000 names (700,000 distinct), 2.5 s without ``tokens``.
     """
     values, countries, indices = _unique_pairs(s, _country_array(country, s.index))
     names, forms = _company_keys(values, countries)
-    token_lists = pc.split_pattern(names, " ").to_pylist()
-    tokens = np.empty(len(token_lists) + 1, dtype=object)  # the last one: for missing names
-    for i, words in enumerate(token_lists):
-        tokens[i] = words or []
-    tokens[-1] = []
-    row_tokens = tokens[indices.fill_null(len(token_lists)).to_numpy(zero_copy_only=False)]
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "name": _to_series(names.take(indices), s.index),
         "legal_form": _to_series(forms.take(indices), s.index),
-        "tokens": pd.Series(row_tokens, index=s.index, dtype=object),
     })
+    if tokens:
+        token_lists = pc.split_pattern(names, " ").to_pylist()
+        words = np.empty(len(token_lists) + 1, dtype=object)  # the last one: for missing names
+        for i, listed in enumerate(token_lists):
+            words[i] = listed or []
+        words[-1] = []
+        row_words = words[indices.fill_null(len(token_lists)).to_numpy(zero_copy_only=False)]
+        out["tokens"] = pd.Series(row_words, index=s.index, dtype=object)
+    return out
 
 
 # =============================================================================================
@@ -544,7 +557,9 @@ def _first_number(a: pa.Array) -> pa.Array:
     """Lower-cased phone text with other numbers, the extension and "(0)" removed."""
     a = pc.utf8_lower(a)
     a = pc.replace_substring_regex(a, _MULTI_SEPARATOR, "")
-    a = pc.replace_substring_regex(a, _SLASH_SEPARATOR, r"\1")
+    # RE2 is slow on this pattern's nested repeat: only values with a "/" can match it
+    a = _patch(a, pc.match_substring(a, "/"),
+               lambda x: pc.replace_substring_regex(x, _SLASH_SEPARATOR, r"\1"))
     a = pc.replace_substring_regex(a, _EXTENSION, "")
     return pc.replace_substring_regex(a, r"\(\s*0\s*\)", "")
 
@@ -664,7 +679,7 @@ def _phone_parse(digits: np.ndarray, plus: np.ndarray, simple: np.ndarray,
     parsed = _Parsed(len(digits))
     parsed.rest[simple & plus] = digits[simple & plus]
     national = simple & ~plus
-    for region in np.unique(regions[national]):
+    for region in pd.unique(regions[national]):  # hashing, not sorting, a million strings
         rows = np.flatnonzero(national & (regions == region))
         rules = _region_rules(region)
         numbers = digits[rows]
@@ -744,9 +759,8 @@ def phone(s: pd.Series, country: CountryArg = None, *, default_country: str | No
     in a region with a plain trunk prefix such as "0") are parsed by string rules and checked
     with one vectorised regex per calling code; unusual shapes (letters, complex national
     prefixes) go through ``phonenumbers.parse``. The tests check that both agree with
-    ``phonenumbers`` on the demo's formats. Throughput: 4 s per 1,000,000 numbers (900,000
-    distinct, the demo's mix of national and international formats; ``strict`` the same);
-    3 s for 1,000,000 all-distinct international numbers.
+    ``phonenumbers`` on the demo's formats. Throughput: 2.5 s per 1,000,000 numbers (900,000
+    distinct, the demo's mix of national and international formats; ``strict`` the same).
     """
     countries = _country_array(country, s.index, default_country)
     values, regions, indices = _unique_pairs(s, countries)
@@ -765,7 +779,7 @@ def phone_digits(s: pd.Series) -> pd.Series:
 
     Extensions and "(0)" are dropped first; fewer than 6 digits → NA. "+47 22 33 44 55",
     "22334455" and "0047 22334455" all give "22334455"; "08-123 456 78" and "+46 8 123 456 78"
-    both give "12345678". Country-independent. Throughput: 1.5 s per 1,000,000 values
+    both give "12345678". Country-independent. Throughput: 0.7 s per 1,000,000 values
     (900,000 distinct).
     """
     return _per_unique(s, _digits_keys)
@@ -783,6 +797,14 @@ _EMAIL_VALID = (r"^[\pL\pN!#$%&'*+/=?^_`{|}~-]+(?:\.[\pL\pN!#$%&'*+/=?^_`{|}~-]+
 def _email_keys(values: pa.Array) -> pa.Array:
     a = pc.utf8_lower(pc.utf8_trim_whitespace(values))
     a = pc.replace_substring(a, "mailto:", "")
+    # A value that is one valid address is its own key (what the search would find): the
+    # costly search runs on the others only.
+    return _patch(a, pc.invert(pc.fill_null(pc.match_substring_regex(a, _EMAIL_VALID), False)),
+                  _email_found)
+
+
+def _email_found(a: pa.Array) -> pa.Array:
+    """The first valid address in each value, else null."""
     found = pc.struct_field(pc.extract_regex(a, _EMAIL_FIND), [0])
     return pc.if_else(pc.fill_null(pc.match_substring_regex(found, _EMAIL_VALID), False),
                       found, pa.scalar(None, _STR))
@@ -792,8 +814,9 @@ def email(s: pd.Series) -> pd.Series:
     """E-mail addresses lower-cased and trimmed; NA when there is no valid address.
 
     "mailto:" and display names ("Kari Nordmann <Kari@Firma.no>") are dropped; of several
-    addresses in one cell the first is used. Throughput: 1.1 s per 1,000,000 values
-    (500,000 distinct); :func:`email_domain` the same.
+    addresses in one cell the first is used. Throughput: 0.3 s per 1,000,000 values
+    (500,000 distinct, all of them one valid address: the search for an address inside other
+    text, 1 s, runs only where needed); :func:`email_domain` the same.
     """
     return _per_unique(s, _email_keys)
 
@@ -997,28 +1020,145 @@ def _org_other(compact: str, invalid: bool | None) -> tuple[str, bool | None]:
     return compact, invalid
 
 
-def _org_keys(values: pa.Array, countries: pa.Array) -> tuple[pa.Array, pa.Array]:
+def _weighted(digits: np.ndarray, weights: tuple[int, ...], modulus: int) -> np.ndarray:
+    return (digits * np.array(weights, dtype=np.int64)).sum(axis=1) % modulus
+
+
+def _luhn_ok(digits: np.ndarray) -> np.ndarray:
+    doubled = digits[:, -2::-2] * 2
+    total = digits[:, ::-1][:, ::2].sum(axis=1) + (doubled // 10 + doubled % 10).sum(axis=1)
+    return total % 10 == 0
+
+
+def _mod_11_10_ok(digits: np.ndarray) -> np.ndarray:
+    check = np.full(len(digits), 5, dtype=np.int64)
+    for column in digits.T:
+        check = (np.where(check == 0, 10, check) * 2 % 11 + column) % 10
+    return check == 1
+
+
+def _gb_ok(digits: np.ndarray) -> np.ndarray:
+    check = _weighted(digits, (8, 7, 6, 5, 4, 3, 2, 10, 1), 97)
+    series_100 = digits[:, :3] @ np.array([100, 10, 1]) >= 100
+    return (check == 0) | (series_100 & np.isin(check, (42, 55)))
+
+
+#: :data:`_ORG_CHECKS` over a matrix of digits (one number per row), for the bulk of values:
+#: the same stdnum rules in numpy instead of one Python call per number (the tests compare
+#: the two on random numbers).
+_ORG_CHECKS_BULK: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "NO": lambda d: _weighted(d, (3, 2, 7, 6, 5, 4, 3, 2, 1), 11) == 0,
+    "SE": _luhn_ok,
+    "DK": lambda d: (d[:, 0] != 0) & (_weighted(d, (2, 7, 6, 5, 4, 3, 2, 1), 11) == 0),
+    "FI": lambda d: _weighted(d, (7, 9, 10, 5, 8, 4, 2, 1), 11) == 0,
+    "NL": lambda d: d.any(axis=1) & (_weighted(d, (9, 8, 7, 6, 5, 4, 3, 2, -1), 11) == 0),
+    "DE": lambda d: (d[:, 0] != 0) & _mod_11_10_ok(d),
+    "GB": _gb_ok,
+}
+
+
+def _digit_matrix(numbers: np.ndarray, width: int) -> np.ndarray:
+    """Numbers of ``width`` ASCII digits as an (n, width) matrix of digit values."""
+    joined = "".join(numbers.tolist()).encode("ascii")
+    return (np.frombuffer(joined, dtype=np.uint8).reshape(-1, width) - 48).astype(np.int64)
+
+
+def _nl_vat_ok(rsin: np.ndarray, suffix: np.ndarray) -> np.ndarray:
+    """:func:`_nl_btw_ok` in bulk: 9 RSIN digits and the 2 digits after "B"; ISO 7064 mod 97
+    over "NL<rsin>B<suffix>" with letters as numbers (N=23, L=21, B=11)."""
+    rest = np.zeros(len(rsin), dtype=np.int64)
+    for column in np.hstack([np.tile([2, 3, 2, 1], (len(rsin), 1)), rsin,
+                             np.ones((len(rsin), 2), dtype=np.int64), suffix]).T:
+        rest = (rest * 10 + column) % 97
+    return rsin.any(axis=1) & suffix.any(axis=1) & (
+        _ORG_CHECKS_BULK["NL"](rsin) | (rest == 1))
+
+
+class _OrgBulk:
+    """Keys and validity of the common shapes, in arrays: digits only (after an optional VAT
+    prefix of the same country) of the seven :data:`_ORG_CHECKS` countries, Swedish 12-digit
+    VAT numbers and Dutch "NL...B01" ones. The other values (Finnish numbers without leading
+    zeros, UK branch and Companies House numbers, other countries, letters) are left to
+    :func:`_org_one`; ``done`` marks the ones handled here."""
+
+    def __init__(self, pre: pa.Array, num: pa.Array, sfx: pa.Array, countries: pa.Array):
+        pre = pc.fill_null(pre, "")
+        prefix_cc = pc.take(pa.array(list(_VAT_PREFIXES.values()), _STR),
+                            pc.index_in(pre, value_set=pa.array(list(_VAT_PREFIXES), _STR)))
+        self.has_pre = _np_bool(pc.not_equal(pre, ""))
+        self.cc = pc.fill_null(pc.if_else(pc.equal(pre, ""), countries, prefix_cc), "") \
+            .to_numpy(zero_copy_only=False)
+        self.length = pc.fill_null(pc.utf8_length(num), 0).to_numpy(zero_copy_only=False)
+        self.sfx = pc.fill_null(sfx, "").to_numpy(zero_copy_only=False)
+        self.keys = num.to_numpy(zero_copy_only=False)
+        self.valid = np.full(len(self.keys), None, dtype=object)
+        self.done = np.zeros(len(self.keys), dtype=bool)
+        special = (((self.cc == "SE") & (self.length == 12))
+                   | ((self.cc == "FI") & (self.length >= 6) & (self.length < 8))
+                   | ((self.cc == "NL") & ((self.sfx != "") | (self.length == 8)))
+                   | ((self.cc == "GB") & ((self.length == 12)
+                                           | ((self.length == 8) & ~self.has_pre))))
+        plain = (self.length > 0) & ~special
+        for code, (width, _) in _ORG_CHECKS.items():
+            rows = np.flatnonzero(plain & (self.cc == code))
+            self.valid[rows] = False
+            self.done[rows] = True
+            rows = rows[self.length[rows] == width]
+            self.valid[rows] = _ORG_CHECKS_BULK[code](self._digits(rows, width)).tolist()
+        self._se_vat()
+        self._nl_vat()
+
+    def _digits(self, rows: np.ndarray, width: int) -> np.ndarray:
+        return _digit_matrix(self.keys[rows], width)
+
+    def _se_vat(self) -> None:
+        """"SE556036079301" (orgnr + "01") or "16"/century + orgnr, as :func:`_org_one`."""
+        rows = np.flatnonzero((self.cc == "SE") & (self.length == 12))
+        d = self._digits(rows, 12)
+        vat = ((self.has_pre[rows] | ((d[:, 10] == 0) & (d[:, 11] == 1)))
+               & _luhn_ok(d[:, :10]))
+        century = ~vat & np.isin(d[:, 0] * 10 + d[:, 1], (16, 19, 20))
+        numbers = self.keys[rows]
+        self.keys[rows[vat]] = [x[:10] for x in numbers[vat]]
+        self.keys[rows[century]] = [x[2:] for x in numbers[century]]
+        self.valid[rows] = (vat | (century & _luhn_ok(d[:, 2:]))).tolist()
+        self.done[rows] = True
+
+    def _nl_vat(self) -> None:
+        """"NL4495445B01": the RSIN zero-padded to 9 digits, checked with its suffix."""
+        rows = np.flatnonzero((self.cc == "NL") & (self.sfx != "") & (self.length <= 9))
+        self.keys[rows] = [x.zfill(9) for x in self.keys[rows]]
+        suffix = _digit_matrix(np.array([x[1:] for x in self.sfx[rows]], dtype=object), 2)
+        self.valid[rows] = _nl_vat_ok(self._digits(rows, 9), suffix).tolist()
+        self.done[rows] = True
+
+
+def _org_parts(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """(compacted value, VAT prefix, digits, NL suffix) per value (null where not that shape)."""
     a = pc.replace_substring_regex(pc.utf8_upper(values), r"^\s*(\d+)\.0\s*$", r"\1")  # 1.0
     a = pc.replace_substring_regex(a, _ORG_LABELS, "")
     a = pc.replace_substring_regex(a, r"[\s.\-/:,_;()]+", "")
     parts = pc.extract_regex(a, _ORG_SHAPE)
-    pre, num, sfx = (pc.struct_field(parts, f).to_pylist() for f in ("pre", "num", "sfx"))
-    fallback = pc.replace_substring_regex(a, r"[^A-Z0-9]+", "")
+    pre, num, sfx = (pc.struct_field(parts, f) for f in ("pre", "num", "sfx"))
+    return a, pre, num, sfx
+
+
+def _org_keys(values: pa.Array, countries: pa.Array) -> tuple[pa.Array, pa.Array]:
+    a, pre, num, sfx = _org_parts(values)
+    bulk = _OrgBulk(pre, num, sfx, countries)
+    keys, valid = bulk.keys, bulk.valid
+    rest = np.flatnonzero(~bulk.done)
+    fallback = pc.replace_substring_regex(a.take(rest), r"[^A-Z0-9]+", "")
     has_digit = pc.fill_null(pc.match_substring_regex(fallback, r"\d"), False).to_pylist()
-    fallback_list = fallback.to_pylist()
-    country_list = countries.to_pylist()
-    keys: list[str | None] = []
-    valid: list[bool | None] = []
-    for i, n in enumerate(num):
+    columns = zip(rest.tolist(), pre.take(rest).to_pylist(), keys[rest].tolist(),
+                  sfx.take(rest).to_pylist(), fallback.to_pylist(), has_digit,
+                  countries.take(rest).to_pylist(), strict=True)
+    for i, p, n, x, other, digit, country in columns:
         if n is not None:
-            key, ok = _org_one(pre[i] or "", n, sfx[i] or "", country_list[i])
-        elif has_digit[i]:
-            key, ok = _org_other(fallback_list[i], False if country_list[i] else None)
-        else:
-            key, ok = None, None
-        keys.append(key)
-        valid.append(ok)
-    return pa.array(keys, _STR), pa.array(valid, pa.bool_())
+            keys[i], valid[i] = _org_one(p or "", n, x or "", country)
+        elif digit:
+            keys[i], valid[i] = _org_other(other, False if country else None)
+    return pa.array(keys.tolist(), _STR), pa.array(valid.tolist(), pa.bool_())
 
 
 def org_number(s: pd.Series, country: CountryArg = None) -> pd.DataFrame:
@@ -1039,9 +1179,10 @@ def org_number(s: pd.Series, country: CountryArg = None) -> pd.DataFrame:
     ``nl.bsn`` for an RSIN, ``de.vat``, ``gb.vat``, ``ch.uid``, else ``<cc>.vat``), False when it
     fails or has the wrong length, NA when it cannot be checked (no country, or an identifier
     without check digits: NL KvK, UK Companies House, DE "HRB 12345"). A value without digits →
-    both NA. For the seven demo countries the check is stdnum's check-digit function called on
-    the compacted number (``_ORG_CHECKS``), other countries use ``is_valid``. Throughput:
-    3.3 s per 1,000,000 values (920,000 distinct).
+    both NA. For the seven demo countries the check is stdnum's check-digit rule on the
+    compacted number (``_ORG_CHECKS``; computed over arrays of digits for the common shapes,
+    ``_ORG_CHECKS_BULK``), other countries use ``is_valid``. Throughput: 1.6 s per 1,000,000
+    values (920,000 distinct).
     """
     values, countries, indices = _unique_pairs(s, _country_array(country, s.index))
     keys, valid = _org_keys(values, countries)

@@ -385,7 +385,8 @@ def test_latitude_and_longitude_are_compared_as_one_location() -> None:
     left = np.array(["52.35,4.91667"] * 4 + [None], dtype=object)
     right = np.array(["52.35,4.91667", "52.355,4.91667", "52.4,4.91667", "51.45,5.46667",
                       "52.35,4.91667"], dtype=object)
-    assert compare.levels("location", left, right).tolist() == [3, 2, 1, 0, -1]
+    pairs = np.arange(len(left))
+    assert compare.levels("location", left, right, pairs, pairs).tolist() == [3, 2, 1, 0, -1]
     # a column called "long" that holds text is no longitude
     text = crm.assign(lat=crm["Lat"], long=["a long name"] * 4).drop(columns=["Lat", "Lng"])
     assert [c.type for c in infer_comparisons(text, text)] == ["text", "number", "text"]

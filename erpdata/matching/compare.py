@@ -15,9 +15,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionArray
 from rapidfuzz import distance, fuzz, process
 
+from erpdata.matching.spec import NAME_TYPES
+
 MISSING = -1
+#: One value per record: a prepared column's array (Arrow strings, or floats for numbers).
+ArrayLike = np.ndarray | ExtensionArray
 
 
 @dataclass(frozen=True)
@@ -47,20 +52,18 @@ LEVELS: dict[str, Levels] = {
 }
 
 
-def _strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Values as an object array of strings ('' for missing) and the mask of missing ones."""
-    missing = np.asarray(pd.isna(values), dtype=bool)
-    out = np.where(missing, "", values).astype(object)
-    missing |= out == ""
-    return out, missing
+def _arrow(values: ArrayLike) -> pa.Array:
+    """Strings as Arrow (no copy when they already are, as the prepared columns)."""
+    return pa.array(values, type=pa.large_string(), from_pandas=True)
 
 
-def _arrow(values: np.ndarray) -> pa.Array:
-    return pa.array(values, type=pa.string(), from_pandas=True)
+def _np(flags: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as numpy (null -> False)."""
+    return np.asarray(pc.fill_null(flags, False).to_numpy(zero_copy_only=False))
 
 
 def _same(a: pa.Array, b: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False))
+    return _np(pc.equal(a, b))
 
 
 def _slice_same(a: np.ndarray, b: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -76,44 +79,30 @@ def _domain_same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _same(domain(a), domain(b))
 
 
-def _sim(a: np.ndarray, b: np.ndarray, scorer: Callable[..., float]) -> np.ndarray:
-    return process.cpdist(a, b, scorer=scorer, workers=-1, dtype=np.float32)
+def _sim(a: np.ndarray, b: np.ndarray, scorer: Callable[..., float],
+         score_cutoff: float | None = None) -> np.ndarray:
+    """``scorer`` of each pair, on all cores; past ``score_cutoff`` the exact value is not
+    needed, which lets rapidfuzz stop early."""
+    return process.cpdist(a, b, scorer=scorer, workers=-1, dtype=np.float32,
+                          score_cutoff=score_cutoff)
 
 
-def _name_levels(a: np.ndarray, b: np.ndarray, exact: np.ndarray) -> np.ndarray:
-    ratio = _sim(a, b, fuzz.ratio)
-    token_set = _sim(a, b, fuzz.token_set_ratio)
-    jw = _sim(a, b, distance.JaroWinkler.normalized_similarity) * 100
+def _name_levels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Levels of names that differ, scorers from cheap to costly, each only where the level is
+    still open: ``ratio >= 90`` is "typo" whatever the others say, and Jaro-Winkler >= 94 is
+    already "same words", the most token_set could give."""
     out = np.zeros(len(a), dtype=np.int8)
-    out[(token_set >= 70) | (jw >= 88)] = 1
-    out[(token_set >= 90) | (jw >= 94)] = 2
+    ratio = _sim(a, b, fuzz.ratio, 90)
     out[ratio >= 90] = 3
-    out[exact] = 4
+    rest = np.flatnonzero(ratio < 90)
+    jw = _sim(a[rest], b[rest], distance.JaroWinkler.normalized_similarity, 0.88) * 100
+    level = np.where(jw >= 94, 2, np.where(jw >= 88, 1, 0)).astype(np.int8)
+    open_ = np.flatnonzero(jw < 94)
+    token_set = _sim(a[rest[open_]], b[rest[open_]], fuzz.token_set_ratio, 70)
+    level[open_] = np.maximum(level[open_],
+                              np.where(token_set >= 90, 2, np.where(token_set >= 70, 1, 0)))
+    out[rest] = level
     return out
-
-
-def _edit_levels(a: np.ndarray, b: np.ndarray, exact: np.ndarray) -> np.ndarray:
-    """exact / one edit (Levenshtein <= 1 or a swap) / different."""
-    dist = _sim(a, b, distance.OSA.distance)
-    out = np.zeros(len(a), dtype=np.int8)
-    out[dist <= 1] = 1
-    out[exact] = 2
-    return out
-
-
-def levels(type_: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """The level of each pair (``left[i]`` vs ``right[i]``) for a comparison of ``type_``.
-
-    Each distinct (left value, right value) combination is compared once: countries, cities
-    and postcodes repeat across millions of pairs, and even names repeat across candidates."""
-    lc, lu = pd.factorize(pd.Series(left, dtype=object), use_na_sentinel=True)
-    rc, ru = pd.factorize(pd.Series(right, dtype=object), use_na_sentinel=True)
-    width = len(ru) + 1
-    combos, inverse = np.unique((lc.astype(np.int64) + 1) * width + (rc + 1),
-                                return_inverse=True)
-    lu_ = np.concatenate([np.array([None], dtype=object), np.asarray(lu, dtype=object)])
-    ru_ = np.concatenate([np.array([None], dtype=object), np.asarray(ru, dtype=object)])
-    return _levels(type_, lu_[combos // width], ru_[combos % width])[inverse]
 
 
 #: Location levels: the upper distance of each level above "different", best last (km). "Same
@@ -142,56 +131,87 @@ def _location_levels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return out
 
 
-def _levels(type_: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    if type_ == "location":
-        return _location_levels(left, right)
+def _dictionary(type_: str, left: ArrayLike, right: ArrayLike
+                ) -> tuple[np.ndarray, np.ndarray, pa.Array | np.ndarray]:
+    """Both columns factorised together: (left codes, right codes, distinct values), code -1
+    for a missing value (null, NaN, "")."""
     if type_ == "number":
         lf = pd.to_numeric(pd.Series(left), errors="coerce").to_numpy(dtype=float)
         rf = pd.to_numeric(pd.Series(right), errors="coerce").to_numpy(dtype=float)
-        missing = np.isnan(lf) | np.isnan(rf)
-        rel = np.abs(lf - rf) / np.maximum(np.maximum(np.abs(lf), np.abs(rf)), 1e-9)
-        out = np.where(rel <= 0.001, 2, np.where(rel <= 0.1, 1, 0)).astype(np.int8)
-        out[missing] = MISSING
-        return out
-    a, miss_a = _strings(left)
-    b, miss_b = _strings(right)
-    missing = miss_a | miss_b
-    exact = (a == b) & ~missing
-    if type_ in ("company", "person", "text"):
-        out = _name_levels(a, b, exact)
-    elif type_ in ("city", "address"):
+        codes, uniques = pd.factorize(np.concatenate([lf, rf]), use_na_sentinel=True)
+        return codes[:len(left)], codes[len(left):], np.asarray(uniques, dtype=float)
+    enc = pa.chunked_array([_arrow(left), _arrow(right)]).combine_chunks().dictionary_encode()
+    empty = np.append(_np(pc.equal(enc.dictionary, "")), True)
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes[empty[codes]] = -1
+    return codes[:len(left)], codes[len(left):], enc.dictionary
+
+
+def _values(values: pa.Array | np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The values of ``codes`` (only those become Python strings, not the whole dictionary)."""
+    if isinstance(values, np.ndarray):
+        return values[codes]
+    return values.take(pa.array(codes)).to_numpy(zero_copy_only=False)
+
+
+def levels(type_: str, left: ArrayLike, right: ArrayLike, lrid: np.ndarray,
+           rrid: np.ndarray) -> np.ndarray:
+    """The level of each pair (``left[lrid[i]]`` vs ``right[rrid[i]]``) for a comparison of
+    ``type_``; ``left`` and ``right`` hold one value per record.
+
+    Why codes: the two columns are factorised together once (per record, not per pair), so a
+    pair is two integers: equal codes are the top level, a missing code is :data:`MISSING`, and
+    only the distinct (left value, right value) combinations that differ reach a scorer once
+    each. Countries, cities and postcodes repeat across millions of pairs, and exact or missing
+    values are most of the rest."""
+    lcodes, rcodes, values = _dictionary(type_, left, right)
+    a, b = lcodes[lrid], rcodes[rrid]
+    missing = (a < 0) | (b < 0)
+    differ = ~missing & (a != b)
+    out = np.full(len(a), len(LEVELS[type_].labels) - 1, dtype=np.int8)
+    out[missing] = MISSING
+    if differ.any():
+        combo, combos = pd.factorize(a[differ] * len(values) + b[differ])
+        out[differ] = _levels(type_, _values(values, combos // len(values)),
+                              _values(values, combos % len(values)))[combo]
+    return out
+
+
+def _levels(type_: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Levels of pairs of present values that are not equal (so never the top level, except a
+    number within 0.1%)."""
+    if type_ == "location":
+        return _location_levels(a, b)
+    out = np.zeros(len(a), dtype=np.int8)
+    if type_ == "number":
+        rel = np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-9)
+        out[rel <= 0.1] = 1
+        out[rel <= 0.001] = 2
+    elif type_ in NAME_TYPES:
+        out = _name_levels(a, b)
+    elif type_ == "address":
+        # ratio >= 90 is "typo" whatever token_set says: token_set only for the others
         ratio = _sim(a, b, fuzz.ratio)
-        token_set = _sim(a, b, fuzz.token_set_ratio)
-        out = np.zeros(len(a), dtype=np.int8)
-        out[token_set >= 80] = 1
-        if type_ == "address":
-            out[ratio >= 90] = 2
-        out[exact] = len(LEVELS[type_].labels) - 1
-    elif type_ in ("phone", "orgno", "code"):
-        out = _edit_levels(a, b, exact)
-    elif type_ == "email":
-        same_domain = _domain_same(a, b)
-        ratio = _sim(a, b, fuzz.ratio)
-        out = np.zeros(len(a), dtype=np.int8)
-        out[same_domain] = 1
         out[ratio >= 90] = 2
-        out[exact] = 3
+        rest = np.flatnonzero(ratio < 90)
+        out[rest[_sim(a[rest], b[rest], fuzz.token_set_ratio) >= 80]] = 1
+    elif type_ == "city":
+        out[_sim(a, b, fuzz.token_set_ratio) >= 80] = 1
+    elif type_ in ("phone", "orgno", "code"):
+        out[_sim(a, b, distance.OSA.distance, score_cutoff=1) <= 1] = 1
+    elif type_ == "email":
+        out[_domain_same(a, b)] = 1
+        out[_sim(a, b, fuzz.ratio) >= 90] = 2
     elif type_ == "postcode":
-        out = np.zeros(len(a), dtype=np.int8)
         out[_slice_same(a, b, 0, 3)] = 1
-        out[exact] = 2
     elif type_ == "date":
-        out = np.zeros(len(a), dtype=np.int8)
         same_year = _slice_same(a, b, 0, 4)
         out[same_year] = 1
         a_arrow, b_arrow = _arrow(a), _arrow(b)
         swapped = same_year & _same(pc.utf8_slice_codeunits(a_arrow, 5, 7),
                                     pc.utf8_slice_codeunits(b_arrow, 8, 10)) & _same(
             pc.utf8_slice_codeunits(a_arrow, 8, 10), pc.utf8_slice_codeunits(b_arrow, 5, 7))
-        dist = _sim(a, b, distance.Levenshtein.distance)
+        dist = _sim(a, b, distance.Levenshtein.distance, score_cutoff=1)
         out[swapped | (dist <= 1)] = 2
-        out[exact] = 3
-    else:  # url, country, category
-        out = exact.astype(np.int8)
-    out[missing] = MISSING
+    # url, country, category: equal or different, nothing in between
     return out

@@ -19,6 +19,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from erpdata.matching import assign, blocking, compare
 from erpdata.matching import model as fs
@@ -68,8 +70,7 @@ def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.Data
     """Levels of every pair (rows) for every comparison (columns)."""
     out = np.empty((len(lrid), len(comparisons)), dtype=np.int8)
     for k, c in enumerate(comparisons):
-        out[:, k] = compare.levels(c.type, left[c.name].to_numpy()[lrid],
-                                   right[c.name].to_numpy()[rrid])
+        out[:, k] = compare.levels(c.type, left[c.name].array, right[c.name].array, lrid, rrid)
     return out
 
 
@@ -77,6 +78,13 @@ def _content(frame: pd.DataFrame, comparisons: Sequence[Comparison]) -> np.ndarr
     """A hash of each record's normalised compared values: equal for duplicates."""
     return pd.util.hash_pandas_object(frame[[c.name for c in comparisons]],
                                       index=False).to_numpy()
+
+
+def _among(ids: pd.Series, values: Sequence[str] | pd.Series) -> np.ndarray:
+    """Whether each id is one of ``values``, in Arrow (the ids are Arrow strings, and pandas'
+    ``isin`` on those goes value by value in Python)."""
+    found = pc.is_in(pa.array(ids.array), value_set=pa.array(values, pa.large_string()))
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _random_pairs(n_l: int, n_r: int) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +212,8 @@ def match_frames(
         con.execute("CREATE TABLE l AS SELECT * FROM l_df")
         con.execute("CREATE TABLE r AS SELECT * FROM r_df")
         cap = per_record or (50 if many_to_many else 10)
-        rule_counts = blocking.block(con, comps, per_record=cap)
+        rule_counts = blocking.block(con, comps, per_record=cap,
+                                     min_share=0.0 if many_to_many else blocking.MIN_SHARE)
         lrid, rrid = (np.asarray(a) for a in con.execute(
             "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
     finally:
@@ -256,8 +265,8 @@ def match_frames(
 
     t = time.perf_counter()
     report("assigning", 0.9)
-    crm_taken = left["id"].isin(set(taken[0])).to_numpy()
-    erp_taken = right["id"].isin(set(taken[1])).to_numpy()
+    crm_taken = _among(left["id"], list(taken[0]))
+    erp_taken = _among(right["id"], list(taken[1]))
     if many_to_many:
         linked = np.ones(len(p), dtype=bool)
     else:
@@ -266,9 +275,9 @@ def match_frames(
     candidates = _candidates(left, right, comps, lrid, rrid, p, weight, field_w, gamma,
                              linked, ambiguous, limits, model.prior_weight, many_to_many)
     times["assign"] = time.perf_counter() - t
-    no_candidate = left["id"][~left["id"].isin(candidates["crm_id"])].tolist()
-    blocked = pd.DataFrame({"crm_id": left["id"].to_numpy()[lrid],
-                            "erp_id": right["id"].to_numpy()[rrid]})
+    no_candidate = left["id"][~_among(left["id"], candidates["crm_id"])].tolist()
+    blocked = pd.DataFrame({"crm_id": left["id"].array.take(lrid),
+                            "erp_id": right["id"].array.take(rrid)})
     stats = {"pairs": len(lrid), "blocking": rule_counts, "seconds": times,
              "em_iterations": model.iterations, "prior": model.prior,
              "calibration": calibration,
@@ -306,8 +315,8 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
         conflict[won_by.loc[rrid[lost]].to_numpy()] = True
     keep = ((rank <= TOP) & (p >= MIN_PROBABILITY)) | match
     frame = pd.DataFrame({
-        "crm_id": left["id"].to_numpy()[lrid[keep]],
-        "erp_id": right["id"].to_numpy()[rrid[keep]],
+        "crm_id": left["id"].array.take(lrid[keep]),
+        "erp_id": right["id"].array.take(rrid[keep]),
         "probability": np.round(p[keep], 6),
         "match_weight": np.round(weight[keep], 3),
         "rank": rank[keep],
@@ -321,22 +330,25 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
 
 
 def _explanations(comps: Sequence[Comparison], field_w: np.ndarray, gamma: np.ndarray,
-                  prior_weight: float) -> np.ndarray:
-    """JSON per pair: the prior and, per field, its agreement level and weight (the waterfall)."""
-    data: dict[str, Any] = {}
+                  prior_weight: float) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """JSON per pair: the prior and, per field, its agreement level and weight (the waterfall).
+
+    Built in DuckDB from the level numbers (labels looked up in SQL) and returned as Arrow
+    strings: millions of Python label and JSON strings would cost more than the JSON itself."""
+    data: dict[str, np.ndarray] = {}
     parts = [f"'prior': {round(prior_weight, 3)}"]
     for k, c in enumerate(comps):
-        labels = np.array(["missing", *compare.LEVELS[c.type].labels], dtype=object)
-        data[f"l{k}"] = labels[gamma[:, k].astype(np.int64) + 1]
+        labels = ", ".join(f"'{x}'" for x in ("missing", *compare.LEVELS[c.type].labels))
+        data[f"l{k}"] = gamma[:, k].astype(np.int32) + 2  # missing (-1) is the first label
         data[f"w{k}"] = np.round(field_w[:, k], 3)
         name = c.name.replace("'", "''")
-        parts.append(f"'{name}': {{'level': l{k}, 'weight': w{k}}}")
+        parts.append(f"'{name}': {{'level': [{labels}][l{k}], 'weight': w{k}}}")
     if not len(field_w):
         return np.array([], dtype=object)
     con = duckdb.connect()
     try:
         con.register("w", pd.DataFrame(data))
-        out = con.execute(f"SELECT to_json({{{', '.join(parts)}}})::VARCHAR FROM w").fetchnumpy()
+        out = con.sql(f"SELECT to_json({{{', '.join(parts)}}})::VARCHAR FROM w").to_arrow_table()
     finally:
         con.close()
-    return next(iter(out.values()))
+    return pd.array(out.column(0).combine_chunks(), dtype="str")

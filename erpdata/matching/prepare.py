@@ -9,6 +9,7 @@ normalisation" later.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,8 +30,10 @@ def _country(df: pd.DataFrame, comparisons: Sequence[Comparison], side: str) -> 
 
 
 def _column(df: pd.DataFrame, c: Comparison, side: str) -> pd.Series:
+    """The raw column as strings (NA where missing), kept in Arrow: the normalisers work in
+    Arrow, and a million Python string objects each way would cost more than normalising."""
     col = df[c.crm_col if side == "crm" else c.erp_col]
-    return col.astype("string").where(col.notna(), None).astype(object)
+    return col if isinstance(col.dtype, pd.StringDtype) else col.astype("str")
 
 
 def _date(values: pd.Series) -> pd.Series:
@@ -61,51 +64,45 @@ def features(
     """``rid`` (row number), ``id`` and, per comparison ``f``: ``f`` (the normalised value) plus
     ``f__key`` (an exact blocking key) and ``f__dom`` (e-mail domain) where the type has one.
     Name tokens are split in SQL by :mod:`erpdata.matching.blocking`."""
-    out = pd.DataFrame({"rid": np.arange(len(df), dtype=np.int64),
-                        "id": df[id_col].astype(str).to_numpy()})
+    out: dict[str, Any] = {"rid": np.arange(len(df), dtype=np.int64),
+                           "id": df[id_col].astype("str").array}
     country = _country(df, comparisons, side)
     for c in comparisons:
         raw = _column(df, c, side)
         f = c.name
         if c.type == "company":
-            names = nz.company_name(raw, country)
-            out[f] = names["name"].to_numpy()
+            out[f] = nz.company_name(raw, country, tokens=False)["name"].array
         elif c.type == "person":
-            out[f] = nz.person_name(raw).to_numpy()
+            out[f] = nz.person_name(raw).array
         elif c.type in ("text", "category", "city"):
-            out[f] = (nz.city(raw) if c.type == "city" else nz.fold_text(raw)).to_numpy()
+            out[f] = (nz.city(raw) if c.type == "city" else nz.fold_text(raw)).array
         elif c.type == "code":
-            folded = nz.fold_text(raw)
-            out[f] = folded.str.replace(" ", "", regex=False).to_numpy()
-            out[f + "__key"] = out[f]
+            out[f] = out[f + "__key"] = nz.fold_text(raw).str.replace(" ", "", regex=False).array
         elif c.type == "phone":
             e164 = nz.phone(raw, country)
             digits = nz.phone_digits(raw)
-            out[f] = e164.where(e164.notna(), digits).to_numpy()
-            out[f + "__key"] = digits.to_numpy()
+            out[f] = e164.where(e164.notna(), digits).array
+            out[f + "__key"] = digits.array
         elif c.type == "email":
             mail = nz.email(raw)
             domain = nz.email_domain(mail)
             free = nz.is_free_mail_domain(domain).fillna(False).astype(bool)
-            out[f] = mail.to_numpy()
-            out[f + "__key"] = mail.to_numpy()
-            out[f + "__dom"] = domain.where(~free, None).to_numpy()
+            out[f] = out[f + "__key"] = mail.array
+            out[f + "__dom"] = domain.where(~free, None).array
         elif c.type == "url":
-            out[f] = nz.url_domain(raw).to_numpy()
-            out[f + "__key"] = out[f]
+            out[f] = out[f + "__key"] = nz.url_domain(raw).array
         elif c.type == "orgno":
-            out[f] = nz.org_number(raw, country)["orgno"].to_numpy()
-            out[f + "__key"] = out[f]
+            out[f] = out[f + "__key"] = nz.org_number(raw, country)["orgno"].array
         elif c.type == "postcode":
-            out[f] = nz.postcode(raw, country).to_numpy()
+            out[f] = nz.postcode(raw, country).array
         elif c.type == "address":
-            out[f] = nz.street(raw).to_numpy()
+            out[f] = nz.street(raw).array
         elif c.type == "country":
-            out[f] = (country if country is not None else nz.country_code(raw)).to_numpy()
+            out[f] = (country if country is not None else nz.country_code(raw)).array
         elif c.type == "date":
             out[f] = _date(raw).to_numpy()
         elif c.type == "number":
             out[f] = _number(raw).to_numpy()
         elif c.type == "location":
             out[f] = _point(df, c, side).to_numpy()
-    return out
+    return pd.DataFrame(out)
