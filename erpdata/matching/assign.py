@@ -60,7 +60,8 @@ def indistinguishable(left: np.ndarray, content: np.ndarray, p: np.ndarray
     apart, so the probability that matters is that the record matches *one of them*: every copy
     gets the group's sum, and the group size says the choice among them is arbitrary.
     """
-    codes, _ = pd.factorize(pd.MultiIndex.from_arrays([left, content]))
+    codes, _ = pd.factorize(left.astype(np.int64) * (int(content.max(initial=0)) + 1)
+                            + content.astype(np.int64))
     size = np.bincount(codes)
     return np.bincount(codes, weights=p)[codes], size[codes]
 

@@ -74,10 +74,14 @@ def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.Data
     return out
 
 
-def _content(frame: pd.DataFrame, comparisons: Sequence[Comparison]) -> np.ndarray:
-    """A hash of each record's normalised compared values: equal for duplicates."""
-    return pd.util.hash_pandas_object(frame[[c.name for c in comparisons]],
-                                      index=False).to_numpy()
+def _content(con: duckdb.DuckDBPyConnection, table: str,
+             comparisons: Sequence[Comparison]) -> np.ndarray:
+    """A hash of each record's normalised compared values (in row order): equal for records
+    that are identical after normalisation (duplicates)."""
+    cols = ", ".join('"' + c.name.replace('"', '""') + '"' for c in comparisons)
+    (hashes,) = con.execute(f"SELECT hash({cols}) FROM {table} ORDER BY rid").fetchnumpy(
+        ).values()
+    return np.asarray(hashes)
 
 
 def _among(ids: pd.Series, values: Sequence[str] | pd.Series) -> np.ndarray:
@@ -211,6 +215,8 @@ def match_frames(
         con.register("r_df", right)
         con.execute("CREATE TABLE l AS SELECT * FROM l_df")
         con.execute("CREATE TABLE r AS SELECT * FROM r_df")
+        contents = (None if many_to_many else
+                    (_content(con, "l", comps), _content(con, "r", comps)))
         cap = per_record or (50 if many_to_many else 10)
         rule_counts = blocking.block(con, comps, per_record=cap,
                                      min_share=0.0 if many_to_many else blocking.MIN_SHARE)
@@ -239,8 +245,7 @@ def match_frames(
     tf = _tf_override(comps, left, right, lrid, rrid, gamma, u)
     labels = _labels(lrid, rrid, left, right, decisions)
     prior = min(len(left), len(right)) / max(len(lrid), 1)
-    copies = None if many_to_many else fs.Copies.of(lrid, rrid, _content(left, comps),
-                                                    _content(right, comps))
+    copies = None if contents is None else fs.Copies.of(lrid, rrid, *contents)
     model = fs.fit(gamma, u, [c.name for c in comps], level_labels, prior=prior,
                    labels=labels, log_u_override=tf, pairs=(lrid, rrid), copies=copies)
     if many_to_many:

@@ -111,12 +111,16 @@ class Copies:
         if crm_group.max(initial=-1) + 1 == len(crm_content) and (
                 erp_group.max(initial=-1) + 1 == len(erp_content)):
             return None
-        g = erp_group[right]
-        frame = pd.DataFrame({"h": crm_group[left], "g": g, "l": left, "r": right})
-        n_crm = frame.groupby(["h", "g"])["l"].transform("nunique").to_numpy()
-        n_erp = frame.groupby("g")["r"].nunique()
-        capacity = np.zeros(int(g.max(initial=-1)) + 1)
-        capacity[n_erp.index.to_numpy()] = n_erp.to_numpy()
+        g = erp_group[right].astype(np.int64)
+        n_g = int(g.max(initial=-1)) + 1
+        # pairs are unique, so (CRM record, ERP group) repeats once per copy in the group: the
+        # distinct CRM records of (CRM group, ERP group) are its distinct (record, group) keys
+        record_group = np.unique(left.astype(np.int64) * n_g + g)
+        hg = crm_group[record_group // n_g].astype(np.int64) * n_g + record_group % n_g
+        keys, counts = np.unique(hg, return_counts=True)
+        n_crm = counts[np.searchsorted(keys, crm_group[left].astype(np.int64) * n_g + g)]
+        # an ERP record belongs to one group: a group's capacity is its distinct candidates
+        capacity = np.bincount(erp_group[np.unique(right)], minlength=n_g).astype(float)
         return cls(g, 1.0 / n_crm, capacity)
 
 
