@@ -30,8 +30,6 @@ from erpdata.schema import KINDS, Kind, check_side_kind
 from erpdata.settings import mappings
 from erpdata.workspace import Workspace, current_user
 
-ACTION_TYPES = ("link", "update_crm", "update_erp", "create_erp", "unlink")
-
 
 class CommitError(ErpdataError):
     """A commit, undo or disconnect that cannot be done as asked; says why."""
