@@ -192,38 +192,120 @@ class BulkResult:
     applied: bool
 
 
-def _selection(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
-    """SQL for the suggested links that match ``f`` and have no active decision yet, with a
-    flag for those that would break one-to-one (already linked or accepted elsewhere)."""
+#: Where a suggested link stands: linked (committed), accepted or create (the CRM record has
+#: an active accept or create), rejected or skipped (this pair), or undecided.
+STATES = ("undecided", "accepted", "create", "rejected", "skipped", "linked")
+
+
+def _queue(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
+    """SQL for the suggested links (one per CRM record) that match ``f``, with names and the
+    decision state of each."""
     company = "c" if kind == "company" else "pc"
     conditions = [("s.band = ?", f.band), ("s.probability >= ?", f.min_probability),
                   ("s.probability <= ?", f.max_probability),
                   ("s.erp_actor_type = ?", f.actor_type), ("s.conflict = ?", f.conflict),
                   (f"upper({company}.country) = upper(?)", f.country)]
-    where, params = ["s.kind = ?", "s.link"], [kind]
+    where, params = ["s.kind = ?", "s.link"], [kind, kind, kind, kind]
     for condition, value in conditions:
         if value is not None:
             where.append(condition)
             params.append(value)
     join = "" if kind == "company" else "LEFT JOIN crm_company pc ON pc.id = c.company_id"
+    active = "FROM decisions WHERE kind = ? AND superseded_by IS NULL"
     sql = f"""
-        SELECT s.crm_id, s.erp_actor_type || ':' || s.erp_id AS erp, s.probability, s.band,
-               s.conflict, {display_name_sql(kind, 'c')} AS crm_name,
-               EXISTS (SELECT 1 FROM ({_active_accepts(kind)}) t
-                       WHERE t.crm_id = s.crm_id OR (t.erp_actor_type = s.erp_actor_type
-                                                    AND t.erp_id = s.erp_id)) AS taken
-        FROM suggestions s JOIN crm_{kind} c ON c.id = s.crm_id {join}
-        WHERE {' AND '.join(where)}
-          AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.kind = s.kind
-                          AND d.crm_id = s.crm_id AND d.superseded_by IS NULL
-                          AND (d.decision IN ('accept', 'create')
-                               OR (d.erp_actor_type = s.erp_actor_type AND d.erp_id = s.erp_id)))
-        ORDER BY s.probability DESC, s.crm_id"""
+        SELECT s.crm_id, {display_name_sql(kind, 'c')} AS crm_name,
+               s.erp_actor_type || ':' || s.erp_id AS erp,
+               {display_name_sql(kind, 'e')} AS erp_name,
+               s.probability, s.band, s.conflict, s.erp_actor_type, s.erp_id,
+               CASE WHEN l.crm_id IS NOT NULL THEN 'linked'
+                    WHEN rd.decision = 'accept' THEN 'accepted'
+                    WHEN rd.decision = 'create' THEN 'create'
+                    WHEN pd.decision = 'reject' THEN 'rejected'
+                    WHEN pd.decision = 'skip' THEN 'skipped'
+                    ELSE 'undecided' END AS state
+        FROM suggestions s
+        JOIN crm_{kind} c ON c.id = s.crm_id
+        JOIN erp_{kind} e ON e.actor_type = s.erp_actor_type AND e.id = s.erp_id {join}
+        LEFT JOIN (SELECT DISTINCT crm_id FROM links WHERE kind = ?) l ON l.crm_id = s.crm_id
+        LEFT JOIN (SELECT crm_id, arg_max(decision, decision_id) AS decision {active}
+                     AND decision IN ('accept', 'create') GROUP BY crm_id) rd
+               ON rd.crm_id = s.crm_id
+        LEFT JOIN (SELECT crm_id, erp_actor_type, erp_id, arg_max(decision, decision_id)
+                          AS decision {active} AND decision IN ('reject', 'skip')
+                   GROUP BY ALL) pd
+               ON pd.crm_id = s.crm_id AND pd.erp_actor_type = s.erp_actor_type
+              AND pd.erp_id = s.erp_id
+        WHERE {' AND '.join(where)}"""
     return sql, params
 
 
+def _selection(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
+    """SQL for the undecided suggested links that match ``f``, with a flag for those that would
+    break one-to-one (their ERP record is linked or accepted elsewhere)."""
+    sql, params = _queue(kind, f)
+    return f"""
+        SELECT q.crm_id, q.erp, q.probability, q.band, q.conflict, q.crm_name,
+               EXISTS (SELECT 1 FROM ({_active_accepts(kind)}) t
+                       WHERE t.erp_actor_type = q.erp_actor_type AND t.erp_id = q.erp_id)
+                   AS taken
+        FROM ({sql}) q WHERE q.state = 'undecided'
+        ORDER BY q.probability DESC, q.crm_id""", params
+
+
+@dataclass
+class Page:
+    """One page of the suggestion queue, and the key to ask for the next one (None: last)."""
+
+    rows: pd.DataFrame
+    next_key: tuple[float, str] | None
+
+
+def queue_page(ws: Workspace, f: Filter, *, state: str | None = None,
+               after: tuple[float, str] | None = None, size: int = 50) -> Page:
+    """The suggested links matching ``f`` (and ``state``), best first, ``size`` at a time.
+
+    Keyset paging on (probability, CRM id): page 1,000 costs what page 1 costs, and a decision
+    taken between two pages shifts nothing."""
+    k = _kind(f.kind)
+    if state is not None and state not in STATES:
+        raise DecisionError(f"unknown state {state!r}: use one of {', '.join(STATES)}")
+    sql, params = _queue(k, f)
+    where, extra = ["true"], []
+    if state is not None:
+        where.append("state = ?")
+        extra.append(state)
+    if after is not None:
+        where.append("(probability < ? OR (probability = ? AND crm_id > ?))")
+        extra += [after[0], after[0], after[1]]
+    rows = ws.cursor().execute(
+        f"SELECT * EXCLUDE (erp_actor_type, erp_id) FROM ({sql}) WHERE {' AND '.join(where)} "
+        f"ORDER BY probability DESC, crm_id LIMIT {int(size) + 1}", params + extra).df()
+    more = len(rows) > size
+    rows = rows.head(size)
+    last = rows.iloc[-1] if len(rows) else None
+    key = (float(last["probability"]), str(last["crm_id"])) if more and last is not None else None
+    return Page(rows, key)
+
+
+def queue_facets(ws: Workspace, f: Filter) -> dict[str, dict[str, int]]:
+    """How many suggested links matching ``f`` there are per state, band, actor type and
+    conflict flag: the counts beside each filter."""
+    k = _kind(f.kind)
+    sql, params = _queue(k, f)
+    rows = ws.cursor().execute(
+        f"""SELECT 'state' AS facet, state AS value, count(*) FROM ({sql}) GROUP BY ALL
+            UNION ALL SELECT 'band', band, count(*) FROM ({sql}) GROUP BY ALL
+            UNION ALL SELECT 'actor_type', erp_actor_type, count(*) FROM ({sql}) GROUP BY ALL
+            UNION ALL SELECT 'conflict', conflict::VARCHAR, count(*) FROM ({sql}) GROUP BY ALL""",
+        params * 4).fetchall()
+    out: dict[str, dict[str, int]] = {"state": {}, "band": {}, "actor_type": {}, "conflict": {}}
+    for facet, value, n in rows:
+        out[facet][value] = int(n)
+    return out
+
+
 def decide_bulk(ws: Workspace, decision: str, f: Filter, *, user: str | None = None,
-         dry_run: bool = False, sample: int = 10) -> BulkResult:
+                dry_run: bool = False, sample: int = 10) -> BulkResult:
     """Accept, reject or skip every suggested link matching ``f`` that has no decision yet.
 
     Pairs whose records are already linked or accepted elsewhere are left out (and counted).

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from erpdata.decisions import DecisionError, Filter, active, decide, decide_bulk, revoke
+from erpdata.decisions import (
+    DecisionError,
+    Filter,
+    active,
+    decide,
+    decide_bulk,
+    queue_facets,
+    queue_page,
+    revoke,
+)
 from erpdata.ingest import load_file
 from erpdata.matching import match_workspace
 from erpdata.workspace import Workspace
@@ -149,3 +158,21 @@ def test_decisions_survive_a_reload(ws: Workspace, tmp_path: Path) -> None:
     match_workspace(ws, "company")
     assert ws.con.execute("SELECT count(*) FROM suggestions WHERE crm_id = '1' AND "
                           "erp_id = 'L1'").fetchone() == (0,)
+
+
+def test_the_queue_pages_by_key_and_counts_its_facets(ws: Workspace) -> None:
+    decide(ws, "company", "reject", "2", "customer:K1")
+    first = queue_page(ws, Filter(), size=1)
+    assert first.rows[["crm_id", "erp", "state"]].values.tolist() == [
+        ["2", "customer:K1", "rejected"]]
+    assert first.next_key == (first.rows["probability"].iloc[0], "2")
+    second = queue_page(ws, Filter(), size=1, after=first.next_key)
+    assert second.rows[["crm_id", "state"]].values.tolist() == [["1", "undecided"]]
+    assert second.rows["probability"].iloc[0] <= first.rows["probability"].iloc[0]
+    assert second.next_key is None
+    assert queue_page(ws, Filter(), state="rejected").rows["crm_id"].tolist() == ["2"]
+    facets = queue_facets(ws, Filter())
+    assert facets["state"] == {"undecided": 1, "rejected": 1}
+    assert facets["actor_type"] == {"supplier": 1, "customer": 1}
+    with pytest.raises(DecisionError, match="unknown state 'maybe'"):
+        queue_page(ws, Filter(), state="maybe")
