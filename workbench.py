@@ -19,6 +19,7 @@ st.set_page_config(page_title="erpdata workbench", page_icon=":material/join:", 
 # One line per steward task, in the order of the work; the first one is the start page.
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/match.py", title="Match", icon=":material/join_inner:"),
 ]
 
 

@@ -8,7 +8,7 @@ Implementation modules may change; these names are the contract. The steward's f
 """
 
 from erpdata.commit import BatchResult, batches, commit, disconnect, undo
-from erpdata.decisions import Filter, decide, decide_bulk, revoke
+from erpdata.decisions import STATES, Filter, decide, decide_bulk, queue_facets, queue_page, revoke
 from erpdata.demo import DemoSummary, build_demo
 from erpdata.errors import ErpdataError, IngestError, WorkspaceError
 from erpdata.ingest import LoadResult, changes, load_file, recent_loads
@@ -24,6 +24,7 @@ __all__ = [
     "KINDS",
     "SCHEMA_VERSION",
     "SIDES",
+    "STATES",
     "BatchResult",
     "DemoSummary",
     "ErpdataError",
@@ -51,6 +52,8 @@ __all__ = [
     "match_frames",
     "match_workspace",
     "pick",
+    "queue_facets",
+    "queue_page",
     "recent_loads",
     "resolve_path",
     "revoke",
