@@ -20,6 +20,7 @@ st.set_page_config(page_title="erpdata workbench", page_icon=":material/join:", 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/match.py", title="Match", icon=":material/join_inner:"),
+    st.Page("pages/review.py", title="Review", icon=":material/compare:"),
 ]
 
 

@@ -208,9 +208,11 @@ def scoring_states(ws: Workspace, kind: str) -> dict[str, int]:
 
 
 def suggestions(ws: Workspace, kind: str = "company", *, links_only: bool = False,
-                band: str | None = None, limit: int | None = None) -> pd.DataFrame:
+                band: str | None = None, crm_id: str | None = None,
+                limit: int | None = None) -> pd.DataFrame:
     """The stored suggestions of ``kind`` with both records' names, best first: what a steward
-    reviews (``links_only``: the one suggested link per record; ``band``: auto/review/low)."""
+    reviews (``links_only``: the one suggested link per record; ``band``: auto/review/low;
+    ``crm_id``: the candidates of one CRM record)."""
     check_side_kind("crm", kind)
     k: Kind = kind  # type: ignore[assignment]
     where, params = ["s.kind = ?"], [kind]
@@ -219,6 +221,9 @@ def suggestions(ws: Workspace, kind: str = "company", *, links_only: bool = Fals
     if band is not None:
         where.append("s.band = ?")
         params.append(band)
+    if crm_id is not None:
+        where.append("s.crm_id = ?")
+        params.append(crm_id)
     sql = f"""
         SELECT s.crm_id, {display_name_sql(k, 'c')} AS crm_name,
                s.erp_actor_type || ':' || s.erp_id AS erp, {display_name_sql(k, 'e')} AS erp_name,

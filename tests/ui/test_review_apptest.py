@@ -1,0 +1,78 @@
+"""The Review page under AppTest: one pair at a time, picks per field, decisions at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from erpdata import build_demo, match_workspace
+from erpdata.workspace import Workspace
+
+APP = str(Path(__file__).resolve().parents[2] / "workbench.py")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("ERPDATA_USER", "tester")
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def matched(tmp_path: Path) -> Path:
+    path = tmp_path / "review.duckdb"
+    with Workspace.open(path) as ws:
+        build_demo(ws, size=200, seed=3)
+        match_workspace(ws, "company")
+    return path
+
+
+def _rows(path: Path, sql: str) -> list[tuple]:
+    with Workspace.open(path) as ws:  # a second connection to the app's database
+        return ws.con.execute(sql).fetchall()
+
+
+def test_review_one_pair_pick_a_field_and_decide(matched: Path, workspace_env) -> None:
+    workspace_env(matched)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/review.py").run()
+    assert not at.exception, [e.value for e in at.exception]  # the review band by default
+    first = at.caption[0].value
+    crm_id = first.split()[2]
+    # a conflicting, synchronised field gets a picker; choose the ERP value
+    radios = [r for r in at.radio if r.key.startswith(f"pick_{crm_id}_")]
+    assert radios, "a review-band pair of the demo has a conflicting field"
+    field = radios[0].key.removeprefix(f"pick_{crm_id}_")
+    other = "erp" if radios[0].value == "crm" else "crm"
+    radios[0].set_value(other).run()
+    assert not at.exception
+    assert _rows(matched, "SELECT crm_id, erp_field, choice, picked_by FROM picks") == [
+        (crm_id, field, other, "tester")]
+    at.button(key="review_accept").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith(f"Accept: {crm_id} ↔ ")
+    assert at.caption[0].value != first  # the next pair is shown
+    assert _rows(matched, "SELECT crm_id, decision, decided_by FROM decisions") == [
+        (crm_id, "accept", "tester")]
+    # next and previous keep the place without deciding
+    shown = at.caption[0].value
+    at.button(key="review_next").click().run()
+    assert at.caption[0].value != shown
+    at.button(key="review_prev").click().run()
+    assert at.caption[0].value == shown
+    assert len(at.dataframe) >= 1 and not at.exception
+
+
+def test_nothing_to_review(tmp_path: Path, workspace_env) -> None:
+    path = tmp_path / "empty.duckdb"
+    Workspace.open(path).close()
+    workspace_env(path)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.switch_page("pages/review.py").run()
+    assert not at.exception
+    assert "Nothing left to review" in at.info[0].value
