@@ -21,6 +21,8 @@ PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/match.py", title="Match", icon=":material/join_inner:"),
     st.Page("pages/review.py", title="Review", icon=":material/compare:"),
+    st.Page("pages/commit.py", title="Commit", icon=":material/task_alt:"),
+    st.Page("pages/reports.py", title="Reports", icon=":material/download:"),
 ]
 
 

@@ -226,3 +226,21 @@ def _xlsx(reports: dict[str, pd.DataFrame], path: Path) -> None:
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = ws.dimensions
     wb.save(path)
+
+
+def probability_histogram(ws: Workspace, kind: str = "company", bins: int = 20
+                          ) -> pd.DataFrame:
+    """Suggested links per probability bin (``bin_start``) and band: the picture of how sure
+    the matcher is, counted in DuckDB whatever the number of suggestions."""
+    return ws.cursor().execute(
+        f"""SELECT floor(probability * {int(bins)}) / {int(bins)} AS bin_start, band,
+                   count(*) AS links
+            FROM suggestions WHERE kind = ? AND link GROUP BY ALL ORDER BY bin_start, band""",
+        [kind]).df()
+
+
+def decisions_over_time(ws: Workspace) -> pd.DataFrame:
+    """Decisions per day and kind of decision (superseded ones included: work done)."""
+    return ws.cursor().execute(
+        """SELECT CAST(decided_at AS DATE) AS day, decision, count(*) AS decisions
+           FROM decisions GROUP BY ALL ORDER BY day, decision""").df()

@@ -19,7 +19,14 @@ from erpdata.commit import commit
 from erpdata.decisions import decide
 from erpdata.errors import ErpdataError
 from erpdata.ingest import load_file
-from erpdata.reports import REPORTS, build_reports, export_reports, neutralise
+from erpdata.reports import (
+    REPORTS,
+    build_reports,
+    decisions_over_time,
+    export_reports,
+    neutralise,
+    probability_histogram,
+)
 from erpdata.review import pick
 from erpdata.workspace import Workspace
 from tests.helpers import write_text
@@ -119,3 +126,10 @@ def test_bad_format_or_path_says_what_to_do(ws: Workspace, tmp_path: Path) -> No
         export_reports(ws, "pdf", tmp_path / "x")
     with pytest.raises(ErpdataError, match=r"give a path ending in \.xlsx"):
         export_reports(ws, "xlsx", tmp_path / "x.csv")
+
+
+def test_chart_data_is_counted_in_the_workspace(ws: Workspace) -> None:
+    hist = probability_histogram(ws, "company", bins=10)
+    assert hist.values.tolist() == [[0.9, "auto", 1], [0.9, "review", 1]]
+    days = decisions_over_time(ws)
+    assert days[["decision", "decisions"]].values.tolist() == [["accept", 2], ["create", 1]]
