@@ -23,6 +23,7 @@ PAGES = [
     st.Page("pages/review.py", title="Review", icon=":material/compare:"),
     st.Page("pages/commit.py", title="Commit", icon=":material/task_alt:"),
     st.Page("pages/reports.py", title="Reports", icon=":material/download:"),
+    st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]
 
 

@@ -286,3 +286,25 @@ def _entry(src: Path, kind: str, i: int, entry: Any) -> FieldMapping:
             expected = "true or false" if want is bool else "a string"
             raise MappingError(f"{where}: {key} must be {expected}")
     return FieldMapping(**entry)
+
+
+def to_frame(items: list[FieldMapping]) -> pd.DataFrame:
+    """Mappings as a table (one row per ERP field), e.g. for an editor."""
+    return pd.DataFrame([asdict(m) for m in items], columns=list(_KEYS))
+
+
+def from_frame(frame: pd.DataFrame) -> list[FieldMapping]:
+    """Mappings from a table like :func:`to_frame`'s, blanks read as "not set"; not validated
+    (:func:`save_mappings` does that)."""
+    out = []
+    for row in frame.to_dict("records"):
+        values = {k: (None if pd.isna(v) or v == "" else v) if not isinstance(v, bool) else v
+                  for k, v in row.items() if k in _KEYS}
+        for flag in ("show_in_search", "show_in_erp_tab", "mandatory", "ask_user",
+                     "default_mandatory"):
+            values[flag] = bool(values.get(flag) or False)
+        values["direction"] = values.get("direction") or "none"
+        values["winner"] = values.get("winner") or "crm"
+        if values.get("erp_field"):
+            out.append(FieldMapping(**values))
+    return out

@@ -12,9 +12,11 @@ from erpdata.settings import (
     FieldMapping,
     MappingError,
     export_toml,
+    from_frame,
     import_toml,
     mappings,
     save_mappings,
+    to_frame,
     to_toml,
     validate,
 )
@@ -129,3 +131,14 @@ def test_import_is_all_or_nothing(ws: Workspace, tmp_path: Path) -> None:
     with pytest.raises(MappingError, match="person field 'lastname' is mandatory"):
         import_toml(ws, path)
     assert snapshot(ws) == before
+
+
+def test_a_table_round_trip_for_the_editor() -> None:
+    items = list(DEFAULTS["company"])
+    frame = to_frame(items)
+    assert frame.columns[0] == "erp_field" and len(frame) == len(items)
+    assert from_frame(frame) == items
+    frame.loc[0, "direction"] = None  # a cleared cell
+    frame.loc[1, "default_value"] = ""
+    back = from_frame(frame)
+    assert back[0].direction == "none" and back[1].default_value is None
