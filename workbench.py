@@ -19,6 +19,7 @@ st.set_page_config(page_title="erpdata workbench", page_icon=":material/join:", 
 # One line per steward task, in the order of the work; the first one is the start page.
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/load.py", title="Load", icon=":material/upload_file:"),
     st.Page("pages/match.py", title="Match", icon=":material/join_inner:"),
     st.Page("pages/review.py", title="Review", icon=":material/compare:"),
     st.Page("pages/commit.py", title="Commit", icon=":material/task_alt:"),

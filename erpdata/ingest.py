@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from erpdata.columns import ColumnMapping, describe_columns, fold, map_columns, read_mapping_file
 from erpdata.errors import ErpdataError
@@ -490,3 +491,32 @@ def recent_loads(ws: Workspace, limit: int = 10) -> list[dict[str, Any]]:
     finally:
         cur.close()
     return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+@dataclass
+class Preview:
+    """What loading a file would map, before anything is written: the column mapping as
+    (header, field or 'extra', how) rows, and the first rows of the file."""
+
+    columns: list[tuple[str, str, str]]
+    rows: pd.DataFrame
+    total: int
+
+
+def preview(path: str | os.PathLike[str], *, side: str, kind: str,
+            mapping: Mapping[str, str] | str | os.PathLike[str] | None = None,
+            display: str | None = None, limit: int = 10) -> Preview:
+    """Read ``path`` in a scratch database and say how its columns would be mapped (raises the
+    same :class:`IngestError` a load would for an unreadable file or a bad mapping)."""
+    check_side_kind(side, kind)
+    explicit, mapping_file = _explicit_mapping(mapping)
+    con = duckdb.connect()
+    try:
+        src = read_source(con, path, display)
+        cmap = map_columns(src.headers, side, kind, explicit=explicit,  # type: ignore[arg-type]
+                           file=src.display, mapping_file=mapping_file)
+        rows = con.execute(f"SELECT * EXCLUDE (_row) FROM {STAGE} LIMIT {int(limit)}").df()
+    finally:
+        con.close()
+    rows.columns = list(src.headers)[:len(rows.columns)]
+    return Preview(cmap.describe(), rows, src.rows)

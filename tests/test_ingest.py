@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from erpdata.columns import fold, map_columns
-from erpdata.ingest import changes, load_file
+from erpdata.ingest import changes, load_file, preview
 from erpdata.workspace import Workspace
 from tests.helpers import COMPANIES, write_text
 
@@ -368,3 +368,13 @@ def test_recent_loads_newest_first(ws: Workspace, tmp_path: Path) -> None:
             for x in loads] == [(second.load_id, "erp", "company", 1, 1, "ola"),
                                 (first.load_id, "crm", "company", 3, 3, "kari")]
     assert [x["load_id"] for x in recent_loads(ws, limit=1)] == [second.load_id]
+
+
+def test_preview_maps_columns_without_writing(tmp_path: Path) -> None:
+    f = write_text(tmp_path / "p.csv", "Firma-ID;Firmanavn;Org.nr;Farge\n"
+                   "1;Hansen AS;923609016;blå\n2;Berg AS;;rød\n")
+    p = preview(f, side="crm", kind="company", display="p.csv")
+    assert p.columns == [("Firma-ID", "id", "synonym"), ("Firmanavn", "name", "synonym"),
+                         ("Org.nr", "vatno", "synonym"), ("Farge", "extra", "kept as is")]
+    assert p.rows.columns.tolist() == ["Firma-ID", "Firmanavn", "Org.nr", "Farge"]
+    assert p.rows["Firmanavn"].tolist() == ["Hansen AS", "Berg AS"] and p.total == 2

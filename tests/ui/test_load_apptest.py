@@ -1,0 +1,62 @@
+"""The Load page under AppTest: preview of the column mapping, load, errors with row and column."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from erpdata.workspace import Workspace
+from tests.helpers import write_text
+
+APP = str(Path(__file__).resolve().parents[2] / "workbench.py")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("ERPDATA_USER", "tester")
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def _load_page(tmp_path: Path, workspace_env) -> tuple[AppTest, Path]:
+    path = tmp_path / "l.duckdb"
+    Workspace.open(path).close()
+    workspace_env(path)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.switch_page("pages/load.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at, path
+
+
+def test_preview_then_load(tmp_path: Path, workspace_env) -> None:
+    at, path = _load_page(tmp_path, workspace_env)
+    f = write_text(tmp_path / "firma.csv", "Firma-ID;Firmanavn;Farge\n1;Hansen AS;blå\n"
+                   "2;Berg AS;rød\n")
+    at.text_input(key="load_path").set_value(str(f)).run()
+    assert not at.exception
+    mapping = at.dataframe[0].value
+    assert mapping.values.tolist() == [["Firma-ID", "id", "synonym"],
+                                       ["Firmanavn", "name", "synonym"],
+                                       ["Farge", "extra", "kept as is"]]
+    at.button(key="load_go").click().run()
+    assert not at.exception
+    assert "2" in at.success[0].value
+    with Workspace.open(path) as ws:
+        assert ws.con.execute("SELECT id, name FROM crm_company ORDER BY id").fetchall() == [
+            ("1", "Hansen AS"), ("2", "Berg AS")]
+
+
+def test_a_bad_file_is_an_error_with_row_and_column(tmp_path: Path, workspace_env) -> None:
+    at, path = _load_page(tmp_path, workspace_env)
+    f = write_text(tmp_path / "dup.csv", "id;name\n7;A\n7;B\n")
+    at.text_input(key="load_path").set_value(str(f)).run()
+    at.button(key="load_go").click().run()
+    assert not at.exception
+    assert "dup.csv, row 3, column 'id' (A): id '7' appears twice" in at.error[0].value
+    with Workspace.open(path) as ws:
+        assert ws.con.execute("SELECT count(*) FROM crm_company").fetchone() == (0,)
