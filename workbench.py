@@ -22,6 +22,7 @@ PAGES = [
     st.Page("pages/load.py", title="Load", icon=":material/upload_file:"),
     st.Page("pages/match.py", title="Match", icon=":material/join_inner:"),
     st.Page("pages/review.py", title="Review", icon=":material/compare:"),
+    st.Page("pages/connect.py", title="Connect", icon=":material/link:"),
     st.Page("pages/commit.py", title="Commit", icon=":material/task_alt:"),
     st.Page("pages/reports.py", title="Reports", icon=":material/download:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),

@@ -1,0 +1,67 @@
+"""The Connect page under AppTest: search, connect to a hit, create in the ERP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from erpdata.workspace import Workspace
+
+APP = str(Path(__file__).resolve().parents[2] / "workbench.py")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("ERPDATA_USER", "tester")
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def _decisions(path: Path) -> list[tuple]:
+    with Workspace.open(path) as ws:
+        return ws.con.execute("SELECT crm_id, erp_actor_type, erp_id, decision, decided_by, "
+                              "create_values FROM decisions ORDER BY decision_id").fetchall()
+
+
+def test_search_connect_and_create(companies_ws: Workspace, workspace_env) -> None:
+    path = companies_ws.path
+    companies_ws.close()
+    workspace_env(path)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.switch_page("pages/connect.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Give the id" in at.info[0].value
+    at.text_input(key="connect_crm").set_value("1").run()
+    assert at.subheader[0].value == "Berg Bygg AB"
+    # the search starts with the record's name: every word must appear
+    assert at.dataframe[0].value["erp"].tolist() == ["supplier:L1"]
+    at.text_input(key="connect_text_company_1").set_value("berg").run()
+    assert at.dataframe[0].value["erp"].tolist() == ["customer:K2", "supplier:L1"]
+    at.selectbox(key="connect_hit").set_value("supplier:L1").run()
+    at.button(key="connect_go").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("1 ↔ supplier:L1 accepted")
+    # record 4 has no counterpart: create it, with the asked category
+    at.text_input(key="connect_crm").set_value("4").run()
+    at.text_input(key="ask_company_category").set_value("Fisk").run()
+    at.button(key="create_go").click().run()
+    assert not at.exception
+    assert _decisions(path) == [("1", "supplier", "L1", "accept", "tester", None),
+                                ("4", "customer", None, "create", "tester",
+                                 '{"category": "Fisk"}')]
+
+
+def test_an_unknown_record_is_said_plainly(companies_ws: Workspace, workspace_env) -> None:
+    path = companies_ws.path
+    companies_ws.close()
+    workspace_env(path)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.switch_page("pages/connect.py").run()
+    at.text_input(key="connect_crm").set_value("99").run()
+    assert not at.exception
+    assert at.error[0].value == "There is no CRM company '99' in the workspace."
