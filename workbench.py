@@ -13,6 +13,7 @@ import streamlit as st
 
 import workbench_ui as ui
 from erpdata.errors import ErpdataError
+from erpdata.roles import role_of
 
 st.set_page_config(page_title="erpdata workbench", page_icon=":material/join:", layout="wide")
 
@@ -60,7 +61,7 @@ def sidebar(path: Path, counts: dict) -> None:
     with st.sidebar:
         st.markdown("**Workspace**")
         st.caption(str(path))
-        st.markdown(f"**User** &nbsp; {name} :gray[({how})]")
+        st.markdown(f"**User** &nbsp; {name} :gray[({how}, {role_of(ui.workspace(), name)})]")
         st.markdown("**Linked**")
         for r in rows:
             st.progress(r["share"], text=f"{r['label']}: {ui.fmt(r['linked'])} of "

@@ -15,6 +15,7 @@ from erpdata.ingest import LoadResult, changes, load_file, recent_loads
 from erpdata.matching import match_files, match_frames, match_workspace, suggestions
 from erpdata.reports import build_reports, export_reports
 from erpdata.review import diff, pick
+from erpdata.roles import AccessDenied, grant, role_of
 from erpdata.schema import ACTOR_TYPES, KINDS, SIDES, Field, fields
 from erpdata.settings import FieldMapping, mappings, save_mappings
 from erpdata.workspace import SCHEMA_VERSION, Workspace, resolve_path
@@ -25,6 +26,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SIDES",
     "STATES",
+    "AccessDenied",
     "BatchResult",
     "DemoSummary",
     "ErpdataError",
@@ -46,6 +48,7 @@ __all__ = [
     "disconnect",
     "export_reports",
     "fields",
+    "grant",
     "load_file",
     "mappings",
     "match_files",
@@ -57,6 +60,7 @@ __all__ = [
     "recent_loads",
     "resolve_path",
     "revoke",
+    "role_of",
     "save_mappings",
     "suggestions",
     "undo",

@@ -5,7 +5,8 @@ and every steward task must be scriptable. Output meant for scripts (``status --
 contract; messages go to stderr, and any error exits non-zero with the engine's own text.
 
 Commands: ``demo``, ``load``, ``match``, ``match-files``, ``status``, ``accept``, ``reject``,
-``commit``, ``batches``, ``undo``, ``disconnect``, ``report``, ``mapping``. ``--workspace`` (or
+``commit``, ``batches``, ``undo``, ``disconnect``, ``report``, ``mapping``, ``role``.
+``--workspace`` (or
 ``$ERPDATA_WORKSPACE``, else ``./workspace.duckdb``) may stand before or after the command.
 """
 
@@ -268,6 +269,15 @@ def _cmd_mapping(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_role(args: argparse.Namespace) -> int:
+    from erpdata.roles import grant
+
+    with _existing(args) as ws:
+        grant(ws, args.name, args.role, user=args.user)
+    print(f"{args.name} is now a {args.role}", file=sys.stderr)
+    return 0
+
+
 def _add_stewardship(sub: Any, common: argparse.ArgumentParser) -> None:
     """accept / reject / commit / batches / undo / disconnect / report / mapping."""
     who = argparse.ArgumentParser(add_help=False)
@@ -318,6 +328,12 @@ def _add_stewardship(sub: Any, common: argparse.ArgumentParser) -> None:
     mapping.add_argument("action", choices=("export", "import"))
     mapping.add_argument("file", metavar="FILE")
     mapping.set_defaults(func=_cmd_mapping)
+
+    role = sub.add_parser("role", parents=[common, who],
+                          help="give a user a role: viewer, steward or admin")
+    role.add_argument("name", metavar="NAME")
+    role.add_argument("role", choices=("viewer", "steward", "admin"), metavar="ROLE")
+    role.set_defaults(func=_cmd_role)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,9 +26,10 @@ import pandas as pd
 from erpdata.decisions import split_erp_key
 from erpdata.errors import ErpdataError
 from erpdata.review import diffs
+from erpdata.roles import require
 from erpdata.schema import KINDS, Kind, check_side_kind
 from erpdata.settings import mappings
-from erpdata.workspace import Workspace, current_user
+from erpdata.workspace import Workspace
 
 
 class CommitError(ErpdataError):
@@ -340,14 +341,14 @@ def commit(ws: Workspace, kinds: tuple[str, ...] = KINDS, *, user: str | None = 
     """Commit every accepted decision and create of ``kinds`` as one batch, in one transaction.
 
     ``dry_run``: the same batch, reported (counts per action type, a sample of the actions)
-    and not written."""
-    who = current_user(user)
+    and not written (a viewer may look)."""
     cur = ws.cursor()
     if dry_run:
         p = plan(ws, kinds, cur)
         actions = _actions(cur, p, 0, datetime.now())
         return BatchResult(None, p.counts(), actions.head(sample), p.left_out, True)
     with ws.transaction(cur):
+        who = require(ws, "steward", "committing", user, cur)
         p = plan(ws, kinds, cur)
         if not any(p.counts().values()):  # nothing to commit: no empty batch
             return BatchResult(None, p.counts(), _actions(cur, p, 0, datetime.now()),
@@ -402,9 +403,9 @@ def undo(ws: Workspace, batch_id: int, *, user: str | None = None) -> dict[str, 
     its queued actions are cancelled, and actions that already ran get compensating actions
     (the before values back, an unlink for a link). Refused when a later batch changed the same
     records: undo that one first."""
-    who = current_user(user)
     cur = ws.cursor()
     with ws.transaction(cur):
+        who = require(ws, "steward", "undoing a batch", user, cur)
         row = cur.execute("SELECT status FROM batches WHERE batch_id = ?", [batch_id]).fetchone()
         if row is None:
             raise CommitError(f"no batch {batch_id} (see erpdata batches)")
@@ -507,9 +508,9 @@ def disconnect(ws: Workspace, kind: str, crm_ids: list[str], *, user: str | None
     """Remove the links of these CRM records, as one batch: nothing is deleted in either
     system, the removal is audited (with the link as it was) and undone like any batch."""
     check_side_kind("crm", kind)
-    who = current_user(user)
     cur = ws.cursor()
     with ws.transaction(cur):
+        who = require(ws, "steward", "disconnecting", user, cur)
         cur.register("wanted", pd.DataFrame({"crm_id": [str(x) for x in crm_ids]}))
         links = cur.execute("SELECT l.* FROM links l JOIN wanted w USING (crm_id) "
                             "WHERE l.kind = ?", [kind]).df()

@@ -24,8 +24,9 @@ import duckdb
 import pandas as pd
 
 from erpdata.errors import ErpdataError
+from erpdata.roles import require
 from erpdata.schema import ACTOR_TYPES, Kind, check_side_kind, display_name_sql
-from erpdata.workspace import Workspace, current_user
+from erpdata.workspace import Workspace
 
 Decision = Literal["accept", "reject", "skip", "create"]
 DECISIONS: tuple[Decision, ...] = ("accept", "reject", "skip", "create")
@@ -72,7 +73,8 @@ def decide(ws: Workspace, kind: str, decision: str, crm_id: str, erp: str | None
         raise DecisionError(f"unknown decision {decision!r}: use one of {', '.join(DECISIONS)}")
     cur = con or ws.cursor()
     with ws.transaction(cur):
-        return _decide(cur, k, decision, crm_id, erp, current_user(user), note, create_values,
+        who = require(ws, "steward", "deciding on pairs", user, cur)
+        return _decide(cur, k, decision, crm_id, erp, who, note, create_values,
                        actor_type)
 
 
@@ -160,8 +162,9 @@ def revoke(ws: Workspace, decision_id: int, *, user: str | None = None) -> int:
     if superseded_by is not None:
         raise DecisionError(f"decision {decision_id} is already superseded by {superseded_by}")
     with ws.transaction(cur):
+        who = require(ws, "steward", "revoking decisions", user, cur)
         return _decide(cur, kind, "skip", crm_id, None if decision == "create" else
-                       f"{a_type}:{erp_id}", current_user(user),
+                       f"{a_type}:{erp_id}", who,
                        f"revokes decision {decision_id}", None, a_type)
 
 
@@ -320,7 +323,8 @@ def decide_bulk(ws: Workspace, decision: str, f: Filter, *, user: str | None = N
         blocked = pairs["taken"] if decision == "accept" else pd.Series(False, index=pairs.index)
         todo = pairs[~blocked.astype(bool)].drop(columns="taken").reset_index(drop=True)
         if not dry_run and len(todo):
-            _insert_many(cur, k, decision, todo, current_user(user))
+            who = require(ws, "steward", "deciding on pairs", user, cur)
+            _insert_many(cur, k, decision, todo, who)
     return BulkResult(decision, len(todo), int(blocked.sum()), todo.head(sample),
                       not dry_run)
 

@@ -27,9 +27,10 @@ import pandas as pd
 from erpdata import normalize as nz
 from erpdata.decisions import DecisionError, split_erp_key
 from erpdata.errors import ErpdataError
+from erpdata.roles import require
 from erpdata.schema import Kind, check_side_kind
 from erpdata.settings import FieldMapping, mappings
-from erpdata.workspace import Workspace, current_user
+from erpdata.workspace import Workspace
 
 STATUSES = ("equal", "equal_normalised", "different", "missing_crm", "missing_erp", "empty")
 CHOICES = ("crm", "erp", "value")
@@ -243,9 +244,10 @@ def pick(ws: Workspace, kind: str, crm_id: str, erp: str, erp_field: str, choice
     diff(ws, kind, crm_id, erp)  # both records must exist
     cur = ws.cursor()
     with ws.transaction(cur):
+        who = require(ws, "steward", "picking values", user, cur)
         cur.execute("INSERT OR REPLACE INTO picks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [kind, crm_id, actor, erp_id, erp_field, choice, value,
-                     current_user(user), datetime.now()])
+                    [kind, crm_id, actor, erp_id, erp_field, choice, value, who,
+                     datetime.now()])
 
 
 def html(frame: pd.DataFrame) -> Any:

@@ -25,8 +25,9 @@ import duckdb
 import pandas as pd
 
 from erpdata.errors import ErpdataError
+from erpdata.roles import require
 from erpdata.schema import KINDS, Kind, check_side_kind, synced_fields
-from erpdata.workspace import Workspace, current_user
+from erpdata.workspace import Workspace
 
 Direction = Literal["to_crm", "to_erp", "both", "none"]
 Winner = Literal["crm", "erp", "newest"]
@@ -183,7 +184,7 @@ def save_mappings(ws: Workspace, kind: str, new: list[FieldMapping], *, user: st
     validate(kind, new)
     cur = con or ws.cursor()
     with ws.transaction(cur):
-        _replace(cur, kind, new, current_user(user))
+        _replace(cur, kind, new, require(ws, "admin", "changing field mappings", user, cur))
 
 
 def _replace(cur: duckdb.DuckDBPyConnection, kind: str, new: list[FieldMapping],
@@ -265,8 +266,9 @@ def import_toml(ws: Workspace, path: str | Path, *, user: str | None = None
         validate(kind, parsed[kind], source=str(src))
     cur = ws.cursor()
     with ws.transaction(cur):
+        who = require(ws, "admin", "changing field mappings", user, cur)
         for kind, new in parsed.items():
-            _replace(cur, kind, new, current_user(user))
+            _replace(cur, kind, new, who)
     return {kind: len(new) for kind, new in parsed.items()}
 
 

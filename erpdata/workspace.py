@@ -330,6 +330,18 @@ def _v4() -> list[str]:
     ]
 
 
+def _v5() -> list[str]:
+    """Who may do what (roles checked by the engine, see :mod:`erpdata.roles`)."""
+    return [
+        """CREATE TABLE users (
+            name VARCHAR PRIMARY KEY,
+            role VARCHAR NOT NULL CHECK (role IN ('viewer', 'steward', 'admin')),
+            granted_by VARCHAR NOT NULL,
+            granted_at TIMESTAMP NOT NULL
+        )""",
+    ]
+
+
 @dataclass(frozen=True)
 class Migration:
     """One forward step of the workspace schema."""
@@ -344,6 +356,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "matching, decisions, links, batches, actions and audit", _v2),
     Migration(3, "suggested links and match run thresholds", _v3),
     Migration(4, "field mappings, per-field picks, committed decisions", _v4),
+    Migration(5, "users and their roles", _v5),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

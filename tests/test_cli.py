@@ -231,3 +231,13 @@ def duckdb_scalar(path: str, sql: str) -> int:
     with Workspace.open(Path(path)) as w:
         (value,) = w.con.execute(sql).fetchone() or (0,)
     return int(value)
+
+
+def test_roles_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = tmp_path / "r.duckdb"
+    Workspace.open(ws).close()
+    assert main(["role", "ola", "steward", "--user", "kari", "--workspace", str(ws)]) == 0
+    assert "ola is now a steward" in capsys.readouterr().err
+    assert main(["commit", "--user", "per", "--workspace", str(ws)]) == 1
+    assert "user 'per' is a viewer: committing needs the steward role" in \
+        capsys.readouterr().err

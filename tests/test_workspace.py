@@ -16,7 +16,7 @@ from tests.helpers import COMPANIES, snapshot, write_text
 RECORD_TABLES = ["crm_company", "crm_person", "crm_project", "erp_company", "erp_person",
                  "erp_project"]
 LATER_TABLES = ["actions", "audit", "batches", "decisions", "field_mappings", "links",
-                "match_runs", "picks", "scoring_state", "suggestions"]
+                "match_runs", "picks", "scoring_state", "suggestions", "users"]
 
 
 def test_new_workspace_has_every_table(tmp_path: Path) -> None:

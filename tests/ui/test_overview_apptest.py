@@ -84,7 +84,7 @@ def test_sidebar_shows_workspace_user_and_progress(small_workspace: Path, worksp
 
     assert [c.value for c in at.sidebar.caption] == [
         str(small_workspace.resolve()), "Records: CRM 11 · ERP 11"]
-    assert any("tester" in m.value and "(local)" in m.value for m in at.sidebar.markdown)
+    assert any("tester" in m.value and "(local, admin)" in m.value for m in at.sidebar.markdown)
     bars = at.sidebar.get("progress")
     assert [(b.value, b.text) for b in bars] == [
         (40, "Companies: 2 of 5 (40.0 %)"), (25, "Persons: 1 of 4 (25.0 %)"),
