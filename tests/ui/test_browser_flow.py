@@ -1,0 +1,75 @@
+"""The steward's whole flow in a REAL browser (Chromium through Playwright): match, accept the
+auto band in bulk, review one pair and pick the ERP value of a field, commit, download the link
+report. Saves a screenshot of each page to ``docs/screenshots/``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from erpdata import build_demo
+from tests.ui.test_browser import ROOT, browser_page, workbench  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.browser
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def test_the_stewards_flow_in_a_browser(workbench, browser_page, tmp_path: Path) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    path = tmp_path / "flow.duckdb"
+    build_demo(path, size=150, seed=9)
+    page = browser_page
+    url = workbench(path)
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60_000)
+    _shot(page, "overview")
+
+    page.goto(url + "/match")
+    expect(page.get_by_role("heading", name="Match")).to_be_visible()
+    page.get_by_role("button", name="Run matching").click()
+    expect(page.get_by_text(re.compile(r"suggested links; thresholds"))).to_be_visible(
+        timeout=120_000)
+    page.get_by_test_id("stSelectbox").filter(has_text="Band").click()
+    page.get_by_role("option", name="auto", exact=True).click()
+    page.get_by_role("button", name="Accept the filtered links…").click()
+    confirm = page.get_by_role("button", name=re.compile(r"^Accept \d+ pair\(s\)$"))
+    expect(confirm).to_be_visible()
+    accepted = int(re.search(r"\d+", confirm.inner_text()).group())
+    _shot(page, "match")
+    confirm.click()
+    expect(page.get_by_text(f"Accepted {accepted} pair(s).")).to_be_visible()
+
+    page.goto(url + "/review")
+    expect(page.get_by_role("heading", name="Review")).to_be_visible()
+    page.get_by_text("ERP value").first.click()
+    expect(page.get_by_text("Why this score")).to_be_visible()
+    _shot(page, "review")
+    page.get_by_role("button", name=re.compile(r"^Accept")).first.click()
+    expect(page.get_by_text(re.compile(r"^Accept: "))).to_be_visible()
+
+    page.goto(url + "/commit")
+    expect(page.get_by_text("Sample of the actions")).to_be_visible(timeout=60_000)
+    _shot(page, "commit")
+    page.get_by_role("button", name=re.compile(r"^Commit \d+ action")).click()
+    expect(page.get_by_text(re.compile(rf"batch 1: queued {accepted + 1} link"))).to_be_visible()
+
+    page.goto(url + "/reports")
+    expect(page.get_by_role("heading", name="Reports")).to_be_visible()
+    page.get_by_role("button", name="Build the CSV report").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download links.csv").click()
+    _shot(page, "reports")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == accepted + 1
+    assert {r["committed_by"] for r in rows} == {"browser-tester"}
