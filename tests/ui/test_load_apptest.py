@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from erpdata.workspace import Workspace
 from tests.helpers import write_text
-
-APP = str(Path(__file__).resolve().parents[2] / "workbench.py")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("ERPDATA_USER", "tester")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
+from tests.ui.conftest import APP
 
 
 def _load_page(tmp_path: Path, workspace_env) -> tuple[AppTest, Path]:

@@ -8,29 +8,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from erpdata.workspace import Workspace
 from tests.conftest import SMALL_COUNTS, Load
+from tests.ui.conftest import APP
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "workbench.py")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts without cached workspaces, and closes the ones it opened."""
-    monkeypatch.setenv("ERPDATA_USER", "tester")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
 
 
 def run_app(timeout: float = 30) -> AppTest:
