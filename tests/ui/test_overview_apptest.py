@@ -19,8 +19,6 @@ from erpdata.workspace import Workspace
 from tests.conftest import SMALL_COUNTS, Load
 from tests.ui.conftest import APP
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def run_app(timeout: float = 30) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=timeout).run()
