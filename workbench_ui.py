@@ -180,3 +180,17 @@ def counts_rows(counts: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for kind in counts["crm"]
     ]
+
+
+def pager(keys: list[Any], next_key: Any, prefix: str, caption: str = "") -> None:
+    """Previous / next buttons over a keyset-paged list; ``keys`` holds the start key of each
+    page seen so far (``None`` for the first), kept in the session by the page."""
+    c1, c2, c3 = st.columns([1, 1, 4])
+    if c1.button("Previous page", disabled=len(keys) == 1, key=f"{prefix}_prev"):
+        keys.pop()
+        st.rerun()
+    if c2.button("Next page", disabled=next_key is None, key=f"{prefix}_next"):
+        keys.append(next_key)
+        st.rerun()
+    if caption:
+        c3.caption(caption)

@@ -69,13 +69,7 @@ except ErpdataError as exc:
     st.error(str(exc))
     st.stop()
 st.dataframe(hits.rows, hide_index=True, width="stretch")
-n1, n2, _ = st.columns([1, 1, 4])
-if n1.button("Previous", disabled=len(keys) == 1, key="connect_prev"):
-    keys.pop()
-    st.rerun()
-if n2.button("Next", disabled=hits.next_key is None, key="connect_next"):
-    keys.append(hits.next_key)
-    st.rerun()
+ui.pager(keys, hits.next_key, "connect")
 
 if len(hits.rows):
     names = dict(zip(hits.rows["erp"], hits.rows["name"], strict=True))

@@ -84,14 +84,7 @@ st.dataframe(page.rows, hide_index=True, width="stretch", column_config={
     "probability": st.column_config.ProgressColumn("Probability", min_value=0.0,
                                                    max_value=1.0, format="%.3f"),
     "band": "Band", "conflict": "Conflict", "state": "Decision"})
-p1, p2, p3 = st.columns([1, 1, 4])
-if p1.button("Previous page", disabled=len(keys) == 1, key="match_prev"):
-    keys.pop()
-    st.rerun()
-if p2.button("Next page", disabled=page.next_key is None, key="match_next"):
-    keys.append(page.next_key)
-    st.rerun()
-p3.caption(f"Page {len(keys)} · {PAGE_SIZE} per page")
+ui.pager(keys, page.next_key, "match", f"Page {len(keys)} · {PAGE_SIZE} per page")
 
 # --- bulk decisions: the count first, then the decision -------------------------------------------
 st.subheader("Decide in bulk")
