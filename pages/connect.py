@@ -61,7 +61,11 @@ with st.expander("Advanced search"):
             criteria.pop(i)
             st.rerun()
 
-keys: list = st.session_state.setdefault("connect_keys", [None])
+signature = (kind, crm_id, text, tuple((f, o, tuple(v)) for f, o, v in criteria), only_parent)
+if st.session_state.get("connect_signature") != signature:  # a new search starts on page 1
+    st.session_state["connect_signature"] = signature
+    st.session_state["connect_keys"] = [None]
+keys: list = st.session_state["connect_keys"]
 try:
     hits = search_erp(ws, kind, text, criteria=criteria, parent=parent if only_parent else None,
                       after=keys[-1], size=PAGE_SIZE)
