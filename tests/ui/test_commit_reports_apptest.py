@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from erpdata import Filter, build_demo, decide_bulk, match_workspace
 from erpdata.workspace import Workspace
-from tests.ui.conftest import APP
 
 
 @pytest.fixture
@@ -22,23 +20,15 @@ def accepted(tmp_path: Path) -> tuple[Path, int]:
     return path, n
 
 
-def _page(path: Path, page: str, workspace_env) -> AppTest:
-    workspace_env(path)
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page(f"pages/{page}.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def _links(path: Path) -> int:
     with Workspace.open(path) as ws:
         (n,) = ws.con.execute("SELECT count(*) FROM links").fetchone() or (0,)
     return int(n)
 
 
-def test_dry_run_commit_and_undo(accepted: tuple[Path, int], workspace_env) -> None:
+def test_dry_run_commit_and_undo(accepted: tuple[Path, int], open_page) -> None:
     path, n = accepted
-    at = _page(path, "commit", workspace_env)
+    at = open_page(path, "commit")
     assert (at.metric[0].label, at.metric[0].value) == ("link", f"{n:,}")
     assert _links(path) == 0  # the dry run wrote nothing
     at.button(key="commit_go").click().run()
@@ -53,9 +43,9 @@ def test_dry_run_commit_and_undo(accepted: tuple[Path, int], workspace_env) -> N
     assert _links(path) == 0
 
 
-def test_reports_are_built_on_click(accepted: tuple[Path, int], workspace_env) -> None:
+def test_reports_are_built_on_click(accepted: tuple[Path, int], open_page) -> None:
     path, _ = accepted
-    at = _page(path, "reports", workspace_env)
+    at = open_page(path, "reports")
     assert not at.get("download_button")  # nothing built until asked
     at.button(key="build_csv").click().run()
     at.button(key="build_xlsx").click().run()
@@ -67,8 +57,6 @@ def test_reports_are_built_on_click(accepted: tuple[Path, int], workspace_env) -
 
 
 @pytest.mark.parametrize("page", ["commit", "reports"])
-def test_pages_render_on_an_empty_workspace(tmp_path: Path, workspace_env, page: str) -> None:
-    path = tmp_path / "empty.duckdb"
-    Workspace.open(path).close()
-    at = _page(path, page, workspace_env)
+def test_pages_render_on_an_empty_workspace(empty_workspace: Path, open_page, page: str) -> None:
+    at = open_page(empty_workspace, page)
     assert at.title[0].value == page.capitalize()

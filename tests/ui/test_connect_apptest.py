@@ -7,7 +7,6 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from erpdata.workspace import Workspace
-from tests.ui.conftest import APP
 
 
 def _decisions(path: Path) -> list[tuple]:
@@ -16,13 +15,14 @@ def _decisions(path: Path) -> list[tuple]:
                               "create_values FROM decisions ORDER BY decision_id").fetchall()
 
 
-def test_search_connect_and_create(companies_ws: Workspace, workspace_env) -> None:
-    path = companies_ws.path
-    companies_ws.close()
-    workspace_env(path)
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page("pages/connect.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+def _connect_page(ws: Workspace, open_page) -> tuple[AppTest, Path]:
+    """The Connect page on the companies workspace (closed here: the app opens it)."""
+    ws.close()
+    return open_page(ws.path, "connect"), ws.path
+
+
+def test_search_connect_and_create(companies_ws: Workspace, open_page) -> None:
+    at, path = _connect_page(companies_ws, open_page)
     assert "Give the id" in at.info[0].value
     at.text_input(key="connect_crm").set_value("1").run()
     assert at.subheader[0].value == "Berg Bygg AB"
@@ -44,12 +44,8 @@ def test_search_connect_and_create(companies_ws: Workspace, workspace_env) -> No
                                  '{"category": "Fisk"}')]
 
 
-def test_an_unknown_record_is_said_plainly(companies_ws: Workspace, workspace_env) -> None:
-    path = companies_ws.path
-    companies_ws.close()
-    workspace_env(path)
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page("pages/connect.py").run()
+def test_an_unknown_record_is_said_plainly(companies_ws: Workspace, open_page) -> None:
+    at, _ = _connect_page(companies_ws, open_page)
     at.text_input(key="connect_crm").set_value("99").run()
     assert not at.exception
     assert at.error[0].value == "There is no CRM company '99' in the workspace."

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
-
 from erpdata.workspace import Workspace
 from tests.helpers import write_text
-from tests.ui.conftest import APP
 
 
-def _load_page(tmp_path: Path, workspace_env) -> tuple[AppTest, Path]:
-    path = tmp_path / "l.duckdb"
-    Workspace.open(path).close()
-    workspace_env(path)
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page("pages/load.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at, path
-
-
-def test_preview_then_load(tmp_path: Path, workspace_env) -> None:
-    at, path = _load_page(tmp_path, workspace_env)
+def test_preview_then_load(tmp_path: Path, empty_workspace: Path, open_page) -> None:
+    path = empty_workspace
+    at = open_page(path, "load")
     f = write_text(tmp_path / "firma.csv", "Firma-ID;Firmanavn;Farge\n1;Hansen AS;blå\n"
                    "2;Berg AS;rød\n")
     at.text_input(key="load_path").set_value(str(f)).run()
@@ -39,8 +27,10 @@ def test_preview_then_load(tmp_path: Path, workspace_env) -> None:
             ("1", "Hansen AS"), ("2", "Berg AS")]
 
 
-def test_a_bad_file_is_an_error_with_row_and_column(tmp_path: Path, workspace_env) -> None:
-    at, path = _load_page(tmp_path, workspace_env)
+def test_a_bad_file_is_an_error_with_row_and_column(tmp_path: Path, empty_workspace: Path,
+                                                    open_page) -> None:
+    path = empty_workspace
+    at = open_page(path, "load")
     f = write_text(tmp_path / "dup.csv", "id;name\n7;A\n7;B\n")
     at.text_input(key="load_path").set_value(str(f)).run()
     at.button(key="load_go").click().run()

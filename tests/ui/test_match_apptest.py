@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from erpdata import build_demo
 from erpdata.workspace import Workspace
-from tests.ui.conftest import APP
 
 
 @pytest.fixture(scope="module")
@@ -20,24 +18,16 @@ def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def match_page(path: Path, workspace_env) -> AppTest:
-    workspace_env(path)
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/match.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def _count(path: Path, sql: str) -> int:
     with Workspace.open(path) as ws:
         (n,) = ws.con.execute(sql).fetchone() or (0,)
     return int(n)
 
 
-def test_run_page_and_decide_in_bulk(demo_path: Path, workspace_env, tmp_path: Path) -> None:
+def test_run_page_and_decide_in_bulk(demo_path: Path, open_page, tmp_path: Path) -> None:
     path = tmp_path / "work.duckdb"
     path.write_bytes(demo_path.read_bytes())
-    at = match_page(path, workspace_env)
+    at = open_page(path, "match")
     assert at.title[0].value == "Match"
     assert "No suggested links" in at.info[0].value
 
@@ -68,10 +58,8 @@ def test_run_page_and_decide_in_bulk(demo_path: Path, workspace_env, tmp_path: P
                         "AND decided_by = 'tester'") == auto
 
 
-def test_empty_workspace_says_to_run_matching(tmp_path: Path, workspace_env) -> None:
-    path = tmp_path / "empty.duckdb"
-    Workspace.open(path).close()
-    at = match_page(path, workspace_env)
+def test_empty_workspace_says_to_run_matching(empty_workspace: Path, open_page) -> None:
+    at = open_page(empty_workspace, "match")
     assert "No suggested links" in at.info[0].value
     at.button(key="run_match").click().run()
     assert not at.exception

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from erpdata import build_demo, match_workspace
 from erpdata.workspace import Workspace
-from tests.ui.conftest import APP
 
 
 @pytest.fixture
@@ -26,11 +24,8 @@ def _rows(path: Path, sql: str) -> list[tuple]:
         return ws.con.execute(sql).fetchall()
 
 
-def test_review_one_pair_pick_a_field_and_decide(matched: Path, workspace_env) -> None:
-    workspace_env(matched)
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("pages/review.py").run()
-    assert not at.exception, [e.value for e in at.exception]  # the review band by default
+def test_review_one_pair_pick_a_field_and_decide(matched: Path, open_page) -> None:
+    at = open_page(matched, "review")  # the review band by default
     first = at.caption[0].value
     crm_id = first.split()[2]
     # a conflicting, synchronised field gets a picker; choose the ERP value
@@ -57,11 +52,6 @@ def test_review_one_pair_pick_a_field_and_decide(matched: Path, workspace_env) -
     assert len(at.dataframe) >= 1 and not at.exception
 
 
-def test_nothing_to_review(tmp_path: Path, workspace_env) -> None:
-    path = tmp_path / "empty.duckdb"
-    Workspace.open(path).close()
-    workspace_env(path)
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page("pages/review.py").run()
-    assert not at.exception
+def test_nothing_to_review(empty_workspace: Path, open_page) -> None:
+    at = open_page(empty_workspace, "review")
     assert "Nothing left to review" in at.info[0].value

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
-
 from erpdata import mappings
 from erpdata.settings import DEFAULTS
 from erpdata.workspace import Workspace
-from tests.ui.conftest import APP
 
 
-def test_mappings_are_shown_saved_and_validated(tmp_path: Path, workspace_env) -> None:
-    path = tmp_path / "s.duckdb"
-    Workspace.open(path).close()
-    workspace_env(path)
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page("pages/settings.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+def test_mappings_are_shown_saved_and_validated(empty_workspace: Path, open_page) -> None:
+    path = empty_workspace
+    at = open_page(path, "settings")
     editor = at.dataframe[0].value  # the data editor, one row per ERP field
     assert editor["erp_field"].tolist() == [m.erp_field for m in DEFAULTS["company"]]
     at.button(key="settings_save").click().run()
