@@ -19,6 +19,11 @@ SHOTS = ROOT / "docs" / "screenshots"
 
 
 def _shot(page, name: str) -> None:
+    """Screenshot the page once its tables have drawn (a data grid paints into a canvas after
+    its frame appears)."""
+    for grid in page.get_by_test_id("stDataFrame").all():
+        grid.locator("canvas").first.wait_for()
+    page.wait_for_load_state("networkidle")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
 
