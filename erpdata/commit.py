@@ -15,6 +15,7 @@ defaults), ``link`` and ``unlink``. The sync step executes them; each carries an
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ import pandas as pd
 
 from erpdata.decisions import split_erp_key
 from erpdata.errors import ErpdataError
+from erpdata.progress import Progress, reporter
 from erpdata.review import diffs
 from erpdata.roles import require
 from erpdata.schema import KINDS, Kind, check_side_kind
@@ -70,12 +72,21 @@ def _frame(cols: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
 
 
-def _accepted(cur: duckdb.DuckDBPyConnection, kind: Kind) -> pd.DataFrame:
+def _pending_sql(first: int | None) -> str:
+    """The active, uncommitted decisions of one kind and decision type (parameters: kind,
+    decision), the first ``first`` of them by id when sampling."""
+    limit = f"LIMIT {int(first)}" if first is not None else ""
+    return f"""SELECT * FROM decisions WHERE kind = ? AND decision = ? AND superseded_by IS NULL
+               AND batch_id IS NULL ORDER BY decision_id {limit}"""
+
+
+def _accepted(cur: duckdb.DuckDBPyConnection, kind: Kind, first: int | None) -> pd.DataFrame:
     """Active, uncommitted accepts of ``kind`` with what the invariants need to check them."""
     parent = ("NULL AS parent_actor_type, NULL AS parent_key, NULL AS company_id"
               if kind == "company" else
               "e.parent_actor_type, e.parent_key, c.company_id")
     return cur.execute(f"""
+        WITH d AS ({_pending_sql(first)})
         SELECT d.decision_id, d.crm_id, d.erp_actor_type, d.erp_id, e.last_modified, {parent},
                EXISTS (SELECT 1 FROM links l WHERE l.kind = d.kind AND l.crm_id = d.crm_id)
                    AS crm_linked,
@@ -83,19 +94,27 @@ def _accepted(cur: duckdb.DuckDBPyConnection, kind: Kind) -> pd.DataFrame:
                        AND l.erp_id = d.erp_id) AS erp_linked,
                c.id IS NULL OR c.missing_since IS NOT NULL AS crm_gone,
                e.id IS NULL OR e.missing_since IS NOT NULL AS erp_gone
-        FROM decisions d
+        FROM d
         LEFT JOIN crm_{kind} c ON c.id = d.crm_id
         LEFT JOIN erp_{kind} e ON e.actor_type = d.erp_actor_type AND e.id = d.erp_id
-        WHERE d.kind = ? AND d.decision = 'accept' AND d.superseded_by IS NULL
-          AND d.batch_id IS NULL
-        ORDER BY d.decision_id""", [kind]).df()
+        ORDER BY d.decision_id""", [kind, "accept"]).df()
 
 
-def _company_links(cur: duckdb.DuckDBPyConnection, planned: pd.DataFrame) -> pd.Series:
-    """CRM company id -> ``actor_type:id`` of its ERP actor: committed links and the company
-    links of the plan being built."""
-    rows = cur.execute("SELECT crm_id, erp_actor_type || ':' || erp_id FROM links "
-                       "WHERE kind = 'company'").fetchall()
+def _company_links(cur: duckdb.DuckDBPyConnection, planned: pd.DataFrame,
+                   company_ids: pd.Series, sampling: bool) -> pd.Series:
+    """CRM company id -> ``actor_type:id`` of its ERP actor, for ``company_ids``: committed
+    links and the company links of the plan being built; when ``sampling``, also the pending
+    company accepts the sample did not reach."""
+    cur.register("wanted_companies", pd.DataFrame({"crm_id": company_ids.dropna().unique()}))
+    pending = ("UNION ALL SELECT crm_id, erp_actor_type || ':' || erp_id FROM decisions "
+               "JOIN wanted_companies USING (crm_id) WHERE kind = 'company' AND decision = "
+               "'accept' AND superseded_by IS NULL AND batch_id IS NULL") if sampling else ""
+    try:
+        rows = cur.execute("SELECT crm_id, erp_actor_type || ':' || erp_id FROM links "
+                           "JOIN wanted_companies USING (crm_id) WHERE kind = 'company' "
+                           + pending).fetchall()
+    finally:
+        cur.unregister("wanted_companies")
     out = dict(rows)
     company = planned[planned["kind"] == "company"]
     out.update(zip(company["crm_id"], company["erp_actor_type"] + ":" + company["erp_id"],
@@ -104,9 +123,10 @@ def _company_links(cur: duckdb.DuckDBPyConnection, planned: pd.DataFrame) -> pd.
 
 
 def _link_plan(ws: Workspace, cur: duckdb.DuckDBPyConnection, kind: Kind,
-               planned: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+               planned: pd.DataFrame, first: int | None
+               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(links, field changes, left out) for the accepted pairs of ``kind``."""
-    acc = _accepted(cur, kind)
+    acc = _accepted(cur, kind, first)
     erp_key = acc["erp_actor_type"] + ":" + acc["erp_id"]
     reason = pd.Series(None, index=acc.index, dtype=object)
     reason[acc["erp_gone"]] = "the ERP record is not in the last ERP export"
@@ -114,7 +134,7 @@ def _link_plan(ws: Workspace, cur: duckdb.DuckDBPyConnection, kind: Kind,
     reason[acc["erp_linked"]] = "the ERP record is already linked"
     reason[acc["crm_linked"]] = "the CRM record is already linked"
     if kind == "person":  # invariant 2: the ERP person hangs under the company's actor
-        parents = _company_links(cur, planned)
+        parents = _company_links(cur, planned, acc["company_id"], first is not None)
         wanted = acc["company_id"].map(parents)
         actual = acc["parent_actor_type"] + ":" + acc["parent_key"]
         bad = reason.isna() & (wanted.isna() | (wanted != actual))
@@ -149,19 +169,21 @@ def _link_plan(ws: Workspace, cur: duckdb.DuckDBPyConnection, kind: Kind,
 
 
 def _create_plan(ws: Workspace, cur: duckdb.DuckDBPyConnection, kind: Kind,
-                 planned: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 planned: pd.DataFrame, first: int | None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(creates, left out) for the active create decisions of ``kind``: the payload is the
     CRM record's values of the fields that sync to the ERP, then the mapping's defaults and
     the values the steward was asked for; every mandatory field must end up with a value."""
     rows = cur.execute(f"""
+        WITH d AS ({_pending_sql(first)})
         SELECT d.decision_id, d.crm_id, d.erp_actor_type, d.create_values, c.*,
                EXISTS (SELECT 1 FROM links l WHERE l.kind = d.kind AND l.crm_id = d.crm_id)
                    AS crm_linked
-        FROM decisions d JOIN crm_{kind} c ON c.id = d.crm_id
-        WHERE d.kind = ? AND d.decision = 'create' AND d.superseded_by IS NULL
-          AND d.batch_id IS NULL ORDER BY d.decision_id""", [kind]).df()
+        FROM d JOIN crm_{kind} c ON c.id = d.crm_id ORDER BY d.decision_id""",
+                       [kind, "create"]).df()
     maps = mappings(ws, kind, cur)
-    parents = _company_links(cur, planned) if kind != "company" else pd.Series(dtype=object)
+    parents = (_company_links(cur, planned, rows["company_id"], first is not None)
+               if kind != "company" else pd.Series(dtype=object))
     creates, left = [], []
     for row in rows.to_dict("records"):  # one per create decision, a steward's handful
         asked = json.loads(row["create_values"]) if isinstance(row["create_values"], str) else {}
@@ -200,20 +222,25 @@ def _create_plan(ws: Workspace, cur: duckdb.DuckDBPyConnection, kind: Kind,
 
 
 def plan(ws: Workspace, kinds: tuple[str, ...] = KINDS,
-         con: duckdb.DuckDBPyConnection | None = None) -> Plan:
-    """The batch that committing now would write (nothing is written)."""
+         con: duckdb.DuckDBPyConnection | None = None, *, first: int | None = None,
+         progress: Progress | None = None) -> Plan:
+    """The batch that committing now would write (nothing is written).
+
+    ``first``: plan only the first ``first`` pending decisions of each kind and type, a sample
+    that costs the same with a million pending decisions as with ten (see :func:`pending`)."""
     for k in kinds:
         check_side_kind("crm", k)
     cur = con or ws.cursor()
+    report = progress or (lambda _s, _f: None)
     links, changes, creates, left = [], [], [], []
     planned = _frame(_LINK_COLS)
-    for kind in KINDS:  # companies first: persons and projects need their company's actor
-        if kind not in kinds:
-            continue
-        k: Kind = kind
-        kind_links, kind_changes, kind_left = _link_plan(ws, cur, k, planned)
+    todo = [k for k in KINDS if k in kinds]  # companies first: the others need their actor
+    for i, kind in enumerate(todo):
+        k: Kind = kind  # type: ignore[assignment]
+        report(f"planning the {k} links", i / len(todo))
+        kind_links, kind_changes, kind_left = _link_plan(ws, cur, k, planned, first)
         planned = pd.concat([planned, kind_links], ignore_index=True)
-        kind_creates, create_left = _create_plan(ws, cur, k, planned)
+        kind_creates, create_left = _create_plan(ws, cur, k, planned, first)
         links.append(kind_links)
         changes.append(kind_changes)
         creates.append(kind_creates)
@@ -336,20 +363,42 @@ def _audit_rows(p: Plan, batch_id: int, user: str, now: datetime, prefix: str = 
     return pd.concat([x for x in parts if len(x)] or parts[:1], ignore_index=True)
 
 
+def pending(ws: Workspace) -> dict[str, dict[str, int]]:
+    """How many decisions wait to be committed, per kind: ``{"company": {"accept": n,
+    "create": m}, ...}``. One count in SQL, so a page can show it on every run; the exact
+    actions (and what is left out) come from :func:`commit` with ``dry_run=True``."""
+    out = {k: {"accept": 0, "create": 0} for k in KINDS}
+    for kind, decision, n in ws.cursor().execute(
+            "SELECT kind, decision, count(*) FROM decisions WHERE superseded_by IS NULL "
+            "AND batch_id IS NULL AND decision IN ('accept', 'create') GROUP BY ALL"
+    ).fetchall():
+        out[kind][decision] = int(n)
+    return out
+
+
 def commit(ws: Workspace, kinds: tuple[str, ...] = KINDS, *, user: str | None = None,
-           dry_run: bool = False, sample: int = 20) -> BatchResult:
+           dry_run: bool = False, sample: int = 20, first: int | None = None,
+           progress: Progress | None = None, cancel: threading.Event | None = None
+           ) -> BatchResult:
     """Commit every accepted decision and create of ``kinds`` as one batch, in one transaction.
 
     ``dry_run``: the same batch, reported (counts per action type, a sample of the actions)
-    and not written (a viewer may look)."""
+    and not written (a viewer may look); with ``first``, only the first ``first`` pending
+    decisions of each kind are planned: a quick look at a large batch. ``cancel`` stops the
+    work while it plans; once writing has begun it runs to the end (one transaction)."""
     cur = ws.cursor()
+    report = reporter(progress, cancel, "the commit")
     if dry_run:
-        p = plan(ws, kinds, cur)
+        p = plan(ws, kinds, cur, first=first, progress=report)
+        report("done", 1.0)
         actions = _actions(cur, p, 0, datetime.now())
         return BatchResult(None, p.counts(), actions.head(sample), p.left_out, True)
+    if first is not None:
+        raise CommitError("a commit takes the whole pending batch; 'first' is for dry runs")
     with ws.transaction(cur):
         who = require(ws, "steward", "committing", user, cur)
-        p = plan(ws, kinds, cur)
+        p = plan(ws, kinds, cur, progress=lambda s, f: report(s, f * 0.7))
+        report("writing the batch", 0.7)
         if not any(p.counts().values()):  # nothing to commit: no empty batch
             return BatchResult(None, p.counts(), _actions(cur, p, 0, datetime.now()),
                                p.left_out, False)
@@ -359,6 +408,8 @@ def commit(ws: Workspace, kinds: tuple[str, ...] = KINDS, *, user: str | None = 
         cur.execute("UPDATE decisions SET batch_id = ? WHERE decision_id IN "
                     "(SELECT decision_id FROM committed)", [batch_id])
         cur.unregister("committed")
+    if progress is not None:
+        progress("done", 1.0)
     return BatchResult(batch_id, p.counts(), actions.head(sample), p.left_out, False)
 
 

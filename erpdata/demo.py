@@ -49,6 +49,7 @@ import pandas as pd
 import pyarrow as pa
 
 from erpdata.errors import ErpdataError
+from erpdata.progress import Progress
 from erpdata.schema import ACTOR_TYPES
 from erpdata.workspace import Workspace
 
@@ -68,7 +69,6 @@ __all__ = [
 DEFAULT_SIZE = 2000
 DEFAULT_SEED = 42
 
-Progress = Callable[[str, float], None]
 TableKey = tuple[str, str]
 
 # =============================================================================================

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ import pandas as pd
 
 from erpdata.columns import ColumnMapping, describe_columns, fold, map_columns, read_mapping_file
 from erpdata.errors import ErpdataError
+from erpdata.progress import Progress
 from erpdata.schema import (
     ACTOR_TYPE_SYNONYMS,
     ACTOR_TYPES,
@@ -38,8 +39,6 @@ from erpdata.schema import (
 )
 from erpdata.sources import STAGE, Source, drop_stage, read_source
 from erpdata.workspace import Workspace, current_user
-
-Progress = Callable[[str, float], None]
 
 _DATE_FORMATS = ["%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%Y%m%d", "%d.%m.%y"]
 _TIMESTAMP_FORMATS = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from erpdata.commit import CommitError, batches, commit, disconnect, plan, undo
+from erpdata.commit import CommitError, batches, commit, disconnect, pending, plan, undo
 from erpdata.decisions import DecisionError, decide
 from erpdata.ingest import load_file
+from erpdata.progress import Cancelled
 from erpdata.review import pick
 from erpdata.workspace import Workspace
 from tests.helpers import snapshot, write_text
@@ -165,6 +167,45 @@ def test_a_person_links_only_under_its_companys_actor(ws: Workspace) -> None:
     decide(ws, "company", "accept", "2", "customer:K1")
     assert plan(ws).left_out["reason"].tolist() == [
         "the ERP person belongs to customer:K2, not to the company's actor customer:K1"]
+
+
+def test_pending_counts_and_a_sampled_dry_run(ws: Workspace) -> None:
+    decide(ws, "company", "accept", "1", "supplier:L1")
+    decide(ws, "company", "accept", "4", "customer:K9")
+    decide(ws, "person", "accept", "P1", "person:E1")
+    decide(ws, "company", "create", "5", actor_type="customer",
+           create_values={"category": "Fisk"})
+    assert pending(ws) == {"company": {"accept": 2, "create": 1},
+                           "person": {"accept": 1, "create": 0},
+                           "project": {"accept": 0, "create": 0}}
+    sample = commit(ws, dry_run=True, first=1)
+    # the first accept and the first create of each kind; P1's company is pending, so P1 is
+    # planned under it rather than left out for want of a company link
+    assert sample.actions[["action", "crm_id"]].values.tolist() == [
+        ["link", "1"], ["link", "P1"], ["update_erp", "P1"], ["create_erp", "5"]]
+    assert sample.left_out.empty
+    with pytest.raises(CommitError, match="whole pending batch"):
+        commit(ws, first=1)
+    commit(ws)
+    assert pending(ws)["company"] == {"accept": 0, "create": 0}
+
+
+def test_a_cancelled_commit_writes_nothing(ws: Workspace) -> None:
+    decide(ws, "company", "accept", "1", "supplier:L1")
+    before = snapshot(ws)
+    stop, stages = threading.Event(), []
+
+    def progress(stage: str, fraction: float) -> None:
+        stages.append(stage)
+        if stage == "planning the project links":
+            stop.set()  # taken at the next point: "writing the batch", inside the transaction
+
+    with pytest.raises(Cancelled, match="the commit was cancelled"):
+        commit(ws, progress=progress, cancel=stop)
+    assert snapshot(ws) == before
+    assert stages == ["planning the company links", "planning the person links",
+                      "planning the project links"]
+    assert commit(ws).counts["link"] == 1
 
 
 def test_create_payload_defaults_and_mandatory_fields(ws: Workspace) -> None:

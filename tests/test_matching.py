@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from erpdata.matching import COMPARISONS, Comparison, match_frames, match_worksp
 from erpdata.matching.assign import one_to_one, thresholds
 from erpdata.matching.files import OUTPUT_COLUMNS
 from erpdata.matching.workspace import scoring_states
+from erpdata.progress import Cancelled
 from erpdata.workspace import Workspace
 from tests.helpers import write_text
 
@@ -249,6 +251,27 @@ def test_a_failed_run_says_why_and_keeps_the_previous_suggestions(
         ("MemoryError: out of memory",)]
     assert ws.con.execute("SELECT status, error FROM match_runs ORDER BY run_id DESC LIMIT 1"
                           ).fetchall() == [("failed", "MemoryError: out of memory")]
+
+
+@pytest.mark.parametrize("stop_at", ["blocking", "done"])  # "done": just before storing
+def test_a_cancelled_run_keeps_the_previous_suggestions(ws: Workspace, stop_at: str) -> None:
+    match_workspace(ws, "company")
+    before = {t: ws.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+              for t in ("suggestions", "scoring_state")}
+    stop, stages = threading.Event(), []
+
+    def progress(stage: str, fraction: float) -> None:
+        stages.append(stage)
+        if stage == stop_at:
+            stop.set()  # as the Cancel button does, from another thread
+
+    with pytest.raises(Cancelled, match="matching company was cancelled while"):
+        match_workspace(ws, "company", progress=progress, cancel=stop)
+    assert stages[-1] == stop_at
+    assert {t: ws.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            for t in before} == before
+    assert ws.con.execute("SELECT status FROM match_runs ORDER BY run_id").fetchall() == [
+        ("done",), ("cancelled",)]
 
 
 def test_no_candidate_is_an_honest_state(tmp_path: Path) -> None:

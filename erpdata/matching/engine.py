@@ -12,7 +12,7 @@ The engine never sees a truth file; the workspace front end (:mod:`.workspace`) 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from erpdata.matching import assign, blocking, compare
 from erpdata.matching import model as fs
 from erpdata.matching.prepare import features
 from erpdata.matching.spec import NAME_TYPES, Comparison, infer_comparisons
+from erpdata.progress import Progress
 
 TOP = 5
 #: A candidate below this probability is not shown: "no candidate" is an honest answer.
@@ -49,7 +50,6 @@ GROUP_SEPARATION = 3.0
 #: affiliations, every link would otherwise have been "certain" at 62 % precision), so such
 #: pairs are reviewed; only pairs the model itself is sure of stay auto-accepted.
 MIXTURE_CEILING = 0.95
-Progress = Callable[[str, float], None]
 
 
 @dataclass

@@ -14,7 +14,7 @@ matched within their companies' links first, and by e-mail and name elsewhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
 from datetime import datetime
 
 import duckdb
@@ -25,10 +25,9 @@ from erpdata.errors import ErpdataError
 from erpdata.matching.engine import MatchResult, match_frames
 from erpdata.matching.normalised import stored_features
 from erpdata.matching.spec import Comparison
+from erpdata.progress import Cancelled, Progress, reporter
 from erpdata.schema import Kind, check_side_kind, display_name_sql
 from erpdata.workspace import Workspace, current_user
-
-Progress = Callable[[str, float], None]
 
 
 def _c(name: str, type_: str) -> Comparison:
@@ -105,8 +104,12 @@ def _taken(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[list[str], list[
 
 
 def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = None,
-                    progress: Progress | None = None) -> MatchResult:
-    """Match one kind of the workspace and store its suggestions and scoring states."""
+                    progress: Progress | None = None,
+                    cancel: threading.Event | None = None) -> MatchResult:
+    """Match one kind of the workspace and store its suggestions and scoring states.
+
+    ``cancel``: set it (from another thread) to stop the run at its next progress point; the
+    run is recorded as cancelled and the previous run's suggestions stay as they were."""
     check_side_kind("crm", kind)
     k: Kind = kind  # type: ignore[assignment]
     con = ws.cursor()
@@ -122,16 +125,22 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                 raise ErpdataError(f"nothing to match: the workspace has {len(crm)} CRM and "
                                    f"{len(erp)} ERP {k} records; load both sides first")
             decisions = _decisions(con, k)
-            report = progress or (lambda _s, _f: None)
+            report = reporter(progress, cancel, f"matching {k}")
             report("normalising new and changed records", 0.0)
             prepared = (stored_features(ws, con, "crm", k, crm, COMPARISONS[k]),
                         stored_features(ws, con, "erp", k, erp, COMPARISONS[k]))
             result = match_frames(
                 crm, erp, COMPARISONS[k], decisions=decisions,
                 exclude=decisions[decisions["label"] == 0][["crm_id", "erp_id"]],
-                taken=_taken(con, k), progress=progress, prepared=prepared,
+                taken=_taken(con, k), progress=report, prepared=prepared,
             )
+            report("storing the suggestions", 1.0)  # the last point where cancelling stops it
             _store(ws, con, k, run_id, crm, result)
+        except Cancelled:
+            with ws.transaction(con):
+                con.execute("UPDATE match_runs SET status = 'cancelled', finished_at = ? "
+                            "WHERE run_id = ?", [datetime.now(), run_id])
+            raise
         except Exception as exc:
             _failed(ws, con, k, run_id, exc)
             raise
