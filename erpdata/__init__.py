@@ -7,12 +7,22 @@ Implementation modules may change; these names are the contract. The steward's f
 -> :func:`undo` if needed -> :func:`build_reports` / :func:`export_reports`.
 """
 
-from erpdata.commit import BatchResult, batches, commit, disconnect, undo
-from erpdata.decisions import STATES, Filter, decide, decide_bulk, queue_facets, queue_page, revoke
+from erpdata.commit import BatchResult, batches, commit, disconnect, pending, undo
+from erpdata.decisions import (
+    STATES,
+    Filter,
+    decide,
+    decide_bulk,
+    queue_facets,
+    queue_page,
+    revoke,
+    withdraw,
+)
 from erpdata.demo import DemoSummary, build_demo
 from erpdata.errors import ErpdataError, IngestError, WorkspaceError
 from erpdata.ingest import LoadResult, changes, load_file, recent_loads
 from erpdata.matching import match_files, match_frames, match_workspace, suggestions
+from erpdata.progress import Cancelled
 from erpdata.reports import build_reports, export_reports
 from erpdata.review import diff, pick
 from erpdata.roles import AccessDenied, grant, role_of
@@ -28,6 +38,7 @@ __all__ = [
     "STATES",
     "AccessDenied",
     "BatchResult",
+    "Cancelled",
     "DemoSummary",
     "ErpdataError",
     "Field",
@@ -54,6 +65,7 @@ __all__ = [
     "match_files",
     "match_frames",
     "match_workspace",
+    "pending",
     "pick",
     "queue_facets",
     "queue_page",
@@ -64,4 +76,5 @@ __all__ = [
     "save_mappings",
     "suggestions",
     "undo",
+    "withdraw",
 ]

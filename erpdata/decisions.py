@@ -168,6 +168,50 @@ def revoke(ws: Workspace, decision_id: int, *, user: str | None = None) -> int:
                        f"revokes decision {decision_id}", None, a_type)
 
 
+def withdraw(ws: Workspace, decision_id: int, *, user: str | None = None) -> list[int]:
+    """Undo an uncommitted decision as if it had not been taken: "undo last" in the Review
+    page. Unlike :func:`revoke` (a new skip), the pair is undecided again and the decisions it
+    superseded are active again, unless one would now break one-to-one (an accept whose ERP
+    record was accepted for another record since). The withdrawn decision stays in the table,
+    superseded by itself, and the audit says who withdrew it. Returns the reactivated ids."""
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        who = require(ws, "steward", "withdrawing decisions", user, cur)
+        row = cur.execute("SELECT kind, crm_id, batch_id, superseded_by FROM decisions "
+                          "WHERE decision_id = ?", [decision_id]).fetchone()
+        if row is None:
+            raise DecisionError(f"no decision {decision_id}")
+        kind, crm_id, batch_id, superseded_by = row
+        if batch_id is not None:
+            raise DecisionError(f"decision {decision_id} was committed in batch {batch_id}: "
+                                f"undo the batch instead (erpdata undo {batch_id})")
+        if superseded_by is not None:
+            raise DecisionError(f"decision {decision_id} is no longer active (superseded by "
+                                f"{superseded_by}): only the current decision can be undone")
+        cur.execute("UPDATE decisions SET superseded_by = decision_id WHERE decision_id = ?",
+                    [decision_id])
+        earlier = cur.execute(
+            "SELECT decision_id, decision, erp_actor_type, erp_id FROM decisions "
+            "WHERE superseded_by = ? AND decision_id <> ? ORDER BY decision_id",
+            [decision_id, decision_id]).fetchall()
+        back = []
+        for old_id, decision, a_type, erp_id in earlier:
+            if decision in ("accept", "create"):
+                try:
+                    _check_free(cur, kind, crm_id, a_type if decision == "accept" else None,
+                                erp_id)
+                except DecisionError:
+                    continue  # stays superseded: its ERP record went to another record since
+            cur.execute("UPDATE decisions SET superseded_by = NULL WHERE decision_id = ?",
+                        [old_id])
+            back.append(int(old_id))
+        cur.execute("INSERT INTO audit (logged_at, actor, action, kind, side, record_id, detail)"
+                    " VALUES (?, ?, 'withdraw', ?, 'both', ?, ?)",
+                    [datetime.now(), who, kind, crm_id,
+                     json.dumps({"decision_id": decision_id, "reactivated": back})])
+    return back
+
+
 # --- bulk ------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from erpdata.decisions import (
     queue_facets,
     queue_page,
     revoke,
+    withdraw,
 )
 from erpdata.ingest import load_file
 from erpdata.matching import match_workspace
@@ -94,6 +95,32 @@ def test_create_and_revoke(ws: Workspace) -> None:
     assert _active(ws) == [("4", "supplier", None, "skip")]
     with pytest.raises(DecisionError, match=f"already superseded by {made + 1}"):
         revoke(ws, made)
+
+
+def test_withdraw_brings_back_what_was_there_before(ws: Workspace) -> None:
+    skipped = decide(ws, "company", "skip", "1", "supplier:L1", user="kari")
+    accepted = decide(ws, "company", "accept", "1", "supplier:L1", user="kari")
+    assert withdraw(ws, accepted, user="ola") == [skipped]
+    assert _active(ws) == [("1", "supplier", "L1", "skip")]
+    assert withdraw(ws, skipped) == []
+    assert _active(ws) == []  # undecided again, and back in the review queue
+    assert queue_page(ws, Filter(band=None), state="undecided").rows["crm_id"].tolist() == [
+        "2", "1"]
+    assert ws.con.execute("SELECT actor, action, record_id, detail::VARCHAR FROM audit "
+                          "ORDER BY audit_id LIMIT 1").fetchone() == (
+        "ola", "withdraw", "1", f'{{"decision_id": {accepted}, "reactivated": [{skipped}]}}')
+    with pytest.raises(DecisionError, match="no longer active"):
+        withdraw(ws, accepted)
+
+
+def test_withdraw_keeps_one_to_one(ws: Workspace) -> None:
+    first = decide(ws, "company", "accept", "2", "customer:K1")
+    second = decide(ws, "company", "accept", "2", "supplier:L1")  # changed mind: supersedes
+    decide(ws, "company", "accept", "3", "customer:K1")  # K1 is free again, 3 takes it
+    assert withdraw(ws, second) == []  # the accept of K1 for 2 would now be a second link
+    assert ws.con.execute("SELECT superseded_by FROM decisions WHERE decision_id = ?",
+                          [first]).fetchone() == (second,)
+    assert _active(ws) == [("3", "customer", "K1", "accept")]
 
 
 def test_a_committed_decision_is_undone_through_its_batch(ws: Workspace) -> None:
