@@ -43,12 +43,8 @@ def ensure_workspace(path: Path) -> None:
         bar = st.progress(0.0, text="starting")
         while not build.done.wait(0.25):
             bar.progress(build.fraction, text=build.stage)
-        if build.error is not None:
+        if not ui.job_outcome(build):
             status.update(label="Building the demo workspace failed", state="error")
-            if isinstance(build.error, ErpdataError):  # explained by the engine
-                st.error(str(build.error))
-            else:  # a bug: show the traceback
-                st.exception(build.error)
             st.stop()
         bar.progress(1.0, text="done")
         status.update(label="Demo workspace ready", state="complete", expanded=False)

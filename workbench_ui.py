@@ -13,12 +13,15 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from erpdata.errors import ErpdataError
+from erpdata.progress import Cancelled, Progress
 from erpdata.workspace import Workspace, current_user, resolve_path
 
 DEMO_SIZE_ENV = "ERPDATA_DEMO_SIZE"
@@ -102,67 +105,134 @@ def pct(share: float) -> str:
     return f"{share * 100:.1f} %"
 
 
-# --- the demo workspace, built once on first start ------------------------------------------
+# --- long work in a worker thread: matching, commits, the demo ------------------------------
+
+Work = Callable[[Progress, threading.Event], Any]
+
 
 @dataclass
-class DemoBuild:
-    """A demo build running in a worker thread, so that a click in the browser (which stops
-    the script run) cannot abort it halfway. The worker makes no ``st.*`` calls; script runs
-    poll ``stage`` and ``fraction`` to draw the progress bar.
+class Job:
+    """Long work running in a worker thread, outside any script run: a click in the browser
+    (which stops the script run) cannot abort it halfway, and every session sees its progress.
+    The worker makes no ``st.*`` calls; script runs poll ``stage`` and ``fraction``. ``work``
+    gets the progress callback and the cancel event that the engine functions take."""
 
-    The demo is built under a temporary name and renamed when complete, so a crash or a kill
-    never leaves a half-built workspace that would be taken for a finished one.
-    """
-
-    path: Path
-    size: int
+    label: str
+    work: Work
+    started_by: str = ""
     stage: str = "starting"
     fraction: float = 0.0
+    result: Any = None
     error: BaseException | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
 
-    def start(self) -> DemoBuild:
-        threading.Thread(target=self._run, name="erpdata-demo", daemon=True).start()
+    def start(self) -> Job:
+        threading.Thread(target=self._run, name=f"erpdata-{self.label}", daemon=True).start()
         return self
 
     def _progress(self, stage: str, fraction: float) -> None:
         self.stage, self.fraction = stage, min(max(float(fraction), 0.0), 1.0)
 
     def _run(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.building")
         try:
-            from erpdata.demo import DEFAULT_SEED, build_demo, default_export_dir
-
-            self._remove(tmp)
-            build_demo(tmp, size=self.size, seed=DEFAULT_SEED,
-                       export_dir=default_export_dir(self.path), progress=self._progress)
-            tmp.replace(self.path)
+            self.result = self.work(self._progress, self.cancel)
             self._progress("done", 1.0)
         except BaseException as exc:  # shown to the user by the script run that polls
             self.error = exc
-            self._remove(tmp)
         finally:
             self.done.set()
 
-    @staticmethod
-    def _remove(db: Path) -> None:
-        for f in (db, db.with_name(db.name + ".wal")):
-            f.unlink(missing_ok=True)
+    @property
+    def running(self) -> bool:
+        return not self.done.is_set()
 
 
 @st.cache_resource(show_spinner=False)
-def _demo_build(path: str, size: int) -> DemoBuild:
-    return DemoBuild(Path(path), size).start()
+def _jobs() -> dict[str, Job]:
+    """The process's jobs by name: one per task (say ``match:company``), the last one kept so
+    that its outcome stays on the page until the next one starts."""
+    return {}
 
 
-def demo_build(path: Path, size: int) -> DemoBuild:
-    """The (one, shared) demo build for ``path``; a failed build is forgotten so it can retry."""
-    build = _demo_build(str(path), size)
-    if build.done.is_set() and (build.error is not None or not path.exists()):
-        _demo_build.clear(str(path), size)
-        if build.error is None:  # finished earlier, but the file has gone since: build again
-            build = _demo_build(str(path), size)
-    return build
+_jobs_lock = threading.Lock()
+
+
+def job(name: str) -> Job | None:
+    """The running or last finished job called ``name``."""
+    return _jobs().get(name)
+
+
+def start_job(name: str, label: str, work: Work, started_by: str = "") -> Job:
+    """Start ``work`` as job ``name``; while one of that name runs, that one is returned."""
+    with _jobs_lock:
+        current = _jobs().get(name)
+        if current is None or not current.running:
+            current = _jobs()[name] = Job(label, work, started_by).start()
+    return current
+
+
+def forget_job(name: str) -> None:
+    """Drop a finished job's outcome from the page."""
+    with _jobs_lock:
+        j = _jobs().get(name)
+        if j is not None and not j.running:
+            del _jobs()[name]
+
+
+@st.fragment(run_every=0.5)
+def job_progress(name: str) -> None:
+    """The progress bar and Cancel button of a running job; the whole page runs again when it
+    ends, so that it shows the outcome."""
+    j = job(name)
+    if j is None or not j.running:
+        st.rerun()
+    assert j is not None
+    with st.container(border=True):
+        st.progress(j.fraction, text=f"{j.label}: {j.stage}")
+        cancelling = j.cancel.is_set()
+        if st.button("Cancelling…" if cancelling else "Cancel", key=f"cancel_{name}",
+                     disabled=cancelling, help="Stops at the next step; nothing is written."):
+            j.cancel.set()
+
+
+def job_outcome(j: Job) -> bool:
+    """Show how a finished job ended; True when it succeeded."""
+    if j.error is None:
+        return True
+    if isinstance(j.error, Cancelled):
+        st.info(str(j.error))
+    elif isinstance(j.error, ErpdataError):  # explained by the engine
+        st.error(str(j.error))
+    else:  # a bug: show the traceback
+        st.exception(j.error)
+    return False
+
+
+def demo_build(path: Path, size: int) -> Job:
+    """The (one, shared) build of the demo workspace at ``path``, started unless it runs.
+
+    The demo is built under a temporary name and renamed when complete, so a crash or a kill
+    never leaves a half-built workspace that would be taken for a finished one."""
+
+    def build(progress: Progress, _cancel: threading.Event) -> None:
+        from erpdata.demo import DEFAULT_SEED, build_demo, default_export_dir
+
+        tmp = path.with_name(f".{path.name}.building")
+        try:
+            _remove(tmp)
+            build_demo(tmp, size=size, seed=DEFAULT_SEED,
+                       export_dir=default_export_dir(path), progress=progress)
+            tmp.replace(path)
+        finally:
+            _remove(tmp)
+
+    return start_job(f"demo:{path}", "Building the demo", build)
+
+
+def _remove(db: Path) -> None:
+    for f in (db, db.with_name(db.name + ".wal")):
+        f.unlink(missing_ok=True)
 
 
 def counts_rows(counts: dict[str, Any]) -> list[dict[str, Any]]:

@@ -245,24 +245,27 @@ STATES = ("undecided", "accepted", "create", "rejected", "skipped", "linked")
 
 
 def _queue(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
-    """SQL for the suggested links (one per CRM record) that match ``f``, with names and the
-    decision state of each."""
-    company = "c" if kind == "company" else "pc"
+    """SQL for the suggested links (one per CRM record) that match ``f``, with the decision
+    state of each; no names (see :func:`_named`), so that counting and ordering a million of
+    them reads only the suggestions and the decisions."""
     conditions = [("s.band = ?", f.band), ("s.probability >= ?", f.min_probability),
                   ("s.probability <= ?", f.max_probability),
-                  ("s.erp_actor_type = ?", f.actor_type), ("s.conflict = ?", f.conflict),
-                  (f"upper({company}.country) = upper(?)", f.country)]
+                  ("s.erp_actor_type = ?", f.actor_type), ("s.conflict = ?", f.conflict)]
     where, params = ["s.kind = ?", "s.link"], [kind, kind, kind, kind]
     for condition, value in conditions:
         if value is not None:
             where.append(condition)
             params.append(value)
-    join = "" if kind == "company" else "LEFT JOIN crm_company pc ON pc.id = c.company_id"
+    if f.country is not None:  # the company's country, for persons and projects too
+        company = ("SELECT id FROM crm_company WHERE upper(country) = upper(?)"
+                   if kind == "company" else
+                   "SELECT c.id FROM crm_{kind} c JOIN crm_company pc ON pc.id = c.company_id "
+                   "WHERE upper(pc.country) = upper(?)".format(kind=kind))
+        where.append(f"s.crm_id IN ({company})")
+        params.append(f.country)
     active = "FROM decisions WHERE kind = ? AND superseded_by IS NULL"
     sql = f"""
-        SELECT s.crm_id, {display_name_sql(kind, 'c')} AS crm_name,
-               s.erp_actor_type || ':' || s.erp_id AS erp,
-               {display_name_sql(kind, 'e')} AS erp_name,
+        SELECT s.crm_id, s.erp_actor_type || ':' || s.erp_id AS erp,
                s.probability, s.band, s.conflict, s.erp_actor_type, s.erp_id,
                CASE WHEN l.crm_id IS NOT NULL THEN 'linked'
                     WHEN rd.decision = 'accept' THEN 'accepted'
@@ -271,8 +274,6 @@ def _queue(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
                     WHEN pd.decision = 'skip' THEN 'skipped'
                     ELSE 'undecided' END AS state
         FROM suggestions s
-        JOIN crm_{kind} c ON c.id = s.crm_id
-        JOIN erp_{kind} e ON e.actor_type = s.erp_actor_type AND e.id = s.erp_id {join}
         LEFT JOIN (SELECT DISTINCT crm_id FROM links WHERE kind = ?) l ON l.crm_id = s.crm_id
         LEFT JOIN (SELECT crm_id, arg_max(decision, decision_id) AS decision {active}
                      AND decision IN ('accept', 'create') GROUP BY crm_id) rd
@@ -286,6 +287,17 @@ def _queue(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
     return sql, params
 
 
+def _named(kind: Kind, sql: str) -> str:
+    """``sql`` (rows of :func:`_queue`) with the CRM and ERP display names beside each row:
+    join it after ordering and limiting, never before."""
+    return f"""
+        SELECT q.crm_id, {display_name_sql(kind, 'c')} AS crm_name, q.erp,
+               {display_name_sql(kind, 'e')} AS erp_name, q.* EXCLUDE (crm_id, erp)
+        FROM ({sql}) q
+        JOIN crm_{kind} c ON c.id = q.crm_id
+        JOIN erp_{kind} e ON e.actor_type = q.erp_actor_type AND e.id = q.erp_id"""
+
+
 def _selection(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
     """SQL for the undecided suggested links that match ``f``, with a flag for those that would
     break one-to-one (their ERP record is linked or accepted elsewhere)."""
@@ -295,7 +307,7 @@ def _selection(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
                EXISTS (SELECT 1 FROM ({_active_accepts(kind)}) t
                        WHERE t.erp_actor_type = q.erp_actor_type AND t.erp_id = q.erp_id)
                    AS taken
-        FROM ({sql}) q WHERE q.state = 'undecided'
+        FROM ({_named(kind, sql)}) q WHERE q.state = 'undecided'
         ORDER BY q.probability DESC, q.crm_id""", params
 
 
@@ -324,9 +336,11 @@ def queue_page(ws: Workspace, f: Filter, *, state: str | None = None,
     if after is not None:
         where.append("(probability < ? OR (probability = ? AND crm_id > ?))")
         extra += [after[0], after[0], after[1]]
+    order = "ORDER BY probability DESC, crm_id"
+    page = f"SELECT * FROM ({sql}) WHERE {' AND '.join(where)} {order} LIMIT {int(size) + 1}"
     rows = ws.cursor().execute(
-        f"SELECT * EXCLUDE (erp_actor_type, erp_id) FROM ({sql}) WHERE {' AND '.join(where)} "
-        f"ORDER BY probability DESC, crm_id LIMIT {int(size) + 1}", params + extra).df()
+        f"SELECT * EXCLUDE (erp_actor_type, erp_id) FROM ({_named(k, page)}) {order}",
+        params + extra).df()
     more = len(rows) > size
     rows = rows.head(size)
     last = rows.iloc[-1] if len(rows) else None
@@ -339,15 +353,17 @@ def queue_facets(ws: Workspace, f: Filter) -> dict[str, dict[str, int]]:
     conflict flag: the counts beside each filter."""
     k = _kind(f.kind)
     sql, params = _queue(k, f)
+    facets = ("state", "band", "erp_actor_type", "conflict")
     rows = ws.cursor().execute(
-        f"""SELECT 'state' AS facet, state AS value, count(*) FROM ({sql}) GROUP BY ALL
-            UNION ALL SELECT 'band', band, count(*) FROM ({sql}) GROUP BY ALL
-            UNION ALL SELECT 'actor_type', erp_actor_type, count(*) FROM ({sql}) GROUP BY ALL
-            UNION ALL SELECT 'conflict', conflict::VARCHAR, count(*) FROM ({sql}) GROUP BY ALL""",
-        params * 4).fetchall()
+        f"""SELECT {', '.join(facets)}, count(*) FROM ({sql})
+            GROUP BY GROUPING SETS ({', '.join(f'({x})' for x in facets)})""",
+        params).fetchall()
     out: dict[str, dict[str, int]] = {"state": {}, "band": {}, "actor_type": {}, "conflict": {}}
-    for facet, value, n in rows:
-        out[facet][value] = int(n)
+    for *values, n in rows:  # one set per row: the other facets are NULL
+        i = next(i for i, v in enumerate(values) if v is not None)
+        name = "actor_type" if facets[i] == "erp_actor_type" else facets[i]
+        value = str(values[i]).lower() if facets[i] == "conflict" else values[i]
+        out[name][value] = int(n)
     return out
 
 

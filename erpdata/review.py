@@ -104,21 +104,27 @@ def _records(cur: duckdb.DuckDBPyConnection, kind: Kind, maps: list[FieldMapping
         "LEFT JOIN crm_company pc ON pc.id = c.company_id "
         "LEFT JOIN erp_company pe ON pe.actor_type = e.parent_actor_type "
         "AND pe.id = e.parent_key")
-    changed = """(SELECT max(l.finished_at) FROM record_changes rc JOIN loads l USING (load_id)
-                  WHERE rc.side = '{side}' AND rc.kind = '{kind}' AND rc.record_id = {alias}.id
-                    AND rc.change IN ('insert', 'update'))"""
+    changed = """SELECT rc.record_id, max(l.finished_at) AS at
+                 FROM record_changes rc JOIN loads l USING (load_id)
+                 WHERE rc.side = '{side}' AND rc.kind = '{kind}'
+                   AND rc.change IN ('insert', 'update')
+                   AND rc.record_id IN (SELECT {key} FROM review_pairs)
+                 GROUP BY rc.record_id"""  # only the pairs' records: not the whole history
     return cur.execute(f"""
+        WITH crm_changed AS ({changed.format(side='crm', kind=kind, key='crm_id')}),
+             erp_changed AS ({changed.format(side='erp', kind=kind, key='erp_id')})
         SELECT p._pos, p.crm_id, p.erp_actor_type, p.erp_id,
                {', '.join(f'c.{x} AS "crm__{x}"' for x in crm_cols)},
                {', '.join(f'e.{x} AS "erp__{x}"' for x in erp_cols)},
                {country} AS crm__country_, {erp_country} AS erp__country_,
                c.id IS NOT NULL AS crm_found, e.id IS NOT NULL AS erp_found,
-               {changed.format(side='crm', kind=kind, alias='c')} AS crm_changed,
-               coalesce(TRY_CAST(e.last_modified AS TIMESTAMP),
-                        {changed.format(side='erp', kind=kind, alias='e')}) AS erp_changed
+               cc.at AS crm_changed,
+               coalesce(TRY_CAST(e.last_modified AS TIMESTAMP), ec.at) AS erp_changed
         FROM review_pairs p
         LEFT JOIN crm_{kind} c ON c.id = p.crm_id
         LEFT JOIN erp_{kind} e ON e.actor_type = p.erp_actor_type AND e.id = p.erp_id
+        LEFT JOIN crm_changed cc ON cc.record_id = c.id
+        LEFT JOIN erp_changed ec ON ec.record_id = e.id
         {joins}
         ORDER BY p._pos""").df()
 

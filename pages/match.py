@@ -6,6 +6,8 @@ cost what a hundred do; a bulk decision first says how many pairs it will touch.
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 import workbench_ui as ui
@@ -13,13 +15,14 @@ from erpdata import (
     ACTOR_TYPES,
     KINDS,
     STATES,
-    ErpdataError,
     Filter,
+    Workspace,
     decide_bulk,
     match_workspace,
     queue_facets,
     queue_page,
 )
+from erpdata.progress import Progress
 
 PAGE_SIZE = 50
 ANY = "any"
@@ -34,25 +37,34 @@ st.caption("Suggest an ERP record for every CRM record, then accept or reject th
 kind = st.segmented_control("Kind", KINDS, default="company", key="match_kind",
                             format_func=lambda k: ui.KIND_LABELS[k]) or "company"
 
-# --- run ----------------------------------------------------------------------------------------
+# --- run: in a worker thread, with progress and Cancel; the page stays usable meanwhile --------
+
+
+def _start(kind: str) -> None:
+    """Start matching ``kind`` (a button callback: the page then draws the running job)."""
+
+    def work(progress: Progress, cancel: threading.Event, ws: Workspace = ws) -> str:
+        result = match_workspace(ws, kind, user=name, progress=progress, cancel=cancel)
+        links = int(result.candidates["match"].sum())
+        return (f"{ui.KIND_LABELS[kind]}: {ui.fmt(links)} suggested links; thresholds: "
+                f"auto {result.thresholds['auto']:.3f}, review "
+                f"{result.thresholds['review']:.3f}.")
+
+    ui.start_job("match", f"Matching {ui.KIND_LABELS[kind].lower()}", work, name)
+    st.session_state.pop("match_keys", None)
+
+
+run = ui.job("match")
 with st.container(border=True):
     left, right = st.columns([3, 1], vertical_alignment="center")
     left.markdown(f"**Run matching** for {ui.KIND_LABELS[kind].lower()}: decisions already "
                   "taken are kept; rejected pairs are never suggested again.")
-    if right.button("Run matching", type="primary", key="run_match", width="stretch"):
-        bar = st.progress(0.0, text="starting")
-        try:
-            result = match_workspace(ws, kind, user=name,
-                                     progress=lambda stage, f: bar.progress(f, text=stage))
-        except ErpdataError as exc:
-            st.error(str(exc))
-        else:
-            bar.progress(1.0, text="done")
-            links = int(result.candidates["match"].sum())
-            st.success(f"{ui.fmt(links)} suggested links; thresholds: auto "
-                       f"{result.thresholds['auto']:.3f}, review "
-                       f"{result.thresholds['review']:.3f}.")
-            st.session_state.pop("match_keys", None)
+    right.button("Run matching", type="primary", key="run_match", width="stretch",
+                 disabled=run is not None and run.running, on_click=_start, args=(kind,))
+    if run is not None and run.running:
+        ui.job_progress("match")
+    elif run is not None and ui.job_outcome(run):
+        st.success(f"Last run (by {run.started_by}): {run.result}")
 
 # --- filters and facets -------------------------------------------------------------------------
 c1, c2, c3, c4, c5 = st.columns(5)
