@@ -6,10 +6,17 @@ in the workspace and the change sets go out as reports.
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 import workbench_ui as ui
-from erpdata import ErpdataError, batches, commit, undo
+from erpdata import BatchResult, Workspace, batches, commit, pending, undo
+from erpdata.progress import Progress
+
+#: Decisions of each kind and type planned for the sample on every run of the page: the whole
+#: batch (maybe a million pairs) is planned only when asked, in a worker thread.
+SAMPLE_EACH = 10
 
 ws = ui.workspace()
 name, _ = ui.user()
@@ -18,32 +25,71 @@ st.title("Commit")
 st.caption("Accepted decisions, picks and creates become links and queued actions in one "
            "batch. Every overwritten value is kept, and a batch can be undone exactly.")
 
-if "commit_done" in st.session_state:
-    st.success(st.session_state.pop("commit_done"))
+def _start(dry_run: bool) -> None:
+    """Plan (and unless ``dry_run``, write) the whole batch in a worker thread."""
 
-plan = commit(ws, dry_run=True, sample=20)
-cols = st.columns(len(plan.counts))
-for col, (action, n) in zip(cols, plan.counts.items(), strict=True):
-    col.metric(action.replace("_", " "), ui.fmt(n))
-if any(plan.counts.values()):
-    st.markdown("**Sample of the actions**")
-    st.dataframe(plan.actions[["action", "kind", "crm_id", "erp_actor_type", "erp_id",
-                               "payload"]], hide_index=True, width="stretch")
-    if st.button(f"Commit {ui.fmt(sum(plan.counts.values()))} action(s)", type="primary",
-                 key="commit_go"):
-        try:
-            done = commit(ws, user=name)
-        except ErpdataError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state["commit_done"] = done.summary()
-            st.rerun()
-else:
+    def work(progress: Progress, cancel: threading.Event, ws: Workspace = ws) -> BatchResult:
+        return commit(ws, user=name, dry_run=dry_run, progress=progress, cancel=cancel)
+
+    ui.start_job("commit", "Checking the batch" if dry_run else "Committing", work, name)
+
+
+def _undo(batch: int) -> None:
+    """Undo ``batch`` in a worker thread (a batch of a million links takes a while)."""
+
+    def work(_progress: Progress, _cancel: threading.Event, ws: Workspace = ws) -> str:
+        done = undo(ws, batch, user=name)
+        return (f"Batch {batch} undone: {ui.fmt(done['links'])} link(s) removed, "
+                f"{ui.fmt(done['fields'])} value(s) restored.")
+
+    st.session_state.pop("undo_pending", None)
+    ui.start_job("commit", f"Undoing batch {batch}", work, name)
+
+
+waiting = pending(ws)
+accepts = sum(k["accept"] for k in waiting.values())
+creates = sum(k["create"] for k in waiting.values())
+job = ui.job("commit")
+running = job is not None and job.running
+c1, c2, c3 = st.columns([1, 1, 2])
+c1.metric("accepted links waiting", ui.fmt(accepts))
+c2.metric("creates waiting", ui.fmt(creates))
+c3.caption(" · ".join(f"{ui.KIND_LABELS[k]}: {ui.fmt(v['accept'])} link(s), "
+                      f"{ui.fmt(v['create'])} create(s)" for k, v in waiting.items()))
+if accepts + creates:
+    sample = commit(ws, dry_run=True, first=SAMPLE_EACH, sample=20)
+    st.markdown("**Sample of the actions** (from the first decisions of each kind; the "
+                "dry run checks the whole batch)")
+    st.dataframe(sample.actions[["action", "kind", "crm_id", "erp_actor_type", "erp_id",
+                                 "payload"]], hide_index=True, width="stretch")
+    b1, b2, _ = st.columns([1, 1, 2])
+    b1.button("Dry run the whole batch", key="commit_check", disabled=running,
+              on_click=_start, args=(True,), width="stretch",
+              help="Counts every action and lists what cannot be committed; writes nothing.")
+    b2.button(f"Commit {ui.fmt(accepts + creates)} decision(s)", type="primary",
+              key="commit_go", disabled=running, on_click=_start, args=(False,),
+              width="stretch")
+elif not running:
     st.info("Nothing to commit: accept suggested links on the Match or Review page first.")
-if len(plan.left_out):
-    st.warning(f"{ui.fmt(len(plan.left_out))} decision(s) cannot be committed yet and stay "
-               "accepted:")
-    st.dataframe(plan.left_out, hide_index=True, width="stretch")
+
+if running:
+    ui.job_progress("commit")
+elif job is not None and ui.job_outcome(job):
+    result: BatchResult | str = job.result
+    if isinstance(result, str):
+        st.success(result)
+    elif result.dry_run:
+        st.markdown(f"**Dry run** (by {job.started_by}) of the whole batch")
+        cols = st.columns(len(result.counts))
+        for col, (action, n) in zip(cols, result.counts.items(), strict=True):
+            col.metric(action.replace("_", " "), ui.fmt(n))
+    else:
+        st.success(result.summary())
+    if isinstance(result, BatchResult) and len(result.left_out):
+        st.warning(f"{ui.fmt(len(result.left_out))} decision(s) cannot be committed yet and "
+                   "stay accepted" + (" (the first 200):" if len(result.left_out) > 200
+                                      else ":"))
+        st.dataframe(result.left_out.head(200), hide_index=True, width="stretch")
 
 st.subheader("Batches")
 history = batches(ws)
@@ -60,14 +106,5 @@ if committed:
     if st.session_state.get("undo_pending") == batch:
         st.warning(f"Undo batch {batch}: its links are removed, the values it overwrote come "
                    "back, its decisions are accepted again and its queued actions cancelled.")
-        if st.button(f"Undo batch {batch}", type="primary", key="undo_go"):
-            try:
-                result = undo(ws, int(batch), user=name)
-            except ErpdataError as exc:
-                st.error(str(exc))
-            else:
-                st.session_state.pop("undo_pending", None)
-                st.session_state["commit_done"] = (
-                    f"Batch {batch} undone: {ui.fmt(result['links'])} link(s) removed, "
-                    f"{ui.fmt(result['fields'])} value(s) restored.")
-                st.rerun()
+        st.button(f"Undo batch {batch}", type="primary", key="undo_go", disabled=running,
+                  on_click=_undo, args=(int(batch),))

@@ -12,7 +12,17 @@ import pandas as pd
 import streamlit as st
 
 import workbench_ui as ui
-from erpdata import KINDS, ErpdataError, Filter, decide, diff, pick, queue_page, suggestions
+from erpdata import (
+    KINDS,
+    ErpdataError,
+    Filter,
+    decide,
+    diff,
+    pick,
+    queue_page,
+    suggestions,
+    withdraw,
+)
 
 ws = ui.workspace()
 name, _ = ui.user()
@@ -46,11 +56,16 @@ st.caption(f"CRM {kind} {crm_id} · ERP {erp} · probability {row['probability']
            f"band {row['band']}" + (" · **conflict**" if row["conflict"] else ""))
 
 
+#: Decisions taken on this page, newest last, for "Undo last": (decision id, what it was).
+taken: list[tuple[int, str]] = st.session_state.setdefault("review_taken", [])
+
+
 def _go(decision: str | None) -> None:
     """Record ``decision`` (if any) on the shown pair, then move on."""
     try:
         if decision is not None:  # the workspace as of now (a callback outlives its run)
-            decide(ui.workspace(), kind, decision, crm_id, erp, user=name)
+            made = decide(ui.workspace(), kind, decision, crm_id, erp, user=name)
+            taken.append((made, f"{decision} of {crm_id} ↔ {erp}"))
             st.session_state["review_done"] = f"{decision.capitalize()}: {crm_id} ↔ {erp}"
         else:
             history.append(key)
@@ -58,7 +73,18 @@ def _go(decision: str | None) -> None:
         st.session_state["review_error"] = str(exc)
 
 
-b = st.columns(5)
+def _undo_last() -> None:
+    """Take back the newest decision of this page: its pair is undecided again and, being
+    just after the steward's place, is shown next."""
+    made, what = taken.pop()
+    try:
+        withdraw(ui.workspace(), made, user=name)
+        st.session_state["review_done"] = f"Undone: {what}"
+    except ErpdataError as exc:
+        st.session_state["review_error"] = str(exc)
+
+
+b = st.columns(6)
 b[0].button("Accept", type="primary", key="review_accept", shortcut="a",
             on_click=_go, args=("accept",), help="Shortcut: A")
 b[1].button("Reject", key="review_reject", shortcut="x", on_click=_go, args=("reject",),
@@ -71,6 +97,9 @@ if b[4].button("Previous", key="review_prev", shortcut="p", disabled=not history
                help="Shortcut: P"):
     history.pop()
     st.rerun()
+b[5].button("Undo last", key="review_undo", shortcut="u", disabled=not taken,
+            on_click=_undo_last, help=(f"Take back the {taken[-1][1]}. " if taken else "")
+            + "Shortcut: U")
 if "review_done" in st.session_state:
     st.success(st.session_state.pop("review_done"))
 if "review_error" in st.session_state:

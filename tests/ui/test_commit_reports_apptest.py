@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from erpdata import Filter, build_demo, decide_bulk, match_workspace
+from erpdata import Filter, build_demo, decide_bulk, grant, match_workspace
 from erpdata.workspace import Workspace
+from tests.ui.conftest import finish_jobs
 
 
 @pytest.fixture
@@ -29,17 +30,36 @@ def _links(path: Path) -> int:
 def test_dry_run_commit_and_undo(accepted: tuple[Path, int], open_page) -> None:
     path, n = accepted
     at = open_page(path, "commit")
-    assert (at.metric[0].label, at.metric[0].value) == ("link", f"{n:,}")
+    assert (at.metric[0].label, at.metric[0].value) == ("accepted links waiting", f"{n:,}")
+    assert set(at.dataframe[0].value["action"]) == {"link", "update_crm", "update_erp"}
+    at.button(key="commit_check").click().run()
+    finish_jobs(at)
+    assert not at.exception
+    assert (at.metric[2].label, at.metric[2].value) == ("link", f"{n:,}")
     assert _links(path) == 0  # the dry run wrote nothing
     at.button(key="commit_go").click().run()
+    finish_jobs(at)
     assert not at.exception
     assert at.success[0].value.startswith(f"batch 1: queued {n:,} link")
     assert _links(path) == n
-    assert at.info[0].value.startswith("Nothing to commit")
+    assert at.metric[0].value == "0"
     at.button(key="undo_ask").click().run()
     at.button(key="undo_go").click().run()
+    finish_jobs(at)
     assert not at.exception
     assert at.success[0].value.startswith(f"Batch 1 undone: {n:,} link(s) removed")
+    assert _links(path) == 0
+
+
+def test_a_viewer_cannot_commit(accepted: tuple[Path, int], open_page) -> None:
+    path, _ = accepted
+    with Workspace.open(path) as ws:
+        grant(ws, "kari", "admin", user="kari")
+        grant(ws, "tester", "viewer", user="kari")
+    at = open_page(path, "commit")
+    at.button(key="commit_go").click().run()
+    finish_jobs(at)
+    assert "user 'tester' is a viewer: committing needs the steward role" in at.error[0].value
     assert _links(path) == 0
 
 

@@ -50,6 +50,13 @@ def test_review_one_pair_pick_a_field_and_decide(matched: Path, open_page) -> No
     at.button(key="review_prev").click().run()
     assert at.caption[0].value == shown
     assert len(at.dataframe) >= 1 and not at.exception
+    # undo last: the accepted pair is undecided again and shown again
+    at.button(key="review_undo").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith(f"Undone: accept of {crm_id} ↔ ")
+    assert at.caption[0].value == first
+    assert _rows(matched, "SELECT count(*) FROM decisions WHERE superseded_by IS NULL") == [(0,)]
+    assert at.button(key="review_undo").disabled
 
 
 def test_nothing_to_review(empty_workspace: Path, open_page) -> None:
