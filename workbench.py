@@ -50,6 +50,17 @@ def ensure_workspace(path: Path) -> None:
         status.update(label="Demo workspace ready", state="complete", expanded=False)
 
 
+def sign_in() -> None:
+    """With ``[auth]`` configured, nobody gets past this without signing in (OIDC)."""
+    if not ui.auth_configured() or st.user.get("is_logged_in"):
+        return
+    st.title("erpdata workbench")
+    st.write("This workbench identifies its users: sign in to decide, commit or change "
+             "settings. What you do is recorded under your e-mail address.")
+    st.button("Sign in", type="primary", key="sign_in", on_click=st.login)
+    st.stop()
+
+
 def sidebar(path: Path, counts: dict) -> None:
     """Workspace, user and progress: what a steward needs to see on every page."""
     name, how = ui.user()
@@ -58,6 +69,8 @@ def sidebar(path: Path, counts: dict) -> None:
         st.markdown("**Workspace**")
         st.caption(str(path))
         st.markdown(f"**User** &nbsp; {name} :gray[({how}, {role_of(ui.workspace(), name)})]")
+        if how == "signed in":
+            st.button("Sign out", key="sign_out", on_click=st.logout)
         st.markdown("**Linked**")
         for r in rows:
             st.progress(r["share"], text=f"{r['label']}: {ui.fmt(r['linked'])} of "
@@ -66,6 +79,7 @@ def sidebar(path: Path, counts: dict) -> None:
                    f"ERP {ui.fmt(sum(r['erp'] for r in rows))}")
 
 
+sign_in()
 path = ui.workspace_path()
 ensure_workspace(path)
 try:

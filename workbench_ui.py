@@ -82,6 +82,15 @@ def counts(ws: Workspace) -> dict[str, Any]:
         cur.close()
 
 
+def auth_configured() -> bool:
+    """True when ``[auth]`` is in the app's secrets: users then sign in with ``st.login``
+    (OIDC), and nobody works under a local name."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets.toml at all
+        return False
+
+
 def user() -> tuple[str, str]:
     """Who is working, and how we know: ``(name, "signed in")`` or ``(name, "local")``.
 

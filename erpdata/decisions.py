@@ -259,8 +259,8 @@ def _queue(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
     if f.country is not None:  # the company's country, for persons and projects too
         company = ("SELECT id FROM crm_company WHERE upper(country) = upper(?)"
                    if kind == "company" else
-                   "SELECT c.id FROM crm_{kind} c JOIN crm_company pc ON pc.id = c.company_id "
-                   "WHERE upper(pc.country) = upper(?)".format(kind=kind))
+                   f"SELECT c.id FROM crm_{kind} c JOIN crm_company pc ON pc.id = c.company_id "
+                   "WHERE upper(pc.country) = upper(?)")
         where.append(f"s.crm_id IN ({company})")
         params.append(f.country)
     active = "FROM decisions WHERE kind = ? AND superseded_by IS NULL"

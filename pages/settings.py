@@ -1,7 +1,9 @@
-"""Settings: the field mappings of each kind (SuperOffice's Mappings screen), as a table.
+"""Settings: the field mappings of each kind (SuperOffice's Mappings screen), as a table; the
+thresholds of the bands; users and their roles.
 
 Saving validates like SuperOffice does when a connection is activated; an invalid mapping is
-refused with every problem named, and nothing is changed.
+refused with every problem named, and nothing is changed. Only admins change settings: the
+engine refuses anyone else, whatever the page shows.
 """
 
 from __future__ import annotations
@@ -12,8 +14,18 @@ from pathlib import Path
 import streamlit as st
 
 import workbench_ui as ui
-from erpdata import KINDS, ErpdataError, mappings, save_mappings
-from erpdata.settings import DIRECTIONS, WINNERS, from_frame, import_toml, to_frame, to_toml
+from erpdata import KINDS, ErpdataError, grant, mappings, save_mappings
+from erpdata.roles import ROLES, users
+from erpdata.settings import (
+    DIRECTIONS,
+    WINNERS,
+    from_frame,
+    import_toml,
+    save_thresholds,
+    thresholds,
+    to_frame,
+    to_toml,
+)
 
 ws = ui.workspace()
 name, _ = ui.user()
@@ -60,3 +72,48 @@ if upload is not None and st.button("Import", key="settings_import"):
             st.session_state["settings_done"] = "Imported: " + ", ".join(
                 f"{n} {k} field(s)" for k, n in counts.items())
             st.rerun()
+
+# --- thresholds ------------------------------------------------------------------------------
+st.subheader("Thresholds")
+st.caption("Suggested links with a probability at or above **auto** may be accepted in bulk; "
+           "those at or above **review** are suggested links to review. Leave a limit empty "
+           "to let the model choose it at every run. Changes apply from the next matching run.")
+fixed = thresholds(ws, kind)
+t1, t2, t3 = st.columns([1, 1, 1], vertical_alignment="bottom")
+auto = t1.number_input("Auto from", min_value=0.0, max_value=1.0, step=0.001, format="%.3f",
+                       value=fixed.get("auto"), key=f"auto_{kind}", placeholder="model")
+review = t2.number_input("Review from", min_value=0.0, max_value=1.0, step=0.001,
+                         format="%.3f", value=fixed.get("review"), key=f"review_{kind}",
+                         placeholder="model")
+if t3.button("Save thresholds", key="thresholds_save"):
+    try:
+        save_thresholds(ws, kind, auto=auto, review=review, user=name)
+    except ErpdataError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state["settings_done"] = (f"{ui.KIND_LABELS[kind]}: thresholds saved; run "
+                                             "matching to apply them.")
+        st.rerun()
+
+# --- users and roles ---------------------------------------------------------------------------
+st.subheader("Users and roles")
+st.caption("Viewers read; stewards also decide, pick, commit and undo; admins also change "
+           "settings and roles. While nobody is listed, everyone is an admin; once someone is, "
+           "everyone not listed is a viewer.")
+people = users(ws)
+if people.empty:
+    st.caption("Nobody is listed yet.")
+else:
+    st.dataframe(people, hide_index=True, width="stretch", column_config={
+        "name": "User", "role": "Role", "granted_by": "Granted by", "granted_at": "Granted at"})
+r1, r2, r3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+who = r1.text_input("User (e-mail when users sign in)", key="role_user")
+role = r2.selectbox("Role", ROLES, index=1, key="role_role")
+if r3.button("Grant", key="role_grant", disabled=not who.strip()):
+    try:
+        grant(ws, who.strip(), role, user=name)
+    except ErpdataError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state["settings_done"] = f"{who.strip()} is now a {role}."
+        st.rerun()

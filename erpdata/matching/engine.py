@@ -182,6 +182,7 @@ def match_frames(
     per_record: int | None = None,
     progress: Progress | None = None,
     prepared: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    limits: dict[str, float] | None = None,
 ) -> MatchResult:
     """Match every CRM row to its best ERP rows.
 
@@ -194,6 +195,8 @@ def match_frames(
     already have a link and must not get another. ``per_record``: candidates kept per CRM
     record by blocking (default 10, or 50 with ``many_to_many``). ``prepared``: both sides'
     :func:`~erpdata.matching.prepare.features` when already at hand (a workspace stores them).
+    ``limits``: the ``auto`` and/or ``review`` thresholds a steward fixed; the others are the
+    model's choice.
     Many-to-many: when the model's prior has collapsed, the probabilities come from the two
     groups of match weights instead (:func:`~erpdata.matching.model.score_mixture`,
     ``stats["calibration"]``); the weights and explanations stay the model's.
@@ -276,7 +279,9 @@ def match_frames(
         linked = np.ones(len(p), dtype=bool)
     else:
         linked = assign.one_to_one(lrid, rrid, p, crm_taken, erp_taken)
-    limits = assign.thresholds(p[linked])
+    chosen = assign.thresholds(p[linked])
+    limits = {**chosen, **(limits or {})}
+    limits["auto"] = max(limits["auto"], limits["review"])  # a fixed review above the model's auto
     candidates = _candidates(left, right, comps, lrid, rrid, p, weight, field_w, gamma,
                              linked, ambiguous, limits, model.prior_weight, many_to_many)
     times["assign"] = time.perf_counter() - t

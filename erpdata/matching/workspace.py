@@ -27,6 +27,7 @@ from erpdata.matching.normalised import stored_features
 from erpdata.matching.spec import Comparison
 from erpdata.progress import Cancelled, Progress, reporter
 from erpdata.schema import Kind, check_side_kind, display_name_sql
+from erpdata.settings import thresholds
 from erpdata.workspace import Workspace, current_user
 
 
@@ -133,6 +134,7 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                 crm, erp, COMPARISONS[k], decisions=decisions,
                 exclude=decisions[decisions["label"] == 0][["crm_id", "erp_id"]],
                 taken=_taken(con, k), progress=report, prepared=prepared,
+                limits=thresholds(ws, k, con),
             )
             report("storing the suggestions", 1.0)  # the last point where cancelling stops it
             _store(ws, con, k, run_id, crm, result)

@@ -174,3 +174,33 @@ def test_first_start_builds_the_demo_workspace(
     assert not at.exception
     assert not at.status
     assert not list(path.parent.glob(".*.building*"))
+
+
+AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
+        "client_id": "workbench", "client_secret": "not-a-secret",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+
+
+def test_with_auth_configured_nobody_works_without_signing_in(small_workspace: Path,
+                                                               workspace_env) -> None:
+    workspace_env(small_workspace)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.exception
+    assert at.button(key="sign_in").label == "Sign in"
+    assert not at.metric and not at.sidebar.markdown  # no page, no sidebar
+
+
+def test_a_signed_in_user_works_under_their_e_mail(small_workspace: Path, workspace_env) -> None:
+    workspace_env(small_workspace)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "email": "kari@example.com", "name": "Kari"}
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Overview"
+    assert any("kari@example.com" in m.value and "signed in" in m.value
+               for m in at.sidebar.markdown)
+    assert at.sidebar.button(key="sign_out").label == "Sign out"

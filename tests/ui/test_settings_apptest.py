@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from erpdata import mappings
-from erpdata.settings import DEFAULTS
+from erpdata.settings import DEFAULTS, thresholds
 from erpdata.workspace import Workspace
 
 
@@ -29,3 +29,31 @@ def test_mappings_are_shown_saved_and_validated(empty_workspace: Path, open_page
     assert not at.exception
     assert "company field 'name' is mandatory in the ERP but has no sync direction" in \
         at.error[0].value
+
+
+def test_thresholds_and_roles(empty_workspace: Path, open_page) -> None:
+    path = empty_workspace
+    at = open_page(path, "settings")
+    assert at.number_input(key="review_company").value is None  # the model chooses
+    at.number_input(key="review_company").set_value(0.95)
+    at.number_input(key="auto_company").set_value(0.9)
+    at.button(key="thresholds_save").click().run()
+    assert "must not be below the review limit" in at.error[0].value
+    at.number_input(key="auto_company").set_value(0.99)
+    at.button(key="thresholds_save").click().run()
+    assert at.success[0].value == ("Companies: thresholds saved; run matching to apply them.")
+    with Workspace.open(path) as ws:
+        assert thresholds(ws, "company") == {"auto": 0.99, "review": 0.95}
+    # roles: the first grant makes the granting user an admin too, so nobody is locked out
+    at.text_input(key="role_user").input("kari@example.com").run()
+    at.selectbox(key="role_role").set_value("viewer")
+    at.button(key="role_grant").click().run()
+    assert at.success[0].value == "kari@example.com is now a viewer."
+    assert at.dataframe[-1].value[["name", "role"]].values.tolist() == [
+        ["kari@example.com", "viewer"], ["tester", "admin"]]
+    # a viewer cannot change settings: the engine refuses, whatever the page shows
+    at = open_page(path, "settings")
+    at.user = {"is_logged_in": True, "email": "kari@example.com"}
+    at.run()
+    at.button(key="thresholds_save").click().run()
+    assert "is a viewer: changing thresholds needs the admin role" in at.error[0].value
