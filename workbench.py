@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 import workbench_ui as ui
+from erpdata.decisions import queue_summary
 from erpdata.errors import ErpdataError
 from erpdata.roles import role_of
 
@@ -77,6 +78,11 @@ def sidebar(path: Path, counts: dict) -> None:
                         f"{ui.fmt(r['crm'])} ({ui.pct(r['share'])})")
         st.caption(f"Records: CRM {ui.fmt(sum(r['crm'] for r in rows))} · "
                    f"ERP {ui.fmt(sum(r['erp'] for r in rows))}")
+        st.markdown("**To review**")
+        todo = queue_summary(ui.workspace())
+        st.caption("  \n".join(f"{ui.KIND_LABELS[k]}: {ui.fmt(v['undecided'])} suggested "
+                               f"link(s), {ui.fmt(v['conflicts'])} conflict(s)"
+                               for k, v in todo.items()))
 
 
 sign_in()

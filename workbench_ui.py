@@ -141,6 +141,12 @@ class Job:
         return self
 
     def _progress(self, stage: str, fraction: float) -> None:
+        """Record progress; once Cancel was pressed, raise instead. The engine reports progress
+        only where stopping leaves nothing half-written (before or inside its transaction), so
+        any engine function that takes ``progress`` can be cancelled this way."""
+        if self.cancel.is_set() and stage != "done":
+            raise Cancelled(f"{self.label.lower()} was cancelled while {self.stage}; nothing of "
+                            "it was written")
         self.stage, self.fraction = stage, min(max(float(fraction), 0.0), 1.0)
 
     def _run(self) -> None:

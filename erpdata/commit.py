@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from erpdata import states
 from erpdata.decisions import split_erp_key
 from erpdata.errors import ErpdataError
 from erpdata.progress import Progress, reporter
@@ -434,6 +435,8 @@ def _write(cur: duckdb.DuckDBPyConnection, p: Plan, user: str, what: str
                     "erp_id, batch_id, linked_by, linked_at, last_modified FROM new_links")
         cur.unregister("new_links")
     _write_values(cur, p.changes, "after")
+    states.refresh_frame(cur, pd.concat([x[["kind", "crm_id"]] for x in
+                                         (p.links, p.unlinks, p.creates)]))
     actions = _actions(cur, p, batch_id, now)
     if len(actions):
         cur.register("new_actions", actions)
@@ -485,6 +488,7 @@ def undo(ws: Workspace, batch_id: int, *, user: str | None = None) -> dict[str, 
                     "AND l.crm_id = m.record_id AND l.batch_id = ?", [batch_id])
         cur.unregister("made_links")
         restored = _restore_unlinked(cur, batch_id)
+        states.refresh_frame(cur, links.rename(columns={"record_id": "crm_id"}))
         cur.execute("UPDATE decisions SET batch_id = NULL WHERE batch_id = ?", [batch_id])
         compensating = _compensate(cur, batch_id, ran, now)
         cur.execute("UPDATE batches SET status = 'undone', undone_by = ?, undone_at = ? "

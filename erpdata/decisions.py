@@ -23,9 +23,11 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
+from erpdata import states
 from erpdata.errors import ErpdataError
 from erpdata.roles import require
-from erpdata.schema import ACTOR_TYPES, Kind, check_side_kind, display_name_sql
+from erpdata.schema import ACTOR_TYPES, KINDS, Kind, check_side_kind, display_name_sql
+from erpdata.states import STATES
 from erpdata.workspace import Workspace
 
 Decision = Literal["accept", "reject", "skip", "create"]
@@ -119,6 +121,7 @@ def _decide(cur: duckdb.DuckDBPyConnection, kind: Kind, decision: str, crm_id: s
                   OR (? IN ('accept', 'create') AND decision IN ('accept', 'create'))
                   OR (? IS NULL AND decision = 'create'))""",
         [new_id, kind, crm_id, new_id, a_type, erp_id, decision, erp_id])
+    states.refresh(cur, kind, [crm_id])
     return int(new_id)
 
 
@@ -205,6 +208,7 @@ def withdraw(ws: Workspace, decision_id: int, *, user: str | None = None) -> lis
             cur.execute("UPDATE decisions SET superseded_by = NULL WHERE decision_id = ?",
                         [old_id])
             back.append(int(old_id))
+        states.refresh(cur, kind, [crm_id])
         cur.execute("INSERT INTO audit (logged_at, actor, action, kind, side, record_id, detail)"
                     " VALUES (?, ?, 'withdraw', ?, 'both', ?, ?)",
                     [datetime.now(), who, kind, crm_id,
@@ -239,19 +243,14 @@ class BulkResult:
     applied: bool
 
 
-#: Where a suggested link stands: linked (committed), accepted or create (the CRM record has
-#: an active accept or create), rejected or skipped (this pair), or undecided.
-STATES = ("undecided", "accepted", "create", "rejected", "skipped", "linked")
-
-
 def _queue(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
     """SQL for the suggested links (one per CRM record) that match ``f``, with the decision
-    state of each; no names (see :func:`_named`), so that counting and ordering a million of
-    them reads only the suggestions and the decisions."""
+    state of each (stored: :mod:`erpdata.states`); no names (see :func:`_named`), so that
+    counting and ordering a million of them reads one table."""
     conditions = [("s.band = ?", f.band), ("s.probability >= ?", f.min_probability),
                   ("s.probability <= ?", f.max_probability),
                   ("s.erp_actor_type = ?", f.actor_type), ("s.conflict = ?", f.conflict)]
-    where, params = ["s.kind = ?", "s.link"], [kind, kind, kind, kind]
+    where, params = ["s.kind = ?", "s.link"], [kind]
     for condition, value in conditions:
         if value is not None:
             where.append(condition)
@@ -263,39 +262,47 @@ def _queue(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
                    "WHERE upper(pc.country) = upper(?)")
         where.append(f"s.crm_id IN ({company})")
         params.append(f.country)
-    active = "FROM decisions WHERE kind = ? AND superseded_by IS NULL"
     sql = f"""
-        SELECT s.crm_id, s.erp_actor_type || ':' || s.erp_id AS erp,
-               s.probability, s.band, s.conflict, s.erp_actor_type, s.erp_id,
-               CASE WHEN l.crm_id IS NOT NULL THEN 'linked'
-                    WHEN rd.decision = 'accept' THEN 'accepted'
-                    WHEN rd.decision = 'create' THEN 'create'
-                    WHEN pd.decision = 'reject' THEN 'rejected'
-                    WHEN pd.decision = 'skip' THEN 'skipped'
-                    ELSE 'undecided' END AS state
-        FROM suggestions s
-        LEFT JOIN (SELECT DISTINCT crm_id FROM links WHERE kind = ?) l ON l.crm_id = s.crm_id
-        LEFT JOIN (SELECT crm_id, arg_max(decision, decision_id) AS decision {active}
-                     AND decision IN ('accept', 'create') GROUP BY crm_id) rd
-               ON rd.crm_id = s.crm_id
-        LEFT JOIN (SELECT crm_id, erp_actor_type, erp_id, arg_max(decision, decision_id)
-                          AS decision {active} AND decision IN ('reject', 'skip')
-                   GROUP BY ALL) pd
-               ON pd.crm_id = s.crm_id AND pd.erp_actor_type = s.erp_actor_type
-              AND pd.erp_id = s.erp_id
-        WHERE {' AND '.join(where)}"""
+        SELECT s.crm_id, s.probability, s.band, s.conflict, s.erp_actor_type, s.erp_id, s.state
+        FROM suggestions s WHERE {' AND '.join(where)}"""
     return sql, params
 
 
 def _named(kind: Kind, sql: str) -> str:
-    """``sql`` (rows of :func:`_queue`) with the CRM and ERP display names beside each row:
-    join it after ordering and limiting, never before."""
+    """``sql`` (rows of :func:`_queue`) with the CRM and ERP display names beside each row, by
+    a join: for bulk selections, which read every row anyway (a page uses :func:`_with_names`)."""
     return f"""
-        SELECT q.crm_id, {display_name_sql(kind, 'c')} AS crm_name, q.erp,
-               {display_name_sql(kind, 'e')} AS erp_name, q.* EXCLUDE (crm_id, erp)
+        SELECT q.crm_id, {display_name_sql(kind, 'c')} AS crm_name,
+               q.erp_actor_type || ':' || q.erp_id AS erp,
+               {display_name_sql(kind, 'e')} AS erp_name, q.* EXCLUDE (crm_id)
         FROM ({sql}) q
         JOIN crm_{kind} c ON c.id = q.crm_id
         JOIN erp_{kind} e ON e.actor_type = q.erp_actor_type AND e.id = q.erp_id"""
+
+
+def _with_names(cur: duckdb.DuckDBPyConnection, kind: Kind, rows: pd.DataFrame
+                ) -> pd.DataFrame:
+    """A page of queue rows with both records' display names, in the queue's columns. Looked
+    up by a list of ids, which the primary keys' indexes answer, not by a join that would scan
+    a million records for fifty names."""
+
+    def names(side: str, key: str, ids: pd.Series) -> pd.DataFrame:
+        wanted = ids.unique().tolist()
+        actor = ", t.actor_type" if side == "erp" else ""
+        return cur.execute(
+            f"SELECT t.id AS {key}{actor}, {display_name_sql(kind, 't')} AS {side}_name "
+            f"FROM {side}_{kind} t WHERE t.id IN ({', '.join('?' * len(wanted)) or 'NULL'})",
+            wanted).df()
+
+    crm = names("crm", "crm_id", rows["crm_id"])
+    erp = names("erp", "erp_id", rows["erp_id"]).rename(columns={"actor_type":
+                                                                 "erp_actor_type"})
+    out = rows.merge(crm, on="crm_id", how="left").merge(
+        erp, on=["erp_actor_type", "erp_id"], how="left")
+    out["erp"] = out["erp_actor_type"] + ":" + out["erp_id"]
+    front = ["crm_id", "crm_name", "erp", "erp_name"]
+    return out[front + [c for c in rows.columns if c not in front and c not in
+                        ("erp_actor_type", "erp_id")]]
 
 
 def _selection(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
@@ -336,11 +343,11 @@ def queue_page(ws: Workspace, f: Filter, *, state: str | None = None,
     if after is not None:
         where.append("(probability < ? OR (probability = ? AND crm_id > ?))")
         extra += [after[0], after[0], after[1]]
-    order = "ORDER BY probability DESC, crm_id"
-    page = f"SELECT * FROM ({sql}) WHERE {' AND '.join(where)} {order} LIMIT {int(size) + 1}"
-    rows = ws.cursor().execute(
-        f"SELECT * EXCLUDE (erp_actor_type, erp_id) FROM ({_named(k, page)}) {order}",
-        params + extra).df()
+    cur = ws.cursor()
+    rows = cur.execute(f"SELECT * FROM ({sql}) WHERE {' AND '.join(where)} "
+                       f"ORDER BY probability DESC, crm_id LIMIT {int(size) + 1}",
+                       params + extra).df()
+    rows = _with_names(cur, k, rows)
     more = len(rows) > size
     rows = rows.head(size)
     last = rows.iloc[-1] if len(rows) else None
@@ -364,6 +371,17 @@ def queue_facets(ws: Workspace, f: Filter) -> dict[str, dict[str, int]]:
         name = "actor_type" if facets[i] == "erp_actor_type" else facets[i]
         value = str(values[i]).lower() if facets[i] == "conflict" else values[i]
         out[name][value] = int(n)
+    return out
+
+
+def queue_summary(ws: Workspace) -> dict[str, dict[str, int]]:
+    """Per kind, the suggested links still to decide and how many of them are conflicts: the
+    steward's progress beside the linked share (one scan of the stored states)."""
+    out = {k: {"undecided": 0, "conflicts": 0} for k in KINDS}
+    for kind, undecided, conflicts in ws.cursor().execute(
+            "SELECT kind, count(*), count(*) FILTER (WHERE conflict) FROM suggestions "
+            "WHERE link AND state = 'undecided' GROUP BY kind").fetchall():
+        out[kind] = {"undecided": int(undecided), "conflicts": int(conflicts)}
     return out
 
 
@@ -398,6 +416,7 @@ def _insert_many(cur: duckdb.DuckDBPyConnection, kind: Kind, decision: str,
     cur.register("bulk_decisions", rows)
     cur.execute("INSERT INTO decisions BY NAME SELECT * FROM bulk_decisions")
     cur.unregister("bulk_decisions")
+    states.refresh(cur, kind, todo["crm_id"])
 
 
 def active(ws: Workspace, kind: str) -> pd.DataFrame:

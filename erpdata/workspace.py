@@ -342,6 +342,17 @@ def _v5() -> list[str]:
     ]
 
 
+def _v6() -> list[str]:
+    """Each suggestion's decision state, stored (see :mod:`erpdata.states`) and filled in; and
+    an index on the ERP records' id alone, so that a page of fifty rows looks up its ERP names
+    by id without scanning every ERP record (the primary key starts with the actor type)."""
+    from erpdata.states import update_sql  # a module above this one: imported when needed
+
+    return ["ALTER TABLE suggestions ADD COLUMN state VARCHAR NOT NULL DEFAULT 'undecided'",
+            *(update_sql(kind, only_listed=False) for kind in KINDS),
+            *(f"CREATE INDEX erp_{kind}_id ON erp_{kind} (id)" for kind in KINDS)]
+
+
 @dataclass(frozen=True)
 class Migration:
     """One forward step of the workspace schema."""
@@ -357,6 +368,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "suggested links and match run thresholds", _v3),
     Migration(4, "field mappings, per-field picks, committed decisions", _v4),
     Migration(5, "users and their roles", _v5),
+    Migration(6, "the decision state of each suggestion, stored; ERP ids indexed", _v6),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

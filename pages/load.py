@@ -7,14 +7,25 @@ transaction, and a problem is shown with its file, row and column.
 from __future__ import annotations
 
 import tempfile
+import threading
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 import workbench_ui as ui
-from erpdata import ACTOR_TYPES, KINDS, SIDES, ErpdataError, fields, load_file
+from erpdata import (
+    ACTOR_TYPES,
+    KINDS,
+    SIDES,
+    ErpdataError,
+    LoadResult,
+    Workspace,
+    fields,
+    load_file,
+)
 from erpdata.ingest import changes, preview
+from erpdata.progress import Progress
 
 ws = ui.workspace()
 name, _ = ui.user()
@@ -22,8 +33,16 @@ name, _ = ui.user()
 st.title("Load")
 st.caption("CSV (any delimiter, UTF-8, UTF-16 or Windows-1252), XLSX, Parquet, JSON or NDJSON. "
            "A re-load updates records by id and flags the ones no longer in the export.")
-if "load_done" in st.session_state:
-    st.success(st.session_state.pop("load_done"))
+
+job = ui.job("load")
+running = job is not None and job.running
+if running:
+    ui.job_progress("load")
+elif job is not None and ui.job_outcome(job):
+    st.success(f"{job.result.summary()} (by {job.started_by})")
+    with st.expander("What the last load changed"):
+        st.dataframe(pd.DataFrame(changes(ws, job.result.load_id, limit=200)),
+                     hide_index=True, width="stretch")
 
 c1, c2, c3 = st.columns(3)
 side = c1.segmented_control("Side", SIDES, default="crm", key="load_side",
@@ -34,6 +53,26 @@ actor = None
 if side == "erp" and kind == "company":
     actor = c3.selectbox("Actor type of rows without one", [None, *ACTOR_TYPES["company"]],
                          key="load_actor")
+
+
+
+def _start(path: Path | None, data: bytes | None, shown: str, side: str, kind: str,
+           mapping: dict[str, str], actor: str | None) -> None:
+    """Load in a worker thread: a million rows take seconds, and a click elsewhere must not
+    stop it halfway (it could not anyway: a load is one transaction)."""
+
+    def work(progress: Progress, _cancel: threading.Event, ws: Workspace = ws) -> LoadResult:
+        with tempfile.TemporaryDirectory() as tmp:
+            source = path
+            if data is not None:  # an upload: the worker's own copy of the file
+                source = Path(tmp) / shown
+                source.write_bytes(data)
+            assert source is not None
+            return load_file(ws, source, side=side, kind=kind, mapping=mapping,
+                             actor_type=actor, user=name, display=shown, progress=progress)
+
+    ui.start_job("load", f"Loading {shown}", work, name)
+
 
 upload = st.file_uploader("Export file", key="load_file")
 typed_path = st.text_input("…or a path on this machine", key="load_path")
@@ -61,21 +100,7 @@ with tempfile.TemporaryDirectory() as tmp:
                                                                           options=options)})
     st.dataframe(pv.rows, hide_index=True, width="stretch")
     mapping = {r.field: r.header for r in edited.itertuples() if r.field != "extra"}
-    if st.button(f"Load into {side.upper()} {ui.KIND_LABELS[kind].lower()}", type="primary",
-                 key="load_go"):
-        bar = st.progress(0.0, text="starting")
-        try:
-            result = load_file(ws, path, side=side, kind=kind, mapping=mapping,
-                               actor_type=actor, user=name, display=shown,
-                               progress=lambda stage, f: bar.progress(f, text=stage))
-        except ErpdataError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state["load_done"] = result.summary()
-            st.session_state["load_last"] = result.load_id
-            st.rerun()
-
-if "load_last" in st.session_state:
-    st.subheader("What the last load changed")
-    st.dataframe(pd.DataFrame(changes(ws, st.session_state["load_last"], limit=200)),
-                 hide_index=True, width="stretch")
+    data = upload.getvalue() if upload is not None else None
+    st.button(f"Load into {side.upper()} {ui.KIND_LABELS[kind].lower()}", type="primary",
+              key="load_go", disabled=running, on_click=_start,
+              args=(path if data is None else None, data, shown, side, kind, mapping, actor))

@@ -28,6 +28,7 @@ from erpdata.matching.spec import Comparison
 from erpdata.progress import Cancelled, Progress, reporter
 from erpdata.schema import Kind, check_side_kind, display_name_sql
 from erpdata.settings import thresholds
+from erpdata.states import refresh as refresh_states
 from erpdata.workspace import Workspace, current_user
 
 
@@ -170,6 +171,7 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
         con.register("new_suggestions", rows)
         con.execute("INSERT INTO suggestions BY NAME SELECT * FROM new_suggestions")
         con.unregister("new_suggestions")
+        refresh_states(con, kind)
         con.execute("DELETE FROM scoring_state WHERE kind = ?", [kind])
         con.register("new_states", states)
         con.execute(

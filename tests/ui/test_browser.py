@@ -73,7 +73,8 @@ def _wait_until_serving(proc: subprocess.Popen[bytes], url: str, log: Path) -> N
 
 @pytest.fixture
 def workbench(tmp_path: Path) -> Iterator[Callable[..., str]]:
-    """``workbench(workspace_path, **env)``: start the workbench on it; returns its URL."""
+    """``workbench(workspace_path, **env)``: start the workbench on it; returns its URL.
+    ``workbench.stop()`` stops it before the test ends."""
     started: list[subprocess.Popen[bytes]] = []
 
     def start(workspace: Path, **env: str) -> str:
@@ -95,9 +96,14 @@ def workbench(tmp_path: Path) -> Iterator[Callable[..., str]]:
         _wait_until_serving(proc, url, log)
         return url
 
+    def stop() -> None:
+        """Stop every workbench started (so that the test can open the workspace itself)."""
+        while started:
+            _stop(started.pop())
+
+    start.stop = stop  # type: ignore[attr-defined]
     yield start
-    for proc in started:
-        _stop(proc)
+    stop()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""The steward's whole flow in a REAL browser (Chromium through Playwright): match, accept the
-auto band in bulk, review one pair and pick the ERP value of a field, commit, download the link
-report. Saves a screenshot of each page to ``docs/screenshots/``."""
+"""The steward's whole flow in a REAL browser (Chromium through Playwright): upload an export,
+match, accept the auto band in bulk, review one pair and pick the ERP value of a field, commit,
+download the link report. Saves a screenshot of each page to ``docs/screenshots/``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from erpdata import build_demo
+from erpdata import Workspace, load_file
+from erpdata.demo import LOAD_ORDER, write_exports
 from tests.ui.test_browser import ROOT, browser_page, workbench  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -32,12 +33,30 @@ def test_the_stewards_flow_in_a_browser(workbench, browser_page, tmp_path: Path)
     from playwright.sync_api import expect
 
     path = tmp_path / "flow.duckdb"
-    build_demo(path, size=150, seed=9)
+    demo = write_exports(tmp_path / "exports", size=150, seed=9)
+    with Workspace.open(path) as ws:  # everything but the ERP projects, which the browser loads
+        for side, kind in LOAD_ORDER[:-1]:
+            load_file(ws, demo.files[(side, kind)], side=side, kind=kind)
     page = browser_page
     url = workbench(path)
     page.goto(url)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60_000)
     _shot(page, "overview")
+
+    page.goto(url + "/load")
+    expect(page.get_by_role("heading", name="Load")).to_be_visible()
+    main = page.get_by_test_id("stMain")
+    main.get_by_text("ERP", exact=True).click()
+    main.get_by_text("Projects", exact=True).click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        str(demo.files[("erp", "project")]))
+    load = page.get_by_role("button", name="Load into ERP projects")
+    expect(load).to_be_visible()
+    _shot(page, "load")
+    load.click()
+    projects = demo.rows[("erp", "project")]
+    expect(page.get_by_text(re.compile(rf"erp_project.csv: {projects} rows → erp project: "
+                                       rf"{projects} new"))).to_be_visible(timeout=60_000)
 
     page.goto(url + "/match")
     expect(page.get_by_role("heading", name="Match")).to_be_visible()
@@ -65,7 +84,7 @@ def test_the_stewards_flow_in_a_browser(workbench, browser_page, tmp_path: Path)
     page.goto(url + "/commit")
     expect(page.get_by_text("Sample of the actions")).to_be_visible(timeout=60_000)
     _shot(page, "commit")
-    page.get_by_role("button", name=re.compile(r"^Commit \d+ action")).click()
+    page.get_by_role("button", name=re.compile(r"^Commit \d+ decision")).click()
     expect(page.get_by_text(re.compile(rf"batch 1: queued {accepted + 1} link"))).to_be_visible()
 
     page.goto(url + "/reports")
@@ -78,3 +97,12 @@ def test_the_stewards_flow_in_a_browser(workbench, browser_page, tmp_path: Path)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == accepted + 1
     assert {r["committed_by"] for r in rows} == {"browser-tester"}
+    workbench.stop()  # one process may hold the workspace file
+    with Workspace.open(path) as ws:
+        assert ws.con.execute("SELECT count(*), min(loaded_by) FROM erp_project e JOIN loads l "
+                              "ON l.load_id = e.load_id").fetchone() == (projects,
+                                                                         "browser-tester")
+        assert ws.con.execute("SELECT count(*), min(linked_by) FROM links").fetchone() == (
+            accepted + 1, "browser-tester")
+        assert ws.con.execute("SELECT choice, picked_by FROM picks").fetchall() == [
+            ("erp", "browser-tester")]

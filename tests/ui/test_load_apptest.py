@@ -6,6 +6,7 @@ from pathlib import Path
 
 from erpdata.workspace import Workspace
 from tests.helpers import write_text
+from tests.ui.conftest import finish_jobs
 
 
 def test_preview_then_load(tmp_path: Path, empty_workspace: Path, open_page) -> None:
@@ -20,8 +21,9 @@ def test_preview_then_load(tmp_path: Path, empty_workspace: Path, open_page) -> 
                                        ["Firmanavn", "name", "synonym"],
                                        ["Farge", "extra", "kept as is"]]
     at.button(key="load_go").click().run()
+    finish_jobs(at)
     assert not at.exception
-    assert "2" in at.success[0].value
+    assert "firma.csv: 2 rows -> crm company: 2 new, 0 changed" in at.success[0].value
     with Workspace.open(path) as ws:
         assert ws.con.execute("SELECT id, name FROM crm_company ORDER BY id").fetchall() == [
             ("1", "Hansen AS"), ("2", "Berg AS")]
@@ -34,6 +36,7 @@ def test_a_bad_file_is_an_error_with_row_and_column(tmp_path: Path, empty_worksp
     f = write_text(tmp_path / "dup.csv", "id;name\n7;A\n7;B\n")
     at.text_input(key="load_path").set_value(str(f)).run()
     at.button(key="load_go").click().run()
+    finish_jobs(at)
     assert not at.exception
     assert "dup.csv, row 3, column 'id' (A): id '7' appears twice" in at.error[0].value
     with Workspace.open(path) as ws:

@@ -70,7 +70,9 @@ def test_sidebar_shows_workspace_user_and_progress(small_workspace: Path, worksp
     at = run_app()
 
     assert [c.value for c in at.sidebar.caption] == [
-        str(small_workspace.resolve()), "Records: CRM 11 · ERP 11"]
+        str(small_workspace.resolve()), "Records: CRM 11 · ERP 11",
+        "Companies: 0 suggested link(s), 0 conflict(s)  \nPersons: 0 suggested link(s), "
+        "0 conflict(s)  \nProjects: 0 suggested link(s), 0 conflict(s)"]
     assert any("tester" in m.value and "(local, admin)" in m.value for m in at.sidebar.markdown)
     bars = at.sidebar.get("progress")
     assert [(b.value, b.text) for b in bars] == [

@@ -1,0 +1,74 @@
+"""Where each suggested link stands, kept in ``suggestions.state`` by every writer.
+
+Why stored and not computed on read: the state of a pair follows from the links, the record's
+active accept or create, and the pair's active reject or skip. Computing that for a million
+suggestions joins a million decisions on every page run (0.1 s and more); stored, the queue,
+its facets and the sidebar's counts read one table. Every write that changes links or decisions
+calls :func:`refresh` for the CRM records it touched, in its own transaction, with the very SQL
+that defines the state, so the stored value cannot drift from its definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+import pandas as pd
+
+#: Where a suggested link stands: linked (committed), accepted or create (the CRM record has
+#: an active accept or create), rejected or skipped (this pair), or undecided.
+STATES = ("undecided", "accepted", "create", "rejected", "skipped", "linked")
+
+
+def update_sql(kind: str, only_listed: bool) -> str:
+    """``UPDATE suggestions`` setting the state of ``kind``'s rows: all of them, or (with
+    ``only_listed``) those of the CRM ids in the registered table ``state_ids``."""
+    listed = " AND crm_id IN (SELECT crm_id FROM state_ids)" if only_listed else ""
+    active = f"FROM decisions WHERE kind = '{kind}' AND superseded_by IS NULL{listed}"
+    return f"""
+        UPDATE suggestions t SET state = n.state FROM (
+            SELECT s.crm_id, s.erp_actor_type, s.erp_id,
+                   CASE WHEN l.crm_id IS NOT NULL THEN 'linked'
+                        WHEN rd.decision = 'accept' THEN 'accepted'
+                        WHEN rd.decision = 'create' THEN 'create'
+                        WHEN pd.decision = 'reject' THEN 'rejected'
+                        WHEN pd.decision = 'skip' THEN 'skipped'
+                        ELSE 'undecided' END AS state
+            FROM suggestions s
+            LEFT JOIN (SELECT DISTINCT crm_id FROM links WHERE kind = '{kind}'{listed}) l
+                   ON l.crm_id = s.crm_id
+            LEFT JOIN (SELECT crm_id, arg_max(decision, decision_id) AS decision {active}
+                         AND decision IN ('accept', 'create') GROUP BY crm_id) rd
+                   ON rd.crm_id = s.crm_id
+            LEFT JOIN (SELECT crm_id, erp_actor_type, erp_id,
+                              arg_max(decision, decision_id) AS decision {active}
+                         AND decision IN ('reject', 'skip') GROUP BY ALL) pd
+                   ON pd.crm_id = s.crm_id AND pd.erp_actor_type = s.erp_actor_type
+                  AND pd.erp_id = s.erp_id
+            WHERE s.kind = '{kind}'{listed.replace('crm_id', 's.crm_id', 1)}
+        ) n
+        WHERE t.kind = '{kind}' AND t.crm_id = n.crm_id AND t.erp_actor_type = n.erp_actor_type
+          AND t.erp_id = n.erp_id AND t.state IS DISTINCT FROM n.state"""
+
+
+def refresh(cur: duckdb.DuckDBPyConnection, kind: str, crm_ids: Iterable[str] | None = None
+            ) -> None:
+    """Recompute the stored state of ``kind``'s suggestions: of these CRM records, or of all.
+    Call it inside the transaction that changed their links or decisions."""
+    if crm_ids is None:
+        cur.execute(update_sql(kind, only_listed=False))
+        return
+    ids = pd.DataFrame({"crm_id": pd.Series(list(crm_ids), dtype=object).astype(str).unique()})
+    if ids.empty:
+        return
+    cur.register("state_ids", ids)
+    try:
+        cur.execute(update_sql(kind, only_listed=True))
+    finally:
+        cur.unregister("state_ids")
+
+
+def refresh_frame(cur: duckdb.DuckDBPyConnection, touched: pd.DataFrame) -> None:
+    """:func:`refresh` for every ``(kind, crm_id)`` row of ``touched``."""
+    for kind, group in touched.groupby("kind", sort=False):
+        refresh(cur, str(kind), group["crm_id"])
