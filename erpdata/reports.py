@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 import pandas as pd
@@ -244,3 +244,45 @@ def decisions_over_time(ws: Workspace) -> pd.DataFrame:
     return ws.cursor().execute(
         """SELECT CAST(decided_at AS DATE) AS day, decision, count(*) AS decisions
            FROM decisions GROUP BY ALL ORDER BY day, decision""").df()
+
+
+#: Keyset of the activity log: (when, source, id) of the last row shown.
+ActivityKey = tuple[Any, str, int]
+
+
+def activity(ws: Workspace, *, actor: str | None = None, after: ActivityKey | None = None,
+             size: int = 50) -> tuple[pd.DataFrame, ActivityKey | None]:
+    """Who did what, newest first: every decision and every audited change (commits, undo,
+    field overwrites, mappings, thresholds, roles) in one list, ``size`` rows at a time.
+
+    Returns the rows (``logged_at, actor, action, kind, record, detail, batch_id``) and the key of
+    the next page (None on the last)."""
+    where, params = ["true"], []
+    if actor:
+        where.append("actor = ?")
+        params.append(actor)
+    if after is not None:
+        where.append("(logged_at < ? OR (logged_at = ? AND (src > ? OR (src = ? AND id < ?))))")
+        params += [after[0], after[0], after[1], after[1], after[2]]
+    rows = ws.cursor().execute(f"""
+        SELECT * FROM (
+            SELECT decided_at AS logged_at, decided_by AS actor, 'decision' AS src, decision_id AS id,
+                   decision AS action, kind, crm_id AS record,
+                   coalesce(erp_actor_type || ':' || erp_id, erp_actor_type) AS detail,
+                   batch_id
+            FROM decisions
+            UNION ALL
+            SELECT logged_at, actor, 'audit', audit_id, action, kind, record_id,
+                   coalesce(field || ': ' || coalesce(before_value, '(empty)') || ' -> '
+                            || coalesce(after_value, '(empty)'), after_value, detail::VARCHAR),
+                   batch_id
+            FROM audit)
+        WHERE {' AND '.join(where)}
+        ORDER BY logged_at DESC, src, id DESC LIMIT {int(size) + 1}""", params).df()
+    more = len(rows) > size
+    rows = rows.head(size)
+    key = None
+    if more:
+        last = rows.iloc[-1]
+        key = (last["logged_at"], str(last["src"]), int(last["id"]))
+    return rows.drop(columns=["src", "id"]), key

@@ -10,7 +10,9 @@ import streamlit as st
 
 import workbench_ui as ui
 from erpdata import KINDS, export_reports
-from erpdata.reports import decisions_over_time, probability_histogram
+from erpdata.reports import activity, decisions_over_time, probability_histogram
+
+PAGE_SIZE = 50
 
 ws = ui.workspace()
 counts = ui.counts(ws)
@@ -53,3 +55,18 @@ if over_time.empty:
     st.caption("No decisions yet.")
 else:
     st.bar_chart(over_time, x="day", y="decisions", color="decision", height=240)
+
+st.subheader("Who did what")
+if st.toggle("Show the activity log", key="activity_show",
+             help="Every decision and every audited change, newest first."):
+    who = st.text_input("Only this user", key="activity_user").strip() or None
+    keys: list = st.session_state.setdefault("activity_keys", [None])
+    if st.session_state.get("activity_for") != who:
+        st.session_state["activity_for"] = who
+        keys[:] = [None]
+    rows, next_key = activity(ws, actor=who, after=keys[-1], size=PAGE_SIZE)
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "logged_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+        "actor": "Who", "action": "What", "kind": "Kind", "record": "Record",
+        "detail": "Detail", "batch_id": "Batch"})
+    ui.pager(keys, next_key, "activity", f"Page {len(keys)} · {PAGE_SIZE} per page")

@@ -133,3 +133,25 @@ def test_chart_data_is_counted_in_the_workspace(ws: Workspace) -> None:
     assert hist.values.tolist() == [[0.9, "auto", 1], [0.9, "review", 1]]
     days = decisions_over_time(ws)
     assert days[["decision", "decisions"]].values.tolist() == [["accept", 2], ["create", 1]]
+
+
+def test_the_activity_log_pages_through_who_did_what(ws: Workspace) -> None:
+    from erpdata.reports import activity
+
+    everything, last = activity(ws, size=1000)
+    assert last is None
+    decisions = ws.con.execute("SELECT count(*) FROM decisions").fetchone()[0]
+    audited = ws.con.execute("SELECT count(*) FROM audit").fetchone()[0]
+    assert len(everything) == decisions + audited
+    assert everything["logged_at"].is_monotonic_decreasing
+    assert set(everything["actor"]) == {"kari"}
+    assert {"accept", "create", "link", "update_erp", "create_erp"} <= set(everything["action"])
+    # page by page: the same rows, in the same order, each once
+    seen, key = [], None
+    while True:
+        rows, key = activity(ws, after=key, size=3)
+        seen.append(rows)
+        if key is None:
+            break
+    pd.testing.assert_frame_equal(pd.concat(seen, ignore_index=True), everything)
+    assert activity(ws, actor="ola")[0].empty

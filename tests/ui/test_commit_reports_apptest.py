@@ -80,3 +80,15 @@ def test_reports_are_built_on_click(accepted: tuple[Path, int], open_page) -> No
 def test_pages_render_on_an_empty_workspace(empty_workspace: Path, open_page, page: str) -> None:
     at = open_page(empty_workspace, page)
     assert at.title[0].value == page.capitalize()
+
+
+def test_the_activity_log_shows_who_did_what(accepted: tuple[Path, int], open_page) -> None:
+    path, n = accepted
+    at = open_page(path, "reports")
+    at.toggle(key="activity_show").set_value(True).run()
+    assert not at.exception
+    log = at.dataframe[0].value
+    assert len(log) == min(n, 50) and set(log["actor"]) == {"kari"}
+    assert set(log["action"]) == {"accept"}
+    at.text_input(key="activity_user").input("ola").run()
+    assert at.dataframe[0].value.empty
