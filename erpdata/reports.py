@@ -266,8 +266,8 @@ def activity(ws: Workspace, *, actor: str | None = None, after: ActivityKey | No
         params += [after[0], after[0], after[1], after[1], after[2]]
     rows = ws.cursor().execute(f"""
         SELECT * FROM (
-            SELECT decided_at AS logged_at, decided_by AS actor, 'decision' AS src, decision_id AS id,
-                   decision AS action, kind, crm_id AS record,
+            SELECT decided_at AS logged_at, decided_by AS actor, 'decision' AS src,
+                   decision_id AS id, decision AS action, kind, crm_id AS record,
                    coalesce(erp_actor_type || ':' || erp_id, erp_actor_type) AS detail,
                    batch_id
             FROM decisions
