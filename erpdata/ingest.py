@@ -112,13 +112,16 @@ def load_file(
     user: str | None = None,
     progress: Progress | None = None,
     display: str | None = None,
+    partial: bool = False,
 ) -> LoadResult:
     """Load one export file of ``side`` (crm/erp) and ``kind`` (company/person/project).
 
     ``mapping``: canonical field -> source header, or the path of a TOML/JSON mapping file;
     headers it does not name are mapped by synonyms. ``actor_type`` (ERP companies): the type of
     every row whose file has no type column (or an empty cell). ``display``: the file name to
-    show in messages (e.g. an upload's original name). Returns a :class:`LoadResult`; raises
+    show in messages (e.g. an upload's original name). ``partial``: the file holds only some
+    records (those a live system changed since the last pull), so records it lacks are not
+    flagged missing. Returns a :class:`LoadResult`; raises
     :class:`IngestError` and leaves the workspace untouched on any problem.
     """
     check_side_kind(side, kind)
@@ -145,7 +148,7 @@ def load_file(
             report("validating", 0.45)
             _build_canonical(con, src, cmap, s, k, constant_type)
             report("applying", 0.7)
-            result = _apply(con, src, cmap, s, k, constant_type, user, started)
+            result = _apply(con, src, cmap, s, k, constant_type, user, started, partial)
             report("done", 1.0)
     finally:
         drop_stage(con)
@@ -371,9 +374,10 @@ def _check_parents(
 
 def _apply(
     con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, side: Side, kind: Kind,
-    constant_type: str | None, user: str | None, started: datetime,
+    constant_type: str | None, user: str | None, started: datetime, partial: bool = False,
 ) -> LoadResult:
-    """Insert new records, update changed ones, flag vanished ones, and log every change."""
+    """Insert new records, update changed ones, flag vanished ones (unless ``partial``), and
+    log every change."""
     target = table_name(side, kind)
     data_cols = [f.name for f in fields(side, kind) if f.name != "actor_type"] + ["extra"]
     key = ["actor_type", "id"] if side == "erp" else ["id"]
@@ -390,7 +394,9 @@ def _apply(
             FROM _new n LEFT JOIN {target} o ON {on}"""
     )
     scope = "TRUE"
-    if side == "erp" and kind == "company":
+    if partial:
+        scope = "FALSE"
+    elif side == "erp" and kind == "company":
         scope = "actor_type IN (SELECT DISTINCT actor_type FROM _new)"
     vanished = (f"{scope} AND missing_since IS NULL AND ({', '.join(key)}) NOT IN "
                 f"(SELECT ({', '.join(key)}) FROM _new)")

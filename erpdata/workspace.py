@@ -353,6 +353,51 @@ def _v6() -> list[str]:
             *(f"CREATE INDEX erp_{kind}_id ON erp_{kind} (id)" for kind in KINDS)]
 
 
+def _v7() -> list[str]:
+    """Live systems (step 5): connections (never their secrets), each connection's high-water
+    mark per kind, and the conflicts a sync found instead of resolving them silently."""
+    return [
+        """CREATE TABLE connections (
+            name VARCHAR PRIMARY KEY,
+            type VARCHAR NOT NULL CHECK (type IN ('files', 'tryton', 'superoffice')),
+            side VARCHAR NOT NULL CHECK (side IN ('crm', 'erp')),
+            url VARCHAR NOT NULL,
+            database VARCHAR,
+            username VARCHAR,
+            verify_tls BOOLEAN NOT NULL DEFAULT true,
+            options JSON,
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )""",
+        f"""CREATE TABLE sync_marks (
+            connection VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL {_KIND_CHECK},
+            high_water TIMESTAMP,
+            pulled_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (connection, kind)
+        )""",
+        "CREATE SEQUENCE conflict_seq START 1",
+        f"""CREATE TABLE sync_conflicts (
+            conflict_id INTEGER PRIMARY KEY DEFAULT nextval('conflict_seq'),
+            action_id INTEGER NOT NULL,
+            batch_id INTEGER NOT NULL,
+            kind VARCHAR NOT NULL {_KIND_CHECK},
+            side VARCHAR NOT NULL CHECK (side IN ('crm', 'erp')),
+            crm_id VARCHAR,
+            erp_actor_type VARCHAR,
+            erp_id VARCHAR,
+            field VARCHAR NOT NULL,
+            base_value VARCHAR,
+            ours VARCHAR,
+            theirs VARCHAR,
+            found_at TIMESTAMP NOT NULL,
+            resolution VARCHAR CHECK (resolution IN ('ours', 'theirs')),
+            resolved_by VARCHAR,
+            resolved_at TIMESTAMP
+        )""",
+    ]
+
+
 @dataclass(frozen=True)
 class Migration:
     """One forward step of the workspace schema."""
@@ -369,6 +414,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "field mappings, per-field picks, committed decisions", _v4),
     Migration(5, "users and their roles", _v5),
     Migration(6, "the decision state of each suggestion, stored; ERP ids indexed", _v6),
+    Migration(7, "connections, sync high-water marks and sync conflicts", _v7),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

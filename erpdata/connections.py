@@ -1,0 +1,163 @@
+"""Connections to live systems: which connector, where, as whom. Never the secret.
+
+Why secrets stay out: a workspace file is copied, mailed and backed up; a password in it would
+travel too. A connection names its secret instead: the environment variable
+``ERPDATA_SECRET_<NAME>`` (the name upper-cased, anything but letters and digits as ``_``), or
+a value the caller passes in (the workbench reads Streamlit secrets). TLS certificates are
+verified unless a connection says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from erpdata.connectors.base import Answer, Connector, CrmConnector
+from erpdata.errors import ErpdataError
+from erpdata.roles import require
+from erpdata.workspace import Workspace
+
+#: Connector types and the sides they can stand for.
+TYPES: dict[str, tuple[str, ...]] = {"files": ("crm", "erp"), "tryton": ("erp",),
+                                     "superoffice": ("crm",)}
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+class ConnectionSetupError(ErpdataError):
+    """A connection that cannot be defined or opened as asked; says why."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One live system: ``url`` is the server (tryton, superoffice) or the folder (files)."""
+
+    name: str
+    type: str
+    side: str
+    url: str
+    database: str | None = None
+    username: str | None = None
+    verify_tls: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def secret_variable(self) -> str:
+        """The environment variable that holds this connection's secret."""
+        return secret_variable(self.name)
+
+
+def secret_variable(name: str) -> str:
+    """``ERPDATA_SECRET_<NAME>``: the name upper-cased, other characters as ``_``."""
+    return "ERPDATA_SECRET_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+def check(conn: Connection) -> None:
+    """Refuse a connection that cannot work, naming every problem."""
+    problems = []
+    if not _NAME.match(conn.name):
+        problems.append(f"name {conn.name!r}: use letters, digits, '-' and '_', starting "
+                        "with a letter")
+    if conn.type not in TYPES:
+        problems.append(f"type {conn.type!r}: use one of {', '.join(TYPES)}")
+    elif conn.side not in TYPES[conn.type]:
+        problems.append(f"a {conn.type} connection stands for the "
+                        f"{' or '.join(TYPES[conn.type])} side, not {conn.side!r}")
+    if conn.type in ("tryton", "superoffice") and not re.match(r"^https?://", conn.url):
+        problems.append(f"url {conn.url!r}: give the server as http(s)://host[:port]")
+    if conn.type == "tryton" and not conn.database:
+        problems.append("a tryton connection needs --database")
+    if conn.type == "superoffice" and not conn.options.get("erp_connection_id"):
+        problems.append("a superoffice connection needs the ERP connection id of the CRM's "
+                        "ERP-sync settings (option erp_connection_id)")
+    if problems:
+        raise ConnectionSetupError(f"connection {conn.name!r}: " + "; ".join(problems))
+
+
+def add_connection(ws: Workspace, conn: Connection, *, user: str | None = None) -> None:
+    """Define (or redefine) a connection, audited; admins only, like other settings."""
+    check(conn)
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        who = require(ws, "admin", "changing connections", user, cur)
+        cur.execute("INSERT OR REPLACE INTO connections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [conn.name, conn.type, conn.side, conn.url, conn.database, conn.username,
+                     conn.verify_tls, json.dumps(conn.options), who, datetime.now()])
+        cur.execute("INSERT INTO audit (logged_at, actor, action, record_id, after_value) "
+                    "VALUES (?, ?, 'connection', ?, ?)",
+                    [datetime.now(), who, conn.name,
+                     f"{conn.type} {conn.side} {conn.url} {conn.database or ''}".strip()])
+
+
+def remove_connection(ws: Workspace, name: str, *, user: str | None = None) -> None:
+    """Forget a connection (its links and history stay), audited."""
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        who = require(ws, "admin", "changing connections", user, cur)
+        get_connection(ws, name, cur)
+        cur.execute("DELETE FROM connections WHERE name = ?", [name])
+        cur.execute("INSERT INTO audit (logged_at, actor, action, record_id, before_value) "
+                    "VALUES (?, ?, 'connection', ?, 'removed')", [datetime.now(), who, name])
+
+
+def connections(ws: Workspace, con: duckdb.DuckDBPyConnection | None = None
+                ) -> list[Connection]:
+    """Every defined connection, by name."""
+    rows = (con or ws.cursor()).execute(
+        "SELECT name, type, side, url, database, username, verify_tls, options "
+        "FROM connections ORDER BY name").fetchall()
+    return [Connection(*r[:7], options=json.loads(r[7]) if r[7] else {}) for r in rows]
+
+
+def get_connection(ws: Workspace, name: str, con: duckdb.DuckDBPyConnection | None = None
+                   ) -> Connection:
+    """The connection called ``name``, or an error listing the ones there are."""
+    known = connections(ws, con)
+    for conn in known:
+        if conn.name == name:
+            return conn
+    names = ", ".join(c.name for c in known) or "none yet (erpdata connect add)"
+    raise ConnectionSetupError(f"no connection {name!r}; defined: {names}")
+
+
+def open_connector(conn: Connection, secret: str | None = None) -> Connector | CrmConnector:
+    """A connector for ``conn``; the secret comes from ``secret`` or the environment."""
+    secret = secret if secret is not None else os.environ.get(conn.secret_variable)
+    if conn.type == "files":
+        from erpdata.connectors.files import FilesConnector, FilesCrmConnector
+
+        folder = Path(conn.url).expanduser()
+        return FilesConnector(folder) if conn.side == "erp" else FilesCrmConnector(folder)
+    if secret is None:
+        raise ConnectionSetupError(f"connection {conn.name!r} needs its secret: set the "
+                               f"environment variable {conn.secret_variable}")
+    if conn.type == "tryton":
+        from erpdata.connectors.tryton import TrytonConnector
+
+        return TrytonConnector(conn.url, conn.database or "", conn.username or "admin", secret,
+                               verify=conn.verify_tls)
+    from erpdata.connectors.superoffice import SuperOfficeConnector
+
+    auth = ({"ticket": secret, "app_token": os.environ.get(conn.secret_variable + "_APP")}
+            if conn.options.get("auth") == "ticket" else {"token": secret})
+    return SuperOfficeConnector(conn.url, erp_connection_id=conn.options["erp_connection_id"],
+                                verify=conn.verify_tls, **auth)
+
+
+def test_connection(ws: Workspace, name: str, secret: str | None = None) -> Answer[str]:
+    """Open the connection and ask the system whether it answers ("Test connection")."""
+    conn = get_connection(ws, name)
+    try:
+        connector = open_connector(conn, secret)
+    except ErpdataError as exc:
+        return Answer.failed(str(exc))
+    try:
+        return connector.test_connection()
+    finally:
+        connector.close()

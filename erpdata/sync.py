@@ -1,0 +1,366 @@
+"""Sync now: run the queued actions of committed batches through the live systems, exactly
+once, and pull what the systems changed since the last time.
+
+Why this shape:
+
+- **Exactly once.** Actions are taken in chunks. A chunk is marked ``running`` (and its attempt
+  counted) in one transaction before the connector is called, and its results are written in
+  another after. A sync that dies in between (crash, Ctrl-C, lost network) finds the chunk
+  ``running`` next time and sends it again; every connector call is idempotent by key (a create
+  carries the CRM key and finds the actor made the first time; a save writes the same values;
+  a connect of a linked pair is a no-op). An action that ended (ok, warning, error) is never
+  sent again.
+- **The truth about failures.** Timeouts, lost connections and 5xx answers are retried with
+  exponential backoff; a 4xx or a business error is not. Each action keeps its state and both
+  explanations in ``actions.result``.
+- **No silent conflict.** Before an ERP record is updated, its current values are read: a field
+  whose value changed in the ERP since the batch was planned (it is no longer the ``before``
+  value) is not overwritten; it goes to ``sync_conflicts`` for the steward, and the rest of the
+  record is written.
+- **Directions.** The actions already obey the field mappings (a commit only plans changes a
+  field's direction allows); a pull loads what the system changed like a partial export.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from erpdata import states
+from erpdata.connectors.base import (
+    Answer,
+    Connector,
+    CrmConnector,
+    CrmRecord,
+    ErpActor,
+)
+from erpdata.errors import ErpdataError
+from erpdata.ingest import LoadResult, load_file
+from erpdata.progress import Progress, reporter
+from erpdata.roles import require
+from erpdata.schema import ACTOR_TYPES, KINDS, fields
+from erpdata.workspace import Workspace
+
+#: The order in which action types run: new actors first (links need their keys).
+ORDER = ("create_erp", "update_erp", "update_crm", "link", "unlink")
+
+
+@dataclass
+class SyncResult:
+    """What a sync did: actions per final status, conflicts found, actions left waiting."""
+
+    statuses: dict[str, int] = field(default_factory=dict)
+    conflicts: int = 0
+    waiting: dict[str, str] = field(default_factory=dict)  # action type -> why it waits
+
+    def summary(self) -> str:
+        if not self.statuses and not self.waiting:
+            return "nothing to sync: no queued actions"
+        done = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "no action run"
+        tail = f"; {self.conflicts} conflict(s) for the steward" if self.conflicts else ""
+        wait = "".join(f"; {why}" for why in self.waiting.values())
+        return f"synced: {done}{tail}{wait}"
+
+
+def with_retries(call: Callable[[], Answer[Any]], *, retries: int = 4, backoff: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep) -> Answer[Any]:
+    """``call()`` again after 0.5, 1, 2, 4 s while it fails with a retryable error."""
+    answer = call()
+    for attempt in range(retries):
+        if answer.ok or not answer.retryable:
+            break
+        sleep(backoff * 2 ** attempt)
+        answer = call()
+    return answer
+
+
+def sync(ws: Workspace, *, erp: Connector | None = None, crm: CrmConnector | None = None,
+         batch_id: int | None = None, user: str | None = None, chunk: int = 100,
+         retries: int = 4, backoff: float = 0.5, progress: Progress | None = None,
+         cancel: threading.Event | None = None,
+         sleep: Callable[[float], None] = time.sleep) -> SyncResult:
+    """Run the queued (and interrupted) actions of ``batch_id`` (default: every batch).
+
+    ERP actions go to ``erp``, CRM actions (updates, links) to ``crm``; an action whose system
+    has no connector waits, and the result says so. ``cancel`` stops between chunks."""
+    cur = ws.cursor()
+    require(ws, "steward", "syncing", user, cur)
+    report = reporter(progress, cancel, "the sync")
+    where = "status IN ('queued', 'running')" + (" AND batch_id = ?" if batch_id else "")
+    todo = cur.execute(f"SELECT action_id, batch_id, kind, action, crm_id, erp_actor_type, "
+                       f"erp_id, payload FROM actions WHERE {where} ORDER BY action_id",
+                       [batch_id] if batch_id else []).df()
+    result = SyncResult()
+    runners: dict[str, tuple[object | None, Callable[..., list[dict[str, Any]]]]] = {
+        "create_erp": (erp, lambda rows: _create(ws, erp, crm, rows, user)),
+        "update_erp": (erp, lambda rows: _update_erp(ws, erp, rows)),
+        "update_crm": (crm, lambda rows: _update_crm(crm, rows)),
+        "link": (crm, lambda rows: _link(crm, rows)),
+        "unlink": (crm, lambda rows: _unlink(crm, rows)),
+    }
+    total = max(len(todo), 1)
+    done = 0
+    for action in ORDER:
+        rows = todo[todo["action"] == action]
+        if rows.empty:
+            continue
+        connector, run = runners[action]
+        if connector is None:
+            side = "ERP" if action.endswith("erp") else "CRM"
+            result.waiting[action] = (f"{len(rows)} {action} action(s) wait for a {side} "
+                                      "connection")
+            done += len(rows)
+            continue
+        for start in range(0, len(rows), chunk):
+            part = rows.iloc[start:start + chunk]
+            report(f"{action}: {done} of {len(todo)}", done / total)
+            _mark_running(ws, part["action_id"].tolist())
+            outcomes = with_retries_per_chunk(lambda part=part, run=run: run(part),
+                                              retries=retries, backoff=backoff, sleep=sleep)
+            _finish(ws, part, outcomes, result)
+            done += len(part)
+    if progress is not None:
+        progress("done", 1.0)
+    return result
+
+
+def with_retries_per_chunk(run: Callable[[], list[dict[str, Any]]], *, retries: int,
+                           backoff: float, sleep: Callable[[float], None]
+                           ) -> list[dict[str, Any]]:
+    """Run a chunk; while every outcome is a retryable error, wait and run it again."""
+    outcomes = run()
+    for attempt in range(retries):
+        if not all(o["state"] == "error" and o.get("retryable") for o in outcomes):
+            break
+        sleep(backoff * 2 ** attempt)
+        outcomes = run()
+    return outcomes
+
+
+def _mark_running(ws: Workspace, ids: list[int]) -> None:
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        cur.execute("UPDATE actions SET status = 'running', attempts = attempts + 1 "
+                    "WHERE action_id IN (SELECT unnest(?::INTEGER[]))", [ids])
+
+
+def _outcome(answer: Answer[Any], **extra: Any) -> dict[str, Any]:
+    return {"state": answer.state, "user": answer.user_explanation,
+            "tech": answer.tech_explanation, "retryable": answer.retryable, **extra}
+
+
+_STATUS = {"ok": "ok", "ok_with_info": "ok", "warning": "warning", "error": "error"}
+
+
+def _finish(ws: Workspace, part: pd.DataFrame, outcomes: list[dict[str, Any]],
+            result: SyncResult) -> None:
+    """Write each action's outcome, its conflicts, and (for a create) the new link."""
+    cur = ws.cursor()
+    now = datetime.now()
+    with ws.transaction(cur):
+        for row, out in zip(part.itertuples(index=False), outcomes, strict=True):
+            status = _STATUS[out["state"]]
+            conflicts = out.pop("conflicts", [])
+            if conflicts and status == "ok":
+                status = "warning"
+            cur.execute("UPDATE actions SET status = ?, result = ?, finished_at = ? "
+                        "WHERE action_id = ?",
+                        [status, json.dumps(out, default=str), now, int(row.action_id)])
+            for fld, base, ours, theirs in conflicts:
+                cur.execute(
+                    "INSERT INTO sync_conflicts (action_id, batch_id, kind, side, crm_id, "
+                    "erp_actor_type, erp_id, field, base_value, ours, theirs, found_at) "
+                    "VALUES (?, ?, ?, 'erp', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [int(row.action_id), int(row.batch_id), row.kind, row.crm_id,
+                     row.erp_actor_type, row.erp_id, fld, base, ours, theirs, now])
+            result.conflicts += len(conflicts)
+            if row.action == "create_erp" and status != "error" and out.get("erp_key"):
+                _record_created(cur, row, out, now)
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+
+
+def _record_created(cur: duckdb.DuckDBPyConnection, row: Any, out: dict[str, Any],
+                    now: datetime) -> None:
+    """The ERP actor now exists: link it (once) in the workspace."""
+    linked = cur.execute("SELECT count(*) FROM links WHERE kind = ? AND crm_id = ?",
+                         [row.kind, row.crm_id]).fetchone()
+    if linked and linked[0]:
+        return
+    cur.execute("INSERT INTO links (kind, crm_id, erp_actor_type, erp_id, batch_id, linked_by, "
+                "linked_at, last_modified) VALUES (?, ?, ?, ?, ?, 'sync', ?, ?)",
+                [row.kind, row.crm_id, out["actor_type"], out["erp_key"], int(row.batch_id),
+                 now, out.get("last_modified")])
+    states.refresh(cur, row.kind, [row.crm_id])
+
+
+# --- the runners: one chunk of one action type each -------------------------------------------
+
+
+def _payload(row: Any) -> dict[str, Any]:
+    return json.loads(row.payload) if isinstance(row.payload, str) and row.payload else {}
+
+
+def _crm_key(kind: str, crm_id: str) -> str:
+    return f"{kind}:{crm_id}"
+
+
+def _create(ws: Workspace, erp: Connector | None, crm: CrmConnector | None,
+            rows: pd.DataFrame, user: str | None) -> list[dict[str, Any]]:
+    assert erp is not None
+    actors, keys = [], []
+    for row in rows.itertuples(index=False):
+        p = _payload(row)
+        parent = p.get("parent") or {}
+        actors.append(ErpActor(p["actor_type"], None, dict(p.get("fields", {})),
+                               parent_actor_type=parent.get("actor_type"),
+                               parent_erp_key=parent.get("erp_id")))
+        keys.append(_crm_key(row.kind, row.crm_id))
+    answer = erp.create(actors, keys)
+    if not answer.ok:
+        return [_outcome(answer) for _ in actors]
+    made = answer.unwrap() or []
+    out = []
+    for row, actor in zip(rows.itertuples(index=False), made, strict=True):
+        extra = {"erp_key": actor.erp_key, "actor_type": actor.actor_type,
+                 "last_modified": actor.last_modified}
+        state = answer
+        if crm is not None and actor.erp_key:
+            linked = crm.connect(row.kind, row.crm_id, actor.actor_type, actor.erp_key, {})
+            if not linked.ok:
+                state = Answer("warning", None, "created in the ERP, but the CRM refused the "
+                               "link: " + linked.user_explanation, linked.tech_explanation)
+        out.append(_outcome(state, **extra))
+    return out
+
+
+def _update_erp(ws: Workspace, erp: Connector | None, rows: pd.DataFrame
+                ) -> list[dict[str, Any]]:
+    """Save the chosen values; a field the ERP changed since the batch was planned becomes a
+    conflict instead."""
+    assert erp is not None
+    out: dict[int, dict[str, Any]] = {}
+    for actor_type, group in rows.groupby("erp_actor_type", sort=False):
+        current = erp.get(str(actor_type), group["erp_id"].astype(str).tolist())
+        if not current.ok:
+            out.update({int(i): _outcome(current) for i in group["action_id"]})
+            continue
+        now = {a.erp_key: a for a in current.unwrap() or []}
+        wanted: dict[int, ErpActor] = {}
+        found: dict[int, list[tuple[str, Any, Any, Any]]] = {}
+        for row in group.itertuples(index=False):
+            theirs = now.get(str(row.erp_id))
+            if theirs is None:
+                out[int(row.action_id)] = _outcome(Answer.failed(
+                    f"ERP {actor_type} {row.erp_id} no longer exists in the ERP"))
+                continue
+            p, write = _payload(row), {}
+            found[int(row.action_id)] = []
+            for fld, ours in p.get("fields", {}).items():
+                base, value = p.get("before", {}).get(fld), theirs.fields.get(fld)
+                if _same(value, base) or _same(value, ours):
+                    write[fld] = ours
+                else:  # changed in the ERP since the batch was planned: the steward decides
+                    found[int(row.action_id)].append((fld, base, ours, value))
+            wanted[int(row.action_id)] = ErpActor(str(actor_type), str(row.erp_id), write)
+        to_save = [a for a in wanted.values() if a.fields]
+        saved = erp.save(to_save) if to_save else Answer.good([])
+        out.update({i: {**_outcome(saved), "conflicts": found[i]} for i in wanted})
+    return [out[int(i)] for i in rows["action_id"]]
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal as values: blanks are missing, surrounding spaces do not count."""
+
+    def norm(v: object) -> str | None:
+        return None if v is None or (isinstance(v, str) and not v.strip()) else str(v).strip()
+
+    return norm(a) == norm(b)
+
+
+def _update_crm(crm: CrmConnector | None, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    assert crm is not None
+    records = [CrmRecord(row.kind, str(row.crm_id), dict(_payload(row).get("fields", {})))
+               for row in rows.itertuples(index=False)]
+    answer = crm.save(records)
+    return [_outcome(answer) for _ in records]
+
+
+def _link(crm: CrmConnector | None, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    assert crm is not None
+    return [_outcome(crm.connect(row.kind, str(row.crm_id), str(row.erp_actor_type),
+                                 str(row.erp_id), {}))
+            for row in rows.itertuples(index=False)]
+
+
+def _unlink(crm: CrmConnector | None, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    assert crm is not None
+    return [_outcome(crm.disconnect(row.kind, str(row.crm_id)))
+            for row in rows.itertuples(index=False)]
+
+
+# --- pulling what changed ------------------------------------------------------------------------
+
+
+def pull(ws: Workspace, connection: str, system: Connector | CrmConnector, kind: str, *,
+         user: str | None = None, full: bool = False,
+         progress: Progress | None = None) -> LoadResult:
+    """Load the records of ``kind`` the system changed since this connection's last pull (all
+    of them the first time, or with ``full``), like a partial export: records it does not
+    return are left as they are, unless the pull is full."""
+    if kind not in KINDS:
+        raise ErpdataError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+    cur = ws.cursor()
+    row = cur.execute("SELECT high_water FROM sync_marks WHERE connection = ? AND kind = ?",
+                      [connection, kind]).fetchone()
+    since = None if full or row is None else row[0]
+    if isinstance(system, CrmConnector):
+        side = "crm"
+        answer = with_retries(lambda: system.records(kind, since))
+        frame = pd.DataFrame([{"id": r.crm_id, **r.fields, "_changed": r.last_modified}
+                              for r in answer.unwrap() or []])
+    else:
+        side = "erp"
+        actors: list[ErpActor] = []
+        supported = with_retries(system.actor_types).unwrap() or []
+        for actor_type in ACTOR_TYPES[kind]:
+            if actor_type in supported:
+                actors += with_retries(lambda t=actor_type: system.changed_since(t, since)
+                                       ).unwrap() or []
+        frame = pd.DataFrame([{"id": a.erp_key, "actor_type": a.actor_type, **a.fields,
+                               "parent_key": a.parent_erp_key,
+                               "parent_actor_type": a.parent_actor_type,
+                               "last_modified": a.last_modified, "_changed": a.last_modified}
+                              for a in actors])
+    wanted = ["id", *(f.name for f in fields(side, kind))]
+    frame = frame.reindex(columns=[*wanted, "_changed"]) if len(frame) else \
+        pd.DataFrame(columns=[*wanted, "_changed"])
+    high = frame["_changed"].max() if len(frame) else None
+    data = frame[wanted].astype(object).where(frame[wanted].notna(), None)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{connection}_{side}_{kind}.parquet"
+        data.astype(str).where(data.notna(), None).to_parquet(path, index=False)
+        result = load_file(ws, path, side=side, kind=kind, user=user, progress=progress,
+                           display=f"{connection} ({side} {kind})", partial=since is not None,
+                           mapping={c: c for c in wanted})
+    cur.execute("INSERT OR REPLACE INTO sync_marks VALUES (?, ?, ?, ?)",
+                [connection, kind, high if high is not None and not pd.isna(high) else since,
+                 datetime.now()])
+    return result
+
+
+def conflicts(ws: Workspace, *, open_only: bool = True) -> pd.DataFrame:
+    """The fields a sync did not overwrite because both sides had changed them."""
+    where = "WHERE resolution IS NULL" if open_only else ""
+    return ws.cursor().execute(f"SELECT * FROM sync_conflicts {where} ORDER BY conflict_id"
+                               ).df()
+

@@ -1,0 +1,154 @@
+"""Sync now with the files connector (export folders and an outbox of change sets): every
+action once, retries with backoff, resume after a crash, conflicts for the steward."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+import erpdata.sync as sync_mod
+from erpdata.commit import commit
+from erpdata.connectors.base import Answer, ErpActor
+from erpdata.connectors.files import FilesConnector, FilesCrmConnector
+from erpdata.decisions import decide
+from erpdata.sync import conflicts, sync
+from erpdata.workspace import Workspace
+
+
+@pytest.fixture
+def batch(companies_ws: Workspace, tmp_path: Path) -> Iterator[tuple[Workspace, Path]]:
+    """A committed batch (a link with updates on both sides, a plain link, a create) and an
+    export folder holding the ERP companies the workspace was loaded from."""
+    ws = companies_ws
+    decide(ws, "company", "accept", "4", "customer:K9")
+    decide(ws, "company", "accept", "1", "supplier:L1")
+    decide(ws, "company", "create", "5", actor_type="customer",
+           create_values={"category": "Fisk"})
+    commit(ws, user="kari")
+    folder = tmp_path / "erp"
+    folder.mkdir()
+    shutil.copy(tmp_path / "e.csv", folder / "erp_company.csv")
+    yield ws, folder
+
+
+def _csv(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return [row[1:] for row in list(csv.reader(f))[1:]]  # without written_at
+
+
+def _statuses(ws: Workspace) -> list[tuple[str, str, str, int]]:
+    return ws.con.execute("SELECT action, crm_id, status, attempts FROM actions "
+                          "ORDER BY action_id").fetchall()
+
+
+
+
+def test_sync_sends_every_action_once(batch: tuple[Workspace, Path]) -> None:
+    ws, folder = batch
+    erp, crm = FilesConnector(folder), FilesCrmConnector(folder)
+    result = sync(ws, erp=erp, crm=crm)
+    assert (result.statuses, result.conflicts) == ({"ok": 5}, 0)
+    assert _statuses(ws) == [("link", "4", "ok", 1), ("link", "1", "ok", 1),
+                             ("update_crm", "4", "ok", 1), ("update_erp", "4", "ok", 1),
+                             ("create_erp", "5", "ok", 1)]
+    outbox = folder / "outbox"
+    assert _csv(outbox / "erp_updates.csv") == [["customer", "K9", "name", "Fjord Fisk AS"],
+                                                ["customer", "K9", "postalcity", "Tromsø"]]
+    assert _csv(outbox / "erp_creates.csv") == [
+        ["company:5", "customer", "", "", "name", "Zzyzx Quux"],
+        ["company:5", "customer", "", "", "country", "NO"],
+        ["company:5", "customer", "", "", "category", "Fisk"]]
+    assert _csv(outbox / "links.csv") == [["company", "4", "customer", "K9"],
+                                          ["company", "1", "supplier", "L1"]]
+    assert _csv(outbox / "crm_updates.csv") == [["company", "4", "vatno", "911111111"]]
+    # a second sync finds nothing to do, and says so
+    assert sync(ws, erp=erp, crm=crm).summary() == "nothing to sync: no queued actions"
+    erp.close()
+    crm.close()
+
+
+def test_an_interrupted_sync_resumes_without_doing_anything_twice(
+        batch: tuple[Workspace, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    ws, folder = batch
+    real = sync_mod._finish
+
+    def crash(*args: object) -> None:  # the connector was called; the results are not written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sync_mod, "_finish", crash)
+    with pytest.raises(KeyboardInterrupt):
+        sync(ws, erp=FilesConnector(folder), crm=FilesCrmConnector(folder))
+    assert [s for _, _, s, _ in _statuses(ws)] == ["queued", "queued", "queued", "queued",
+                                                   "running"]
+    monkeypatch.setattr(sync_mod, "_finish", real)
+    result = sync(ws, erp=FilesConnector(folder), crm=FilesCrmConnector(folder))
+    assert result.statuses == {"ok": 5}
+    assert [(a, n) for a, _, _, n in _statuses(ws)] == [
+        ("link", 1), ("link", 1), ("update_crm", 1), ("update_erp", 1), ("create_erp", 2)]
+    # the create was sent twice, and written once
+    assert len(_csv(folder / "outbox" / "erp_creates.csv")) == 3
+
+
+def test_a_field_changed_in_the_erp_since_the_commit_is_a_conflict(
+        batch: tuple[Workspace, Path]) -> None:
+    ws, folder = batch
+    export = folder / "erp_company.csv"
+    export.write_text(export.read_text(encoding="utf-8").replace("Bodø", "Narvik"),
+                      encoding="utf-8")
+    result = sync(ws, erp=FilesConnector(folder), crm=FilesCrmConnector(folder))
+    assert (result.statuses, result.conflicts) == ({"ok": 4, "warning": 1}, 1)
+    found = conflicts(ws)
+    assert found[["kind", "side", "crm_id", "erp_id", "field", "base_value", "ours",
+                  "theirs"]].values.tolist() == [
+        ["company", "erp", "4", "K9", "postalcity", "Bodø", "Tromsø", "Narvik"]]
+    # the other field of the record is written; the conflicting one is not
+    assert _csv(folder / "outbox" / "erp_updates.csv") == [
+        ["customer", "K9", "name", "Fjord Fisk AS"]]
+
+
+class FlakyFiles(FilesConnector):
+    """The files connector with injected failures on save (a fault injector around the real
+    connector: there is no other way to make a folder time out)."""
+
+    def __init__(self, folder: Path, failures: list[Answer]) -> None:  # type: ignore[type-arg]
+        super().__init__(folder)
+        self.failures = failures
+        self.calls = 0
+
+    def save(self, actors: Sequence[ErpActor]) -> Answer[list[ErpActor]]:
+        self.calls += 1
+        if self.failures:
+            return self.failures.pop(0)
+        return super().save(actors)
+
+
+def test_retryable_failures_are_retried_with_backoff(batch: tuple[Workspace, Path]) -> None:
+    ws, folder = batch
+    timeout = Answer.failed("the ERP did not answer in time", "ReadTimeout", retryable=True)
+    erp, waits = FlakyFiles(folder, [timeout, timeout]), []
+    result = sync(ws, erp=erp, crm=FilesCrmConnector(folder), sleep=waits.append)
+    assert result.statuses == {"ok": 5} and erp.calls == 3 and waits == [0.5, 1.0]
+
+
+def test_a_refusal_is_not_retried_and_is_kept_with_its_explanations(
+        batch: tuple[Workspace, Path]) -> None:
+    ws, folder = batch
+    refused = Answer.failed("the ERP refused the name", "HTTP 400: name too long")
+    erp, waits = FlakyFiles(folder, [refused]), []
+    result = sync(ws, erp=erp, crm=FilesCrmConnector(folder), sleep=waits.append)
+    assert result.statuses == {"ok": 4, "error": 1} and erp.calls == 1 and waits == []
+    (row,) = ws.con.execute("SELECT status, result->>'user', result->>'tech' FROM actions "
+                            "WHERE action = 'update_erp'").fetchall()
+    assert row == ("error", "the ERP refused the name", "HTTP 400: name too long")
+
+
+def test_without_a_crm_connection_the_crm_actions_wait(batch: tuple[Workspace, Path]) -> None:
+    ws, folder = batch
+    result = sync(ws, erp=FilesConnector(folder))
+    assert result.summary() == ("synced: 2 ok; 1 update_crm action(s) wait for a CRM "
+                                "connection; 2 link action(s) wait for a CRM connection")
+    assert [s for _, _, s, _ in _statuses(ws)] == ["queued", "queued", "queued", "ok", "ok"]
