@@ -313,10 +313,10 @@ def _unlink(crm: CrmConnector | None, rows: pd.DataFrame) -> list[dict[str, Any]
 
 def pull(ws: Workspace, connection: str, system: Connector | CrmConnector, kind: str, *,
          user: str | None = None, full: bool = False,
-         progress: Progress | None = None) -> LoadResult:
+         progress: Progress | None = None) -> LoadResult | None:
     """Load the records of ``kind`` the system changed since this connection's last pull (all
     of them the first time, or with ``full``), like a partial export: records it does not
-    return are left as they are, unless the pull is full."""
+    return are left as they are, unless the pull is full. None when nothing changed."""
     if kind not in KINDS:
         raise ErpdataError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
     cur = ws.cursor()
@@ -345,6 +345,10 @@ def pull(ws: Workspace, connection: str, system: Connector | CrmConnector, kind:
     frame = frame.reindex(columns=[*wanted, "_changed"]) if len(frame) else \
         pd.DataFrame(columns=[*wanted, "_changed"])
     high = frame["_changed"].max() if len(frame) else None
+    if frame.empty:  # nothing changed (or nothing there): nothing to load, nothing flagged
+        cur.execute("INSERT OR REPLACE INTO sync_marks VALUES (?, ?, ?, ?)",
+                    [connection, kind, since, datetime.now()])
+        return None
     data = frame[wanted].astype(object).where(frame[wanted].notna(), None)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{connection}_{side}_{kind}.parquet"
@@ -364,3 +368,78 @@ def conflicts(ws: Workspace, *, open_only: bool = True) -> pd.DataFrame:
     return ws.cursor().execute(f"SELECT * FROM sync_conflicts {where} ORDER BY conflict_id"
                                ).df()
 
+
+
+# --- Sync now: push the queued actions, then pull what changed -------------------------------
+
+
+@dataclass
+class SyncReport:
+    """What "Sync now" did: the actions run, and the records pulled per connection and kind."""
+
+    pushed: SyncResult
+    pulled: dict[str, str] = field(default_factory=dict)  # "connection kind" -> load summary
+    changed: int = 0  # records inserted or updated by the pulls
+
+    def summary(self) -> str:
+        if not self.pushed.statuses and not self.pushed.waiting and not self.changed:
+            return "nothing to sync: no queued actions and no changes in the live systems"
+        return (self.pushed.summary() + f"; pulled {self.changed} new or changed record(s)")
+
+
+def _side_connection(ws: Workspace, side: str, name: str | None) -> str | None:
+    from erpdata.connections import connections
+
+    names = [c.name for c in connections(ws) if c.side == side]
+    if name is not None:
+        if name not in names:
+            raise ErpdataError(f"no {side.upper()} connection {name!r}; defined: "
+                               f"{', '.join(names) or 'none'}")
+        return name
+    if len(names) > 1:
+        raise ErpdataError(f"{len(names)} {side.upper()} connections ({', '.join(names)}): "
+                           f"name the one to sync with (--{side} NAME)")
+    return names[0] if names else None
+
+
+def sync_now(ws: Workspace, *, batch_id: int | None = None, erp_name: str | None = None,
+             crm_name: str | None = None, user: str | None = None,
+             secrets: dict[str, str] | None = None, pull_kinds: tuple[str, ...] = KINDS,
+             progress: Progress | None = None,
+             cancel: threading.Event | None = None) -> SyncReport:
+    """"Sync now": run the queued actions through the workspace's connections (the ERP one
+    and the CRM one), then pull what each changed since its last pull."""
+    from erpdata.connections import get_connection, open_connector
+
+    names = {"erp": _side_connection(ws, "erp", erp_name),
+             "crm": _side_connection(ws, "crm", crm_name)}
+    if not any(names.values()):
+        raise ErpdataError("no connection to sync with: define one first "
+                           "(erpdata connect add, or the Settings page)")
+    opened: dict[str, Connector | CrmConnector] = {}
+    try:
+        for side, name in names.items():
+            if name is not None:
+                opened[side] = open_connector(get_connection(ws, name),
+                                              (secrets or {}).get(name))
+        erp = opened.get("erp")
+        crm = opened.get("crm")
+        report = reporter(progress, cancel, "the sync")
+        pushed = sync(ws, erp=erp if isinstance(erp, Connector) else None,
+                      crm=crm if isinstance(crm, CrmConnector) else None, batch_id=batch_id,
+                      user=user, progress=lambda s, f: report(s, f * 0.7), cancel=cancel)
+        out = SyncReport(pushed)
+        for side, system in opened.items():
+            for i, kind in enumerate(pull_kinds):
+                report(f"pulling {side} {kind}", 0.7 + 0.3 * i / len(pull_kinds))
+                loaded = pull(ws, names[side] or side, system, kind, user=user)
+                out.pulled[f"{names[side]} {kind}"] = (loaded.summary() if loaded
+                                                       else "no changes")
+                if loaded is not None:
+                    out.changed += loaded.inserted + loaded.updated
+    finally:
+        for system in opened.values():
+            system.close()
+    if progress is not None:
+        progress("done", 1.0)
+    return out

@@ -12,10 +12,12 @@ import pytest
 
 import erpdata.sync as sync_mod
 from erpdata.commit import commit
+from erpdata.connections import Connection, add_connection
 from erpdata.connectors.base import Answer, ErpActor
 from erpdata.connectors.files import FilesConnector, FilesCrmConnector
 from erpdata.decisions import decide
-from erpdata.sync import conflicts, sync
+from erpdata.errors import ErpdataError
+from erpdata.sync import conflicts, sync, sync_now
 from erpdata.workspace import Workspace
 
 
@@ -152,3 +154,27 @@ def test_without_a_crm_connection_the_crm_actions_wait(batch: tuple[Workspace, P
     assert result.summary() == ("synced: 2 ok; 1 update_crm action(s) wait for a CRM "
                                 "connection; 2 link action(s) wait for a CRM connection")
     assert [s for _, _, s, _ in _statuses(ws)] == ["queued", "queued", "queued", "ok", "ok"]
+
+
+def test_sync_now_pushes_then_pulls_and_a_second_run_says_nothing_changed(
+        batch: tuple[Workspace, Path]) -> None:
+    ws, folder = batch
+    add_connection(ws, Connection("erp-files", "files", "erp", str(folder)), user="kari")
+    add_connection(ws, Connection("crm-files", "files", "crm", str(folder)), user="kari")
+    first = sync_now(ws, user="kari")
+    assert first.pushed.statuses == {"ok": 5}
+    # the export still holds K9 as it was (the ERP has not imported the change set yet): the
+    # first pull puts the ERP's actual values back in the workspace; nothing else changed
+    assert first.pulled == {"erp-files company": first.pulled["erp-files company"],
+                            "erp-files person": "no changes", "erp-files project": "no changes",
+                            "crm-files company": "no changes", "crm-files person": "no changes",
+                            "crm-files project": "no changes"}
+    second = sync_now(ws, user="kari")
+    assert second.summary() == ("nothing to sync: no queued actions and no changes in the live "
+                                "systems")
+    assert "4 rows -> erp company: 0 new, 1 changed, 3 unchanged, 0 flagged missing" in \
+        first.pulled["erp-files company"]
+    assert ws.con.execute("SELECT name, postalcity FROM erp_company WHERE id = 'K9'"
+                          ).fetchone() == ("Nordlys Energi AS", "Bodø")
+    with pytest.raises(ErpdataError, match="no ERP connection 'nope'; defined: erp-files"):
+        sync_now(ws, erp_name="nope")

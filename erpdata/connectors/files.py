@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from erpdata.connectors.base import (
     OPERATORS,
     Answer,
@@ -92,6 +94,11 @@ class _Folder:
         self._tmp.cleanup()
 
 
+def _text(value: Any) -> str | None:
+    """A cell as the text a connector carries; missing (None, NaN, NaT) stays None."""
+    return None if value is None or pd.isna(value) else str(value)
+
+
 def _checked(folder: Path) -> Answer[str]:
     if not folder.is_dir():
         return Answer.failed(f"the folder {folder} does not exist",
@@ -150,8 +157,7 @@ class FilesConnector(Connector):
                  if f.name not in ("actor_type", "parent_key", "parent_actor_type",
                                    "last_modified")]
         modified = r.get("last_modified")
-        return ErpActor(r["actor_type"], str(r["id"]),
-                        {n: (None if r.get(n) is None else str(r[n])) for n in names},
+        return ErpActor(r["actor_type"], str(r["id"]), {n: _text(r.get(n)) for n in names},
                         last_modified=modified if isinstance(modified, datetime) else None,
                         parent_actor_type=r.get("parent_actor_type"),
                         parent_erp_key=r.get("parent_key"))
@@ -276,9 +282,8 @@ class FilesCrmConnector(CrmConnector):
         except ErpdataError as exc:
             return Answer.failed(f"the export of CRM {kind} records cannot be read", str(exc))
         names = [f.name for f in fields("crm", kind)]
-        return Answer.good([CrmRecord(kind, str(r["id"]), {
-            n: None if r.get(n) is None else str(r[n]) for n in names})
-            for r in rows.to_dict("records")])
+        return Answer.good([CrmRecord(kind, str(r["id"]), {n: _text(r.get(n)) for n in names})
+                            for r in rows.to_dict("records")])
 
     def save(self, records: Sequence[CrmRecord]) -> Answer[list[CrmRecord]]:
         rows = [[r.kind, r.crm_id, f, v] for r in records for f, v in r.fields.items()]
