@@ -5,7 +5,8 @@ and every steward task must be scriptable. Output meant for scripts (``status --
 contract; messages go to stderr, and any error exits non-zero with the engine's own text.
 
 Commands: ``demo``, ``load``, ``match``, ``match-files``, ``status``, ``accept``, ``reject``,
-``commit``, ``batches``, ``undo``, ``disconnect``, ``report``, ``mapping``, ``role``.
+``commit``, ``batches``, ``undo``, ``disconnect``, ``report``, ``mapping``, ``role``,
+``connect``, ``sync``.
 ``--workspace`` (or
 ``$ERPDATA_WORKSPACE``, else ``./workspace.duckdb``) may stand before or after the command.
 """
@@ -74,6 +75,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_load(args: argparse.Namespace) -> int:
     from erpdata.ingest import load_file
 
+    if args.source is not None:
+        return _load_from(args)
+    if args.file is None:
+        raise ErpdataError("load needs a FILE, or --from NAME to pull from a connection")
     path = resolve_path(args.workspace)
     update, close = _tqdm_progress(f"load {args.side} {args.kind}")
     try:
@@ -97,6 +102,81 @@ def _cmd_load(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=err)
     print(result.summary(), file=err)
     return 0
+
+
+def _load_from(args: argparse.Namespace) -> int:
+    """``load --from NAME``: pull the records of a live system (all, or with --changed only
+    those changed since the last pull)."""
+    from erpdata.connections import get_connection, open_connector
+    from erpdata.sync import pull
+
+    with _existing(args) as ws:
+        conn = get_connection(ws, args.source)
+        if conn.side != args.side:
+            raise ErpdataError(f"connection {conn.name!r} is the {conn.side.upper()} side, "
+                               f"not {args.side.upper()}")
+        system = open_connector(conn)
+        update, close = _tqdm_progress(f"load {args.side} {args.kind} from {conn.name}")
+        try:
+            result = pull(ws, conn.name, system, args.kind, user=args.user,
+                          full=not args.changed, progress=update)
+        finally:
+            close()
+            system.close()
+    print(result.summary() if result else f"{conn.name}: no {args.kind} records changed",
+          file=sys.stderr)
+    return 0
+
+
+def _cmd_connect(args: argparse.Namespace) -> int:
+    from erpdata.connections import (
+        Connection,
+        add_connection,
+        connections,
+        secret_variable,
+        test_connection,
+    )
+
+    if args.action != "list" and not args.name:
+        raise ErpdataError(f"connect {args.action} needs the connection's NAME")
+    if args.action == "add" and not (args.type and args.url):
+        raise ErpdataError("connect add needs --type (files, tryton, superoffice) and --url")
+    with _existing(args) as ws:
+        if args.action == "add":
+            options = dict(o.split("=", 1) for o in args.option or [])
+            side = args.side or ("crm" if args.type == "superoffice" else "erp")
+            conn = Connection(args.name, args.type, side, args.url, args.database,
+                              args.username, not args.no_verify_tls, options)
+            add_connection(ws, conn)
+            print(f"connection {conn.name}: {conn.type} ({conn.side}) at {conn.url}; its "
+                  f"secret is read from ${secret_variable(conn.name)}", file=sys.stderr)
+            return 0
+        if args.action == "list":
+            for c in connections(ws):
+                print(f"{c.name}\t{c.type}\t{c.side}\t{c.url}\t{c.database or ''}\t"
+                      f"{c.username or ''}")
+            return 0
+        answer = test_connection(ws, args.name)
+    print(f"{args.name}: {answer.state}: {answer.value or answer.user_explanation}"
+          + (f" ({answer.tech_explanation})" if answer.tech_explanation else ""),
+          file=sys.stderr)
+    return 0 if answer.ok else 1
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from erpdata.sync import sync_now
+
+    with _existing(args) as ws:
+        update, close = _tqdm_progress("sync")
+        try:
+            report = sync_now(ws, batch_id=args.batch, erp_name=args.erp, crm_name=args.crm,
+                              user=args.user, progress=update)
+        finally:
+            close()
+    print(report.summary(), file=sys.stderr)
+    for what, summary in report.pulled.items():
+        print(f"  {what}: {summary}", file=sys.stderr)
+    return 1 if report.pushed.statuses.get("error") else 0
 
 
 def _cmd_match(args: argparse.Namespace) -> int:
@@ -335,6 +415,32 @@ def _add_stewardship(sub: Any, common: argparse.ArgumentParser) -> None:
     role.add_argument("role", choices=("viewer", "steward", "admin"), metavar="ROLE")
     role.set_defaults(func=_cmd_role)
 
+    connect = sub.add_parser("connect", parents=[common],
+                             help="define, list or test connections to live systems")
+    connect.add_argument("action", choices=("add", "list", "test"))
+    connect.add_argument("name", nargs="?", metavar="NAME")
+    connect.add_argument("--type", choices=("files", "tryton", "superoffice"))
+    connect.add_argument("--url", help="server URL, or the folder of a files connection")
+    connect.add_argument("--database", help="Tryton: the database name")
+    connect.add_argument("--user", dest="username", help="the user name in that system "
+                         "(its secret is read from $ERPDATA_SECRET_<NAME>)")
+    connect.add_argument("--side", choices=SIDES,
+                         help="files: the side the folder stands for (default erp)")
+    connect.add_argument("--option", action="append", metavar="KEY=VALUE",
+                         help="connector option (superoffice: erp_connection_id=..., "
+                              "auth=ticket)")
+    connect.add_argument("--no-verify-tls", action="store_true",
+                         help="do not verify the server's TLS certificate (not advised)")
+    connect.set_defaults(func=_cmd_connect)
+
+    sync = sub.add_parser("sync", parents=[common, who],
+                          help="run the queued actions through the connections, then pull "
+                               "what changed")
+    sync.add_argument("--batch", type=int, metavar="ID", help="one batch (default: all)")
+    sync.add_argument("--erp", metavar="NAME", help="the ERP connection, when there are several")
+    sync.add_argument("--crm", metavar="NAME", help="the CRM connection, when there are several")
+    sync.set_defaults(func=_cmd_sync)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed so docs and tests can inspect every option)."""
@@ -355,7 +461,12 @@ def build_parser() -> argparse.ArgumentParser:
     load = sub.add_parser("load", parents=[common], help="load an export file")
     load.add_argument("--side", required=True, choices=SIDES)
     load.add_argument("--kind", required=True, choices=KINDS)
-    load.add_argument("file", metavar="FILE", help="CSV, XLSX, Parquet, JSON or NDJSON file")
+    load.add_argument("file", metavar="FILE", nargs="?",
+                      help="CSV, XLSX, Parquet, JSON or NDJSON file")
+    load.add_argument("--from", dest="source", metavar="NAME",
+                      help="pull from the live system of connection NAME instead of a file")
+    load.add_argument("--changed", action="store_true",
+                      help="with --from: only the records changed since the last pull")
     load.add_argument("--mapping", metavar="FILE",
                       help="TOML or JSON mapping: field = \"Source header\" under [columns]")
     load.add_argument("--actor-type", choices=ACTOR_TYPES["company"],
