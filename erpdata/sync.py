@@ -443,3 +443,42 @@ def sync_now(ws: Workspace, *, batch_id: int | None = None, erp_name: str | None
     if progress is not None:
         progress("done", 1.0)
     return out
+
+
+def resolve_conflict(ws: Workspace, conflict_id: int, choice: str, *,
+                     user: str | None = None) -> None:
+    """Settle a field both sides changed: ``ours`` queues the value the batch wanted again
+    (against the ERP's current value, so the next sync writes it), ``theirs`` keeps the ERP's
+    value and takes it into the workspace. Audited, in one transaction."""
+    if choice not in ("ours", "theirs"):
+        raise ErpdataError(f"resolve a conflict with 'ours' or 'theirs', not {choice!r}")
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        who = require(ws, "steward", "resolving sync conflicts", user, cur)
+        row = cur.execute("SELECT batch_id, kind, crm_id, erp_actor_type, erp_id, field, ours, "
+                          "theirs, resolution FROM sync_conflicts WHERE conflict_id = ?",
+                          [conflict_id]).fetchone()
+        if row is None:
+            raise ErpdataError(f"no sync conflict {conflict_id}")
+        batch, kind, crm_id, actor, erp_id, fld, ours, theirs, done = row
+        if done is not None:
+            raise ErpdataError(f"sync conflict {conflict_id} is already resolved ({done})")
+        now = datetime.now()
+        if choice == "ours":
+            cur.execute(
+                "INSERT INTO actions (batch_id, kind, action, crm_id, erp_actor_type, erp_id, "
+                "payload, idempotency_key, status, created_at) VALUES (?, ?, 'update_erp', ?, "
+                "?, ?, ?, ?, 'queued', ?)",
+                [batch, kind, crm_id, actor, erp_id,
+                 json.dumps({"fields": {fld: ours}, "before": {fld: theirs}}),
+                 f"resolve:{conflict_id}", now])
+        else:
+            cur.execute(f'UPDATE erp_{kind} SET "{fld}" = ? WHERE actor_type = ? AND id = ?',
+                        [theirs, actor, erp_id])
+        cur.execute("UPDATE sync_conflicts SET resolution = ?, resolved_by = ?, resolved_at = ? "
+                    "WHERE conflict_id = ?", [choice, who, now, conflict_id])
+        cur.execute("INSERT INTO audit (logged_at, actor, action, batch_id, kind, side, "
+                    "record_id, actor_type, field, before_value, after_value) "
+                    "VALUES (?, ?, 'resolve_conflict', ?, ?, 'erp', ?, ?, ?, ?, ?)",
+                    [now, who, batch, kind, erp_id, actor, fld, theirs,
+                     ours if choice == "ours" else theirs])

@@ -17,7 +17,7 @@ from erpdata.connectors.base import Answer, ErpActor
 from erpdata.connectors.files import FilesConnector, FilesCrmConnector
 from erpdata.decisions import decide
 from erpdata.errors import ErpdataError
-from erpdata.sync import conflicts, sync, sync_now
+from erpdata.sync import conflicts, resolve_conflict, sync, sync_now
 from erpdata.workspace import Workspace
 
 
@@ -178,3 +178,27 @@ def test_sync_now_pushes_then_pulls_and_a_second_run_says_nothing_changed(
                           ).fetchone() == ("Nordlys Energi AS", "Bodø")
     with pytest.raises(ErpdataError, match="no ERP connection 'nope'; defined: erp-files"):
         sync_now(ws, erp_name="nope")
+
+
+@pytest.mark.parametrize("choice", ["ours", "theirs"])
+def test_the_steward_resolves_a_conflict(batch: tuple[Workspace, Path], choice: str) -> None:
+    ws, folder = batch
+    export = folder / "erp_company.csv"
+    export.write_text(export.read_text(encoding="utf-8").replace("Bodø", "Narvik"),
+                      encoding="utf-8")
+    erp, crm = FilesConnector(folder), FilesCrmConnector(folder)
+    sync(ws, erp=erp, crm=crm)
+    (conflict_id,) = conflicts(ws)["conflict_id"].tolist()
+    resolve_conflict(ws, int(conflict_id), choice, user="kari")
+    assert conflicts(ws).empty
+    with pytest.raises(ErpdataError, match="already resolved"):
+        resolve_conflict(ws, int(conflict_id), choice)
+    again = sync(ws, erp=erp, crm=crm)
+    if choice == "ours":  # written now: the ERP's value is the new base
+        assert again.statuses == {"ok": 1}
+        assert _csv(folder / "outbox" / "erp_updates.csv")[-1] == [
+            "customer", "K9", "postalcity", "Tromsø"]
+    else:  # the ERP's value stays, and the workspace takes it
+        assert again.statuses == {}
+        assert ws.con.execute("SELECT postalcity FROM erp_company WHERE id = 'K9'"
+                              ).fetchone() == ("Narvik",)
