@@ -91,6 +91,16 @@ def auth_configured() -> bool:
         return False
 
 
+def connection_secrets() -> dict[str, str]:
+    """Connection secrets from the app's secrets (``[erpdata.secrets]``, ``NAME = "..."``);
+    the engine reads ``$ERPDATA_SECRET_<NAME>`` itself. Never shown, never stored."""
+    try:
+        return {str(k): str(v) for k, v in st.secrets.get("erpdata", {}).get("secrets", {})
+                .items()}
+    except Exception:  # no secrets.toml at all
+        return {}
+
+
 def user() -> tuple[str, str]:
     """Who is working, and how we know: ``(name, "signed in")`` or ``(name, "local")``.
 

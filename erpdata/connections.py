@@ -25,7 +25,7 @@ from erpdata.roles import require
 from erpdata.workspace import Workspace
 
 #: Connector types and the sides they can stand for.
-TYPES: dict[str, tuple[str, ...]] = {"files": ("crm", "erp"), "tryton": ("erp",),
+TYPES: dict[str, tuple[str, ...]] = {"files": ("erp", "crm"), "tryton": ("erp",),
                                      "superoffice": ("crm",)}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 

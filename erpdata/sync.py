@@ -116,8 +116,8 @@ def sync(ws: Workspace, *, erp: Connector | None = None, crm: CrmConnector | Non
             continue
         connector, run = runners[action]
         if connector is None:
-            side = "ERP" if action.endswith("erp") else "CRM"
-            result.waiting[action] = (f"{len(rows)} {action} action(s) wait for a {side} "
+            side = "an ERP" if action.endswith("erp") else "a CRM"
+            result.waiting[action] = (f"{len(rows)} {action} action(s) wait for {side} "
                                       "connection")
             done += len(rows)
             continue
@@ -360,6 +360,12 @@ def pull(ws: Workspace, connection: str, system: Connector | CrmConnector, kind:
                 [connection, kind, high if high is not None and not pd.isna(high) else since,
                  datetime.now()])
     return result
+
+
+def action_counts(ws: Workspace) -> dict[str, int]:
+    """How many actions stand in each status (queued, running, ok, warning, error, ...)."""
+    return {str(k): int(n) for k, n in ws.cursor().execute(
+        "SELECT status, count(*) FROM actions GROUP BY status").fetchall()}
 
 
 def conflicts(ws: Workspace, *, open_only: bool = True) -> pd.DataFrame:

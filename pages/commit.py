@@ -1,7 +1,5 @@
-"""Commit: the pending batch as a dry run, then committed in one transaction; batches with undo.
-
-"Sync now" joins this page with the connectors (step 5); until then the queued actions wait
-in the workspace and the change sets go out as reports.
+"""Commit & sync: the pending batch as a dry run, then committed in one transaction; "Sync now"
+runs the queued actions through the live systems; the conflicts a sync found; batches with undo.
 """
 
 from __future__ import annotations
@@ -11,8 +9,10 @@ import threading
 import streamlit as st
 
 import workbench_ui as ui
-from erpdata import BatchResult, Workspace, batches, commit, pending, undo
+from erpdata import BatchResult, ErpdataError, Workspace, batches, commit, pending, undo
+from erpdata.connections import connections
 from erpdata.progress import Progress
+from erpdata.sync import action_counts, conflicts, resolve_conflict, sync_now
 
 #: Decisions of each kind and type planned for the sample on every run of the page: the whole
 #: batch (maybe a million pairs) is planned only when asked, in a worker thread.
@@ -90,6 +90,60 @@ elif job is not None and ui.job_outcome(job):
                    "stay accepted" + (" (the first 200):" if len(result.left_out) > 200
                                       else ":"))
         st.dataframe(result.left_out.head(200), hide_index=True, width="stretch")
+
+# --- Sync now: the queued actions to the live systems, then what they changed ------------------
+st.subheader("Sync now")
+linked_systems = connections(ws)
+counts = action_counts(ws)
+st.caption(" · ".join(f"{status}: {ui.fmt(n)}" for status, n in sorted(counts.items()))
+           or "No actions yet: commit a batch first.")
+sync_job = ui.job("sync")
+sync_running = sync_job is not None and sync_job.running
+
+
+def _sync() -> None:
+    """Push the queued actions and pull what changed, in a worker thread."""
+    secrets = ui.connection_secrets()
+
+    def work(progress: Progress, cancel: threading.Event, ws: Workspace = ws) -> str:
+        return sync_now(ws, user=name, secrets=secrets, progress=progress,
+                        cancel=cancel).summary()
+
+    ui.start_job("sync", "Syncing", work, name)
+
+
+if not linked_systems:
+    st.info("No connection to sync with: add one on the Settings page (or with "
+            "`erpdata connect add`). Until then the change sets go out as reports.")
+else:
+    st.button("Sync now", type="primary", key="sync_go", disabled=sync_running,
+              on_click=_sync, help="Runs every queued action once, then pulls what the "
+                                   "systems changed: " + ", ".join(c.name for c in
+                                                                    linked_systems))
+if sync_running:
+    ui.job_progress("sync")
+elif sync_job is not None and ui.job_outcome(sync_job):
+    st.success(f"{sync_job.result} (by {sync_job.started_by})")
+
+open_conflicts = conflicts(ws)
+if len(open_conflicts):
+    st.warning(f"{ui.fmt(len(open_conflicts))} field(s) changed in the ERP since their batch "
+               "was committed: the sync did not overwrite them. Keep our value (written at "
+               "the next sync) or theirs (taken into the workspace).")
+    st.dataframe(open_conflicts[["conflict_id", "kind", "crm_id", "erp_actor_type", "erp_id",
+                                 "field", "base_value", "ours", "theirs"]].head(200),
+                 hide_index=True, width="stretch")
+    k1, k2, k3 = st.columns([1, 1, 1], vertical_alignment="bottom")
+    chosen = k1.selectbox("Conflict", open_conflicts["conflict_id"].tolist(),
+                          key="conflict_pick")
+    for col, choice, label in ((k2, "ours", "Keep ours"), (k3, "theirs", "Keep theirs")):
+        if col.button(label, key=f"conflict_{choice}"):
+            try:
+                resolve_conflict(ws, int(chosen), choice, user=name)
+            except ErpdataError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
 
 st.subheader("Batches")
 history = batches(ws)

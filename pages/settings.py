@@ -1,5 +1,5 @@
 """Settings: the field mappings of each kind (SuperOffice's Mappings screen), as a table; the
-thresholds of the bands; users and their roles.
+thresholds of the bands; users and their roles; connections to live systems.
 
 Saving validates like SuperOffice does when a connection is activated; an invalid mapping is
 refused with every problem named, and nothing is changed. Only admins change settings: the
@@ -8,13 +8,16 @@ engine refuses anyone else, whatever the page shows.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 import workbench_ui as ui
 from erpdata import KINDS, ErpdataError, grant, mappings, save_mappings
+from erpdata.connections import TYPES, Connection, add_connection, connections, test_connection
 from erpdata.roles import ROLES, users
 from erpdata.settings import (
     DIRECTIONS,
@@ -117,3 +120,49 @@ if r3.button("Grant", key="role_grant", disabled=not who.strip()):
     else:
         st.session_state["settings_done"] = f"{who.strip()} is now a {role}."
         st.rerun()
+
+# --- connections -------------------------------------------------------------------------------
+st.subheader("Connections")
+st.caption("The live systems the workbench loads from and syncs to. Secrets are never stored: "
+           "they come from the environment variable ERPDATA_SECRET_<NAME> or from "
+           "`[erpdata.secrets]` in the app's secrets.toml.")
+secrets = ui.connection_secrets()
+known = connections(ws)
+if known:
+    st.dataframe(pd.DataFrame([{
+        "name": c.name, "type": c.type, "side": c.side, "url": c.url,
+        "database": c.database, "user": c.username, "verify TLS": c.verify_tls,
+        "secret": "set" if c.name in secrets or os.environ.get(c.secret_variable)
+        else f"missing: set {c.secret_variable}" if c.type != "files" else "not needed"}
+        for c in known]), hide_index=True, width="stretch")
+    n1, n2 = st.columns([2, 1], vertical_alignment="bottom")
+    probe = n1.selectbox("Connection", [c.name for c in known], key="conn_probe")
+    if n2.button("Test connection", key="conn_test"):
+        answer = test_connection(ws, probe, secrets.get(probe))
+        shown = answer.value if answer.ok else answer.user_explanation
+        (st.success if answer.ok else st.error)(
+            f"{probe}: {answer.state}: {shown}"
+            + (f" ({answer.tech_explanation})" if answer.tech_explanation else ""))
+with st.expander("Add or change a connection", expanded=not known):
+    f1, f2, f3 = st.columns(3)
+    conn_name = f1.text_input("Name", key="conn_name")
+    conn_type = f2.selectbox("Connector", list(TYPES), key="conn_type")
+    conn_side = f3.selectbox("Side", TYPES[conn_type], key="conn_side")
+    conn_url = st.text_input("URL (a folder for files)", key="conn_url")
+    g1, g2, g3 = st.columns(3)
+    conn_db = g1.text_input("Database (Tryton)", key="conn_db")
+    conn_user = g2.text_input("User", key="conn_user")
+    conn_erp_id = g3.text_input("ERP connection id (SuperOffice)", key="conn_erp_id")
+    conn_tls = st.checkbox("Verify TLS certificates", value=True, key="conn_tls")
+    if st.button("Save connection", key="conn_save", disabled=not conn_name.strip()):
+        try:
+            add_connection(ws, Connection(
+                conn_name.strip(), conn_type, conn_side, conn_url.strip(),
+                conn_db.strip() or None, conn_user.strip() or None, conn_tls,
+                {"erp_connection_id": conn_erp_id.strip()} if conn_erp_id.strip() else {}),
+                user=name)
+        except ErpdataError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["settings_done"] = f"Connection {conn_name.strip()} saved."
+            st.rerun()

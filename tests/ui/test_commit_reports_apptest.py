@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from erpdata import Filter, build_demo, decide_bulk, grant, match_workspace
+from erpdata.connections import Connection, add_connection
 from erpdata.workspace import Workspace
 from tests.ui.conftest import finish_jobs
 
@@ -92,3 +93,27 @@ def test_the_activity_log_shows_who_did_what(accepted: tuple[Path, int], open_pa
     assert set(log["action"]) == {"accept"}
     at.text_input(key="activity_user").input("ola").run()
     assert at.dataframe[0].value.empty
+
+
+def test_sync_now_with_an_export_folder(accepted: tuple[Path, int], open_page,
+                                        tmp_path: Path) -> None:
+    path, n = accepted
+    at = open_page(path, "commit")
+    assert "No connection to sync with" in at.info[0].value
+    at.button(key="commit_go").click().run()
+    finish_jobs(at)
+    with Workspace.open(path) as ws:
+        add_connection(ws, Connection("exports", "files", "crm", str(tmp_path / "out")))
+        queued = dict(ws.con.execute("SELECT action, count(*) FROM actions GROUP BY ALL"
+                                     ).fetchall())
+    assert queued["link"] == n
+    (tmp_path / "out").mkdir()
+    at = open_page(path, "commit")
+    at.button(key="sync_go").click().run()
+    finish_jobs(at)
+    assert not at.exception
+    # a CRM export folder takes the links and CRM updates; the ERP updates wait for an ERP
+    assert at.success[-1].value == (
+        f"synced: {n + queued['update_crm']} ok; {queued['update_erp']} update_erp action(s) "
+        "wait for an ERP connection; pulled 0 new or changed record(s) (by tester)")
+    assert len((tmp_path / "out" / "outbox" / "links.csv").read_text().splitlines()) == n + 1

@@ -57,3 +57,24 @@ def test_thresholds_and_roles(empty_workspace: Path, open_page) -> None:
     at.run()
     at.button(key="thresholds_save").click().run()
     assert "is a viewer: changing thresholds needs the admin role" in at.error[0].value
+
+
+def test_connections_are_added_and_tested(empty_workspace: Path, open_page,
+                                          tmp_path: Path) -> None:
+    at = open_page(empty_workspace, "settings")
+    at.text_input(key="conn_name").input("exports").run()
+    at.text_input(key="conn_url").input(str(tmp_path)).run()
+    at.button(key="conn_save").click().run()
+    assert not at.exception
+    assert at.success[0].value == "Connection exports saved."
+    table = at.dataframe[-1].value
+    assert table[["name", "type", "side", "secret"]].values.tolist() == [
+        ["exports", "files", "erp", "not needed"]]
+    at.button(key="conn_test").click().run()
+    assert at.success[-1].value == f"exports: ok: export folder {tmp_path}"
+    # a connection that cannot work is refused with the reason
+    at.text_input(key="conn_name").input("erp2").run()
+    at.selectbox(key="conn_type").set_value("tryton").run()
+    at.text_input(key="conn_url").input("not-a-url").run()
+    at.button(key="conn_save").click().run()
+    assert "url 'not-a-url': give the server as http(s)://host[:port]" in at.error[0].value
