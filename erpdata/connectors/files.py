@@ -62,6 +62,8 @@ class _Folder:
     def table(self, side: str, kind: str) -> tuple[Workspace, str]:
         if self._ws is None:
             self._ws = Workspace.open(Path(self._tmp.name) / "scratch.duckdb")
+        if kind != "company":  # persons and projects name their companies: those first
+            self.table(side, "company")
         if (side, kind) not in self._loaded:
             path = _export(self.folder, side, kind)
             if path is not None:
