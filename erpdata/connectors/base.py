@@ -65,9 +65,16 @@ class Answer(Generic[T]):
         return Answer("ok_with_info" if info else "ok", value, info)
 
     @staticmethod
-    def failed(user: str, tech: str = "", *, code: str = "", retryable: bool = False
-               ) -> Answer[T]:
-        return Answer("error", None, user, tech, code, retryable)
+    def warn(value: T, user: str, tech: str = "", *, code: str = "") -> Answer[T]:
+        """Done, with something the steward should read (a key the system did not return)."""
+        return Answer("warning", value, user, tech, code)
+
+    @staticmethod
+    def failed(user: str, tech: str = "", *, code: str = "", retryable: bool = False,
+               value: T | None = None) -> Answer[T]:
+        """Not done; ``value`` may hold what was done before the failure (a batch cut
+        short)."""
+        return Answer("error", value, user, tech, code, retryable)
 
 
 FieldType = Literal["text", "integer", "double", "datetime", "checkbox", "list"]
@@ -246,11 +253,9 @@ class CrmConnector(ABC):
     @abstractmethod
     def create_erp_actor(self, kind: str, crm_id: str, erp_actor_type: str,
                          values: dict[str, str | None]) -> Answer[ErpActor]:
-        """Create an ERP actor from a CRM record and link them (``CreateErpActorFromCrm``)."""
-
-    @abstractmethod
-    def resync(self, kind: str, crm_ids: Sequence[str]) -> Answer[bool]:
-        """Push these records from the CRM to the ERP now (``ForceResync``)."""
+        """Create an ERP actor from a CRM record and link them (``CreateErpActorFromCrm``).
+        A CRM that does not say the new key answers a warning with ``erp_key`` None: look it
+        up in the ERP."""
 
     def close(self) -> None:  # noqa: B027 (most connectors hold nothing to release)
         """Release the session, if any."""

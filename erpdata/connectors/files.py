@@ -307,8 +307,5 @@ class FilesCrmConnector(CrmConnector):
         return Answer.failed("a CRM export folder cannot create ERP actors: create them "
                              "through the ERP connection")
 
-    def resync(self, kind: str, crm_ids: Sequence[str]) -> Answer[bool]:
-        return Answer.good(True, "an export folder has nothing to resync")
-
     def close(self) -> None:
         self._files.close()
