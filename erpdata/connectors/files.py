@@ -101,15 +101,8 @@ def _text(value: Any) -> str | None:
     return None if value is None or pd.isna(value) else str(value)
 
 
-def _checked(folder: Path) -> Answer[str]:
-    if not folder.is_dir():
-        return Answer.failed(f"the folder {folder} does not exist",
-                             "files connection: url must be a folder")
-    return Answer.good(f"export folder {folder}")
-
-
-class FilesConnector(Connector):
-    """An ERP that is an export folder (``erp_<kind>.*``) and an outbox of change sets."""
+class _FolderSystem:
+    """What both sides' folder connectors share: the folder, its test, its scratch space."""
 
     type = "files"
 
@@ -118,7 +111,17 @@ class FilesConnector(Connector):
         self._files = _Folder(folder)
 
     def test_connection(self) -> Answer[str]:
-        return _checked(self.folder)
+        if not self.folder.is_dir():
+            return Answer.failed(f"the folder {self.folder} does not exist",
+                                 "files connection: url must be a folder")
+        return Answer.good(f"export folder {self.folder}")
+
+    def close(self) -> None:
+        self._files.close()
+
+
+class FilesConnector(_FolderSystem, Connector):
+    """An ERP that is an export folder (``erp_<kind>.*``) and an outbox of change sets."""
 
     def actor_types(self) -> Answer[list[str]]:
         return Answer.good([t for k in KINDS for t in ACTOR_TYPES[k]])
@@ -238,9 +241,6 @@ class FilesConnector(Connector):
             return Answer.failed(page.user_explanation, page.tech_explanation)
         return Answer.good(page.unwrap().items)
 
-    def close(self) -> None:
-        self._files.close()
-
 
 def _condition(column: str, operator: str, values: list[str]) -> tuple[str, list[Any]] | None:
     """SQL for one advanced-search restriction (text compared case-insensitively)."""
@@ -264,17 +264,8 @@ def _condition(column: str, operator: str, values: list[str]) -> tuple[str, list
     return simple.get(operator)
 
 
-class FilesCrmConnector(CrmConnector):
+class FilesCrmConnector(_FolderSystem, CrmConnector):
     """A CRM that is an export folder (``crm_<kind>.*``) and an outbox of change sets."""
-
-    type = "files"
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._files = _Folder(folder)
-
-    def test_connection(self) -> Answer[str]:
-        return _checked(self.folder)
 
     def records(self, kind: str, since: datetime | None = None) -> Answer[list[CrmRecord]]:
         try:
@@ -306,6 +297,3 @@ class FilesCrmConnector(CrmConnector):
                          values: dict[str, str | None]) -> Answer[ErpActor]:
         return Answer.failed("a CRM export folder cannot create ERP actors: create them "
                              "through the ERP connection")
-
-    def close(self) -> None:
-        self._files.close()
