@@ -27,7 +27,7 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -435,14 +435,27 @@ def sync_now(ws: Workspace, *, batch_id: int | None = None, erp_name: str | None
                       crm=crm if isinstance(crm, CrmConnector) else None, batch_id=batch_id,
                       user=user, progress=lambda s, f: report(s, f * 0.7), cancel=cancel)
         out = SyncReport(pushed)
+        loads = []
         for side, system in opened.items():
             for i, kind in enumerate(pull_kinds):
-                report(f"pulling {side} {kind}", 0.7 + 0.3 * i / len(pull_kinds))
+                report(f"pulling {side} {kind}", 0.7 + 0.2 * i / len(pull_kinds))
                 loaded = pull(ws, names[side] or side, system, kind, user=user)
                 out.pulled[f"{names[side]} {kind}"] = (loaded.summary() if loaded
                                                        else "no changes")
                 if loaded is not None:
                     out.changed += loaded.inserted + loaded.updated
+                    loads.append(loaded.load_id)
+        report("carrying changes to the other side", 0.9)
+        batch, found = propagate(ws, loads, user=user)
+        pushed.conflicts += found
+        if batch is not None:  # what one side changed goes to the other now
+            carried = sync(ws, erp=erp if isinstance(erp, Connector) else None,
+                           crm=crm if isinstance(crm, CrmConnector) else None,
+                           batch_id=batch, user=user)
+            for status, n in carried.statuses.items():
+                pushed.statuses[status] = pushed.statuses.get(status, 0) + n
+            pushed.waiting.update(carried.waiting)
+            pushed.conflicts += carried.conflicts
     finally:
         for system in opened.values():
             system.close()
@@ -451,40 +464,141 @@ def sync_now(ws: Workspace, *, batch_id: int | None = None, erp_name: str | None
     return out
 
 
+def propagate(ws: Workspace, loads: Sequence[int], *, user: str | None = None
+              ) -> tuple[int | None, int]:
+    """Carry the changes these pulls loaded to the other side of each linked record, as the
+    field mappings' directions allow, as one batch (undoable like any); a mapped field that
+    changed on both sides goes to the conflict queue instead. Returns (batch id or None,
+    conflicts)."""
+    from erpdata.commit import _CHANGE_COLS, _CREATE_COLS, _LEFT_COLS, _LINK_COLS, Plan, _frame
+    from erpdata.commit import _write as write_batch
+    from erpdata.settings import mappings
+
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        who = require(ws, "steward", "syncing", user, cur)
+        changed = cur.execute(
+            """SELECT rc.side, rc.kind, l.crm_id, l.erp_actor_type, l.erp_id, rc.field,
+                      rc.new_value
+               FROM record_changes rc JOIN links l ON l.kind = rc.kind
+                AND ((rc.side = 'crm' AND l.crm_id = rc.record_id)
+                     OR (rc.side = 'erp' AND l.erp_actor_type = rc.actor_type
+                         AND l.erp_id = rc.record_id))
+               WHERE rc.change = 'update' AND rc.load_id IN (SELECT unnest(?::INTEGER[]))""",
+            [list(loads)]).df()
+        changed = changed[~_stale(cur, changed)]
+        changes, found = [], []
+        for kind, group in changed.groupby("kind", sort=False):
+            maps = [m for m in mappings(ws, str(kind), cur) if m.crm_field]
+            by_side = {side: {(r.crm_id, r.erp_actor_type, r.erp_id, r.field): r.new_value
+                              for r in g.itertuples(index=False)}
+                       for side, g in group.groupby("side")}
+            crm_new, erp_new = by_side.get("crm", {}), by_side.get("erp", {})
+            pairs = {k[:3] for k in (*crm_new, *erp_new)}
+            for crm_id, actor, erp_id in sorted(pairs):
+                now = _current(cur, str(kind), crm_id, actor, erp_id)
+                for m in maps:
+                    c_key, e_key = (crm_id, actor, erp_id, m.crm_field), (crm_id, actor,
+                                                                          erp_id, m.erp_field)
+                    c_changed, e_changed = c_key in crm_new, e_key in erp_new
+                    if c_changed and e_changed and not _same(crm_new[c_key], erp_new[e_key]):
+                        if m.direction != "none":
+                            found.append((kind, crm_id, actor, erp_id, m.erp_field,
+                                          crm_new[c_key], erp_new[e_key]))
+                    elif c_changed and m.to_erp and not _same(now["erp"].get(m.erp_field),
+                                                              crm_new[c_key]):
+                        changes.append((kind, "erp", f"{actor}:{erp_id}", crm_id, actor, erp_id,
+                                        m.erp_field, now["erp"].get(m.erp_field),
+                                        crm_new[c_key]))
+                    elif e_changed and m.to_crm and not _same(now["crm"].get(m.crm_field),
+                                                              erp_new[e_key]):
+                        changes.append((kind, "crm", crm_id, crm_id, actor, erp_id,
+                                        m.crm_field, now["crm"].get(m.crm_field),
+                                        erp_new[e_key]))
+        batch_id = None
+        if changes:
+            plan = Plan(_frame(_LINK_COLS), pd.DataFrame(changes, columns=_CHANGE_COLS),
+                        _frame(_CREATE_COLS), _frame(_LEFT_COLS))
+            batch_id, _ = write_batch(cur, plan, who, "sync")
+        now_ts = datetime.now()
+        for kind, crm_id, actor, erp_id, fld, ours, theirs in found:
+            cur.execute("INSERT INTO sync_conflicts (batch_id, kind, side, crm_id, "
+                        "erp_actor_type, erp_id, field, ours, theirs, found_at) "
+                        "VALUES (?, ?, 'both', ?, ?, ?, ?, ?, ?, ?)",
+                        [batch_id, kind, crm_id, actor, erp_id, fld, ours, theirs, now_ts])
+    return batch_id, len(found)
+
+
+def _stale(cur: duckdb.DuckDBPyConnection, changed: pd.DataFrame) -> pd.Series:
+    """Pulled "changes" that only show a system has not applied our last update of that field
+    yet: the new value is that update's before value (an export folder still holds the old
+    value until the import tool has run). They are no change of that system's own."""
+    sent = cur.execute(
+        """SELECT CASE action WHEN 'update_erp' THEN 'erp' ELSE 'crm' END AS side, kind,
+                  crm_id, erp_actor_type, erp_id, unnest(json_keys(payload->'before')) AS field,
+                  payload FROM actions
+           WHERE action IN ('update_erp', 'update_crm') AND status IN ('ok', 'warning')
+           ORDER BY action_id""").df()
+    last = {(r.side, r.kind, r.crm_id, r.erp_actor_type, r.erp_id, r.field):
+            json.loads(r.payload)["before"].get(r.field) for r in sent.itertuples()}
+    return pd.Series([last.get((r.side, r.kind, r.crm_id, r.erp_actor_type, r.erp_id, r.field),
+                               object()) == r.new_value for r in changed.itertuples()],
+                     index=changed.index, dtype=bool)
+
+
+def _current(cur: duckdb.DuckDBPyConnection, kind: str, crm_id: str, actor: str, erp_id: str
+             ) -> dict[str, dict[str, Any]]:
+    """Both records of a linked pair as the workspace holds them now."""
+    crm = cur.execute(f"SELECT * FROM crm_{kind} WHERE id = ?", [crm_id]).df()
+    erp = cur.execute(f"SELECT * FROM erp_{kind} WHERE actor_type = ? AND id = ?",
+                      [actor, erp_id]).df()
+    return {"crm": crm.iloc[0].to_dict() if len(crm) else {},
+            "erp": erp.iloc[0].to_dict() if len(erp) else {}}
+
+
 def resolve_conflict(ws: Workspace, conflict_id: int, choice: str, *,
-                     user: str | None = None) -> None:
-    """Settle a field both sides changed: ``ours`` queues the value the batch wanted again
-    (against the ERP's current value, so the next sync writes it), ``theirs`` keeps the ERP's
-    value and takes it into the workspace. Audited, in one transaction."""
+                     user: str | None = None) -> int | None:
+    """Settle a field both sides changed. ``ours`` writes our value (the batch's, or the
+    CRM's) to the ERP; ``theirs`` keeps the ERP's value: for a conflict between two syncs it
+    is written to the CRM, for a batch's update it is taken into the workspace. A write is a
+    batch of its own, queued for the next sync and undoable. Returns that batch's id."""
+    from erpdata.commit import _CHANGE_COLS, _CREATE_COLS, _LEFT_COLS, _LINK_COLS, Plan, _frame
+    from erpdata.commit import _write as write_batch
+    from erpdata.settings import mappings
+
     if choice not in ("ours", "theirs"):
         raise ErpdataError(f"resolve a conflict with 'ours' or 'theirs', not {choice!r}")
     cur = ws.cursor()
     with ws.transaction(cur):
         who = require(ws, "steward", "resolving sync conflicts", user, cur)
-        row = cur.execute("SELECT batch_id, kind, crm_id, erp_actor_type, erp_id, field, ours, "
+        row = cur.execute("SELECT side, kind, crm_id, erp_actor_type, erp_id, field, ours, "
                           "theirs, resolution FROM sync_conflicts WHERE conflict_id = ?",
                           [conflict_id]).fetchone()
         if row is None:
             raise ErpdataError(f"no sync conflict {conflict_id}")
-        batch, kind, crm_id, actor, erp_id, fld, ours, theirs, done = row
+        side, kind, crm_id, actor, erp_id, fld, ours, theirs, done = row
         if done is not None:
             raise ErpdataError(f"sync conflict {conflict_id} is already resolved ({done})")
-        now = datetime.now()
-        if choice == "ours":
-            cur.execute(
-                "INSERT INTO actions (batch_id, kind, action, crm_id, erp_actor_type, erp_id, "
-                "payload, idempotency_key, status, created_at) VALUES (?, ?, 'update_erp', ?, "
-                "?, ?, ?, ?, 'queued', ?)",
-                [batch, kind, crm_id, actor, erp_id,
-                 json.dumps({"fields": {fld: ours}, "before": {fld: theirs}}),
-                 f"resolve:{conflict_id}", now])
-        else:
+        batch_id = None
+        if choice == "theirs" and side == "erp":  # the workspace takes the ERP's value
             cur.execute(f'UPDATE erp_{kind} SET "{fld}" = ? WHERE actor_type = ? AND id = ?',
                         [theirs, actor, erp_id])
+            cur.execute("INSERT INTO audit (logged_at, actor, action, kind, side, record_id, "
+                        "actor_type, field, before_value, after_value) "
+                        "VALUES (?, ?, 'resolve_conflict', ?, 'erp', ?, ?, ?, ?, ?)",
+                        [datetime.now(), who, kind, erp_id, actor, fld, ours, theirs])
+        else:
+            if choice == "ours":
+                change = ("erp", f"{actor}:{erp_id}", fld, theirs, ours)
+            else:  # the ERP's value goes to the CRM field it is mapped to
+                crm_field = next(m.crm_field for m in mappings(ws, kind, cur)
+                                 if m.erp_field == fld)
+                change = ("crm", crm_id, crm_field, ours, theirs)
+            target, key, field_, before, after = change
+            plan = Plan(_frame(_LINK_COLS), pd.DataFrame(
+                [(kind, target, key, crm_id, actor, erp_id, field_, before, after)],
+                columns=_CHANGE_COLS), _frame(_CREATE_COLS), _frame(_LEFT_COLS))
+            batch_id, _ = write_batch(cur, plan, who, "resolve")
         cur.execute("UPDATE sync_conflicts SET resolution = ?, resolved_by = ?, resolved_at = ? "
-                    "WHERE conflict_id = ?", [choice, who, now, conflict_id])
-        cur.execute("INSERT INTO audit (logged_at, actor, action, batch_id, kind, side, "
-                    "record_id, actor_type, field, before_value, after_value) "
-                    "VALUES (?, ?, 'resolve_conflict', ?, ?, 'erp', ?, ?, ?, ?, ?)",
-                    [now, who, batch, kind, erp_id, actor, fld, theirs,
-                     ours if choice == "ours" else theirs])
+                    "WHERE conflict_id = ?", [choice, who, datetime.now(), conflict_id])
+    return batch_id

@@ -377,12 +377,15 @@ def _v7() -> list[str]:
             PRIMARY KEY (connection, kind)
         )""",
         "CREATE SEQUENCE conflict_seq START 1",
+        # side 'erp': a batch's update met a value the ERP changed since the commit (ours: the
+        # batch's value); 'both': a linked field changed on both sides between two syncs
+        # (ours: the CRM's value). theirs: the ERP's value.
         f"""CREATE TABLE sync_conflicts (
             conflict_id INTEGER PRIMARY KEY DEFAULT nextval('conflict_seq'),
-            action_id INTEGER NOT NULL,
-            batch_id INTEGER NOT NULL,
+            action_id INTEGER,
+            batch_id INTEGER,
             kind VARCHAR NOT NULL {_KIND_CHECK},
-            side VARCHAR NOT NULL CHECK (side IN ('crm', 'erp')),
+            side VARCHAR NOT NULL CHECK (side IN ('erp', 'both')),
             crm_id VARCHAR,
             erp_actor_type VARCHAR,
             erp_id VARCHAR,

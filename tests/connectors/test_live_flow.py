@@ -112,3 +112,56 @@ def test_load_match_commit_sync_resync_undo(tryton_server: TrytonServer,
     assert back[names[1]].fields["postalcity"] == CITIES[1]
     assert f"{token} Golf AS" in back  # nothing is ever deleted in the ERP
     ws.close()
+
+
+def test_changes_flow_to_the_other_side_and_both_sides_changed_is_a_conflict(
+        tryton_server: TrytonServer, tryton: TrytonConnector, token: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [f"{token} {word} AS" for word in ("Kilo", "Lima", "Mike")]
+    tryton.create([ErpActor("customer", None, {"name": n, "postalcity": "Oslo", "vatno": v})
+                   for n, v in zip(names, ORGNO, strict=False)],
+                  [f"seed-{token}-{i}" for i in range(3)]).unwrap()
+    ws = Workspace.open(tmp_path / "live.duckdb")
+    monkeypatch.setenv("ERPDATA_SECRET_TRYTON", tryton_server.password)
+    add_connection(ws, Connection("tryton", "tryton", "erp", tryton_server.url,
+                                  tryton_server.database, tryton_server.user))
+    crm_folder = tmp_path / "crm"
+    crm_folder.mkdir()
+    add_connection(ws, Connection("crm", "files", "crm", str(crm_folder)))
+    system = open_connector(get_connection(ws, "tryton"))
+    sync_mod.pull(ws, "tryton", system, "company")
+    system.close()
+
+    def crm_export(cities: list[str]) -> Path:
+        return write_text(crm_folder / "crm_company.csv", "id;name;postalcity;vatno\n" + "".join(
+            f"{i};{n};{c};{v}\n" for i, (n, c, v) in enumerate(zip(names, cities, ORGNO,
+                                                                    strict=False))))
+
+    load_file(ws, crm_export(["Oslo"] * 3), side="crm", kind="company")
+    match_workspace(ws, "company")
+    decide_bulk(ws, "accept", Filter(kind="company", band="auto"))
+    commit(ws)
+    assert sync_now(ws).pushed.statuses.get("error") is None
+    keys = {n: a.erp_key for n, a in _named(tryton, token).items()}
+    # Kilo moves in the ERP; Lima in the CRM; Mike in both, to different cities.
+    tryton.save([ErpActor("customer", keys[names[0]], {"postalcity": "Alta"}),
+                 ErpActor("customer", keys[names[2]], {"postalcity": "Gjøvik"})]).unwrap()
+    crm_export(["Oslo", "Lillehammer", "Hamar"])
+    report = sync_now(ws)
+    assert report.pushed.conflicts == 1
+    now = _named(tryton, token)
+    assert now[names[1]].fields["postalcity"] == "Lillehammer"  # CRM -> ERP
+    assert ws.con.execute("SELECT postalcity FROM crm_company WHERE id = '0'").fetchone() == (
+        "Alta",)  # ERP -> CRM (the CRM export folder gets it as a change set)
+    outbox = (crm_folder / "outbox" / "crm_updates.csv").read_text(encoding="utf-8")
+    assert "company,0,postalcity,Alta" in outbox
+    (conflict,) = sync_mod.conflicts(ws).to_dict("records")
+    assert (conflict["side"], conflict["crm_id"], conflict["field"], conflict["ours"],
+            conflict["theirs"]) == ("both", "2", "postalcity", "Hamar", "Gjøvik")
+    assert now[names[2]].fields["postalcity"] == "Gjøvik"  # nothing decided silently
+    # The steward keeps the ERP's city: it goes to the CRM.
+    sync_mod.resolve_conflict(ws, int(conflict["conflict_id"]), "theirs")
+    sync_now(ws)
+    assert "company,2,postalcity,Gjøvik" in (crm_folder / "outbox" / "crm_updates.csv"
+                                              ).read_text(encoding="utf-8")
+    ws.close()
