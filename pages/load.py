@@ -24,8 +24,10 @@ from erpdata import (
     fields,
     load_file,
 )
+from erpdata.connections import connections, get_connection, open_connector
 from erpdata.ingest import changes, preview
 from erpdata.progress import Progress
+from erpdata.sync import pull
 
 ws = ui.workspace()
 name, _ = ui.user()
@@ -73,6 +75,33 @@ def _start(path: Path | None, data: bytes | None, shown: str, side: str, kind: s
 
     ui.start_job("load", f"Loading {shown}", work, name)
 
+
+
+
+def _pull(connection: str, side: str, kind: str) -> None:
+    """Pull every record of ``kind`` from a live system, in a worker thread."""
+    secret = ui.connection_secrets().get(connection)
+
+    def work(progress: Progress, _cancel: threading.Event, ws: Workspace = ws) -> LoadResult:
+        system = open_connector(get_connection(ws, connection), secret)
+        try:
+            done = pull(ws, connection, system, kind, user=name, full=True, progress=progress)
+        finally:
+            system.close()
+        if done is None:
+            raise ErpdataError(f"{connection} has no {side.upper()} {kind} records")
+        return done
+
+    ui.start_job("load", f"Pulling {kind} records from {connection}", work, name)
+
+
+live = [c.name for c in connections(ws) if c.side == side]
+if live:
+    p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
+    source = p1.selectbox(f"Pull from a live {side.upper()} system", live, key="load_source")
+    p2.button(f"Pull {ui.KIND_LABELS[kind].lower()}", key="load_pull", disabled=running,
+              on_click=_pull, args=(source, side, kind), width="stretch",
+              help="Reads every record of this kind from the connection, like a full export.")
 
 upload = st.file_uploader("Export file", key="load_file")
 typed_path = st.text_input("…or a path on this machine", key="load_path")

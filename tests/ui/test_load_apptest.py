@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from erpdata.connections import Connection, add_connection
 from erpdata.workspace import Workspace
 from tests.helpers import write_text
 from tests.ui.conftest import finish_jobs
@@ -41,3 +42,22 @@ def test_a_bad_file_is_an_error_with_row_and_column(tmp_path: Path, empty_worksp
     assert "dup.csv, row 3, column 'id' (A): id '7' appears twice" in at.error[0].value
     with Workspace.open(path) as ws:
         assert ws.con.execute("SELECT count(*) FROM crm_company").fetchone() == (0,)
+
+
+def test_pull_from_a_live_system(tmp_path: Path, empty_workspace: Path, open_page) -> None:
+    folder = tmp_path / "erp"
+    folder.mkdir()
+    write_text(folder / "erp_company.csv", "id,type,name\nK1,customer,Hansen AS\n"
+                                           "L1,supplier,Berg AS\n")
+    with Workspace.open(empty_workspace) as ws:
+        add_connection(ws, Connection("exports", "files", "erp", str(folder)))
+    at = open_page(empty_workspace, "load")
+    at.segmented_control(key="load_side").set_value("erp").run()
+    assert at.selectbox(key="load_source").value == "exports"
+    at.button(key="load_pull").click().run()
+    finish_jobs(at)
+    assert not at.exception
+    assert "exports (erp company): 2 rows -> erp company: 2 new" in at.success[0].value
+    with Workspace.open(empty_workspace) as ws:
+        rows = ws.con.execute("SELECT actor_type, id FROM erp_company ORDER BY id").fetchall()
+    assert rows == [("customer", "K1"), ("supplier", "L1")]
