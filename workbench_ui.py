@@ -101,6 +101,19 @@ def connection_secrets() -> dict[str, str]:
         return {}
 
 
+@st.cache_resource(show_spinner=False, on_release=lambda c: c.close())
+def _live_system(path: str, name: str, secret: str | None) -> Any:
+    from erpdata.connections import get_connection, open_connector
+
+    return open_connector(get_connection(workspace(), name), secret)
+
+
+def live_system(name: str) -> Any:
+    """The open connector of connection ``name`` (one per process: a live system keeps its
+    session between script runs)."""
+    return _live_system(str(workspace_path()), name, connection_secrets().get(name))
+
+
 def user() -> tuple[str, str]:
     """Who is working, and how we know: ``(name, "signed in")`` or ``(name, "local")``.
 

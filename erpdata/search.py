@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from erpdata.connectors.base import Connector, Restriction
 from erpdata.errors import ErpdataError
 from erpdata.schema import Kind, check_side_kind, display_name_sql, field_names
 from erpdata.settings import mappings
@@ -40,7 +41,7 @@ class Hits:
     """One page of search results and the key of the next page (None: the last page)."""
 
     rows: pd.DataFrame
-    next_key: tuple[str, str] | None
+    next_key: tuple[str, str] | int | None  # a key in the workspace, an offset in a live ERP
 
 
 def search_erp(ws: Workspace, kind: str, text: str = "", *,
@@ -111,3 +112,38 @@ def crm_record(ws: Workspace, kind: str, crm_id: str) -> dict[str, object] | Non
         f"SELECT *, {display_name_sql(k, 'c')} AS display_name FROM crm_{kind} c "
         "WHERE id = ? AND missing_since IS NULL", [crm_id]).df()
     return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def search_live(system: Connector, actor_type: str, text: str = "", *,
+                criteria: Sequence[tuple[str, str, Sequence[str]]] = (),
+                parent: str | None = None, offset: int = 0, size: int = 50) -> Hits:
+    """The same search, asked of the live ERP (the Connect dialog against the system itself):
+    ``next_key`` is the offset of the next page. A failed call raises
+    :class:`~erpdata.connectors.base.ConnectorError` with the system's explanations; it never
+    comes back as an empty page."""
+    if criteria:
+        restrictions = [Restriction(f, op, tuple(str(v) for v in values))
+                        for f, op, values in criteria]
+        if text.strip():
+            restrictions.append(Restriction("name", "contains", (text.strip(),)))
+        if parent is not None:
+            p_type, _, p_id = parent.partition(":")
+            restrictions += [Restriction("parent_actor_type", "=", (p_type,)),
+                             Restriction("parent_erp_key", "=", (p_id,))]
+        answer = system.search_advanced(actor_type, restrictions, offset=offset, limit=size)
+    elif parent is not None:
+        p_type, _, p_id = parent.partition(":")
+        answer = system.search_by_parent(actor_type, text, p_type, p_id, offset=offset,
+                                         limit=size)
+    else:
+        answer = system.search(actor_type, text, offset=offset, limit=size)
+    page = answer.unwrap()
+    rows = pd.DataFrame([{"erp": f"{a.actor_type}:{a.erp_key}",
+                          "name": " ".join(v for v in (a.fields.get("name"),
+                                                       a.fields.get("firstname"),
+                                                       a.fields.get("lastname")) if v),
+                          **{k: v for k, v in a.fields.items() if v is not None}}
+                         for a in page.items])
+    if rows.empty:
+        rows = pd.DataFrame(columns=["erp", "name"])
+    return Hits(rows, offset + size if page.more else None)

@@ -336,30 +336,53 @@ def pull(ws: Workspace, connection: str, system: Connector | CrmConnector, kind:
             if actor_type in supported:
                 actors += with_retries(lambda t=actor_type: system.changed_since(t, since)
                                        ).unwrap() or []
-        frame = pd.DataFrame([{"id": a.erp_key, "actor_type": a.actor_type, **a.fields,
-                               "parent_key": a.parent_erp_key,
-                               "parent_actor_type": a.parent_actor_type,
-                               "last_modified": a.last_modified, "_changed": a.last_modified}
-                              for a in actors])
-    wanted = ["id", *(f.name for f in fields(side, kind))]
-    frame = frame.reindex(columns=[*wanted, "_changed"]) if len(frame) else \
-        pd.DataFrame(columns=[*wanted, "_changed"])
+        frame = _actor_frame(actors)
     high = frame["_changed"].max() if len(frame) else None
     if frame.empty:  # nothing changed (or nothing there): nothing to load, nothing flagged
         cur.execute("INSERT OR REPLACE INTO sync_marks VALUES (?, ?, ?, ?)",
                     [connection, kind, since, datetime.now()])
         return None
-    data = frame[wanted].astype(object).where(frame[wanted].notna(), None)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{connection}_{side}_{kind}.parquet"
-        data.astype(str).where(data.notna(), None).to_parquet(path, index=False)
-        result = load_file(ws, path, side=side, kind=kind, user=user, progress=progress,
-                           display=f"{connection} ({side} {kind})", partial=since is not None,
-                           mapping={c: c for c in wanted})
+    result = _load(ws, connection, side, kind, frame, user=user, partial=since is not None,
+                   progress=progress)
     cur.execute("INSERT OR REPLACE INTO sync_marks VALUES (?, ?, ?, ?)",
                 [connection, kind, high if high is not None and not pd.isna(high) else since,
                  datetime.now()])
     return result
+
+
+def _actor_frame(actors: Sequence[ErpActor]) -> pd.DataFrame:
+    return pd.DataFrame([{"id": a.erp_key, "actor_type": a.actor_type, **a.fields,
+                          "parent_key": a.parent_erp_key, "parent_actor_type": a.parent_actor_type,
+                          "last_modified": a.last_modified, "_changed": a.last_modified}
+                         for a in actors])
+
+
+def _load(ws: Workspace, connection: str, side: str, kind: str, frame: pd.DataFrame, *,
+          user: str | None, partial: bool, progress: Progress | None = None) -> LoadResult:
+    """Load records a connector returned, like an export file of canonical columns."""
+    wanted = ["id", *(f.name for f in fields(side, kind))]
+    data = frame.reindex(columns=wanted).astype(object)
+    data = data.where(data.notna(), None)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{connection}_{side}_{kind}.parquet"
+        data.astype(str).where(data.notna(), None).to_parquet(path, index=False)
+        return load_file(ws, path, side=side, kind=kind, user=user, progress=progress,
+                         display=f"{connection} ({side} {kind})", partial=partial,
+                         mapping={c: c for c in wanted})
+
+
+def fetch(ws: Workspace, connection: str, system: Connector, actor_type: str,
+          erp_keys: Sequence[str], *, user: str | None = None) -> LoadResult:
+    """Bring these ERP actors into the workspace now (a hit of a live search the steward
+    connects to), as a partial load: nothing else changes."""
+    kind = next((k for k, types in ACTOR_TYPES.items() if actor_type in types), None)
+    if kind is None:
+        raise ErpdataError(f"unknown actor type {actor_type!r}")
+    actors = system.get(actor_type, erp_keys).unwrap() or []
+    missing = sorted(set(erp_keys) - {a.erp_key for a in actors})
+    if missing:
+        raise ErpdataError(f"{connection} has no {actor_type} {', '.join(missing)}")
+    return _load(ws, connection, "erp", kind, _actor_frame(actors), user=user, partial=True)
 
 
 def action_counts(ws: Workspace) -> dict[str, int]:

@@ -12,7 +12,9 @@ import streamlit as st
 
 import workbench_ui as ui
 from erpdata import ACTOR_TYPES, KINDS, ErpdataError, decide, mappings
-from erpdata.search import OPERATORS, crm_record, parent_of, search_erp
+from erpdata.connections import connections
+from erpdata.search import OPERATORS, crm_record, parent_of, search_erp, search_live
+from erpdata.sync import fetch
 
 PAGE_SIZE = 25
 
@@ -61,14 +63,33 @@ with st.expander("Advanced search"):
             criteria.pop(i)
             st.rerun()
 
-signature = (kind, crm_id, text, tuple((f, o, tuple(v)) for f, o, v in criteria), only_parent)
+# Where to search: the workspace's copy of the ERP, or the live ERP of a connection.
+live = [c.name for c in connections(ws) if c.side == "erp"]
+source = "workspace"
+if live:
+    s1, s2 = st.columns([2, 1])
+    source = s1.radio("Search in", ["workspace", *live], horizontal=True, key="connect_source",
+                      format_func=lambda s: "the workspace" if s == "workspace"
+                      else f"{s} (live)")
+    live_type = s2.selectbox("Actor type", ACTOR_TYPES[kind], key="connect_live_type",
+                             disabled=source == "workspace")
+
+signature = (kind, crm_id, text, tuple((f, o, tuple(v)) for f, o, v in criteria), only_parent,
+             source)
 if st.session_state.get("connect_signature") != signature:  # a new search starts on page 1
     st.session_state["connect_signature"] = signature
     st.session_state["connect_keys"] = [None]
 keys: list = st.session_state["connect_keys"]
 try:
-    hits = search_erp(ws, kind, text, criteria=criteria, parent=parent if only_parent else None,
-                      after=keys[-1], size=PAGE_SIZE)
+    if source == "workspace":
+        hits = search_erp(ws, kind, text, criteria=criteria,
+                          parent=parent if only_parent else None, after=keys[-1],
+                          size=PAGE_SIZE)
+    else:  # a failed call is an error on the page, never an empty list of hits
+        system = ui.live_system(source)
+        hits = search_live(system, live_type, text, criteria=criteria,
+                           parent=parent if only_parent else None, offset=keys[-1] or 0,
+                           size=PAGE_SIZE)
 except ErpdataError as exc:
     st.error(str(exc))
     st.stop()
@@ -81,6 +102,9 @@ if len(hits.rows):
                           format_func=lambda e: f"{e} · {names[e]}")
     if st.button("Connect", type="primary", key="connect_go"):
         try:
+            if source != "workspace":  # the hit comes into the workspace first
+                actor_type, erp_key = chosen.split(":", 1)
+                fetch(ws, source, ui.live_system(source), actor_type, [erp_key], user=name)
             decide(ws, kind, "accept", crm_id, chosen, user=name, note="connect dialog")
         except ErpdataError as exc:
             st.error(str(exc))

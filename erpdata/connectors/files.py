@@ -60,6 +60,8 @@ class _Folder:
         self._loaded: set[tuple[str, str]] = set()
 
     def table(self, side: str, kind: str) -> tuple[Workspace, str]:
+        if not self.folder.is_dir():  # a folder that is gone is a failure, not "no records"
+            raise ErpdataError(f"the folder {self.folder} does not exist")
         if self._ws is None:
             self._ws = Workspace.open(Path(self._tmp.name) / "scratch.duckdb")
         if kind != "company":  # persons and projects name their companies: those first

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from erpdata.connections import Connection, add_connection
 from erpdata.workspace import Workspace
 
 
@@ -49,3 +50,41 @@ def test_an_unknown_record_is_said_plainly(companies_ws: Workspace, open_page) -
     at.text_input(key="connect_crm").set_value("99").run()
     assert not at.exception
     assert at.error[0].value == "There is no CRM company '99' in the workspace."
+
+
+def test_search_the_live_erp_and_connect_to_a_hit(companies_ws: Workspace, open_page,
+                                                  tmp_path: Path) -> None:
+    folder = tmp_path / "live"
+    folder.mkdir()
+    (folder / "erp_company.csv").write_text(
+        "id,type,name,postalcity\nK77,customer,Fjord Fisk AS,Tromsø\n"
+        "K78,customer,Fjordbuss AS,Bodø\n", encoding="utf-8")
+    add_connection(companies_ws, Connection("erp-live", "files", "erp", str(folder)))
+    at, path = _connect_page(companies_ws, open_page)
+    at.text_input(key="connect_crm").set_value("4").run()  # Fjord Fisk AS: not in the ERP copy
+    at.radio(key="connect_source").set_value("erp-live").run()
+    assert not at.exception
+    assert at.dataframe[0].value["erp"].tolist() == ["customer:K77"]
+    at.text_input(key="connect_text_company_4").set_value("fjord").run()
+    assert at.dataframe[0].value["erp"].tolist() == ["customer:K77", "customer:K78"]
+    at.selectbox(key="connect_hit").set_value("customer:K77").run()
+    at.button(key="connect_go").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("4 ↔ customer:K77 accepted")
+    assert _decisions(path)[-1][:4] == ("4", "customer", "K77", "accept")
+    with Workspace.open(path) as ws:  # the hit came into the workspace, nothing else changed
+        assert ws.con.execute("SELECT id, name FROM erp_company WHERE id LIKE 'K7%'"
+                              ).fetchall() == [("K77", "Fjord Fisk AS")]
+        assert ws.con.execute("SELECT count(*) FROM erp_company WHERE missing_since IS NOT "
+                              "NULL").fetchone() == (0,)
+
+
+def test_a_failed_live_search_is_an_error_not_an_empty_list(companies_ws: Workspace,
+                                                           open_page, tmp_path: Path) -> None:
+    add_connection(companies_ws, Connection("gone", "files", "erp", str(tmp_path / "gone")))
+    at, _ = _connect_page(companies_ws, open_page)
+    at.text_input(key="connect_crm").set_value("4").run()
+    at.radio(key="connect_source").set_value("gone").run()
+    assert not at.dataframe
+    assert at.error[0].value == (f"the export of ERP company records cannot be read (the "
+                                 f"folder {tmp_path / 'gone'} does not exist)")
