@@ -446,6 +446,18 @@ def _write(cur: duckdb.DuckDBPyConnection, p: Plan, user: str, what: str
     return int(batch_id), actions
 
 
+def write_changes(cur: duckdb.DuckDBPyConnection, changes: list[tuple[Any, ...]], user: str,
+                  what: str) -> int:
+    """Write field changes that are not a commit's (a sync carrying one side's change to the
+    other, a steward settling a conflict) as a batch like any: workspace values, queued
+    actions, audit, undo. ``changes``: rows of ``kind, side, record_key, crm_id,
+    erp_actor_type, erp_id, field, before, after``. Call it inside a transaction."""
+    plan = Plan(_frame(_LINK_COLS), pd.DataFrame(changes, columns=_CHANGE_COLS),
+                _frame(_CREATE_COLS), _frame(_LEFT_COLS))
+    batch_id, _ = _write(cur, plan, user, what)
+    return batch_id
+
+
 # --- undo and disconnect -------------------------------------------------------------------
 
 

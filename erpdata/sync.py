@@ -37,6 +37,8 @@ import duckdb
 import pandas as pd
 
 from erpdata import states
+from erpdata.commit import write_changes
+from erpdata.connections import connections, get_connection, open_connector
 from erpdata.connectors.base import (
     Answer,
     Connector,
@@ -49,6 +51,7 @@ from erpdata.ingest import LoadResult, load_file
 from erpdata.progress import Progress, reporter
 from erpdata.roles import require
 from erpdata.schema import ACTOR_TYPES, KINDS, fields
+from erpdata.settings import mappings
 from erpdata.workspace import Workspace
 
 #: The order in which action types run: new actors first (links need their keys).
@@ -417,7 +420,6 @@ class SyncReport:
 
 
 def _side_connection(ws: Workspace, side: str, name: str | None) -> str | None:
-    from erpdata.connections import connections
 
     names = [c.name for c in connections(ws) if c.side == side]
     if name is not None:
@@ -438,7 +440,6 @@ def sync_now(ws: Workspace, *, batch_id: int | None = None, erp_name: str | None
              cancel: threading.Event | None = None) -> SyncReport:
     """"Sync now": run the queued actions through the workspace's connections (the ERP one
     and the CRM one), then pull what each changed since its last pull."""
-    from erpdata.connections import get_connection, open_connector
 
     names = {"erp": _side_connection(ws, "erp", erp_name),
              "crm": _side_connection(ws, "crm", crm_name)}
@@ -493,9 +494,6 @@ def propagate(ws: Workspace, loads: Sequence[int], *, user: str | None = None
     field mappings' directions allow, as one batch (undoable like any); a mapped field that
     changed on both sides goes to the conflict queue instead. Returns (batch id or None,
     conflicts)."""
-    from erpdata.commit import _CHANGE_COLS, _CREATE_COLS, _LEFT_COLS, _LINK_COLS, Plan, _frame
-    from erpdata.commit import _write as write_batch
-    from erpdata.settings import mappings
 
     cur = ws.cursor()
     with ws.transaction(cur):
@@ -538,11 +536,7 @@ def propagate(ws: Workspace, loads: Sequence[int], *, user: str | None = None
                         changes.append((kind, "crm", crm_id, crm_id, actor, erp_id,
                                         m.crm_field, now["crm"].get(m.crm_field),
                                         erp_new[e_key]))
-        batch_id = None
-        if changes:
-            plan = Plan(_frame(_LINK_COLS), pd.DataFrame(changes, columns=_CHANGE_COLS),
-                        _frame(_CREATE_COLS), _frame(_LEFT_COLS))
-            batch_id, _ = write_batch(cur, plan, who, "sync")
+        batch_id = write_changes(cur, changes, who, "sync") if changes else None
         now_ts = datetime.now()
         for kind, crm_id, actor, erp_id, fld, ours, theirs in found:
             cur.execute("INSERT INTO sync_conflicts (batch_id, kind, side, crm_id, "
@@ -585,9 +579,6 @@ def resolve_conflict(ws: Workspace, conflict_id: int, choice: str, *,
     CRM's) to the ERP; ``theirs`` keeps the ERP's value: for a conflict between two syncs it
     is written to the CRM, for a batch's update it is taken into the workspace. A write is a
     batch of its own, queued for the next sync and undoable. Returns that batch's id."""
-    from erpdata.commit import _CHANGE_COLS, _CREATE_COLS, _LEFT_COLS, _LINK_COLS, Plan, _frame
-    from erpdata.commit import _write as write_batch
-    from erpdata.settings import mappings
 
     if choice not in ("ours", "theirs"):
         raise ErpdataError(f"resolve a conflict with 'ours' or 'theirs', not {choice!r}")
@@ -618,10 +609,8 @@ def resolve_conflict(ws: Workspace, conflict_id: int, choice: str, *,
                                  if m.erp_field == fld)
                 change = ("crm", crm_id, crm_field, ours, theirs)
             target, key, field_, before, after = change
-            plan = Plan(_frame(_LINK_COLS), pd.DataFrame(
-                [(kind, target, key, crm_id, actor, erp_id, field_, before, after)],
-                columns=_CHANGE_COLS), _frame(_CREATE_COLS), _frame(_LEFT_COLS))
-            batch_id, _ = write_batch(cur, plan, who, "resolve")
+            batch_id = write_changes(cur, [(kind, target, key, crm_id, actor, erp_id, field_,
+                                            before, after)], who, "resolve")
         cur.execute("UPDATE sync_conflicts SET resolution = ?, resolved_by = ?, resolved_at = ? "
                     "WHERE conflict_id = ?", [choice, who, datetime.now(), conflict_id])
     return batch_id
