@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
@@ -55,6 +55,8 @@ from erpdata.settings import mappings
 from erpdata.workspace import Workspace
 
 #: The order in which action types run: new actors first (links need their keys).
+R = TypeVar("R")
+
 ORDER = ("create_erp", "update_erp", "update_crm", "link", "unlink")
 
 
@@ -75,12 +77,15 @@ class SyncResult:
         return f"synced: {done}{tail}{wait}"
 
 
-def with_retries(call: Callable[[], Answer[Any]], *, retries: int = 4, backoff: float = 0.5,
-                 sleep: Callable[[float], None] = time.sleep) -> Answer[Any]:
-    """``call()`` again after 0.5, 1, 2, 4 s while it fails with a retryable error."""
+def with_retries(call: Callable[[], R], *, failed_retryably: Callable[[R], bool] | None = None,
+                 retries: int = 4, backoff: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep) -> R:
+    """``call()`` again after 0.5, 1, 2, 4 s while it failed in a way worth retrying: an
+    :class:`Answer` that is a retryable error (or what ``failed_retryably`` says)."""
+    worth = failed_retryably or (lambda a: not a.ok and a.retryable)  # type: ignore[attr-defined]
     answer = call()
     for attempt in range(retries):
-        if answer.ok or not answer.retryable:
+        if not worth(answer):
             break
         sleep(backoff * 2 ** attempt)
         answer = call()
@@ -105,8 +110,8 @@ def sync(ws: Workspace, *, erp: Connector | None = None, crm: CrmConnector | Non
                        [batch_id] if batch_id else []).df()
     result = SyncResult()
     runners: dict[str, tuple[object | None, Callable[..., list[dict[str, Any]]]]] = {
-        "create_erp": (erp, lambda rows: _create(ws, erp, crm, rows, user)),
-        "update_erp": (erp, lambda rows: _update_erp(ws, erp, rows)),
+        "create_erp": (erp, lambda rows: _create(erp, crm, rows)),
+        "update_erp": (erp, lambda rows: _update_erp(erp, rows)),
         "update_crm": (crm, lambda rows: _update_crm(crm, rows)),
         "link": (crm, lambda rows: _link(crm, rows)),
         "unlink": (crm, lambda rows: _unlink(crm, rows)),
@@ -128,26 +133,16 @@ def sync(ws: Workspace, *, erp: Connector | None = None, crm: CrmConnector | Non
             part = rows.iloc[start:start + chunk]
             report(f"{action}: {done} of {len(todo)}", done / total)
             _mark_running(ws, part["action_id"].tolist())
-            outcomes = with_retries_per_chunk(lambda part=part, run=run: run(part),
-                                              retries=retries, backoff=backoff, sleep=sleep)
+            outcomes = with_retries(  # again only while every action failed retryably
+                lambda part=part, run=run: run(part),
+                failed_retryably=lambda outs: all(o["state"] == "error" and o["retryable"]
+                                                  for o in outs),
+                retries=retries, backoff=backoff, sleep=sleep)
             _finish(ws, part, outcomes, result)
             done += len(part)
     if progress is not None:
         progress("done", 1.0)
     return result
-
-
-def with_retries_per_chunk(run: Callable[[], list[dict[str, Any]]], *, retries: int,
-                           backoff: float, sleep: Callable[[float], None]
-                           ) -> list[dict[str, Any]]:
-    """Run a chunk; while every outcome is a retryable error, wait and run it again."""
-    outcomes = run()
-    for attempt in range(retries):
-        if not all(o["state"] == "error" and o.get("retryable") for o in outcomes):
-            break
-        sleep(backoff * 2 ** attempt)
-        outcomes = run()
-    return outcomes
 
 
 def _mark_running(ws: Workspace, ids: list[int]) -> None:
@@ -217,8 +212,8 @@ def _crm_key(kind: str, crm_id: str) -> str:
     return f"{kind}:{crm_id}"
 
 
-def _create(ws: Workspace, erp: Connector | None, crm: CrmConnector | None,
-            rows: pd.DataFrame, user: str | None) -> list[dict[str, Any]]:
+def _create(erp: Connector | None, crm: CrmConnector | None, rows: pd.DataFrame
+            ) -> list[dict[str, Any]]:
     assert erp is not None
     actors, keys = [], []
     for row in rows.itertuples(index=False):
@@ -246,8 +241,7 @@ def _create(ws: Workspace, erp: Connector | None, crm: CrmConnector | None,
     return out
 
 
-def _update_erp(ws: Workspace, erp: Connector | None, rows: pd.DataFrame
-                ) -> list[dict[str, Any]]:
+def _update_erp(erp: Connector | None, rows: pd.DataFrame) -> list[dict[str, Any]]:
     """Save the chosen values; a field the ERP changed since the batch was planned becomes a
     conflict instead."""
     assert erp is not None
