@@ -54,9 +54,9 @@ from erpdata.schema import ACTOR_TYPES, KINDS, fields
 from erpdata.settings import mappings
 from erpdata.workspace import Workspace
 
-#: The order in which action types run: new actors first (links need their keys).
 R = TypeVar("R")
 
+#: The order in which action types run: new actors first (links need their keys).
 ORDER = ("create_erp", "update_erp", "update_crm", "link", "unlink")
 
 
