@@ -4,10 +4,12 @@ The public API is what this module exports, and nothing else; a test keeps ``__a
 Implementation modules may change; these names are the contract. The steward's flow, in order:
 :func:`build_demo` or :func:`load_file` -> :func:`match_workspace` -> :func:`decide` /
 :func:`decide_bulk` -> :func:`diff` and :func:`pick` -> :func:`commit` (``dry_run=True`` first)
--> :func:`undo` if needed -> :func:`build_reports` / :func:`export_reports`.
+-> :func:`undo` if needed -> :func:`build_reports` / :func:`export_reports`; with live systems,
+:func:`add_connection` once and :func:`sync_now` after each commit.
 """
 
 from erpdata.commit import BatchResult, batches, commit, disconnect, pending, undo
+from erpdata.connections import Connection, add_connection
 from erpdata.decisions import (
     STATES,
     Filter,
@@ -28,6 +30,7 @@ from erpdata.review import diff, pick
 from erpdata.roles import AccessDenied, grant, role_of
 from erpdata.schema import ACTOR_TYPES, KINDS, SIDES, Field, fields
 from erpdata.settings import FieldMapping, mappings, save_mappings
+from erpdata.sync import sync_now
 from erpdata.workspace import SCHEMA_VERSION, Workspace, resolve_path
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "AccessDenied",
     "BatchResult",
     "Cancelled",
+    "Connection",
     "DemoSummary",
     "ErpdataError",
     "Field",
@@ -48,6 +52,7 @@ __all__ = [
     "LoadResult",
     "Workspace",
     "WorkspaceError",
+    "add_connection",
     "batches",
     "build_demo",
     "build_reports",
@@ -75,6 +80,7 @@ __all__ = [
     "role_of",
     "save_mappings",
     "suggestions",
+    "sync_now",
     "undo",
     "withdraw",
 ]
