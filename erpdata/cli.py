@@ -6,7 +6,7 @@ contract; messages go to stderr, and any error exits non-zero with the engine's 
 
 Commands: ``demo``, ``load``, ``match``, ``match-files``, ``status``, ``accept``, ``reject``,
 ``commit``, ``batches``, ``undo``, ``disconnect``, ``report``, ``mapping``, ``role``,
-``connect``, ``sync``.
+``connect``, ``sync``, ``check``.
 ``--workspace`` (or
 ``$ERPDATA_WORKSPACE``, else ``./workspace.duckdb``) may stand before or after the command.
 """
@@ -177,6 +177,21 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     for what, summary in report.pulled.items():
         print(f"  {what}: {summary}", file=sys.stderr)
     return 1 if report.pushed.statuses.get("error") else 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from erpdata.check import check
+
+    with _existing(args) as ws:
+        found = check(ws)
+    if args.json:
+        print(json.dumps([{"invariant": v.invariant, "message": v.message} for v in found],
+                         indent=2, ensure_ascii=False))
+    for v in found:
+        print(v, file=sys.stderr)
+    print(f"{len(found)} violation(s)" if found else "ok: every invariant holds",
+          file=sys.stderr)
+    return 1 if found else 0
 
 
 def _cmd_match(args: argparse.Namespace) -> int:
@@ -440,6 +455,11 @@ def _add_stewardship(sub: Any, common: argparse.ArgumentParser) -> None:
     sync.add_argument("--erp", metavar="NAME", help="the ERP connection, when there are several")
     sync.add_argument("--crm", metavar="NAME", help="the CRM connection, when there are several")
     sync.set_defaults(func=_cmd_sync)
+
+    check = sub.add_parser("check", parents=[common],
+                           help="verify every invariant on the workspace (exit 1 if one fails)")
+    check.add_argument("--json", action="store_true", help="print the violations as JSON")
+    check.set_defaults(func=_cmd_check)
 
 
 def build_parser() -> argparse.ArgumentParser:

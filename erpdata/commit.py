@@ -495,12 +495,14 @@ def undo(ws: Workspace, batch_id: int, *, user: str | None = None) -> dict[str, 
                             "FROM audit WHERE batch_id = ? AND action IN ('link', 'unlink')",
                             [batch_id]).df()
         made = links[links["action"] == "link"]
-        cur.register("made_links", made)
-        cur.execute("DELETE FROM links l USING made_links m WHERE l.kind = m.kind "
-                    "AND l.crm_id = m.record_id AND l.batch_id = ?", [batch_id])
-        cur.unregister("made_links")
+        # every link the batch made: its accepted pairs, and the actors its creates made in
+        # the ERP (linked by the sync; their compensating unlink is queued below)
+        created = cur.execute("SELECT kind, crm_id FROM links WHERE batch_id = ? AND "
+                              "linked_by = 'sync'", [batch_id]).df()
+        cur.execute("DELETE FROM links WHERE batch_id = ?", [batch_id])
         restored = _restore_unlinked(cur, batch_id)
-        states.refresh_frame(cur, links.rename(columns={"record_id": "crm_id"}))
+        states.refresh_frame(cur, pd.concat([links.rename(columns={"record_id": "crm_id"})[
+            ["kind", "crm_id"]], created]))
         cur.execute("UPDATE decisions SET batch_id = NULL WHERE batch_id = ?", [batch_id])
         compensating = _compensate(cur, batch_id, ran, now)
         cur.execute("UPDATE batches SET status = 'undone', undone_by = ?, undone_at = ? "

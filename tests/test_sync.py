@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import erpdata.sync as sync_mod
+from erpdata.check import check
 from erpdata.commit import commit
 from erpdata.connections import Connection, add_connection
 from erpdata.connectors.base import Answer, ErpActor
@@ -176,6 +177,7 @@ def test_sync_now_pushes_then_pulls_and_a_second_run_says_nothing_changed(
         first.pulled["erp-files company"]
     assert ws.con.execute("SELECT name, postalcity FROM erp_company WHERE id = 'K9'"
                           ).fetchone() == ("Nordlys Energi AS", "Bodø")
+    assert check(ws) == []
     with pytest.raises(ErpdataError, match="no ERP connection 'nope'; defined: erp-files"):
         sync_now(ws, erp_name="nope")
 

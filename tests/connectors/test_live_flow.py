@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import erpdata.sync as sync_mod
+from erpdata.check import check
 from erpdata.commit import commit, undo
 from erpdata.connections import Connection, add_connection, get_connection, open_connector
 from erpdata.connectors.base import ErpActor, Restriction
@@ -111,6 +112,7 @@ def test_load_match_commit_sync_resync_undo(tryton_server: TrytonServer,
     assert back[names[0]].fields["postalcity"] == CITIES[0]
     assert back[names[1]].fields["postalcity"] == CITIES[1]
     assert f"{token} Golf AS" in back  # nothing is ever deleted in the ERP
+    assert check(ws) == []
     ws.close()
 
 
@@ -164,4 +166,5 @@ def test_changes_flow_to_the_other_side_and_both_sides_changed_is_a_conflict(
     sync_now(ws)
     assert "company,2,postalcity,Gjøvik" in (crm_folder / "outbox" / "crm_updates.csv"
                                               ).read_text(encoding="utf-8")
+    assert check(ws) == []
     ws.close()
