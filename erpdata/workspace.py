@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -472,6 +474,11 @@ class Workspace:
     def __init__(self, path: Path, con: duckdb.DuckDBPyConnection) -> None:
         self.path = path
         self.con = con
+        # Writes of one process take turns (the workbench's sessions are threads of one
+        # process, and DuckDB lets only one process write): a decision checks one-to-one and
+        # then writes, and two sessions doing that at once under snapshot isolation would
+        # both see the ERP record free. Reads never wait for it.
+        self._write_lock = threading.RLock()
 
     @classmethod
     def open(
@@ -490,6 +497,13 @@ class Workspace:
         try:
             con = duckdb.connect(str(p), read_only=read_only)
         except duckdb.Error as exc:
+            holder = re.search(r"lock is held in (\S+) \(PID (\d+)\)", str(exc))
+            if holder:
+                program, pid = Path(holder.group(1)).name, holder.group(2)
+                raise WorkspaceError(
+                    f"workspace {p} is in use by {program} (PID {pid}), a running workbench "
+                    "or command: only one program may write a workspace at a time. Stop it, "
+                    "or work on a copy") from exc
             hint = (" Is another program (a running workbench or CLI) using it? Only one process "
                     "may write a workspace at a time." if "lock" in str(exc).lower() else "")
             raise WorkspaceError(f"cannot open workspace {p}: {exc}.{hint}") from exc
@@ -540,15 +554,17 @@ class Workspace:
     def transaction(
         self, con: duckdb.DuckDBPyConnection | None = None
     ) -> Iterator[duckdb.DuckDBPyConnection]:
-        """``with ws.transaction() as tx:`` everything inside commits together or not at all."""
+        """``with ws.transaction() as tx:`` everything inside commits together or not at all,
+        and no other transaction of this workspace object runs meanwhile."""
         tx = con or self.con
-        tx.execute("BEGIN TRANSACTION")
-        try:
-            yield tx
-        except BaseException:
-            tx.execute("ROLLBACK")
-            raise
-        tx.execute("COMMIT")
+        with self._write_lock:
+            tx.execute("BEGIN TRANSACTION")
+            try:
+                yield tx
+            except BaseException:
+                tx.execute("ROLLBACK")
+                raise
+            tx.execute("COMMIT")
 
     def counts(self, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, Any]:
         """Record counts per side and kind (present records only), missing ones, and links.
