@@ -145,7 +145,8 @@ def test_workspace_written_by_another_program_is_explained(
         workspace_env(small_workspace)
         at = AppTest.from_file(APP, default_timeout=30).run()
         assert not at.exception
-        assert "Only one process may write a workspace at a time" in at.error[0].value
+        assert (f"(PID {holder.pid}), a running workbench or command: only one program may "
+                "write a workspace at a time") in at.error[0].value
     finally:
         holder.communicate("", timeout=30)
 
