@@ -123,6 +123,7 @@ for r in shown[(shown["status"] == "different") & (shown["direction"] != "none")
     wanted = typed if choice == "value" else None
     if choice != r.pick or (choice == "value" and typed != (r.value or "")):
         pick(ws, kind, crm_id, erp, r.erp_field, choice, wanted, user=name)
+        st.session_state["review_done"] = f"{r.erp_field}: {choices[choice]} kept"
         st.rerun()
 
 # --- why: the per-field weights, and the other candidates ----------------------------------------

@@ -76,6 +76,7 @@ def test_the_stewards_flow_in_a_browser(workbench, browser_page, tmp_path: Path)
     page.goto(url + "/review")
     expect(page.get_by_role("heading", name="Review")).to_be_visible()
     page.get_by_text("ERP value").first.click()
+    expect(page.get_by_text(re.compile(r": ERP value kept$"))).to_be_visible()  # stored
     expect(page.get_by_text("Why this score")).to_be_visible()
     _shot(page, "review")
     page.get_by_role("button", name=re.compile(r"^Accept")).first.click()

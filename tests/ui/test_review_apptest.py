@@ -35,6 +35,7 @@ def test_review_one_pair_pick_a_field_and_decide(matched: Path, open_page) -> No
     other = "erp" if radios[0].value == "crm" else "crm"
     radios[0].set_value(other).run()
     assert not at.exception
+    assert at.success[0].value == f"{field}: {'ERP' if other == 'erp' else 'CRM'} value kept"
     assert _rows(matched, "SELECT crm_id, erp_field, choice, picked_by FROM picks") == [
         (crm_id, field, other, "tester")]
     at.button(key="review_accept").click().run()
