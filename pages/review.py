@@ -114,17 +114,31 @@ st.dataframe(shown[["erp_field", "crm_value", "erp_value", "status", "direction"
     "erp_field": "Field", "crm_value": "CRM", "erp_value": "ERP", "status": "Status",
     "direction": "Direction", "crm_after": "CRM after", "erp_after": "ERP after"})
 choices = {"crm": "CRM value", "erp": "ERP value", "value": "Typed value"}
+
+
+def _pick(field: str) -> None:
+    """Store the steward's choice for ``field`` (a widget callback: it runs before anything
+    else the same click asks for, so an Accept right after a pick never loses the pick)."""
+    choice = st.session_state[f"pick_{crm_id}_{field}"]
+    typed = st.session_state.get(f"typed_{crm_id}_{field}") or ""
+    if choice == "value" and not typed.strip():
+        return  # a typed value is stored once there is one
+    try:
+        pick(ui.workspace(), kind, crm_id, erp, field, choice,
+             typed if choice == "value" else None, user=name)
+        st.session_state["review_done"] = f"{field}: {choices[choice]} kept"
+    except ErpdataError as exc:
+        st.session_state["review_error"] = str(exc)
+
+
 for r in shown[(shown["status"] == "different") & (shown["direction"] != "none")].itertuples():
     c1, c2 = st.columns([2, 3])
     choice = c1.radio(f"{r.erp_field}", list(choices), index=list(choices).index(r.pick),
-                      format_func=choices.get, horizontal=True, key=f"pick_{crm_id}_{r.erp_field}")
-    typed = c2.text_input(f"Value for {r.erp_field}", value=r.value or "",
-                          key=f"typed_{crm_id}_{r.erp_field}", disabled=choice != "value")
-    wanted = typed if choice == "value" else None
-    if choice != r.pick or (choice == "value" and typed != (r.value or "")):
-        pick(ws, kind, crm_id, erp, r.erp_field, choice, wanted, user=name)
-        st.session_state["review_done"] = f"{r.erp_field}: {choices[choice]} kept"
-        st.rerun()
+                      format_func=choices.get, horizontal=True, key=f"pick_{crm_id}_{r.erp_field}",
+                      on_change=_pick, args=(r.erp_field,))
+    c2.text_input(f"Value for {r.erp_field}", value=r.value or "",
+                  key=f"typed_{crm_id}_{r.erp_field}", disabled=choice != "value",
+                  on_change=_pick, args=(r.erp_field,))
 
 # --- why: the per-field weights, and the other candidates ----------------------------------------
 cands = suggestions(ws, kind, crm_id=crm_id)

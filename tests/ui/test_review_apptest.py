@@ -63,3 +63,18 @@ def test_review_one_pair_pick_a_field_and_decide(matched: Path, open_page) -> No
 def test_nothing_to_review(empty_workspace: Path, open_page) -> None:
     at = open_page(empty_workspace, "review")
     assert "Nothing left to review" in at.info[0].value
+
+
+def test_an_accept_right_after_a_pick_keeps_the_pick(matched: Path, open_page) -> None:
+    """The pick and the Accept arrive in one script run (a fast steward): both are stored."""
+    at = open_page(matched, "review")
+    crm_id = at.caption[0].value.split()[2]
+    radio = next(r for r in at.radio if r.key.startswith(f"pick_{crm_id}_"))
+    field = radio.key.removeprefix(f"pick_{crm_id}_")
+    other = "erp" if radio.value == "crm" else "crm"
+    radio.set_value(other)
+    at.button(key="review_accept").click().run()
+    assert not at.exception
+    assert _rows(matched, "SELECT crm_id, erp_field, choice FROM picks") == [
+        (crm_id, field, other)]
+    assert _rows(matched, "SELECT crm_id, decision FROM decisions") == [(crm_id, "accept")]
