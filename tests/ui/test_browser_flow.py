@@ -19,6 +19,13 @@ pytestmark = pytest.mark.browser
 SHOTS = ROOT / "docs" / "screenshots"
 
 
+def _idle(page) -> None:
+    """Wait until the app has finished its script run (Streamlit shows a running indicator),
+    so that the next action meets the page as drawn, not an element about to be replaced."""
+    page.wait_for_timeout(200)
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
+
+
 def _shot(page, name: str) -> None:
     """Screenshot the page once its tables have drawn (a data grid paints into a canvas after
     its frame appears)."""
@@ -32,6 +39,7 @@ def _shot(page, name: str) -> None:
 def test_the_stewards_flow_in_a_browser(workbench, browser_page, tmp_path: Path) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=30_000)  # a busy 2-core CI machine draws slowly
     path = tmp_path / "flow.duckdb"
     demo = write_exports(tmp_path / "exports", size=150, seed=9)
     with Workspace.open(path) as ws:  # everything but the ERP projects, which the browser loads
@@ -47,7 +55,9 @@ def test_the_stewards_flow_in_a_browser(workbench, browser_page, tmp_path: Path)
     expect(page.get_by_role("heading", name="Load")).to_be_visible()
     main = page.get_by_test_id("stMain")
     main.get_by_text("ERP", exact=True).click()
+    _idle(page)
     main.get_by_text("Projects", exact=True).click()
+    _idle(page)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         str(demo.files[("erp", "project")]))
     load = page.get_by_role("button", name="Load into ERP projects")
