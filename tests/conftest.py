@@ -21,6 +21,13 @@ import pytest
 
 from erpdata.ingest import load_file
 from erpdata.workspace import Workspace
+from tests.tryton_server import (  # noqa: F401  (fixtures for every test folder)
+    token,
+    tryton,
+    tryton_first_setup,
+    tryton_raw,
+    tryton_server,
+)
 
 WriteCsv = Callable[..., Path]
 

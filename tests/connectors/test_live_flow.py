@@ -20,8 +20,8 @@ from erpdata.ingest import load_file
 from erpdata.matching import match_workspace
 from erpdata.sync import sync_now
 from erpdata.workspace import Workspace
-from tests.connectors.conftest import TrytonServer
 from tests.helpers import write_text
+from tests.tryton_server import TrytonServer
 
 CITIES = ["Oslo", "Bergen", "Trondheim", "Stavanger", "Tromsø", "Bodø"]
 ORGNO = ["910000004", "910000012", "910000020", "910000039", "910000047", "910000055"]

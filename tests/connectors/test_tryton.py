@@ -19,7 +19,7 @@ import requests
 
 from erpdata.connectors.base import ErpActor, Restriction
 from erpdata.connectors.tryton import TrytonConnector
-from tests.connectors.conftest import FirstSetup, RawTryton, TrytonServer
+from tests.tryton_server import FirstSetup, RawTryton, TrytonServer
 
 COMPANY_KEYS = [
     "actor_type", "name", "number2", "vatno", "phone", "fax", "email", "url", "postalad1",

@@ -1,4 +1,7 @@
-"""A REAL Tryton server for the Tryton connector's tests (no mocks of Tryton).
+"""A REAL Tryton server for the tests that talk to Tryton (no mocks of Tryton).
+
+The fixtures are imported by ``tests/conftest.py``, so the connector tests and the reliability
+tests share ONE server per session.
 
 - ``tryton_server`` (session): the server named by ``ERPDATA_TRYTON_URL`` and
   ``ERPDATA_TRYTON_DB`` (password ``TRYTON_ADMIN_PASSWORD``) when set, as ``.ci/run`` does;
@@ -37,7 +40,7 @@ import requests
 from erpdata.connectors.base import Answer
 from erpdata.connectors.tryton import TrytonConnector
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "tryton.sh"
 DEFAULT_PASSWORD = "erpdata-test-only"
 
