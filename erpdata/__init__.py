@@ -13,6 +13,7 @@ from erpdata.connections import Connection, add_connection
 from erpdata.decisions import (
     STATES,
     Filter,
+    current_decision,
     decide,
     decide_bulk,
     queue_facets,
@@ -58,6 +59,7 @@ __all__ = [
     "build_reports",
     "changes",
     "commit",
+    "current_decision",
     "decide",
     "decide_bulk",
     "diff",

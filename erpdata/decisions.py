@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import duckdb
 import pandas as pd
@@ -61,23 +61,66 @@ def _active_accepts(kind: Kind) -> str:
           AND batch_id IS NULL"""
 
 
+#: ``decide(seen=UNCHECKED)``: take the decision whatever was decided on the record before.
+UNCHECKED: Final = "unchecked"
+
+
 def decide(ws: Workspace, kind: str, decision: str, crm_id: str, erp: str | None = None, *,
            user: str | None = None, note: str | None = None,
            create_values: dict[str, str] | None = None, actor_type: str | None = None,
+           seen: int | Literal["unchecked"] | None = UNCHECKED,
            con: duckdb.DuckDBPyConnection | None = None) -> int:
     """Record one decision and return its id.
 
     ``erp``: the ERP record as ``actor_type:id`` (accept, reject, skip). ``create``: the CRM
     record gets a new ERP actor of ``actor_type`` (customer or supplier for a company), with
-    ``create_values`` for the fields the mapping asks the steward for."""
+    ``create_values`` for the fields the mapping asks the steward for.
+
+    ``seen``: what :func:`current_decision` said when the steward was shown the record (None:
+    no decision). Why: two stewards may have the same pair on screen; without it the later
+    click would silently supersede the colleague's decision. With it, if someone decided on
+    the record since, the later decision is refused with who decided what and when."""
     k = _kind(kind)
     if decision not in DECISIONS:
         raise DecisionError(f"unknown decision {decision!r}: use one of {', '.join(DECISIONS)}")
     cur = con or ws.cursor()
     with ws.transaction(cur):
         who = require(ws, "steward", "deciding on pairs", user, cur)
+        if seen != UNCHECKED:
+            _check_unchanged(cur, k, crm_id, seen, decision)
         return _decide(cur, k, decision, crm_id, erp, who, note, create_values,
                        actor_type)
+
+
+def current_decision(ws: Workspace, kind: str, crm_id: str) -> int | None:
+    """The newest active decision on a CRM record (None: none): what a page passes back to
+    :func:`decide` as ``seen``."""
+    return _latest(ws.cursor(), _kind(kind), crm_id)
+
+
+def _latest(cur: duckdb.DuckDBPyConnection, kind: Kind, crm_id: str) -> int | None:
+    (latest,) = cur.execute("SELECT max(decision_id) FROM decisions WHERE kind = ? AND "
+                            "crm_id = ? AND superseded_by IS NULL",
+                            [kind, crm_id]).fetchone() or (None,)
+    return None if latest is None else int(latest)
+
+
+def _check_unchanged(cur: duckdb.DuckDBPyConnection, kind: Kind, crm_id: str,
+                     seen: int | None, decision: str) -> None:
+    now = _latest(cur, kind, crm_id)
+    if now == seen:
+        return
+    if now is None:
+        raise DecisionError(f"the decision on CRM {kind} {crm_id!r} was taken back after your "
+                            f"page showed it: your {decision} was not stored. Look at the "
+                            "record again, and decide again")
+    by, at, what, a_type, erp_id = cur.execute(
+        "SELECT decided_by, decided_at, decision, erp_actor_type, erp_id FROM decisions "
+        "WHERE decision_id = ?", [now]).fetchone() or (None,) * 5
+    pair = f" of {a_type}:{erp_id}" if erp_id else (f" as a new {a_type}" if a_type else "")
+    raise DecisionError(f"{by} decided on CRM {kind} {crm_id!r} at {at:%H:%M:%S}, after your "
+                        f"page showed it ({what}{pair}): your {decision} was not stored. "
+                        "Look at the record again, and decide again if you still disagree")
 
 
 def _decide(cur: duckdb.DuckDBPyConnection, kind: Kind, decision: str, crm_id: str,

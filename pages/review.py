@@ -16,6 +16,7 @@ from erpdata import (
     KINDS,
     ErpdataError,
     Filter,
+    current_decision,
     decide,
     diff,
     pick,
@@ -50,6 +51,7 @@ if current.empty:
 row = current.iloc[0]
 crm_id, erp = str(row["crm_id"]), str(row["erp"])
 key = (float(row["probability"]), crm_id)
+seen = current_decision(ws, kind, crm_id)  # a colleague's decision after this is not overruled
 
 st.subheader(f"{row['crm_name']}  ↔  {row['erp_name']}")
 st.caption(f"CRM {kind} {crm_id} · ERP {erp} · probability {row['probability']:.3f} · "
@@ -64,7 +66,8 @@ def _go(decision: str | None) -> None:
     """Record ``decision`` (if any) on the shown pair, then move on."""
     try:
         if decision is not None:  # the workspace as of now (a callback outlives its run)
-            made = decide(ui.workspace(), kind, decision, crm_id, erp, user=name)
+            made = decide(ui.workspace(), kind, decision, crm_id, erp, user=name,
+                          seen=seen)
             taken.append((made, f"{decision} of {crm_id} ↔ {erp}"))
             st.session_state["review_done"] = f"{decision.capitalize()}: {crm_id} ↔ {erp}"
         else:
