@@ -164,9 +164,12 @@ def _cmd_connect(args: argparse.Namespace) -> int:
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    from erpdata.sync import sync_now
+    from erpdata.sync import retry_failed, sync_now
 
     with _existing(args) as ws:
+        if args.retry_failed:
+            print(f"{retry_failed(ws, batch_id=args.batch, user=args.user)} failed action(s) "
+                  "queued again", file=sys.stderr)
         update, close = _tqdm_progress("sync")
         try:
             report = sync_now(ws, batch_id=args.batch, erp_name=args.erp, crm_name=args.crm,
@@ -454,6 +457,8 @@ def _add_stewardship(sub: Any, common: argparse.ArgumentParser) -> None:
     sync.add_argument("--batch", type=int, metavar="ID", help="one batch (default: all)")
     sync.add_argument("--erp", metavar="NAME", help="the ERP connection, when there are several")
     sync.add_argument("--crm", metavar="NAME", help="the CRM connection, when there are several")
+    sync.add_argument("--retry-failed", action="store_true",
+                      help="send the failed actions again (after mending what made them fail)")
     sync.set_defaults(func=_cmd_sync)
 
     check = sub.add_parser("check", parents=[common],

@@ -8,11 +8,13 @@ Why this shape:
   another after. A sync that dies in between (crash, Ctrl-C, lost network) finds the chunk
   ``running`` next time and sends it again; every connector call is idempotent by key (a create
   carries the CRM key and finds the actor made the first time; a save writes the same values;
-  a connect of a linked pair is a no-op). An action that ended (ok, warning, error) is never
-  sent again.
-- **The truth about failures.** Timeouts, lost connections and 5xx answers are retried with
-  exponential backoff; a 4xx or a business error is not. Each action keeps its state and both
-  explanations in ``actions.result``.
+  a connect of a linked pair is a no-op). An action that ended ok or with a warning is never
+  sent again, nor one that failed for good (a refusal); one that failed in a way a retry may
+  mend is sent again by the next sync, so that "Sync now" pressed again finishes the work.
+- **The truth about failures.** Timeouts, lost connections, cut-off answers and 5xx answers
+  are retried with exponential backoff (4 times, 0.5 to 4 s); a 4xx or a business error is not.
+  Each action keeps its state, both explanations, its error code and every failed try before
+  it (when, code, why) in ``actions.result``; the sync's result counts the calls sent again.
 - **No silent conflict.** Before an ERP record is updated, its current values are read: a field
   whose value changed in the ERP since the batch was planned (it is no longer the ``before``
   value) is not overwritten; it goes to ``sync_conflicts`` for the steward, and the rest of the
@@ -67,6 +69,8 @@ class SyncResult:
     statuses: dict[str, int] = field(default_factory=dict)
     conflicts: int = 0
     waiting: dict[str, str] = field(default_factory=dict)  # action type -> why it waits
+    #: calls that failed in a way worth retrying and were sent again, by error code
+    retried: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         if not self.statuses and not self.waiting:
@@ -74,7 +78,11 @@ class SyncResult:
         done = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "no action run"
         tail = f"; {self.conflicts} conflict(s) for the steward" if self.conflicts else ""
         wait = "".join(f"; {why}" for why in self.waiting.values())
-        return f"synced: {done}{tail}{wait}"
+        again = ""
+        if self.retried:
+            codes = ", ".join(f"{c or 'failed'} {n}" for c, n in sorted(self.retried.items()))
+            again = f"; {sum(self.retried.values())} failed call(s) sent again ({codes})"
+        return f"synced: {done}{tail}{wait}{again}"
 
 
 def with_retries(call: Callable[[], R], *, failed_retryably: Callable[[R], bool] | None = None,
@@ -104,10 +112,11 @@ def sync(ws: Workspace, *, erp: Connector | None = None, crm: CrmConnector | Non
     cur = ws.cursor()
     require(ws, "steward", "syncing", user, cur)
     report = reporter(progress, cancel, "the sync")
-    where = "status IN ('queued', 'running')" + (" AND batch_id = ?" if batch_id else "")
+    where = (f"(status IN ('queued', 'running') OR ({_RESEND}))"
+             + (" AND batch_id = ?" if batch_id else ""))
     todo = cur.execute(f"SELECT action_id, batch_id, kind, action, crm_id, erp_actor_type, "
-                       f"erp_id, payload FROM actions WHERE {where} ORDER BY action_id",
-                       [batch_id] if batch_id else []).df()
+                       f"erp_id, payload, result FROM actions WHERE {where} "
+                       f"ORDER BY action_id", [batch_id] if batch_id else []).df()
     result = SyncResult()
     runners: dict[str, tuple[object | None, Callable[..., list[dict[str, Any]]]]] = {
         "create_erp": (erp, lambda rows: _create(erp, crm, rows)),
@@ -133,16 +142,42 @@ def sync(ws: Workspace, *, erp: Connector | None = None, crm: CrmConnector | Non
             part = rows.iloc[start:start + chunk]
             report(f"{action}: {done} of {len(todo)}", done / total)
             _mark_running(ws, part["action_id"].tolist())
+            tries: list[list[dict[str, Any]]] = []
+
+            def attempt(part: pd.DataFrame = part, run: Callable[..., list[dict[str, Any]]] = run,
+                        tries: list[list[dict[str, Any]]] = tries) -> list[dict[str, Any]]:
+                outs = run(part)
+                at = datetime.now().isoformat(timespec="microseconds")
+                for out in outs:  # when the try ended: tells one failed call from another
+                    out["at"] = at
+                tries.append(outs)
+                return outs
+
             outcomes = with_retries(  # again only while every action failed retryably
-                lambda part=part, run=run: run(part),
+                attempt,
                 failed_retryably=lambda outs: all(o["state"] == "error" and o["retryable"]
                                                   for o in outs),
                 retries=retries, backoff=backoff, sleep=sleep)
-            _finish(ws, part, outcomes, result)
+            for failed in tries[:-1]:  # each a call that failed and was sent again
+                for code in {o.get("code", "") for o in failed}:
+                    result.retried[code] = result.retried.get(code, 0) + 1
+            _finish(ws, part, outcomes, result, tries[:-1])
             done += len(part)
     if progress is not None:
         progress("done", 1.0)
     return result
+
+
+#: Failed actions the next sync sends again: those that failed in a way a retry may mend (a
+#: timeout, a lost connection, a 5xx: the answer said ``retryable``), of a batch still
+#: committed, or an undo's own compensating action. Without this a steward's "Sync now" could
+#: never finish an action that met a network fault once. A refusal (a 4xx, a business error)
+#: is not sent again: it would fail the same way until someone changes something.
+_RESEND = ("status = 'error' AND coalesce(TRY_CAST(result->>'retryable' AS BOOLEAN), false) "
+           "AND (idempotency_key LIKE 'undo:%' OR batch_id IN "
+           "(SELECT b.batch_id FROM batches b WHERE b.status = 'committed'))")
+#: Failed tries kept per action (the latest), so that a long outage cannot bloat a result.
+_MAX_TRIES_KEPT = 20
 
 
 def _mark_running(ws: Workspace, ids: list[int]) -> None:
@@ -154,19 +189,44 @@ def _mark_running(ws: Workspace, ids: list[int]) -> None:
 
 def _outcome(answer: Answer[Any], **extra: Any) -> dict[str, Any]:
     return {"state": answer.state, "user": answer.user_explanation,
-            "tech": answer.tech_explanation, "retryable": answer.retryable, **extra}
+            "tech": answer.tech_explanation, "code": answer.error_code,
+            "retryable": answer.retryable, **extra}
+
+
+def _brief(out: dict[str, Any]) -> dict[str, Any]:
+    """A failed try as kept in an action's history: when, its code, both explanations."""
+    return {"at": out.get("at"), "code": out.get("code", ""), "user": out.get("user", ""),
+            "tech": str(out.get("tech", ""))[:300]}
+
+
+def _earlier_failures(previous: object) -> list[dict[str, Any]]:
+    """The failed tries of an action's earlier syncs (its stored result): why it was sent
+    again is part of its story, even when it ends ok."""
+    if not isinstance(previous, str) or not previous:
+        return []
+    old = json.loads(previous)
+    tries = list(old.get("failed_tries", []))
+    if old.get("state") == "error":
+        tries.append(_brief(old))
+    return tries
 
 
 _STATUS = {"ok": "ok", "ok_with_info": "ok", "warning": "warning", "error": "error"}
 
 
 def _finish(ws: Workspace, part: pd.DataFrame, outcomes: list[dict[str, Any]],
-            result: SyncResult) -> None:
-    """Write each action's outcome, its conflicts, and (for a create) the new link."""
+            result: SyncResult, failed: Sequence[list[dict[str, Any]]] = ()) -> None:
+    """Write each action's outcome (with the failed tries before it: ``failed`` holds this
+    sync's, one outcome list per try), its conflicts, and (for a create) the new link."""
     cur = ws.cursor()
     now = datetime.now()
     with ws.transaction(cur):
-        for row, out in zip(part.itertuples(index=False), outcomes, strict=True):
+        for i, (row, out) in enumerate(zip(part.itertuples(index=False), outcomes,
+                                           strict=True)):
+            history = [*_earlier_failures(getattr(row, "result", None)),
+                       *(_brief(tried[i]) for tried in failed)]
+            if history:
+                out["failed_tries"] = history[-_MAX_TRIES_KEPT:]
             status = _STATUS[out["state"]]
             conflicts = out.pop("conflicts", [])
             if conflicts and status == "ok":
@@ -608,3 +668,27 @@ def resolve_conflict(ws: Workspace, conflict_id: int, choice: str, *,
         cur.execute("UPDATE sync_conflicts SET resolution = ?, resolved_by = ?, resolved_at = ? "
                     "WHERE conflict_id = ?", [choice, who, datetime.now(), conflict_id])
     return batch_id
+
+
+def retry_failed(ws: Workspace, *, batch_id: int | None = None, user: str | None = None
+                 ) -> int:
+    """Queue the failed actions of committed batches again, for the next sync; returns how
+    many. Why: a refusal (a wrong password, a record locked in the ERP) is not sent again by
+    itself, since it would fail the same way; once the steward has mended the cause, this
+    sends it. Each action keeps its last failure in its result (the next sync adds it to the
+    action's failed tries), and the audit says who queued them again."""
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        who = require(ws, "steward", "sending failed actions again", user, cur)
+        ids = [int(i) for (i,) in cur.execute(
+            "SELECT action_id FROM actions WHERE status = 'error' AND (idempotency_key LIKE "
+            "'undo:%' OR batch_id IN (SELECT batch_id FROM batches WHERE status = 'committed'))"
+            + (" AND batch_id = ?" if batch_id is not None else ""),
+            [batch_id] if batch_id is not None else []).fetchall()]
+        if ids:
+            cur.execute("UPDATE actions SET status = 'queued' WHERE action_id IN "
+                        "(SELECT unnest(?::INTEGER[]))", [ids])
+            cur.execute("INSERT INTO audit (logged_at, actor, action, batch_id, detail) "
+                        "VALUES (?, ?, 'retry_failed', ?, ?)",
+                        [datetime.now(), who, batch_id, json.dumps({"actions": ids})])
+    return len(ids)

@@ -12,7 +12,13 @@ import workbench_ui as ui
 from erpdata import BatchResult, ErpdataError, Workspace, batches, commit, pending, undo
 from erpdata.connections import connections
 from erpdata.progress import Progress
-from erpdata.sync import action_counts, conflicts, resolve_conflict, sync_now
+from erpdata.sync import (
+    action_counts,
+    conflicts,
+    resolve_conflict,
+    retry_failed,
+    sync_now,
+)
 
 #: Decisions of each kind and type planned for the sample on every run of the page: the whole
 #: batch (maybe a million pairs) is planned only when asked, in a worker thread.
@@ -116,10 +122,22 @@ if not linked_systems:
     st.info("No connection to sync with: add one on the Settings page (or with "
             "`erpdata connect add`). Until then the change sets go out as reports.")
 else:
-    st.button("Sync now", type="primary", key="sync_go", disabled=sync_running,
+    s1, s2 = st.columns([1, 2])
+    s1.button("Sync now", type="primary", key="sync_go", disabled=sync_running,
               on_click=_sync, help="Runs every queued action once, then pulls what the "
                                    "systems changed: " + ", ".join(c.name for c in
                                                                     linked_systems))
+    if counts.get("error") and s2.button(
+            f"Send failed actions again ({ui.fmt(counts['error'])})", key="sync_retry",
+            disabled=sync_running, help="Queue the failed actions for the next sync, once "
+                                        "what made them fail (a password, a locked record) "
+                                        "is mended."):
+        try:
+            st.toast(f"{ui.fmt(retry_failed(ws, user=name))} failed action(s) queued again")
+        except ErpdataError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
 if sync_running:
     ui.job_progress("sync")
 elif sync_job is not None and ui.job_outcome(sync_job):

@@ -18,7 +18,7 @@ from erpdata.connectors.base import Answer, ErpActor
 from erpdata.connectors.files import FilesConnector, FilesCrmConnector
 from erpdata.decisions import decide
 from erpdata.errors import ErpdataError
-from erpdata.sync import conflicts, resolve_conflict, sync, sync_now
+from erpdata.sync import conflicts, resolve_conflict, retry_failed, sync, sync_now
 from erpdata.workspace import Workspace
 
 
@@ -147,6 +147,28 @@ def test_a_refusal_is_not_retried_and_is_kept_with_its_explanations(
     (row,) = ws.con.execute("SELECT status, result->>'user', result->>'tech' FROM actions "
                             "WHERE action = 'update_erp'").fetchall()
     assert row == ("error", "the ERP refused the name", "HTTP 400: name too long")
+
+
+def test_a_refused_action_is_sent_again_when_the_steward_asks(
+        batch: tuple[Workspace, Path]) -> None:
+    """A refusal waits for the steward: the next sync leaves it; once the cause is mended,
+    retry_failed queues it and the sync after sends it, keeping the refusal in its history."""
+    ws, folder = batch
+    refused = Answer.failed("wrong password", "HTTP 401")
+    sync(ws, erp=FlakyFiles(folder, [refused]), crm=FilesCrmConnector(folder))
+    again = FlakyFiles(folder, [])
+    assert sync(ws, erp=again, crm=FilesCrmConnector(folder)).statuses == {}
+    assert again.calls == 0
+    assert retry_failed(ws, user="kari") == 1
+    assert retry_failed(ws, user="kari") == 0  # already queued
+    assert sync(ws, erp=again, crm=FilesCrmConnector(folder)).statuses == {"ok": 1}
+    (status, attempts, tries), = ws.con.execute(
+        "SELECT status, attempts, result->'failed_tries' FROM actions "
+        "WHERE action = 'update_erp'").fetchall()
+    assert (status, attempts) == ("ok", 2) and '"user":"wrong password"' in tries
+    assert ws.con.execute("SELECT actor, action FROM audit WHERE action = 'retry_failed'"
+                          ).fetchall() == [("kari", "retry_failed")]
+    assert check(ws) == []
 
 
 def test_without_a_crm_connection_the_crm_actions_wait(batch: tuple[Workspace, Path]) -> None:

@@ -32,6 +32,7 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import requests
+from urllib3.exceptions import ProtocolError
 
 from erpdata.connectors.base import (
     OPERATORS,
@@ -242,6 +243,13 @@ def _bad_request(user: str) -> _Failure:
     return _Failure(Answer.failed(user, code="bad_request"))
 
 
+def _dropped(exc: requests.ConnectionError) -> bool:
+    """Whether the server was reached and the connection then lost (closed without an answer,
+    reset, a broken pipe), as opposed to a server that cannot be reached at all."""
+    cause = exc.args[0] if exc.args else None
+    return isinstance(cause, ProtocolError | ConnectionResetError | BrokenPipeError)
+
+
 def _answering(method: Callable[P, Answer[R]]) -> Callable[P, Answer[R]]:
     """Turn the internal failures of a public method into failed answers, because the contract
     forbids raising for remote failures (an answer of an unexpected shape is one too)."""
@@ -299,7 +307,8 @@ class TrytonConnector(Connector):
     def _post(self, path: str, method: str, params: list[Any], *, auth: bool = True) -> Any:
         """One JSON-RPC call; the result, or :class:`_Failure` saying why not."""
         self._next_id += 1
-        body = json.dumps({"id": self._next_id, "method": method, "params": params},
+        request_id = self._next_id
+        body = json.dumps({"id": request_id, "method": method, "params": params},
                           default=_encode)
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if auth and self._auth:
@@ -312,7 +321,20 @@ class TrytonConnector(Connector):
             raise _Failure(Answer.failed(
                 f"{where} did not answer within {self._timeout:g} s; try again later.",
                 self._scrub(f"{method}: {exc}"), code="timeout", retryable=True)) from None
+        except requests.exceptions.ChunkedEncodingError as exc:
+            # the answer broke off mid-body (fewer bytes than its Content-Length promised):
+            # the call may have been done, and the connector's calls are safe to repeat
+            raise _Failure(Answer.failed(
+                f"{where} broke off its answer to {method} (incomplete response); trying "
+                "again may help.", self._scrub(f"{method}: {exc}"), code="incomplete",
+                retryable=True)) from None
         except requests.ConnectionError as exc:
+            if _dropped(exc):  # reached, then lost: not "is the server running?"
+                raise _Failure(Answer.failed(
+                    f"{where} dropped the connection before answering {method} (connection "
+                    "reset or closed); trying again may help.",
+                    self._scrub(f"{method}: {exc}"), code="connection",
+                    retryable=True)) from None
             raise _Failure(Answer.failed(
                 f"{where} cannot be reached; is the server running?",
                 self._scrub(f"{method}: {exc}"), code="connection", retryable=True)) from None
@@ -332,8 +354,9 @@ class TrytonConnector(Connector):
                 tech, code="rate_limited", retryable=True))
         if status >= 500:
             raise _Failure(Answer.failed(
-                f"{where} failed on the server side; trying again may help.", tech,
-                code=f"http_{status}", retryable=True))
+                f"{where} answered HTTP {status} {resp.reason or ''}".rstrip()
+                + " (a failure of the server or of a gateway before it); trying again may "
+                "help.", tech, code=f"http_{status}", retryable=True))
         if status >= 400:
             user = {
                 403: f"Tryton does not allow {method} over RPC for this user.",
@@ -343,6 +366,13 @@ class TrytonConnector(Connector):
         try:
             payload = resp.json(object_hook=_decode)
         except ValueError:
+            if resp.content.lstrip()[:1] in (b"{", b"["):
+                # JSON that does not parse: an answer cut short (by a proxy that frames it by
+                # closing the connection), not a wrong URL; the call may have been done
+                raise _Failure(Answer.failed(
+                    f"{where} sent an incomplete or invalid answer to {method} (cut-off "
+                    "JSON); trying again may help.", tech, code="incomplete",
+                    retryable=True)) from None
             raise _Failure(Answer.failed(
                 f"{where} did not answer with JSON-RPC; is the URL right?", tech,
                 code="not_jsonrpc")) from None
@@ -351,6 +381,13 @@ class TrytonConnector(Connector):
             raise _Failure(Answer.failed(
                 f"{where} did not answer with JSON-RPC; is the URL right?", tech,
                 code="not_jsonrpc"))
+        if payload.get("id") != request_id:
+            # an answer to another request (a connection reused after a fault): never take
+            # one call's result for another's
+            raise _Failure(Answer.failed(
+                f"{where} sent the answer of another request (id {payload.get('id')!r}, "
+                f"expected {request_id}) to {method}; trying again may help.", tech,
+                code="incomplete", retryable=True))
         if payload.get("error") is not None:
             raise _Failure(self._error_answer(method, payload["error"]))
         return payload.get("result")
@@ -383,7 +420,13 @@ class TrytonConnector(Connector):
         token = base64.b64encode(f"{self.user}:{uid}:{key}".encode()).decode()
         self._auth = f"Session {token}"
         self._uid = int(uid)
-        self._load_context()
+        try:
+            self._load_context()
+        except BaseException:
+            # logged in without the user's context (company, language): calls would go out
+            # with an empty or stale context, so the whole login is tried again next time
+            self._auth = None
+            raise
 
     def _load_context(self) -> None:
         prefs = self._post(f"/{self.database}/rpc/", "model.res.user.get_preferences",

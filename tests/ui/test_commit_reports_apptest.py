@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from erpdata import Filter, build_demo, decide_bulk, grant, match_workspace
+from erpdata.commit import commit
 from erpdata.connections import Connection, add_connection
+from erpdata.connectors.base import Answer
+from erpdata.connectors.files import FilesCrmConnector
+from erpdata.sync import action_counts, sync
 from erpdata.workspace import Workspace
 from tests.ui.conftest import finish_jobs
 
@@ -117,3 +121,38 @@ def test_sync_now_with_an_export_folder(accepted: tuple[Path, int], open_page,
         f"synced: {n + queued['update_crm']} ok; {queued['update_erp']} update_erp action(s) "
         "wait for an ERP connection; pulled 0 new or changed record(s) (by tester)")
     assert len((tmp_path / "out" / "outbox" / "links.csv").read_text().splitlines()) == n + 1
+
+
+class _RefusingCrm(FilesCrmConnector):
+    """A CRM export folder that refuses every link (as a CRM with a wrong password would)."""
+
+    def connect(self, kind: str, crm_id: str, erp_actor_type: str, erp_key: str,
+                *args: object, **kwargs: object) -> Answer[bool]:
+        return Answer.failed("the CRM refused the login", "HTTP 401")
+
+
+def test_failed_actions_are_sent_again_on_request(accepted: tuple[Path, int], open_page,
+                                                  tmp_path: Path) -> None:
+    path, n = accepted
+    out = tmp_path / "out"
+    out.mkdir()
+    with Workspace.open(path) as ws:
+        commit(ws, user="kari")
+        add_connection(ws, Connection("exports", "files", "crm", str(out)))
+        sync(ws, crm=_RefusingCrm(out), user="kari")
+        counts = action_counts(ws)
+    at = open_page(path, "commit")
+    assert counts["error"] == n  # every link; the CRM updates went to the folder
+    assert at.button(key="sync_retry").label == f"Send failed actions again ({n})"
+    at.button(key="sync_retry").click().run()
+    assert not at.exception
+    with Workspace.open(path) as ws:
+        assert dict(ws.con.execute("SELECT status, count(*) FROM actions WHERE action = 'link' "
+                                   "GROUP BY 1").fetchall()) == {"queued": n}
+    at.button(key="sync_go").click().run()
+    finish_jobs(at)
+    with Workspace.open(path) as ws:
+        assert dict(ws.con.execute("SELECT status, count(*) FROM actions WHERE action = 'link' "
+                                   "GROUP BY 1").fetchall()) == {"ok": n}
+    assert len((out / "outbox" / "links.csv").read_text().splitlines()) == n + 1
+    assert not any(b.key == "sync_retry" for b in at.button)
