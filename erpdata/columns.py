@@ -159,6 +159,10 @@ def _find_header(headers: Sequence[str], folded: Sequence[str], wanted: str) -> 
     return folded.index(key) if key and key in folded else None
 
 
-def describe_columns(positions: Sequence[int], headers: Sequence[str]) -> str:
-    """``'Vår kontakt' (R), 'Registrert' (S)``: columns named as a spreadsheet user sees them."""
-    return ", ".join(f"'{headers[p]}' ({column_letter(p)})" for p in positions)
+def describe_columns(positions: Sequence[int], headers: Sequence[str], limit: int = 20) -> str:
+    """``'Vår kontakt' (R), 'Registrert' (S)``: columns named as a spreadsheet user sees them;
+    after ``limit`` of them, how many more (a 4,000-column file must not make a 100 KB
+    warning)."""
+    named = ", ".join(f"'{headers[p]}' ({column_letter(p)})" for p in positions[:limit])
+    more = len(positions) - limit
+    return named + (f" and {more:,} more" if more > 0 else "")

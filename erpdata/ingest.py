@@ -113,6 +113,7 @@ def load_file(
     progress: Progress | None = None,
     display: str | None = None,
     partial: bool = False,
+    max_bytes: int | None = None,
 ) -> LoadResult:
     """Load one export file of ``side`` (crm/erp) and ``kind`` (company/person/project).
 
@@ -121,7 +122,8 @@ def load_file(
     every row whose file has no type column (or an empty cell). ``display``: the file name to
     show in messages (e.g. an upload's original name). ``partial``: the file holds only some
     records (those a live system changed since the last pull), so records it lacks are not
-    flagged missing. Returns a :class:`LoadResult`; raises
+    flagged missing. ``max_bytes``: refuse a bigger file before reading it (default
+    ``$ERPDATA_MAX_LOAD_MB`` megabytes, 1024 if unset). Returns a :class:`LoadResult`; raises
     :class:`IngestError` and leaves the workspace untouched on any problem.
     """
     check_side_kind(side, kind)
@@ -136,7 +138,7 @@ def load_file(
     try:
         with ws.transaction(con):
             report("reading", 0.0)
-            src = read_source(con, path, display)
+            src = read_source(con, path, display, max_bytes=max_bytes)
             report("mapping", 0.35)
             cmap = map_columns(src.headers, s, k, explicit=explicit, file=src.display,
                                mapping_file=mapping_file)
@@ -341,6 +343,22 @@ def _check_duplicates(
             f"{what} '{rid}' appears twice (first on {src.row_label} {first}); ids must be unique "
             "within a file", row=int(second), column_index=cmap.fields["id"],
         )
+    # Ids that differ only in letter case are two records here (ERP keys are case-sensitive),
+    # but in a CRM export they are usually one record typed twice: say so, do not refuse.
+    (groups, pair) = con.execute(
+        f"""SELECT count(*), min_by([ids[1], ids[2], rows[1]::VARCHAR, rows[2]::VARCHAR],
+                                  rows[2]) FROM (
+              SELECT list(id ORDER BY source_row) AS ids, list(source_row ORDER BY source_row)
+                AS rows FROM _new GROUP BY {'actor_type, ' if side == 'erp' else ''}lower(id)
+              HAVING count(*) > 1)"""
+    ).fetchone() or (0, None)
+    if groups:
+        a, b, row_a, row_b = pair
+        src.warnings.append(
+            f"{groups} id(s) differ from another only in letter case, first '{b}' on "
+            f"{src.row_label} {row_b} and '{a}' on {src.row_label} {row_a}; they were loaded "
+            "as different records"
+        )
 
 
 def _check_parents(
@@ -510,14 +528,16 @@ class Preview:
 
 def preview(path: str | os.PathLike[str], *, side: str, kind: str,
             mapping: Mapping[str, str] | str | os.PathLike[str] | None = None,
-            display: str | None = None, limit: int = 10) -> Preview:
+            display: str | None = None, limit: int = 10,
+            max_bytes: int | None = None) -> Preview:
     """Read ``path`` in a scratch database and say how its columns would be mapped (raises the
-    same :class:`IngestError` a load would for an unreadable file or a bad mapping)."""
+    same :class:`IngestError` a load would for an unreadable file, a file above the size limit
+    ``max_bytes`` or a bad mapping)."""
     check_side_kind(side, kind)
     explicit, mapping_file = _explicit_mapping(mapping)
     con = duckdb.connect()
     try:
-        src = read_source(con, path, display)
+        src = read_source(con, path, display, max_bytes=max_bytes)
         cmap = map_columns(src.headers, side, kind, explicit=explicit,  # type: ignore[arg-type]
                            file=src.display, mapping_file=mapping_file)
         rows = con.execute(f"SELECT * EXCLUDE (_row) FROM {STAGE} LIMIT {int(limit)}").df()

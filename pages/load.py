@@ -27,6 +27,7 @@ from erpdata import (
 from erpdata.connections import connections, get_connection, open_connector
 from erpdata.ingest import changes, preview
 from erpdata.progress import Progress
+from erpdata.sources import check_size
 from erpdata.sync import pull
 
 ws = ui.workspace()
@@ -109,12 +110,13 @@ if upload is None and not typed_path.strip():
     st.stop()
 
 with tempfile.TemporaryDirectory() as tmp:
-    if upload is not None:
-        path, shown = Path(tmp) / upload.name, upload.name
-        path.write_bytes(upload.getvalue())
-    else:
-        path, shown = Path(typed_path.strip()).expanduser(), typed_path.strip()
     try:
+        if upload is not None:
+            path, shown = Path(tmp) / upload.name, upload.name
+            check_size(upload.size, shown)  # before a byte of it is written here
+            path.write_bytes(upload.getvalue())
+        else:
+            path, shown = Path(typed_path.strip()).expanduser(), typed_path.strip()
         pv = preview(path, side=side, kind=kind, display=shown)
     except ErpdataError as exc:
         st.error(str(exc))

@@ -61,3 +61,34 @@ def test_pull_from_a_live_system(tmp_path: Path, empty_workspace: Path, open_pag
     with Workspace.open(empty_workspace) as ws:
         rows = ws.con.execute("SELECT actor_type, id FROM erp_company ORDER BY id").fetchall()
     assert rows == [("customer", "K1"), ("supplier", "L1")]
+
+
+def test_a_file_above_the_load_limit_is_refused_before_it_is_read(
+        tmp_path: Path, empty_workspace: Path, open_page, monkeypatch) -> None:
+    """ERPDATA_MAX_LOAD_MB is the limit of the page too: the file's size, the limit and how to
+    raise it, and no mapping, no Load button and nothing written."""
+    monkeypatch.setenv("ERPDATA_MAX_LOAD_MB", "1")
+    at = open_page(empty_workspace, "load")
+    f = write_text(tmp_path / "big.csv", "id;name\n1;" + "x" * 1_100_000 + "\n")
+    at.text_input(key="load_path").set_value(str(f)).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"{f}: the file is 1.0 MB (1,100,011 bytes), more than the load limit of 1.0 MB: split "
+        "the export into smaller files, or raise the limit with the environment variable "
+        "ERPDATA_MAX_LOAD_MB (in megabytes, e.g. ERPDATA_MAX_LOAD_MB=2) if this machine has "
+        "the memory and disk for it"]
+    assert not [b for b in at.button if b.key == "load_go"]
+    with Workspace.open(empty_workspace) as ws:
+        assert ws.con.execute("SELECT count(*) FROM loads").fetchone() == (0,)
+
+
+def test_the_upload_limit_is_the_engine_limit() -> None:
+    """Streamlit's own upload limit (.streamlit/config.toml) equals the engine's default, so a
+    file the browser accepts is one the engine loads, and the other way round."""
+    import tomllib
+
+    from erpdata.sources import DEFAULT_MAX_LOAD_MB
+
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml")
+                           .read_text(encoding="utf-8"))
+    assert config["server"]["maxUploadSize"] == DEFAULT_MAX_LOAD_MB
