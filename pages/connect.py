@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 import workbench_ui as ui
-from erpdata import ACTOR_TYPES, KINDS, ErpdataError, decide, mappings
+from erpdata import ACTOR_TYPES, KINDS, ErpdataError, current_decision, decide, mappings
 from erpdata.connections import connections
 from erpdata.search import OPERATORS, crm_record, parent_of, search_erp, search_live
 from erpdata.sync import fetch
@@ -38,6 +38,23 @@ if record is None:
     st.error(f"There is no CRM {kind} {crm_id!r} in the workspace.")
     st.stop()
 st.subheader(str(record["display_name"]))
+# The record's decision as this steward first saw it: a colleague's decision taken since is
+# not overruled by a click here (decide refuses it, saying who decided what).
+seen_key = f"connect_seen_{kind}_{crm_id}"
+if seen_key not in st.session_state:
+    st.session_state[seen_key] = current_decision(ws, kind, crm_id)
+
+
+def _decide(decision: str, **kwargs: object) -> None:
+    """Take ``decision`` on the record as the steward saw it; on a refusal, show the record
+    as it is now."""
+    try:
+        st.session_state[seen_key] = decide(ws, kind, decision, crm_id, user=name,
+                                            seen=st.session_state[seen_key], **kwargs)
+    except ErpdataError:
+        st.session_state.pop(seen_key, None)
+        raise
+
 
 # --- search: simple text first, then criteria --------------------------------------------------
 parent = parent_of(ws, kind, crm_id)
@@ -105,7 +122,7 @@ if len(hits.rows):
             if source != "workspace":  # the hit comes into the workspace first
                 actor_type, erp_key = chosen.split(":", 1)
                 fetch(ws, source, ui.live_system(source), actor_type, [erp_key], user=name)
-            decide(ws, kind, "accept", crm_id, chosen, user=name, note="connect dialog")
+            _decide("accept", erp=chosen, note="connect dialog")
         except ErpdataError as exc:
             st.error(str(exc))
         else:
@@ -125,8 +142,8 @@ with st.expander("Can't find a match: create it in the ERP"):
                                                key=f"ask_{kind}_{m.erp_field}")
     if st.button("Create in ERP", key="create_go"):
         try:
-            decide(ws, kind, "create", crm_id, actor_type=actor, user=name,
-                   create_values={k: v for k, v in asked.items() if v.strip()})
+            _decide("create", actor_type=actor,
+                    create_values={k: v for k, v in asked.items() if v.strip()})
         except ErpdataError as exc:
             st.error(str(exc))
         else:

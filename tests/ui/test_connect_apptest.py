@@ -7,6 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from erpdata.connections import Connection, add_connection
+from erpdata.decisions import decide
 from erpdata.workspace import Workspace
 
 
@@ -43,6 +44,28 @@ def test_search_connect_and_create(companies_ws: Workspace, open_page) -> None:
     assert _decisions(path) == [("1", "supplier", "L1", "accept", "tester", None),
                                 ("4", "customer", None, "create", "tester",
                                  '{"category": "Fisk"}')]
+
+
+def test_a_colleagues_decision_since_is_not_overruled(companies_ws: Workspace,
+                                                      open_page) -> None:
+    """Kari has record 1 open; Ola accepts it meanwhile (another session). Kari's Connect is
+    refused, saying who decided; a second, informed click is Kari's to make."""
+    at, path = _connect_page(companies_ws, open_page)
+    at.text_input(key="connect_crm").set_value("1").run()
+    at.text_input(key="connect_text_company_1").set_value("berg").run()
+    at.selectbox(key="connect_hit").set_value("customer:K2").run()
+    with Workspace.open(path) as ws:
+        decide(ws, "company", "accept", "1", "supplier:L1", user="ola")
+    at.button(key="connect_go").click().run()
+    assert not at.exception
+    assert at.error[0].value.startswith("ola decided on CRM company '1' at ")
+    assert at.error[0].value.endswith("after your page showed it (accept of supplier:L1): "
+                                      "your accept was not stored. Look at the record again, "
+                                      "and decide again if you still disagree")
+    at.button(key="connect_go").click().run()
+    assert at.success[0].value.startswith("1 ↔ customer:K2 accepted")
+    assert [d[:5] for d in _decisions(path)] == [("1", "supplier", "L1", "accept", "ola"),
+                                                 ("1", "customer", "K2", "accept", "tester")]
 
 
 def test_an_unknown_record_is_said_plainly(companies_ws: Workspace, open_page) -> None:
