@@ -13,8 +13,9 @@ passes ``erpdata check``, and the proxy really injected faults of every kind at 
 
 Environment: ``ERPDATA_FAULT_ACTIONS`` (actions in the batch: 300 by default, under a
 minute; 5000 for the full run in docs/RELIABILITY.md, which takes minutes),
-``ERPDATA_FAULT_RATE`` (0.3), ``ERPDATA_FAULT_SEED`` (7) and ``ERPDATA_FAULT_CHUNK``
-(actions per connector call, 5)."""
+``ERPDATA_FAULT_RATE`` (0.3), ``ERPDATA_FAULT_SEED`` (7), ``ERPDATA_FAULT_CHUNK``
+(actions per connector call, 5) and ``ERPDATA_FAULT_PULLS`` (full pulls through the faults, 8;
+50 for the full run)."""
 
 from __future__ import annotations
 
@@ -34,12 +35,12 @@ import pytest
 
 from erpdata.check import check
 from erpdata.commit import commit
-from erpdata.connectors.base import Answer, ErpActor
+from erpdata.connectors.base import Answer, ConnectorError, ErpActor
 from erpdata.connectors.files import FilesCrmConnector
 from erpdata.connectors.tryton import TrytonConnector
 from erpdata.decisions import decide
 from erpdata.ingest import load_file
-from erpdata.sync import sync
+from erpdata.sync import pull, sync
 from erpdata.workspace import Workspace
 from tests.reliability.faultproxy import FAILING_KINDS, FAULT_KINDS, FaultProxy, fault_proxy
 from tests.tryton_server import RawTryton, TrytonServer
@@ -312,3 +313,55 @@ def test_a_sync_through_faults_does_every_action_exactly_once(
 
     assert check(ws) == []
     ws.close()
+
+
+#: Full pulls of every ERP company through the faulty proxy (each a few Tryton calls).
+PULLS = int(os.environ.get("ERPDATA_FAULT_PULLS", "8"))
+#: What a pull loads, without when and by which load (those differ from pull to pull).
+PULLED = ("SELECT * EXCLUDE (source_file, source_row, first_load_id, load_id, missing_since) "
+          "FROM erp_company ORDER BY actor_type, id")
+
+
+def _tables(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table of the workspace, sorted rows: what a failed pull must leave unchanged."""
+    return {t: sorted(ws.con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
+            for t in ws.tables()}
+
+
+def test_a_pull_through_faults_loads_all_or_nothing(
+        tryton_server: TrytonServer, tryton: TrytonConnector, token: str,
+        tmp_path: Path) -> None:
+    """"Sync now" pulls before it pushes: a full pull of the ERP companies through the same
+    faults either loads exactly what Tryton holds (the same rows as a pull without the proxy)
+    or fails with its reason and leaves every table of the workspace as it was; the
+    next pull after a failure succeeds or fails the same clean way."""
+    _seed_tryton(tryton, f"{token}pull", 25)  # something of this test's own to pull
+    with Workspace.open(tmp_path / "direct.duckdb") as ws:
+        assert pull(ws, "tryton", tryton, "company", full=True) is not None
+        want = ws.con.execute(PULLED).fetchall()
+    assert any(f"{token}pull Seed 00024 AS" == r[2] for r in want)
+    outcomes: Counter[str] = Counter()
+    with fault_proxy(tryton_server.url, rate=RATE, seed=SEED + 1, slow_delay=(0.05, 1.0),
+                     stall_delay=TIMEOUT + 1.0) as proxy, \
+            Workspace.open(tmp_path / "faulty.duckdb") as ws:
+        erp = TrytonConnector(proxy.url, tryton_server.database, tryton_server.user,
+                              tryton_server.password, timeout=TIMEOUT)
+        for _ in range(PULLS):
+            before = _tables(ws)
+            try:
+                pull(ws, "tryton", erp, "company", full=True)
+            except ConnectorError as exc:
+                code = exc.answer.error_code
+                assert REASONS[code].search(exc.answer.user_explanation), exc
+                assert tryton_server.password not in str(exc)
+                assert _tables(ws) == before
+                outcomes[f"failed ({code})"] += 1
+            else:
+                assert ws.con.execute(PULLED).fetchall() == want
+                outcomes["loaded"] += 1
+        erp.close()
+        assert check(ws) == []
+    print(f"\npulls through faults: {PULLS} full pulls of {len(want)} ERP companies, "
+          f"{proxy.requests} requests, {proxy.fault_count} faults by kind "
+          f"{dict(sorted(proxy.faults.items()))}; outcomes {dict(sorted(outcomes.items()))}")
+    assert outcomes["loaded"] >= 1 and proxy.fault_count > 0
