@@ -932,7 +932,7 @@ def _as_text(name: str, type_: str, whole_doubles: bool = False) -> str:
     ``whole_doubles`` (JSON): a DOUBLE that holds a whole number is written without ".0". The
     JSON reader makes a column DOUBLE when one record has 1.5 or 1.0, which would turn every
     id 7 of that column into "7.0"; JSON itself does not tell 7 from 7.0."""
-    col = f'"{name}"'
+    col = '"' + name.replace('"', '""') + '"'  # a column name is data: never SQL
     t = type_.upper()
     if t.startswith(("STRUCT", "MAP", "UNION", "JSON")) or t.endswith("]"):
         return f"to_json({col})::VARCHAR"
@@ -993,16 +993,31 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, shown: str, fmt: s
     return src
 
 
+#: Types DuckDB's JSON reader gives strings that look like them.
+_JSON_STRING_TYPES = ("UUID", "DATE", "TIME", "TIMESTAMP", "INTERVAL")
+
+
 def _read_json(con: duckdb.DuckDBPyConnection, path: Path, shown: str, fmt: str) -> Source:
     src = Source(path, shown, fmt, [], 0, row_label="record")
     jformat = "array" if fmt == "json" else "newline_delimited"
+    relation = ("read_json(?, format = ?, records = true, sample_size = -1, "
+                "maximum_object_size = 67108864{})")
+    params = [str(path), jformat]
     try:
-        _stage_typed(
-            con, src,
-            "read_json(?, format = ?, records = true, sample_size = -1, "
-            "maximum_object_size = 67108864)",
-            [str(path), jformat], "row_number() OVER ()", whole_doubles=True,
-        )
+        detected = con.execute(f"DESCRIBE SELECT * FROM {relation.format('')}",
+                               params).fetchall()
+        if any(str(t).upper().startswith(_JSON_STRING_TYPES) for _, t, *_ in detected):
+            # DuckDB reads a string that looks like a UUID, a date or a time as one, and
+            # would give it back in its own spelling (lower case, "2026-03-31 10:00:00"): a
+            # JSON string is text, kept as the file holds it
+            columns = ", ".join(
+                f"{_sql_text(n)}: "
+                + _sql_text("VARCHAR" if str(t).upper().startswith(_JSON_STRING_TYPES) else t)
+                for n, t, *_ in detected)
+            relation = relation.format(f", columns = {{{columns}}}")
+        else:
+            relation = relation.format("")
+        _stage_typed(con, src, relation, params, "row_number() OVER ()", whole_doubles=True)
     except duckdb.Error as exc:
         raise _json_error(path, shown, fmt, exc) from exc
     return src

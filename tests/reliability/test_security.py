@@ -4,8 +4,10 @@ identifiers)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from erpdata.errors import ErpdataError
@@ -27,6 +29,29 @@ def test_sql_in_headers_is_kept_as_data(tmp_path: Path) -> None:
         assert {"links", "decisions"} <= set(ws.tables())
         assert ws.con.execute("SELECT id, name, extra->>'$.\"x\\\"; DROP TABLE links; --\"' "
                               "FROM crm_company").fetchall() == [("1", "A", "a")]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "json", "ndjson", "xlsx"])
+def test_sql_in_column_names_of_typed_files_is_kept_as_data(tmp_path: Path, fmt: str) -> None:
+    """Parquet, JSON and XLSX name their columns themselves (no CSV quoting): a name that is
+    SQL is still only a name. Before this test, a double quote in a Parquet or JSON column
+    name broke the load, and a crafted one could have been run as SQL."""
+    frame = pd.DataFrame({"id": ["1"], "name": ["A"], **{e: [v] for e, v in zip(
+        EVIL, "abc", strict=True)}})
+    path = tmp_path / f"c.{fmt}"
+    if fmt == "parquet":
+        frame.to_parquet(path, index=False)
+    elif fmt == "xlsx":
+        frame.to_excel(path, index=False)
+    else:
+        frame.to_json(path, orient="records", lines=fmt == "ndjson", force_ascii=False)
+    with Workspace.open(tmp_path / "w.duckdb") as ws:
+        result = load_file(ws, path, side="crm", kind="company")
+        assert [c[0] for c in result.columns if c[1] == "extra"] == EVIL
+        assert {"links", "decisions"} <= set(ws.tables())
+        assert ws.con.execute("SELECT id, name, extra FROM crm_company").fetchall() == [
+            ("1", "A", json.dumps(dict(zip(EVIL, "abc", strict=True)), ensure_ascii=False,
+                                  separators=(",", ":")))]
 
 
 @pytest.mark.parametrize("evil", EVIL)
