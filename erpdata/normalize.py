@@ -151,7 +151,8 @@ def _unique_pairs(s: pd.Series, countries: pa.Array) -> tuple[pa.Array, pa.Array
     values = _to_arrow(s)
     sep = pa.scalar(_SEP, _STR)
     enc = pc.binary_join_element_wise(values, countries, sep).dictionary_encode()
-    parts = pc.split_pattern(enc.dictionary, _SEP, max_splits=1)
+    # split at the last separator: a value may hold one (a file can), a country code never
+    parts = pc.split_pattern(enc.dictionary, _SEP, max_splits=1, reverse=True)
     return pc.list_element(parts, 0), pc.list_element(parts, 1), enc.indices
 
 
@@ -195,7 +196,7 @@ def _regex_any(words: Iterable[str]) -> str:
 # Folding
 # =============================================================================================
 
-#: Letters NFKD does not decompose, replaced before it (lower case; upper case is lowered first).
+#: Letters NFKD does not decompose, replaced after it and lower case (so lower case only).
 _LITERAL_FOLDS = (("ß", "ss"), ("æ", "ae"), ("ø", "o"), ("đ", "d"), ("ð", "d"), ("þ", "th"),
                   ("ł", "l"), ("œ", "oe"), ("ı", "i"))
 
@@ -203,11 +204,18 @@ _LITERAL_FOLDS = (("ß", "ss"), ("æ", "ae"), ("ø", "o"), ("đ", "d"), ("ð", "
 def _fold_chars(a: pa.Array, *, aa: bool = True) -> pa.Array:
     """Lower case, Nordic/German letters folded, diacritics stripped, "aa"→"a" (unless ``aa``
     is false); punctuation kept."""
-    a = pc.utf8_lower(a)
+    # NFKD before lower case and the literal folds: a compatibility character can decompose
+    # to capitals ("℡" → "TEL") or to a letter folded here ("ǽ" → "æ" + accent)
+    a = pc.utf8_lower(pc.utf8_normalize(a, form="NFKD"))
     for old, new in _LITERAL_FOLDS:
         a = pc.replace_substring(a, old, new)
-    a = pc.replace_substring_regex(pc.utf8_normalize(a, form="NFKD"), r"\p{M}+", "")
-    return pc.replace_substring(a, "aa", "a") if aa else a
+    a = pc.replace_substring_regex(a, r"\p{M}+", "")
+    return _collapse_aa(a) if aa else a
+
+
+def _collapse_aa(a: pa.Array) -> pa.Array:
+    """Every run of "a" ("aa", and "aaa" too, so that folding twice changes nothing) → "a"."""
+    return pc.replace_substring_regex(a, "a{2,}", "a")
 
 
 def _fold(a: pa.Array) -> pa.Array:
@@ -898,7 +906,7 @@ def _url_keys(values: pa.Array) -> pa.Array:
     a = pc.replace_substring_regex(a, r"^[a-z][a-z0-9+.\-]*://", "")
     a = pc.replace_substring_regex(a, r"^[^/?#\s]*@", "")
     a = pc.replace_substring_regex(a, r"[/?#:\\\s].*$", "")
-    a = pc.replace_substring_regex(a, r"^www\d*\.", "")
+    a = pc.replace_substring_regex(a, r"^(?:www\d*\.)+", "")  # "www.www.x.no" too
     a = pc.utf8_trim(a, ".")
     valid = pc.match_substring_regex(
         a, r"^(?:[\pL\pN](?:[\pL\pN-]*[\pL\pN])?\.)+\pL[\pL\pN-]*\pL$")
@@ -1137,7 +1145,9 @@ def _org_parts(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array
     """(compacted value, VAT prefix, digits, NL suffix) per value (null where not that shape)."""
     a = pc.replace_substring_regex(pc.utf8_upper(values), r"^\s*(\d+)\.0\s*$", r"\1")  # 1.0
     a = pc.replace_substring_regex(a, _ORG_LABELS, "")
-    a = pc.replace_substring_regex(a, r"[\s.\-/:,_;()]+", "")
+    # every separator, not only the usual ones: "CHE'123'456'788" is "CHE-123.456.788", not
+    # an identifier of another shape (whose key would be "CHE123456788", not "123456788")
+    a = pc.replace_substring_regex(a, r"[^A-Z0-9]+", "")
     parts = pc.extract_regex(a, _ORG_SHAPE)
     pre, num, sfx = (pc.struct_field(parts, f) for f in ("pre", "num", "sfx"))
     return a, pre, num, sfx
@@ -1275,15 +1285,41 @@ def _street_keys(values: pa.Array) -> pa.Array:
     a = pc.replace_substring_regex(a, r"[^\pL\pN]+", " ")
     a = pc.replace_substring_regex(a, r"^\s*(?:p\s*b|pl)\s*(\d)", r"pobox \1")
     a = pc.replace_substring_regex(a, _PO_BOX, r"pobox \1")
+    a = _until_stable(a, _split_street_types)
+    # "aa"→"a" after the split ("straat", "laan" are suffixes), and the split again where that
+    # changed a word ("Kongsvaag" = "Kongsvåg" → "kongs vei")
+    collapsed = _collapse_aa(a)
+    a = _until_stable(collapsed, _split_street_types, pc.not_equal(collapsed, a))
+    a = _until_stable(a, lambda x: pc.replace_substring_regex(  # "High St", not "St Olav"
+        x, r"(\pL{2} )st\b", r"\1gata"))
+    a = _map_tokens(_squash(a), {w: canon for canon, words in _STREET_WORDS.items()
+                                 for w in words})
+    # "Storgata 1 b" → "1b"; not "435 S La Cienega" (a number first: the letter is a direction)
+    return _until_stable(a, lambda x: _squash(
+        pc.replace_substring_regex(x, r"(\pL \d+) ([a-z])\b", r"\1\2")))
+
+
+def _split_street_types(a: pa.Array) -> pa.Array:
+    """Street types split off compound words and written one way ("storgata" → "stor gata")."""
     for canon, suffixes in _STREET_SUFFIXES.items():
         a = pc.replace_substring_regex(a, rf"\b(\pL*?)(?:{_regex_any(suffixes)})\b",
                                        rf"\1 {canon}")
-    a = pc.replace_substring_regex(a, r"(\pL{2} )st\b", r"\1gata")  # "High St", not "St Olav"
-    a = _map_tokens(_squash(a), {w: canon for canon, words in _STREET_WORDS.items()
-                                 for w in words})
-    a = pc.replace_substring(a, "aa", "a")
-    # "Storgata 1 b" → "1b"; not "435 S La Cienega" (a number first: the letter is a direction)
-    return _squash(pc.replace_substring_regex(a, r"(\pL \d+) ([a-z])\b", r"\1\2"))
+    return _squash(a)
+
+
+def _until_stable(a: pa.Array, fn: Callable[[pa.Array], pa.Array],
+                  rows: pa.Array | None = None) -> pa.Array:
+    """``fn`` applied to ``rows`` (default: all), then again to the values it changed, until it
+    changes none: a rule whose output it can apply to again ("gatevegen" → "gate vei" →
+    "gata vei"; "a 1 b 2 c" → "a 1b 2 c" → "a 1b 2c") gives a key that is its own key."""
+    if rows is None:  # all of them: no filtering and scattering back
+        before, a = a, fn(a)
+        rows = pc.not_equal(a, before)
+    while pc.any(pc.fill_null(rows, False)).as_py():
+        before = a
+        a = _patch(a, rows, fn)
+        rows = pc.not_equal(a, before)
+    return a
 
 
 def street(s: pd.Series) -> pd.Series:
@@ -1296,8 +1332,9 @@ def street(s: pd.Series) -> pd.Series:
     plass (plass, plads, plats, platz, plein, torget, torv, tori, square), lane. So "Storgata 1B"
     = "Storgt. 1 b" = "stor gata 1b" and "Kongens gate" = "Kongensgate". Post boxes
     ("Postboks", "Box", "Postbus", "Postfach", "PO Box", "Pb.", "PL") → "pobox 123".
-    Throughput: 0.35 s per 1,000,000 values with 80,000 distinct (about 4 µs per distinct
-    value).
+    The rules run again on what they changed until nothing changes, so a key is its own key
+    ("Gatevegen" = "Gate vegen" → "gata vei"). Throughput: 0.5 s per 1,000,000 values with
+    80,000 distinct (about 6 µs per distinct value).
     """
     return _per_unique(s, _street_keys)
 
@@ -1313,7 +1350,14 @@ _CITY_NAMES: dict[str, str] = {
     "geneva": "geneve", "kristiania": "oslo", "trondhjem": "trondheim", "tammerfors": "tampere",
     "uleaborg": "oulu", "vasa": "vaasa", "elsinore": "helsingor",
 }
-_CITY_DISTRICTS = r" (?:c|k|v|o|n|s|nv|sv|no|so|nw|ne|sw|se|w|e)$"
+# one or more district letters at the end ("Oslo N", "København K"; all of "a c c" goes)
+_CITY_DISTRICTS = r"(?: (?:c|k|v|o|n|s|nv|sv|no|so|nw|ne|sw|se|w|e))+$"
+
+
+#: The local names' own folded spellings ("Den Haag" folds to "den hag"): the key of a key is
+#: itself, and "Den Haag" meets "The Hague".
+_CITY_NAMES |= {_fold_py(local): local for local in set(_CITY_NAMES.values())
+                if _fold_py(local) != local}
 
 
 def _city_keys(values: pa.Array) -> pa.Array:
