@@ -37,7 +37,7 @@ from erpdata.schema import (
     fields,
     table_name,
 )
-from erpdata.sources import STAGE, Source, drop_stage, read_source
+from erpdata.sources import STAGE, Source, drop_stage, read_source, sql_text
 from erpdata.workspace import Workspace, current_user
 
 _DATE_FORMATS = ["%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%Y%m%d", "%d.%m.%y"]
@@ -79,11 +79,6 @@ class LoadResult:
             f"{self.updated} changed, {self.unchanged} unchanged, {self.missing} flagged missing, "
             f"{self.reappeared} back again ({self.seconds:.1f} s)"
         )
-
-
-def _q(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _convert_sql(col: str, field_type: str) -> str:
@@ -233,7 +228,7 @@ def _build_canonical(
     if side == "erp" and kind != "company":
         exprs["parent_actor_type"] = _parent_type_sql(con, src, cmap)
     extra = (
-        "json_object(" + ", ".join(f"{_q(src.headers[p])}, c{p}" for p in cmap.extra) + ")"
+        "json_object(" + ", ".join(f"{sql_text(src.headers[p])}, c{p}" for p in cmap.extra) + ")"
         if cmap.extra else "NULL"
     )
     cols = ", ".join(f"{expr} AS {name}" for name, expr in exprs.items())
@@ -266,9 +261,9 @@ def _value_map_sql(
     for value in values:
         actor = _actor_type_of(value, allowed)
         if actor is None:
-            _first_bad(con, src, pos, f"trim(c{pos}) = {_q(value)}",
+            _first_bad(con, src, pos, f"trim(c{pos}) = {sql_text(value)}",
                        f"'{{value}}' is not {what}: use one of {', '.join(allowed)}")
-        cases.append(f"WHEN {_q(value)} THEN {_q(actor or '')}")
+        cases.append(f"WHEN {sql_text(value)} THEN {sql_text(actor or '')}")
     if not cases:
         return "NULL"
     return f"CASE trim(c{pos}) {' '.join(cases)} END"
@@ -280,7 +275,7 @@ def _actor_type_sql(
 ) -> str:
     pos = cmap.fields.get("actor_type")
     if kind != "company":
-        return _q(ACTOR_TYPES[kind][0])
+        return sql_text(ACTOR_TYPES[kind][0])
     if pos is None:
         if constant_type is None:
             raise src.error(
@@ -288,14 +283,14 @@ def _actor_type_sql(
                 "(customer / supplier / partner) or give the type of the whole file "
                 "(--actor-type customer)", row=1,
             )
-        return _q(constant_type)
+        return sql_text(constant_type)
     case = _value_map_sql(con, src, pos, ACTOR_TYPES["company"], "an ERP actor type")
     if constant_type is None:
         _first_bad(con, src, pos, f"nullif(trim(c{pos}), '') IS NULL",
                    "the actor type is empty: fill it in (customer / supplier / partner) or give "
                    "the type of the whole file (--actor-type)")
         return case
-    return f"coalesce({case}, {_q(constant_type)})"
+    return f"coalesce({case}, {sql_text(constant_type)})"
 
 
 def _parent_type_sql(con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping) -> str:

@@ -175,11 +175,12 @@ def read_source(
     if size == 0:
         raise IngestError(shown, "the file is empty (0 bytes): was the export finished?",
                           row=1, column_index=0)
-    check_size(size, shown, max_bytes)
+    limit = max_load_bytes() if max_bytes is None else max_bytes
+    check_size(size, shown, limit)
     fmt = detect_format(p, shown)
     drop_stage(con)
     if fmt == "xlsx":
-        _check_archive(p, shown, max_load_bytes() if max_bytes is None else max_bytes)
+        _check_archive(p, shown, limit)
     reader = {"csv": _read_csv, "xlsx": _read_xlsx, "parquet": _read_parquet,
               "json": _read_json, "ndjson": _read_json}[fmt]
     src = reader(con, p, shown, fmt)
@@ -242,7 +243,7 @@ def _check_values(con: duckdb.DuckDBPyConnection, src: Source) -> None:
             "file joined from two exports often has one)"
         )
     if src.row_label == "row":
-        same = " AND ".join(f"trim(c{i}) IS NOT DISTINCT FROM {_sql_text(h)}"
+        same = " AND ".join(f"trim(c{i}) IS NOT DISTINCT FROM {sql_text(h)}"
                             for i, h in enumerate(src.headers))
         again = con.execute(f"SELECT min(_row) FROM {STAGE} WHERE {same}").fetchone()
         if again is not None and again[0] is not None:
@@ -301,7 +302,7 @@ def _describe(src: Source, index: int) -> str:
     return f"'{src.headers[index]}' ({column_letter(index)})"
 
 
-def _sql_text(text: str) -> str:
+def sql_text(text: str) -> str:
     """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
@@ -1011,8 +1012,8 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, shown: str, fmt: str)
             # would give it back in its own spelling (lower case, "2026-03-31 10:00:00"): a
             # JSON string is text, kept as the file holds it
             columns = ", ".join(
-                f"{_sql_text(n)}: "
-                + _sql_text("VARCHAR" if str(t).upper().startswith(_JSON_STRING_TYPES) else t)
+                f"{sql_text(n)}: "
+                + sql_text("VARCHAR" if str(t).upper().startswith(_JSON_STRING_TYPES) else t)
                 for n, t, *_ in detected)
             relation = relation.format(f", columns = {{{columns}}}")
         else:

@@ -173,9 +173,11 @@ def sync(ws: Workspace, *, erp: Connector | None = None, crm: CrmConnector | Non
 #: committed, or an undo's own compensating action. Without this a steward's "Sync now" could
 #: never finish an action that met a network fault once. A refusal (a 4xx, a business error)
 #: is not sent again: it would fail the same way until someone changes something.
+#: An action that may still be sent at all: an undo's own, or one of a batch still committed.
+_LIVE = ("(idempotency_key LIKE 'undo:%' OR batch_id IN "
+         "(SELECT b.batch_id FROM batches b WHERE b.status = 'committed'))")
 _RESEND = ("status = 'error' AND coalesce(TRY_CAST(result->>'retryable' AS BOOLEAN), false) "
-           "AND (idempotency_key LIKE 'undo:%' OR batch_id IN "
-           "(SELECT b.batch_id FROM batches b WHERE b.status = 'committed'))")
+           f"AND {_LIVE}")
 #: Failed tries kept per action (the latest), so that a long outage cannot bloat a result.
 _MAX_TRIES_KEPT = 20
 
@@ -681,8 +683,7 @@ def retry_failed(ws: Workspace, *, batch_id: int | None = None, user: str | None
     with ws.transaction(cur):
         who = require(ws, "steward", "sending failed actions again", user, cur)
         ids = [int(i) for (i,) in cur.execute(
-            "SELECT action_id FROM actions WHERE status = 'error' AND (idempotency_key LIKE "
-            "'undo:%' OR batch_id IN (SELECT batch_id FROM batches WHERE status = 'committed'))"
+            f"SELECT action_id FROM actions WHERE status = 'error' AND {_LIVE}"
             + (" AND batch_id = ?" if batch_id is not None else ""),
             [batch_id] if batch_id is not None else []).fetchall()]
         if ids:

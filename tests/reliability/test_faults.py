@@ -42,6 +42,7 @@ from erpdata.decisions import decide
 from erpdata.ingest import load_file
 from erpdata.sync import pull, sync
 from erpdata.workspace import Workspace
+from tests.helpers import snapshot
 from tests.reliability.faultproxy import FAILING_KINDS, FAULT_KINDS, FaultProxy, fault_proxy
 from tests.tryton_server import RawTryton, TrytonServer
 
@@ -322,12 +323,6 @@ PULLED = ("SELECT * EXCLUDE (source_file, source_row, first_load_id, load_id, mi
           "FROM erp_company ORDER BY actor_type, id")
 
 
-def _tables(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table of the workspace, sorted rows: what a failed pull must leave unchanged."""
-    return {t: sorted(ws.con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
-            for t in ws.tables()}
-
-
 def test_a_pull_through_faults_loads_all_or_nothing(
         tryton_server: TrytonServer, tryton: TrytonConnector, token: str,
         tmp_path: Path) -> None:
@@ -347,14 +342,14 @@ def test_a_pull_through_faults_loads_all_or_nothing(
         erp = TrytonConnector(proxy.url, tryton_server.database, tryton_server.user,
                               tryton_server.password, timeout=TIMEOUT)
         for _ in range(PULLS):
-            before = _tables(ws)
+            before = snapshot(ws)
             try:
                 pull(ws, "tryton", erp, "company", full=True)
             except ConnectorError as exc:
                 code = exc.answer.error_code
                 assert REASONS[code].search(exc.answer.user_explanation), exc
                 assert tryton_server.password not in str(exc)
-                assert _tables(ws) == before
+                assert snapshot(ws) == before
                 outcomes[f"failed ({code})"] += 1
             else:
                 assert ws.con.execute(PULLED).fetchall() == want
