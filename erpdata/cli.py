@@ -98,6 +98,11 @@ def _cmd_load(args: argparse.Namespace) -> int:
     width = max((len(h) for h, _, _ in result.columns), default=0)
     for header, field, how in result.columns:
         print(f"  {header:<{width}}  -> {field:<14} ({how})", file=err)
+    for line in result.proposal:  # the key and parent, and why (header, values, mapping file)
+        print(line, file=err)
+    if result.types:
+        print("comparison types for matching: " + ", ".join(
+            f"{f} = {t}" for f, t in result.types.items()), file=err)
     for warning in result.warnings:
         print(f"warning: {warning}", file=err)
     print(result.summary(), file=err)
@@ -198,12 +203,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_match(args: argparse.Namespace) -> int:
+    from erpdata.ingest import field_types
     from erpdata.matching import match_workspace
-    from erpdata.matching.workspace import scoring_states
+    from erpdata.matching.spec import Inference, inference_table
+    from erpdata.matching.workspace import comparisons, run_notes, scoring_states
 
     kinds = [args.kind] if args.kind else list(KINDS)
     with Workspace.open(args.workspace) as ws:
         for kind in kinds:
+            fixed = field_types(ws.cursor(), kind)  # [types] of the loaded mapping files
+            print(f"{kind}: comparing (column, type, why):\n" + inference_table(
+                [Inference((c.crm_col,), (c.erp_col,), c.type,
+                           "mapping file [types]" if c.name in fixed
+                           else f"canonical field {c.name}")
+                 for c in comparisons(ws.cursor(), kind)]), file=sys.stderr)
             update, close = _tqdm_progress(f"match {kind}")
             try:
                 result = match_workspace(ws, kind, user=args.user, progress=update)
@@ -218,21 +231,27 @@ def _cmd_match(args: argparse.Namespace) -> int:
                   f"scored {states['scored']}, no candidate {states['no_candidate']}; "
                   f"thresholds auto {result.thresholds['auto']:.3f}, "
                   f"review {result.thresholds['review']:.3f}", file=sys.stderr)
+            for note in run_notes(result.stats):  # a kept model, a floored threshold
+                print(f"note: {kind}: {note}", file=sys.stderr)
     return 0
 
 
 def _cmd_match_files(args: argparse.Namespace) -> int:
     from erpdata.matching import parse_compare
     from erpdata.matching.files import match_files
+    from erpdata.matching.spec import Inference, inference_table
 
     try:
         compare = [parse_compare(spec) for spec in args.compare or []]
     except ValueError as exc:
         raise ErpdataError(str(exc)) from exc
+    def inferred(inference: list[Inference]) -> None:
+        print("comparing (column, type, why):\n" + inference_table(inference), file=sys.stderr)
+
     update, close = _tqdm_progress("match-files")
     try:
         result = match_files(args.crm_file, args.erp_file, args.out, compare=compare,
-                             many_to_many=args.many_to_many, progress=update)
+                             many_to_many=args.many_to_many, progress=update, inferred=inferred)
     except ValueError as exc:  # a --compare naming a column the files do not have
         raise ErpdataError(str(exc)) from exc
     finally:

@@ -5,6 +5,10 @@ the common Nordic, Dutch and German ERPs produce. Headers are *folded* before lo
 diacritics, æ/ø/ß, spaces and punctuation), so "Org.nr", "ORGNR" and "Org nr" are one key.
 An explicit mapping (TOML or JSON) wins over the synonyms; the mapping actually used is
 returned, shown and stored with the load, so a load can always be explained and repeated.
+
+Every mapped field remembers *why* it was mapped (mapping file, the header's meaning, or the
+column's values when :mod:`erpdata.proposals` proposed it), so the CLI and the Load page can
+say "key: column 'CustomerNo' (header: customer number)" instead of leaving a steward to guess.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from erpdata.errors import IngestError, column_letter
-from erpdata.schema import ID_SYNONYMS, Kind, Side, fields
+from erpdata.schema import ERP_NUMBER_HEADERS, ID_SYNONYMS, Kind, Side, fields
 
 _FOLD_TABLE = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "đ": "d", "ð": "d", "þ": "th",
                              "ł": "l", "œ": "oe"})
@@ -39,13 +43,35 @@ def synonym_index(side: Side, kind: Kind) -> dict[str, str]:
     The record key's synonyms come first, so "id" is never taken by a data field; among data
     fields, the first field in schema order that lists a synonym keeps it.
     """
-    index: dict[str, str] = {}
+    return {key: cands[0][0] for key, cands in synonym_candidates(side, kind).items()}
+
+
+def synonym_candidates(side: Side, kind: Kind) -> dict[str, list[tuple[str, str]]]:
+    """Folded synonym -> every (field, label) that lists it, in priority order: the record key
+    first, then data fields in schema order. ``label`` says what the header means, for
+    messages: the meaning of an ERP number header ("customer number"), else the synonym as the
+    schema writes it. Why a list: a header that names the key when the file has no other key
+    column ("CustomerNo" on ERP companies) names the next field that lists it (``number2``)
+    when an "id" column is there too, instead of being lost in ``extra``."""
+    meaning = {fold(h): label for label, group in ERP_NUMBER_HEADERS.items() for h in group}
+    index: dict[str, list[tuple[str, str]]] = {}
+
+    def add(syn: str, name: str) -> None:
+        key = fold(syn)
+        cands = index.setdefault(key, [])
+        if all(n != name for n, _ in cands):
+            cands.append((name, meaning.get(key, syn)))
+
     for syn in ID_SYNONYMS[(side, kind)]:
-        index.setdefault(fold(syn), "id")
+        add(syn, "id")
     for f in fields(side, kind):
         for syn in (f.name, *f.synonyms):
-            index.setdefault(fold(syn), f.name)
+            add(syn, f.name)
     return index
+
+
+#: The field that names a record's parent, per side (persons and projects only).
+PARENT_FIELD: dict[Side, str] = {"crm": "company_id", "erp": "parent_key"}
 
 
 @dataclass
@@ -54,39 +80,115 @@ class ColumnMapping:
 
     ``fields`` maps canonical field -> position of the source column; ``extra`` lists the positions
     kept in the record's ``extra`` JSON. ``headers`` are the source headers as written.
+    ``explicit``: fields the caller's mapping named; ``proposed``: fields chosen from the
+    column's values (:mod:`erpdata.proposals`); ``reasons``: field -> why it was mapped
+    ("header: customer number", "values: 2,000 unique, never empty").
     """
 
     headers: list[str]
     fields: dict[str, int] = field(default_factory=dict)
     extra: list[int] = field(default_factory=list)
     explicit: set[str] = field(default_factory=set)
+    proposed: set[str] = field(default_factory=set)
+    reasons: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, str]:
         """Canonical field -> header text: the form shown to users and stored with a load."""
         return {name: self.headers[pos] for name, pos in self.fields.items()}
 
+    def how(self, name: str) -> str:
+        """How field ``name`` was mapped: 'mapping file', 'synonym' or the values' reason."""
+        if name in self.explicit:
+            return "mapping file"
+        if name in self.proposed:
+            return self.reasons[name]
+        return "synonym"
+
     def describe(self) -> list[tuple[str, str, str]]:
         """Rows of (header, field or 'extra', how) in source column order, for display."""
-        by_pos = {pos: name for name, pos in self.fields.items()}
+        by_pos: dict[int, list[str]] = {}
+        for name, pos in self.fields.items():
+            by_pos.setdefault(pos, []).append(name)
         rows = []
         for pos, header in enumerate(self.headers):
-            if pos in by_pos:
-                how = "mapping file" if by_pos[pos] in self.explicit else "synonym"
-                rows.append((header, by_pos[pos], how))
+            if pos in by_pos:  # a key column that also feeds its number field shows as the key
+                names = sorted(by_pos[pos], key=lambda n: n != "id")
+                how = self.how(names[0]) + "".join(f"; also {n}" for n in names[1:])
+                rows.append((header, names[0], how))
             else:
                 rows.append((header, "extra", "kept as is"))
         return rows
 
+    def assign(self, name: str, pos: int, reason: str, *, proposed: bool = False,
+               keep: bool = False) -> None:
+        """Map column ``pos`` to field ``name`` (taking it from ``extra``, or from the field it
+        fed before unless ``keep``), remembering why."""
+        for other, p in list(self.fields.items()):
+            if p == pos and not keep:
+                del self.fields[other]
+                self.reasons.pop(other, None)
+        if pos in self.extra:
+            self.extra.remove(pos)
+        old = self.fields.get(name)
+        if old is not None:
+            self.extra.append(old)
+            self.extra.sort()
+        self.fields[name] = pos
+        self.reasons[name] = reason
+        if proposed:
+            self.proposed.add(name)
+
+    def key_lines(self, side: Side, kind: Kind) -> list[str]:
+        """The record key and (persons, projects) the parent column, and why each was chosen:
+        ``key: column 'CustomerNo' (header: customer number)``. For the CLI and the Load page."""
+        roles = [("id", "key")]
+        if kind != "company":
+            roles.append((PARENT_FIELD[side], "parent"))
+        lines = []
+        for name, role in roles:
+            pos = self.fields.get(name)
+            if pos is None:
+                why = self.reasons.get(name, "no header names it")
+                lines.append(f"{role}: none found ({why})")
+                continue
+            why = "mapping file" if name in self.explicit else self.reasons.get(name, "synonym")
+            lines.append(f"{role}: column '{self.headers[pos]}' ({why})")
+        return lines
+
+
+@dataclass
+class MappingFile:
+    """A mapping file's content: ``columns`` (field -> source header) and ``types`` (field or
+    source header -> comparison type, see :data:`erpdata.matching.spec.TYPES`)."""
+
+    columns: dict[str, str]
+    types: dict[str, str] = field(default_factory=dict)
+
 
 def read_mapping_file(path: str | Path) -> dict[str, str]:
-    """Read a mapping file: TOML or JSON, ``field = "Source header"`` under ``[columns]`` or flat.
+    """Read a mapping file's column mapping (see :func:`read_mapping`)."""
+    return read_mapping(path).columns
+
+
+def read_mapping(path: str | Path) -> MappingFile:
+    """Read a mapping file: TOML or JSON, ``field = "Source header"`` under ``[columns]`` or flat,
+    and optionally ``[types]``: how ``erpdata match`` compares a field.
 
     Example (TOML)::
 
         [columns]
         id = "Kundenr"
         name = "Navn"
+
+        [types]
+        number2 = "code"      # a canonical field, or a source header the file maps to one
+
+    A type that :data:`erpdata.matching.spec.TYPES` does not know is an error naming the file
+    and the entry; which field a header entry means is settled at load time
+    (:func:`erpdata.ingest.load_file`), when the file's columns are known.
     """
+    from erpdata.matching.spec import TYPES  # here: matching imports much that columns need not
+
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8-sig")
@@ -97,12 +199,30 @@ def read_mapping_file(path: str | Path) -> dict[str, str]:
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         what = p.suffix.lstrip(".").upper() or "TOML"
         raise IngestError(p, f"the mapping file is not valid {what}: {exc}") from exc
-    cols = data.get("columns", data)
+    if not isinstance(data, dict):
+        raise IngestError(p, 'expected field = "Source header" pairs (optionally under '
+                          '[columns]), all strings')
+    types = data.get("types", {})
+    cols = data["columns"] if "columns" in data else {
+        k: v for k, v in data.items() if k != "types"}
     if not isinstance(cols, dict) or not all(isinstance(v, str) for v in cols.values()):
         raise IngestError(
             p, 'expected field = "Source header" pairs (optionally under [columns]), all strings'
         )
-    return {str(k): v for k, v in cols.items()}
+    if not isinstance(types, dict):
+        raise IngestError(p, 'expected [types] to hold field = "type" pairs, e.g. '
+                          'number2 = "code"')
+    for entry, type_ in types.items():
+        if not isinstance(type_, str) or type_ not in TYPES or type_ == "location":
+            usable = ", ".join(t for t in TYPES if t != "location")
+            raise IngestError(
+                p, f"[types] entry {entry} = {json.dumps(type_, ensure_ascii=False)}: "
+                f"unknown comparison type; use one of {usable}"
+                + (" (a location compares two columns: use match-files --compare)"
+                   if type_ == "location" else "")
+            )
+    return MappingFile({str(k): v for k, v in cols.items()},
+                       {str(k): str(v) for k, v in types.items()})
 
 
 def map_columns(
@@ -138,17 +258,35 @@ def map_columns(
             )
         result.fields[fname] = pos
         result.explicit.add(fname)
+    # The key first: of the columns whose header names the key, the one whose synonym ranks
+    # highest in ID_SYNONYMS (generic "id" before "customer number"), leftmost on a tie.
+    cands = synonym_candidates(side, kind)
     taken = set(result.fields.values())
-    index = synonym_index(side, kind)
+    if "id" not in result.fields:
+        rank = {fold(syn): i for i, syn in reversed(list(enumerate(ID_SYNONYMS[(side, kind)])))}
+        keyed = [(rank[key], pos) for pos, key in enumerate(folded_headers)
+                 if pos not in taken and key in rank]
+        if keyed:
+            pos = min(keyed)[1]
+            result.fields["id"] = pos
+            result.reasons["id"] = "header: " + cands[folded_headers[pos]][0][1]
+            taken.add(pos)
     for pos, key in enumerate(folded_headers):
         if pos in taken:
             continue
-        name = index.get(key)
-        if name is not None and name not in result.fields:
-            result.fields[name] = pos
+        for name, label in cands.get(key, []):
+            if name not in result.fields:
+                result.fields[name] = pos
+                result.reasons[name] = f"header: {label}"
+                break
         else:
             result.extra.append(pos)
     return result
+
+
+def header_position(headers: Sequence[str], wanted: str) -> int | None:
+    """Position of header ``wanted`` in ``headers`` (exact text first, then folded), or None."""
+    return _find_header(headers, [fold(h) for h in headers], wanted)
 
 
 def _find_header(headers: Sequence[str], folded: Sequence[str], wanted: str) -> int | None:

@@ -9,6 +9,11 @@ does not exist, ...) raises ONE :class:`~erpdata.errors.IngestError` naming the 
 and the column, and the transaction is rolled back: the workspace is exactly as before.
 
 All set work runs in DuckDB SQL over the staging table, never in Python loops over rows.
+
+Where the headers do not name the key (or an ERP person's company), the values propose it
+(:mod:`erpdata.proposals`); the proposal and its reason come back in ``LoadResult.proposal``.
+A mapping file's ``[types]`` (how ``erpdata match`` compares a field) is stored in the
+workspace by the same transaction, as meta ``field_types.<kind>`` (:func:`field_types`).
 """
 
 from __future__ import annotations
@@ -24,9 +29,18 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from erpdata.columns import ColumnMapping, describe_columns, fold, map_columns, read_mapping_file
-from erpdata.errors import ErpdataError
+from erpdata.columns import (
+    ColumnMapping,
+    MappingFile,
+    describe_columns,
+    fold,
+    header_position,
+    map_columns,
+    read_mapping,
+)
+from erpdata.errors import ErpdataError, IngestError
 from erpdata.progress import Progress
+from erpdata.proposals import propose as propose_columns
 from erpdata.schema import (
     ACTOR_TYPE_SYNONYMS,
     ACTOR_TYPES,
@@ -71,6 +85,11 @@ class LoadResult:
     reappeared: int
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: How the key and (persons, projects) the parent were chosen, one line each:
+    #: ``key: column 'CustomerNo' (header: customer number)``.
+    proposal: list[str] = field(default_factory=list)
+    #: Comparison types the mapping file's ``[types]`` set (field -> type), stored for matching.
+    types: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line for logs and the CLI."""
@@ -109,6 +128,7 @@ def load_file(
     display: str | None = None,
     partial: bool = False,
     max_bytes: int | None = None,
+    propose: bool = True,
 ) -> LoadResult:
     """Load one export file of ``side`` (crm/erp) and ``kind`` (company/person/project).
 
@@ -118,7 +138,10 @@ def load_file(
     show in messages (e.g. an upload's original name). ``partial``: the file holds only some
     records (those a live system changed since the last pull), so records it lacks are not
     flagged missing. ``max_bytes``: refuse a bigger file before reading it (default
-    ``$ERPDATA_MAX_LOAD_MB`` megabytes, 1024 if unset). Returns a :class:`LoadResult`; raises
+    ``$ERPDATA_MAX_LOAD_MB`` megabytes, 1024 if unset). ``propose``: where no header names the
+    key (or an ERP person's or project's company), let the values propose the column
+    (:mod:`erpdata.proposals`); pass False when ``mapping`` is already a steward's final word
+    (the Load page, whose editor showed the proposal). Returns a :class:`LoadResult`; raises
     :class:`IngestError` and leaves the workspace untouched on any problem.
     """
     check_side_kind(side, kind)
@@ -130,13 +153,17 @@ def load_file(
     explicit, mapping_file = _explicit_mapping(mapping)
     constant_type = _constant_actor_type(s, k, actor_type)
     con = ws.cursor()
+    types: dict[str, str] = {}
     try:
         with ws.transaction(con):
             report("reading", 0.0)
             src = read_source(con, path, display, max_bytes=max_bytes)
             report("mapping", 0.35)
-            cmap = map_columns(src.headers, s, k, explicit=explicit, file=src.display,
+            cmap = map_columns(src.headers, s, k, explicit=explicit.columns, file=src.display,
                                mapping_file=mapping_file)
+            if propose:
+                propose_columns(con, cmap, s, k)
+            types = _resolve_types(explicit.types, cmap, s, k, mapping_file or src.display)
             if cmap.extra:
                 src.warnings.append(
                     f"{len(cmap.extra)} column(s) match no field and are kept in extra: "
@@ -146,6 +173,8 @@ def load_file(
             _build_canonical(con, src, cmap, s, k, constant_type)
             report("applying", 0.7)
             result = _apply(con, src, cmap, s, k, constant_type, user, started, partial)
+            if types:
+                _store_types(ws, con, k, types)
             report("done", 1.0)
     finally:
         drop_stage(con)
@@ -153,17 +182,84 @@ def load_file(
             con.execute(f"DROP TABLE IF EXISTS {tmp}")
         con.close()
     result.seconds = time.perf_counter() - t0
+    result.proposal = cmap.key_lines(s, k)
+    result.types = types
     return result
 
 
 def _explicit_mapping(
     mapping: Mapping[str, str] | str | os.PathLike[str] | None,
-) -> tuple[dict[str, str], str | None]:
+) -> tuple[MappingFile, str | None]:
     if mapping is None:
-        return {}, None
+        return MappingFile({}), None
     if isinstance(mapping, Mapping):
-        return dict(mapping), None
-    return read_mapping_file(mapping), str(mapping)
+        return MappingFile(dict(mapping)), None
+    return read_mapping(mapping), str(mapping)
+
+
+#: Fields whose comparison a mapping file's ``[types]`` may set: the data fields both sides
+#: have (the key and the parent columns are structure, not compared values).
+_STRUCTURAL = {"company_id", "parent_key", "parent_actor_type", "actor_type", "last_modified"}
+
+
+def typable_fields(kind: Kind) -> list[str]:
+    """Fields of ``kind`` that both sides hold, in schema order: what ``[types]`` may name."""
+    erp = {f.name for f in fields("erp", kind)}
+    return [f.name for f in fields("crm", kind) if f.name in erp and f.name not in _STRUCTURAL]
+
+
+def _resolve_types(
+    raw: Mapping[str, str], cmap: ColumnMapping, side: Side, kind: Kind, where: str,
+) -> dict[str, str]:
+    """The mapping file's ``[types]`` as canonical field -> type. An entry names a field, or a
+    source header of this file that is mapped to one ("Kundenr" -> ``number2``). The types
+    themselves were checked when the file was read (:func:`erpdata.columns.read_mapping`)."""
+    out: dict[str, str] = {}
+    allowed = typable_fields(kind)
+    known = {"id", *(f.name for f in fields(side, kind))}
+    for entry, type_ in raw.items():
+        name = entry if entry in known else None
+        if name is None:
+            pos = header_position(cmap.headers, entry)
+            if pos is None:
+                raise IngestError(
+                    where, f"[types] entry {entry} = \"{type_}\": neither a field of "
+                    f"{side.upper()} {PLURAL[kind]} nor a column of this file; fields that can "
+                    f"take a type: {', '.join(allowed)}")
+            at = [n for n, p in cmap.fields.items() if p == pos and n != "id"]
+            if not at:
+                raise IngestError(
+                    where, f"[types] entry {entry} = \"{type_}\": column '{cmap.headers[pos]}' "
+                    "is not mapped to a compared field; map it under [columns] (e.g. "
+                    f"number2 = \"{cmap.headers[pos]}\") or name the field in [types]")
+            name = at[0]
+        if name not in allowed:
+            raise IngestError(
+                where, f"[types] entry {entry} = \"{type_}\": field '{name}' is not compared "
+                f"between CRM and ERP {PLURAL[kind]}; fields that can take a type: "
+                f"{', '.join(allowed)}")
+        out[name] = type_
+    return out
+
+
+def _types_key(kind: str) -> str:
+    return f"field_types.{kind}"
+
+
+def _store_types(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind,
+                 types: Mapping[str, str]) -> None:
+    """Merge ``types`` into the kind's stored types (a later file's entry for a field wins):
+    CRM and ERP files of one kind share them, because one comparison reads both sides."""
+    stored = field_types(con, kind)
+    stored.update(types)
+    ws.set_meta(_types_key(kind), json.dumps(stored, sort_keys=True), con)
+
+
+def field_types(con: duckdb.DuckDBPyConnection, kind: str) -> dict[str, str]:
+    """The comparison types that mapping files fixed for ``kind`` (field -> type; ``{}``: none).
+    Read by :func:`erpdata.matching.workspace.comparisons`."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [_types_key(kind)]).fetchone()
+    return dict(json.loads(row[0])) if row else {}
 
 
 def _constant_actor_type(side: Side, kind: Kind, actor_type: str | None) -> str | None:
@@ -376,9 +472,13 @@ def _check_parents(
             ORDER BY n.source_row LIMIT 1"""
     ).fetchone()
     if bad is not None:
+        why = ""
+        if col in cmap.proposed:  # say the column was the values' choice, and how to overrule
+            why = (f" (this column was proposed as the parent because its {cmap.reasons[col]}; "
+                   f"map {col} in a mapping file to choose another)")
         raise src.error(
             f"{'company' if side == 'crm' else 'parent'} '{bad[1]}' does not exist among the "
-            f"{label} of this workspace: load the companies first, or fix the id",
+            f"{label} of this workspace: load the companies first, or fix the id{why}",
             row=int(bad[0]), column_index=pos,
         )
 
@@ -519,24 +619,37 @@ class Preview:
     columns: list[tuple[str, str, str]]
     rows: pd.DataFrame
     total: int
+    #: Field -> header of every mapped field (a key column that also feeds its number field
+    #: shows once in ``columns`` but is here twice).
+    mapping: dict[str, str] = field(default_factory=dict)
+    #: How the key and the parent were chosen (see :attr:`LoadResult.proposal`).
+    proposal: list[str] = field(default_factory=list)
 
 
 def preview(path: str | os.PathLike[str], *, side: str, kind: str,
             mapping: Mapping[str, str] | str | os.PathLike[str] | None = None,
             display: str | None = None, limit: int = 10,
-            max_bytes: int | None = None) -> Preview:
-    """Read ``path`` in a scratch database and say how its columns would be mapped (raises the
-    same :class:`IngestError` a load would for an unreadable file, a file above the size limit
-    ``max_bytes`` or a bad mapping)."""
+            max_bytes: int | None = None, ws: Workspace | None = None) -> Preview:
+    """Read ``path`` and say how its columns would be mapped, the values' proposal included
+    (raises the same :class:`IngestError` a load would for an unreadable file, a file above
+    the size limit ``max_bytes`` or a bad mapping). Without ``ws`` it reads in a scratch
+    database and cannot propose a parent; with it, it reads into temporary tables of a
+    workspace cursor (dropped again: nothing is written) so the parent can be proposed from
+    the loaded ERP companies."""
     check_side_kind(side, kind)
+    s: Side = side  # type: ignore[assignment]
+    k: Kind = kind  # type: ignore[assignment]
     explicit, mapping_file = _explicit_mapping(mapping)
-    con = duckdb.connect()
+    con = duckdb.connect() if ws is None else ws.cursor()
     try:
         src = read_source(con, path, display, max_bytes=max_bytes)
-        cmap = map_columns(src.headers, side, kind, explicit=explicit,  # type: ignore[arg-type]
+        cmap = map_columns(src.headers, s, k, explicit=explicit.columns,
                            file=src.display, mapping_file=mapping_file)
+        propose_columns(con, cmap, s, k)
+        _resolve_types(explicit.types, cmap, s, k, mapping_file or src.display)
         rows = con.execute(f"SELECT * EXCLUDE (_row) FROM {STAGE} LIMIT {int(limit)}").df()
     finally:
+        drop_stage(con)
         con.close()
     rows.columns = list(src.headers)[:len(rows.columns)]
-    return Preview(cmap.describe(), rows, src.rows)
+    return Preview(cmap.describe(), rows, src.rows, cmap.as_dict(), cmap.key_lines(s, k))

@@ -82,6 +82,36 @@ def _f(
 
 
 # --- shared synonym groups -------------------------------------------------------------------
+
+def _numbered(stems: str, suffixes: str, *more: str) -> tuple[str, ...]:
+    """Every ``stem suffix`` pair ("kunde" + "nr" -> "kunde nr"), then ``more``. Folding drops
+    the space and punctuation, so one pair also stands for "Kundenr", "Kunde-Nr." and
+    "KUNDE_NR"."""
+    return (*(f"{a} {b}" for a in stems.split("|") for b in suffixes.split("|")), *more)
+
+
+_NUMBER_SUFFIXES = "number|no|nr|num|id|code|key|nummer|kode|kod|numero|ident"
+
+#: What ERPs head their customer and supplier numbers with, by meaning (English, Norwegian,
+#: Swedish, Danish, Dutch, German; debtor/creditor are the ledgers' words for customer and
+#: supplier; KUNNR/LIFNR are SAP's field names). Why generated: each language glues stem and
+#: suffix its own way (Kundenr, Kundennummer, Debiteurnummer, Leverantörsnummer, VendorNo), and
+#: a hand-written list always misses one. The same header means different fields by side and
+#: kind: on an ERP company it is the record key; on an ERP person or project it names the
+#: company the record belongs to (``parent_key``); on a CRM company it is the ERP number the
+#: CRM record carries (``number2``). The key (``ID_SYNONYMS``) wins over ``number2`` on ERP
+#: companies because the record key's synonyms are looked up first (``columns.synonym_index``).
+ERP_NUMBER_HEADERS: dict[str, tuple[str, ...]] = {
+    "customer number": _numbered(
+        "customer|cust|debtor|kunde|kunden|kund|klant|klanten|debiteur|debiteuren|debitor|"
+        "debitoren|asiakas", _NUMBER_SUFFIXES, "kunnr"),
+    "supplier number": _numbered(
+        "supplier|supp|vendor|creditor|leverandør|leverandørs|leverantör|leverantörs|"
+        "leverancier|leveranciers|crediteur|crediteuren|kreditor|kreditoren|lieferant|"
+        "lieferanten|toimittaja", _NUMBER_SUFFIXES, "lifnr"),
+}
+_ERP_NUMBERS = "|".join(h for group in ERP_NUMBER_HEADERS.values() for h in group)
+
 _EMAIL = ("email|e-mail|e_mail|mail|epost|e-post|epostadresse|e-postadresse|emailaddress|"
           "e-mailadres|emailadres|mailadresse|sahkoposti")
 _URL = ("url|web|website|www|homepage|hjemmeside|nettside|webside|hemsida|webbplats|webadres|"
@@ -113,7 +143,8 @@ COMPANY_FIELDS: tuple[Field, ...] = (
        "number2|number|no|nr|nummer|customer number|customer no|kundenummer|kundenr|kundnummer|"
        "kundnr|klantnummer|kundennummer|debiteurnummer|debitornummer|account number|"
        "supplier number|leverandørnummer|leverantörsnummer|crediteurnummer|lieferantennummer|"
-       "asiakasnumero"),
+       "asiakasnumero"
+       + "|" + _ERP_NUMBERS),
     _f("phone", "Phone", _PHONE),
     _f("fax", "Fax", "fax|telefax|faxnummer|telefaxnummer"),
     _f("email", "E-mail", _EMAIL),
@@ -235,7 +266,7 @@ ID_SYNONYMS: dict[tuple[Side, Kind], tuple[str, ...]] = {
         "id", "erp_id", "erp key", "key", "party id", "actor id", "record id", "customer id",
         "customer key", "kunde id", "kund id", "klant id", "debiteur id", "kunden-id",
         "supplier id", "leverandør id", "leverantör id", "crediteur id", "lieferanten-id",
-    ),
+    ) + ERP_NUMBER_HEADERS["customer number"] + ERP_NUMBER_HEADERS["supplier number"],
     ("erp", "person"): (
         "id", "erp_id", "erp key", "key", "party id", "person id", "person key", "contact id",
         "contact key", "record id",
@@ -256,8 +287,8 @@ ERP_EXTRA_FIELDS: dict[Kind, tuple[Field, ...]] = {
         _f("parent_key", "Parent ERP key",
            "parent_key|parentkey|parent key|parent erp key|parenterpkey|customer key|customer id|"
            "customer|company key|company id|company_id|kunde id|kundenummer|kundnummer|"
-           "klantnummer|debiteurnummer|party|employer|employer key|arbeidsgiver|werkgever",
-           sync_key=None, side="erp"),
+           "klantnummer|debiteurnummer|party|employer|employer key|arbeidsgiver|werkgever|"
+           + _ERP_NUMBERS, sync_key=None, side="erp"),
         _f("parent_actor_type", "Parent actor type",
            "parent_actor_type|parentactortype|parent actor type|parent type",
            sync_key=None, side="erp"),
@@ -265,7 +296,7 @@ ERP_EXTRA_FIELDS: dict[Kind, tuple[Field, ...]] = {
     "project": (
         _f("parent_key", "Customer ERP key",
            "parent_key|parentkey|parent key|customer key|customer id|customer|customer number|"
-           "kunde id|kundenummer|kundnummer|klantnummer|debiteurnummer|party",
+           "kunde id|kundenummer|kundnummer|klantnummer|debiteurnummer|party|" + _ERP_NUMBERS,
            sync_key=None, side="erp"),
         _f("parent_actor_type", "Customer actor type",
            "parent_actor_type|parentactortype|parent actor type|parent type",

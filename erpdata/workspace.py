@@ -403,6 +403,20 @@ def _v7() -> list[str]:
     ]
 
 
+def _v8() -> list[str]:
+    """The last good matching model of each kind (its ``m``, ``u`` and prior as JSON, and the
+    run that fitted it), so that a run whose data has nothing left to learn from (the matches
+    linked and gone, a small export) scores with it instead of a degenerate fit."""
+    return [
+        f"""CREATE TABLE match_models (
+            kind VARCHAR PRIMARY KEY {_KIND_CHECK},
+            run_id INTEGER NOT NULL,
+            fitted_at TIMESTAMP NOT NULL,
+            model JSON NOT NULL
+        )""",
+    ]
+
+
 @dataclass(frozen=True)
 class Migration:
     """One forward step of the workspace schema."""
@@ -420,6 +434,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "users and their roles", _v5),
     Migration(6, "the decision state of each suggestion, stored; ERP ids indexed", _v6),
     Migration(7, "connections, sync high-water marks and sync conflicts", _v7),
+    Migration(8, "the last good matching model of each kind", _v8),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -71,8 +71,10 @@ def _start(path: Path | None, data: bytes | None, shown: str, side: str, kind: s
                 source = Path(tmp) / shown
                 source.write_bytes(data)
             assert source is not None
+            # propose=False: the editor showed the values' proposal; what it holds now is final
             return load_file(ws, source, side=side, kind=kind, mapping=mapping,
-                             actor_type=actor, user=name, display=shown, progress=progress)
+                             actor_type=actor, user=name, display=shown, progress=progress,
+                             propose=False)
 
     ui.start_job("load", f"Loading {shown}", work, name)
 
@@ -117,12 +119,13 @@ with tempfile.TemporaryDirectory() as tmp:
             path.write_bytes(upload.getvalue())
         else:
             path, shown = Path(typed_path.strip()).expanduser(), typed_path.strip()
-        pv = preview(path, side=side, kind=kind, display=shown)
+        pv = preview(path, side=side, kind=kind, display=shown, ws=ws)
     except ErpdataError as exc:
         st.error(str(exc))
         st.stop()
     st.markdown(f"**{shown}**: {ui.fmt(pv.total)} row(s). Column mapping (correct a field "
                 "where the header was not recognised):")
+    st.caption(" · ".join(pv.proposal))  # key (and parent): which column, and why
     options = ["extra", "id", *(f.name for f in fields(side, kind))]
     table = pd.DataFrame(pv.columns, columns=["header", "field", "how"])
     edited = st.data_editor(table, key=f"load_mapping_{side}_{kind}", hide_index=True,
@@ -130,7 +133,12 @@ with tempfile.TemporaryDirectory() as tmp:
                                 "field": st.column_config.SelectboxColumn("Field",
                                                                           options=options)})
     st.dataframe(pv.rows, hide_index=True, width="stretch")
-    mapping = {r.field: r.header for r in edited.itertuples() if r.field != "extra"}
+    # Rows left as proposed keep every field their column feeds (a key column that is also
+    # the number shows once in the editor); edited rows say what they now feed.
+    kept = {h for h, before, after in zip(table["header"], table["field"], edited["field"],
+                                          strict=True) if before == after}
+    mapping = {f: h for f, h in pv.mapping.items() if h in kept}
+    mapping.update({r.field: r.header for r in edited.itertuples() if r.field != "extra"})
     data = upload.getvalue() if upload is not None else None
     st.button(f"Load into {side.upper()} {ui.KIND_LABELS[kind].lower()}", type="primary",
               key="load_go", disabled=running, on_click=_start,

@@ -16,8 +16,8 @@ from tests.helpers import COMPANIES, snapshot, write_text
 RECORD_TABLES = ["crm_company", "crm_person", "crm_project", "erp_company", "erp_person",
                  "erp_project"]
 LATER_TABLES = ["actions", "audit", "batches", "connections", "decisions", "field_mappings",
-                "links", "match_runs", "picks", "scoring_state", "suggestions", "sync_conflicts",
-                "sync_marks", "users"]
+                "links", "match_models", "match_runs", "picks", "scoring_state", "suggestions",
+                "sync_conflicts", "sync_marks", "users"]
 
 
 def test_new_workspace_has_every_table(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ that want the same ERP actor show up as a *conflict* (a probable CRM duplicate),
 silent drop.
 
 Thresholds come from the model's own probabilities, never from a truth file:
-``review`` maximises the expected F1 of the links, ``auto`` is the lowest probability above
-which the expected precision of the links is still at least :data:`AUTO_PRECISION`.
+``review`` maximises the expected F1 of the links, but never below :data:`REVIEW_FLOOR`;
+``auto`` is the lowest probability above which the expected precision of the links is still at
+least :data:`AUTO_PRECISION`, and never below :data:`MIN_AUTO`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from erpdata.errors import ErpdataError
+
 AUTO_PRECISION = 0.995
 MIN_AUTO = 0.99
+#: The lowest review threshold the model may choose (a steward may fix a lower one).
+#: Mechanism: a pair raises the expected F1 of the links exactly when its probability is above
+#: half the best expected F1 (``p > F1*/2``), so the F1-optimal threshold is ``F1*/2`` and
+#: follows F1* down when the links left are all unlikely (a workspace whose matches are already
+#: linked: F1* -> 0 put pairs with probability 0.0 into the review band). Below an expected F1 of
+#: 1/2 most suggested links would be wrong or missing: there is nothing left worth a steward's
+#: review, so the floor is the threshold at F1* = 1/2, i.e. 1/4. Why not 1/2 ("more likely a
+#: match than not"): one-to-one scoring splits a sure match between two equally good rivals (a
+#: CRM duplicate, a customer and a supplier that are one company) at just under 1/2 each, and
+#: those are exactly the pairs the review band and its conflict flag exist to show.
+REVIEW_FLOOR = 0.25
 
 
 def one_to_one(left: np.ndarray, right: np.ndarray, p: np.ndarray,
@@ -66,23 +80,50 @@ def indistinguishable(left: np.ndarray, content: np.ndarray, p: np.ndarray
     return np.bincount(codes, weights=p)[codes], size[codes]
 
 
-def thresholds(p_links: np.ndarray) -> dict[str, float]:
-    """``review`` (max expected F1) and ``auto`` (expected precision >= AUTO_PRECISION) from the
-    probabilities of the candidate links (the one-to-one assignment's pairs)."""
+def best_f1_review(p_links: np.ndarray) -> float:
+    """The lowest probability of the links that together have the best expected F1 (no floor;
+    0.5 when there are no links)."""
     if len(p_links) == 0:
-        return {"review": 0.5, "auto": MIN_AUTO}
+        return 0.5
     p = np.sort(p_links)[::-1]
     expected_tp = np.cumsum(p)
-    expected_matches = expected_tp[-1]
+    f1 = 2 * expected_tp / (np.arange(1, len(p) + 1) + expected_tp[-1])
+    return float(p[int(np.argmax(f1))])
+
+
+def thresholds(p_links: np.ndarray) -> dict[str, float]:
+    """``review`` (max expected F1, at least :data:`REVIEW_FLOOR`) and ``auto`` (expected
+    precision >= AUTO_PRECISION) from the probabilities of the candidate links (the one-to-one
+    assignment's pairs)."""
+    if len(p_links) == 0:
+        return {"review": 0.5, "auto": MIN_AUTO}
+    review = max(best_f1_review(p_links), REVIEW_FLOOR)
+    p = np.sort(p_links)[::-1]
+    expected_tp = np.cumsum(p)
     k = np.arange(1, len(p) + 1)
-    f1 = 2 * expected_tp / (k + expected_matches)
-    best = int(np.argmax(f1))
-    review = float(p[best])
     precision = expected_tp / k
     ok = np.flatnonzero(precision >= AUTO_PRECISION)
     auto = float(p[ok[-1]]) if len(ok) else 1.0
     auto = max(auto, review, MIN_AUTO)
     return {"review": review, "auto": auto}
+
+
+def check_limits(limits: dict[str, float]) -> dict[str, float]:
+    """Fixed limits as floats, refused unless each is a probability in (0, 1]: a review limit
+    of 0 would put every candidate, however hopeless, into the review band."""
+    out: dict[str, float] = {}
+    for key, value in limits.items():
+        if key not in ("auto", "review"):
+            raise ErpdataError(f"unknown threshold {key!r}: use auto or review")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not 0.0 < number <= 1.0:  # also refuses NaN
+            raise ErpdataError(f"the {key} threshold must be a probability above 0 and at most "
+                               f"1, not {value!r}")
+        out[key] = number
+    return out
 
 
 def band(p: np.ndarray, limits: dict[str, float]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Blocking: which (CRM, ERP) pairs are worth scoring at all, in DuckDB SQL.
+"""Blocking: which (CRM, ERP) pairs are worth scoring at all, in DuckDB SQL and sparse matrices.
 
 Why several keys: each rule misses some true pairs (a typo in the rarest token, a moved company,
 a changed phone), but a true pair rarely escapes all of them. The rules are unioned into one
@@ -10,6 +10,15 @@ a record with a decisive agreement does not drag weaker ones into the (costly) c
 Keys shared by too many records (a switchboard number, the token "bygg") are skipped per key,
 with a limit derived from a budget of joined rows, so that 1,000,000 x 1,000,000 stays bounded
 while small tables are blocked generously.
+
+Why the rules must not trust the types: they are inferred from column names and values, and on
+an export never seen before they are often wrong or incomplete (a surname typed as text, a
+second first-name column that is empty, everything typed as a code). So besides the typed rules
+(every name column, not just the first ones; a person's columns also as one full name, so that
+first and last name swapped or split differently still meet; a one-typo key for single words;
+date parts with a name initial) there is one generator that reads the whole record whatever its
+columns are: character 3-grams with TF-IDF weights, each CRM record's nearest ERP records by
+cosine (:func:`_ngram_pairs`).
 """
 
 from __future__ import annotations
@@ -18,6 +27,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy import sparse
+from sparse_dot_topn import sp_matmul_topn
 
 from erpdata.matching.spec import KEY_TYPES, NAME_TYPES, Comparison
 
@@ -37,13 +51,42 @@ MIN_SHARE = 0.2
 #: and text-like data, where the rules rank less well, needs the weaker ones (beer: pair
 #: completeness 0.93 with the cut, 0.985 without).
 SHARE_CUT_ABOVE = 2_000_000
+#: Tokens shorter than this get no one-typo keys: a 3-letter token with a letter deleted is a
+#: 2-letter key, which a large share of all tokens yield, so it is skipped by the per-key cap
+#: anyway after costing a join; a typo in a short token is left to the other rules.
+MIN_TYPO_LENGTH = 4
+#: The label of the rules on a person's columns read as one name.
+FULL_NAME = "full name"
+#: Weight of the 3-gram generator, per unit of cosine: a whole-record resemblance counts like a
+#: shared rare token (2.0) at cosine 1, less as the records differ, so that pairs only it finds
+#: rank by their resemblance and never above a pair that agrees on a key.
+NGRAM_WEIGHT = 2.0
+#: Character classes of the 3-grams: 6 bits per byte, so a gram is an 18-bit column index (a
+#: matrix of 262,144 columns, no vocabulary to build). Letters and digits keep their own
+#: class; every other ASCII byte is a separator (a space: "a-b" and "a b" are the same grams);
+#: the bytes of non-ASCII UTF-8 characters share 27 classes (a collision only makes two rare
+#: letters one, which costs a little precision in a generator, never recall).
+_GRAM_BITS = 6
+
+
+def _byte_classes() -> np.ndarray:
+    out = np.zeros(256, dtype=np.int32)
+    out[ord("a"):ord("z") + 1] = np.arange(1, 27)
+    out[ord("A"):ord("Z") + 1] = np.arange(1, 27)
+    out[ord("0"):ord("9") + 1] = np.arange(27, 37)
+    out[128:] = 37 + np.arange(128, 256) % 27
+    return out
+
+
+_CLASSES = _byte_classes()
 
 
 @dataclass(frozen=True)
 class Rule:
     """One blocking rule: a SQL key computed the same way on both sides; pairs agree when their
-    keys are equal. ``source`` instead names a ready table of (lrid, rrid, n) pairs, ``n``
-    being how many records share what the pair agrees on."""
+    keys are equal. ``source`` instead names a ready table of (lrid, rrid, s) pairs, ``s`` in
+    (0, 1] being how strongly the pair agrees (1 / the number of records sharing what the pair
+    agrees on, or a cosine)."""
 
     name: str
     weight: float
@@ -55,29 +98,79 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _sorted_tokens(col: str) -> str:
-    return f"array_to_string(list_sort(list_distinct(string_split({col}, ' '))), ' ')"
+def _tokens(expr: str) -> str:
+    """The distinct non-empty words of ``expr`` (a list)."""
+    return f"list_distinct(list_filter(string_split({expr}, ' '), lambda t: t <> ''))"
+
+
+def _sorted_tokens(expr: str) -> str:
+    return f"array_to_string(list_sort({_tokens(expr)}), ' ')"
+
+
+def _name_sources(comparisons: Sequence[Comparison]) -> list[tuple[str, str]]:
+    """(label, SQL expression) of every name to block on: each name-typed comparison and, when
+    a record's person name is spread over several columns, all of them as one full name (in
+    column order; the rules on it only use its words as a set, so the order does not matter)."""
+    names = [c for c in comparisons if c.type in NAME_TYPES]
+    # an empty name is no name: '' would pair every two records that lack one
+    out = [(c.name, f"nullif({_q(c.name)}, '')") for c in names]
+    persons = [c for c in names if c.type == "person"]
+    if len(persons) >= 2:
+        out.append((FULL_NAME, _joined(persons)))
+    return out
+
+
+def _joined(columns: Sequence[Comparison]) -> str:
+    """The columns' values joined by a space, empty ones left out (NULL when all are)."""
+    parts = ", ".join(f"nullif(CAST({_q(c.name)} AS VARCHAR), '')" for c in columns)
+    return f"nullif(concat_ws(' ', {parts}), '')"
+
+
+def _initials_source(comparisons: Sequence[Comparison]) -> str | None:
+    """The name whose word initials the date rules pair with: the person columns when there
+    are any (their initials survive a swap or a changed surname), else every name column."""
+    names = [c for c in comparisons if c.type in NAME_TYPES]
+    persons = [c for c in names if c.type == "person"]
+    chosen = persons or names
+    return _joined(chosen) if chosen else None
+
+
+def _typo_keys(label: str, sources: Sequence[tuple[str, str]],
+               comparisons: Sequence[Comparison]) -> bool:
+    """Whether the name ``label`` gets one-typo keys: not a person column when there is a full
+    name, whose two rarest words are those columns' words already (the keys would be the same,
+    and they are the rule that joins the most rows)."""
+    if label == FULL_NAME or not any(x == FULL_NAME for x, _ in sources):
+        return True
+    return not any(c.name == label and c.type == "person" for c in comparisons)
 
 
 def rules(comparisons: Sequence[Comparison]) -> list[Rule]:
-    """The blocking rules that the comparisons' types allow."""
+    """The blocking rules that the comparisons' types allow, and the type-agnostic 3-gram
+    generator (always)."""
     out: list[Rule] = []
-    names = [c for c in comparisons if c.type in NAME_TYPES][:2]
     postcodes = [c for c in comparisons if c.type == "postcode"][:1]
     cities = [c for c in comparisons if c.type == "city"][:1]
-    for i, c in enumerate(names):
-        f = _q(c.name)
-        out.append(Rule(f"{c.name}: exact", 4.0, f))
-        out.append(Rule(f"{c.name}: rare token", 2.0, source=f"rare1_{i}"))
-        out.append(Rule(f"{c.name}: two rarest tokens", 3.0, source=f"rare2_{i}"))
-        prefix = f"substr(replace({f}, ' ', ''), 1, 6)"
-        out.append(Rule(f"{c.name}: prefix", 1.0, prefix))
-        for p in postcodes:
-            key = f"{_q(p.name)} || '|' || string_split({f}, ' ')[1]"
-            out.append(Rule(f"{p.name} + first token", 2.0, key))
+    sources = _name_sources(comparisons)
+    for i, (label, f) in enumerate(sources):
+        full = label == FULL_NAME
+        out.append(Rule(f"{label}: exact", 4.0, _sorted_tokens(f) if full else f))
+        out.append(Rule(f"{label}: rare token", 2.0, source=f"rare1_{i}"))
+        out.append(Rule(f"{label}: two rarest tokens", 3.0, source=f"rare2_{i}"))
+        if _typo_keys(label, sources, comparisons):
+            out.append(Rule(f"{label}: rare token, one typo", 1.5, source=f"typo_{i}"))
+        if not full:
+            prefix = f"substr(replace({f}, ' ', ''), 1, 6)"
+            out.append(Rule(f"{label}: prefix", 1.0, prefix))
+            for p in postcodes:
+                key = f"{_q(p.name)} || '|' || string_split({f}, ' ')[1]"
+                out.append(Rule(f"{p.name} + first token", 2.0, key))
         for city in cities:
             key = f"{_q(city.name)} || '|' || {_sorted_tokens(f)}"
             out.append(Rule(f"{city.name} + sorted tokens", 2.0, key))
+    for j, c in enumerate(x for x in comparisons if x.type == "date"):
+        out.append(Rule(f"{c.name}: exact", 3.0, _q(c.name)))
+        out.append(Rule(f"{c.name}: two parts + initial", 1.5, source=f"date_{j}"))
     for c in comparisons:
         if c.type in KEY_TYPES:
             key = _q(c.name + "__key")
@@ -85,15 +178,40 @@ def rules(comparisons: Sequence[Comparison]) -> list[Rule]:
         if c.type == "email":
             dom = _q(c.name + "__dom")
             out.append(Rule(f"{c.name}: domain", 1.5, dom))
+    out.append(Rule("all columns: 3-gram cosine", NGRAM_WEIGHT, source="ngram"))
     return out
 
 
-def _token_tables(con: duckdb.DuckDBPyConnection, c: Comparison, i: int, cap: int) -> None:
-    """``rare1_i`` (each record's rarest token) and ``rare2_i`` (its two rarest, joined)."""
-    f = _q(c.name)
+def _shared_keys(con: duckdb.DuckDBPyConnection, name: str, lkeys: str, rkeys: str,
+                 cap: int, budget: int) -> None:
+    """Table ``name`` of the pairs whose records share a key of ``lkeys`` / ``rkeys`` (tables
+    of distinct (rid, k), several keys per record); ``s`` is 1 / the ERP holders of the
+    rarest key the pair shares.
+
+    With several keys per record, the per-key cap alone would let the rule join that many
+    times :data:`ROW_BUDGET` rows, and the costly keys are the ones held by many records on
+    both sides (the one-letter deletions of a common first name), which only re-find pairs
+    that agree on a common word anyway. So, as for the 3-gram generator, keys are kept from
+    the fewest joined pairs (CRM holders x ERP holders) up while their total stays within
+    ``budget``, and one held by more than ``cap`` ERP records is skipped as in every rule."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS
+        WITH lc AS (SELECT k, count(*) AS a FROM {lkeys} GROUP BY k),
+             rc AS (SELECT k, count(*) AS n FROM {rkeys} GROUP BY k HAVING count(*) <= {cap}),
+             ok AS (SELECT k, n FROM (
+                 SELECT k, n, sum(a * n) OVER (ORDER BY a * n, k ROWS UNBOUNDED PRECEDING) AS c
+                 FROM lc JOIN rc USING (k)) WHERE c <= {budget})
+        SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / min(ok.n) AS s
+        FROM {lkeys} a JOIN ok USING (k) JOIN {rkeys} b USING (k) GROUP BY ALL""")
+
+
+def _token_tables(con: duckdb.DuckDBPyConnection, f: str, i: int, cap: int, *,
+                  typo_budget: int = 0) -> None:
+    """``rare1_i`` (each record's rarest token against all tokens of the other side),
+    ``rare2_i`` (its two rarest, joined) and, with a ``typo_budget``, ``typo_i`` (see
+    :func:`_typo_table`) for the name expression ``f``."""
     for side in ("l", "r"):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}tok AS
-            SELECT rid, unnest(list_distinct(string_split({f}, ' '))[1:{MAX_TOKENS}]) AS tok
+            SELECT rid, unnest({_tokens(f)}[1:{MAX_TOKENS}]) AS tok
             FROM {side} WHERE {f} IS NOT NULL AND {f} <> ''""")
     con.execute("""CREATE OR REPLACE TEMP TABLE tokdf AS
         SELECT tok, count(*) AS df FROM (SELECT tok FROM ltok UNION ALL SELECT tok FROM rtok)
@@ -104,7 +222,7 @@ def _token_tables(con: duckdb.DuckDBPyConnection, c: Comparison, i: int, cap: in
             FROM {side}tok JOIN tokdf USING (tok) QUALIFY k <= 2""")
     # rare1: a record's rarest token against every token of the other side, both ways.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE rare1_{i} AS
-        SELECT lrid, rrid, min(n) AS n FROM (
+        SELECT lrid, rrid, 1.0 / min(n) AS s FROM (
             SELECT a.rid AS lrid, b.rid AS rrid, a.df AS n FROM lrare a JOIN rtok b USING (tok)
             WHERE a.k = 1 AND a.df <= {cap}
             UNION ALL
@@ -113,14 +231,169 @@ def _token_tables(con: duckdb.DuckDBPyConnection, c: Comparison, i: int, cap: in
         GROUP BY lrid, rrid""")
     for side in ("l", "r"):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}pair AS
-            SELECT rid, min(tok) || ' ' || max(tok) AS key FROM {side}rare
+            SELECT rid, min(tok) || ' ' || max(tok) AS k FROM {side}rare
             GROUP BY rid HAVING count(*) = 2""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE rare2_{i} AS
-        WITH ok AS (SELECT key, count(*) AS n FROM rpair GROUP BY key HAVING count(*) <= {cap})
-        SELECT a.rid AS lrid, b.rid AS rrid, ok.n FROM lpair a JOIN ok USING (key)
-        JOIN rpair b USING (key)""")
+        WITH ok AS (SELECT k, count(*) AS n FROM rpair GROUP BY k HAVING count(*) <= {cap})
+        SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / ok.n AS s FROM lpair a JOIN ok USING (k)
+        JOIN rpair b USING (k)""")
+    if typo_budget:
+        _typo_table(con, i, cap, typo_budget)
     for t in ("ltok", "rtok", "tokdf", "lrare", "rrare", "lpair", "rpair"):
         con.execute(f"DROP TABLE {t}")
+
+
+def _typo_table(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int) -> None:
+    """``typo_i``: pairs where one of a record's two rarest tokens is one typo away from one
+    of the other record's two rarest (tables ``lrare`` / ``rrare``).
+
+    Mechanism, a deletion neighbourhood: a token and each of its one-letter deletions
+    ("hansen" -> "ansen", "hnsen", ..., "hanse"). Two words one substitution, insertion,
+    deletion or swap of neighbours apart share one of them ("hansen"/"hanson" both give
+    "hansn"; "allen"/"alen": "alen"), so one typo in a surname no longer loses the pair, and
+    unlike a prefix or a phonetic code this holds wherever the typo is and in any language.
+
+    Done on distinct words, not records (a word's deletions once, however many records hold
+    it), then word pairs back to records. Equal words are left out: rare1 already pairs
+    those. A word pair joins (CRM holders x ERP holders) records; the pairs are kept from the
+    fewest up while their total stays within ``budget`` (the costly ones pair two common
+    words, "hansen"/"hanssen": namesakes more than typos, as a slip is one record's), and an
+    ERP word held by more than ``cap`` records is skipped as in every rule."""
+    for side in ("l", "r"):
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}vocab AS
+            SELECT tok, count(*) AS a FROM {side}rare WHERE length(tok) >= {MIN_TYPO_LENGTH}
+            GROUP BY tok""")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}del AS
+            SELECT tok, tok AS k FROM {side}vocab
+            UNION
+            SELECT tok, substr(tok, 1, p - 1) || substr(tok, p + 1) FROM (
+                SELECT tok, unnest(range(1, length(tok) + 1)) AS p FROM {side}vocab)""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE typo_{i} AS
+        WITH near AS (SELECT DISTINCT a.tok AS ltok, b.tok AS rtok FROM ldel a JOIN rdel b
+                      USING (k) WHERE a.tok <> b.tok),
+             ok AS (SELECT ltok, rtok, rv.a AS n FROM near
+                    JOIN lvocab lv ON lv.tok = near.ltok JOIN rvocab rv ON rv.tok = near.rtok
+                    WHERE rv.a <= {cap}
+                    QUALIFY sum(lv.a * rv.a) OVER (ORDER BY lv.a * rv.a, ltok, rtok
+                                                   ROWS UNBOUNDED PRECEDING) <= {budget})
+        SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / min(ok.n) AS s
+        FROM lrare a JOIN ok ON a.tok = ok.ltok JOIN rrare b ON b.tok = ok.rtok GROUP BY ALL""")
+    for t in ("lvocab", "rvocab", "ldel", "rdel"):
+        con.execute(f"DROP TABLE {t}")
+
+
+def _date_table(con: duckdb.DuckDBPyConnection, c: Comparison, initials: str | None, j: int,
+                cap: int, budget: int) -> None:
+    """``date_j``: pairs whose dates agree on two of year, month and day (or have day and
+    month swapped) and whose names share a word initial.
+
+    Why: a date keyed in wrong differs in one part, and a date alone is rare enough among
+    persons, but year + month is shared by hundreds of records; the initial of any word of the
+    name (a set, so a swap or a changed surname keeps the first name's) divides that by about
+    the number of distinct initials, which makes the key rare enough to block on. Keys are
+    kept from the fewest joined pairs up within ``budget`` (:func:`_shared_keys`), so where
+    they are still too common (year + month among a million persons) only the rarest count."""
+    d = _q(c.name)
+    init = (f"list_distinct(list_transform({_tokens(initials)}, lambda t: t[1]))"
+            if initials else "['']")
+    y, m, dd = (f"substr(CAST({d} AS VARCHAR), {a}, {b})" for a, b in ((1, 4), (6, 2), (9, 2)))
+    parts = (f"[{y} || '-' || {m} || '-?', {y} || '-?-' || {dd}, '?-' || {m} || '-' || {dd}, "
+             f"{y} || '~' || least({m}, {dd}) || greatest({m}, {dd})]")
+    for side in ("l", "r"):
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}date AS
+            SELECT DISTINCT rid, p || '|' || unnest(i) AS k FROM (
+                SELECT rid, unnest({parts}) AS p,
+                       if(coalesce(len({init}), 0) = 0, [''], {init}) AS i FROM {side}
+                WHERE length(CAST({d} AS VARCHAR)) = 10)""")
+    _shared_keys(con, f"date_{j}", "ldate", "rdate", cap, budget)
+    con.execute("DROP TABLE ldate")
+    con.execute("DROP TABLE rdate")
+
+
+#: The number of distinct 3-gram codes; one more code, ``_NO_GRAM``, marks a byte where no gram
+#: starts (it has weight 0, so it needs no mask of its own).
+_GRAMS = 1 << 3 * _GRAM_BITS
+_NO_GRAM = _GRAMS
+
+
+def _gram_codes(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """The 3-gram code starting at every byte of ``text`` (byte classes, see
+    :data:`_GRAM_BITS`), ``_NO_GRAM`` where none starts (the last two bytes of a value), and
+    the values' byte offsets: all in numpy over the Arrow buffers, nothing per record."""
+    arr = text.combine_chunks().cast(pa.large_binary())
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+    data = (np.frombuffer(bufs[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+            if bufs[2] is not None else np.zeros(0, dtype=np.uint8))
+    offsets = offsets - offsets[0]
+    codes = np.full(len(data), _NO_GRAM, dtype=np.int32)
+    if len(data) < 3:
+        return codes, offsets
+    sym = _CLASSES[data]
+    head = codes[:-2]
+    np.left_shift(sym[:-2], 2 * _GRAM_BITS, out=head)
+    head |= sym[1:-1] << _GRAM_BITS
+    head |= sym[2:]
+    for back in (1, 2):  # a gram must not run into the next value
+        ends = offsets[1:] - back
+        codes[ends[ends >= offsets[:-1]]] = _NO_GRAM
+    return codes, offsets
+
+
+def _gram_matrix(codes: np.ndarray, offsets: np.ndarray, weight: np.ndarray
+                 ) -> sparse.csr_matrix:
+    """Rows of L2-normalised ``weight`` per distinct gram, over the grams with a weight."""
+    keep = weight[codes] > 0
+    cols = codes[keep]
+    counts = np.cumsum(keep, dtype=np.int64 if len(keep) >= 1 << 31 else np.int32)
+    indptr = np.concatenate([[0], counts])[offsets]
+    m = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), cols, indptr),
+                          shape=(len(offsets) - 1, _GRAMS))
+    m.sum_duplicates()  # counts: the term frequency
+    m.data *= weight[m.indices]
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    m.data /= np.repeat(np.where(norms > 0, norms, 1), np.diff(m.indptr)).astype(np.float32)
+    return m
+
+
+def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Comparison], k: int,
+                 budget: int) -> pd.DataFrame:
+    """Each CRM record's ``k`` nearest ERP records by the cosine of TF-IDF weighted character
+    3-grams of all its compared values joined, whatever their types (``lrid, rrid, s``).
+
+    Frequent grams are dropped by the same budget as a key rule: a gram held by ``a`` CRM and
+    ``b`` ERP records is a key that joins ``a * b`` pairs, so grams are kept from the rarest
+    such product up while their total stays within ``budget`` (a gram on one side only joins
+    nothing and is dropped too). That bounds the sparse product's work at any size, and what
+    it drops ("as ", " ga") is what TF-IDF would weigh near zero anyway. ``a`` and ``b`` are
+    counted as occurrences (a gram twice in a record counts twice): an upper bound of the
+    records, so the bound holds, and counted before any per-record work, so the common grams
+    are gone before the matrices are built."""
+    none = pd.DataFrame({"lrid": np.zeros(0, np.int64), "rrid": np.zeros(0, np.int64),
+                         "s": np.zeros(0)})
+    if not comparisons:
+        return none
+    text = "lower(" + _joined(comparisons) + ")"
+    sides = []
+    for side in ("l", "r"):
+        t = con.sql(f"SELECT rid, coalesce({text}, '') AS s FROM {side}").to_arrow_table()
+        sides.append((t.column("rid").to_numpy(), *_gram_codes(t.column("s"))))
+    occ_a, occ_b = (np.bincount(codes, minlength=_GRAMS + 1)[:_GRAMS].astype(np.int64)
+                    for _, codes, _ in sides)
+    joined = occ_a * occ_b
+    order = np.argsort(joined, kind="stable")
+    kept = order[(joined[order] > 0) & (np.cumsum(joined[order]) <= budget)]
+    n = sum(len(offsets) - 1 for _, _, offsets in sides)
+    weight = np.zeros(_GRAMS + 1, dtype=np.float32)
+    # idf; a gram in nearly every record still weighs a little (it was kept: it is rare here)
+    weight[kept] = np.maximum(np.log(n / (occ_a[kept] + occ_b[kept])), 1e-3)
+    a, b = (_gram_matrix(codes, offsets, weight) for _, codes, offsets in sides)
+    if not a.nnz or not b.nnz:
+        return none
+    top = sp_matmul_topn(a, b.T.tocsr(), top_n=k, threshold=0.0)
+    rows = np.repeat(np.arange(top.shape[0]), np.diff(top.indptr))
+    return pd.DataFrame({"lrid": sides[0][0][rows], "rrid": sides[1][0][top.indices],
+                         "s": top.data.astype(np.float64)})
 
 
 def block(
@@ -134,38 +407,60 @@ def block(
     them. Otherwise each CRM record keeps its ``per_record`` best-scored candidates, and when
     those could be more than :data:`SHARE_CUT_ABOVE`, only those scoring at least ``min_share``
     of its best (0 keeps all ``per_record``: many-to-many data, where a record's second partner
-    may score well below its first).
+    may score well below its first). The 3-gram generator offers each CRM record its
+    ``per_record`` nearest ERP records, so that it alone could fill the record's quota.
     """
-    (n_l,) = con.execute("SELECT count(*) FROM l").fetchone() or (0,)
-    (n_r,) = con.execute("SELECT count(*) FROM r").fetchone() or (0,)
+    # fetchall, not fetchone: a result left unfinished would block the Arrow read below
+    ((n_l,),) = con.execute("SELECT count(*) FROM l").fetchall()
+    ((n_r, span),) = con.execute("SELECT count(*), coalesce(max(rid), 0) + 1 FROM r").fetchall()
     if n_l * per_record <= SHARE_CUT_ABOVE:
         min_share = 0.0
     cap = max(MIN_CAP, min(5000, ROW_BUDGET // max(n_l, 1)))
+    # Rules with many keys per record (one-typo words, date parts) may join as many rows as
+    # the candidates kept in the end: their keys are kept from the fewest joined pairs up
+    # (see _shared_keys), so they add what is rare and cost no more than the quota.
+    quota = max(n_l, 1) * per_record
     selects: list[str] = []
     counts: dict[str, int] = {}
-    for i, c in enumerate([x for x in comparisons if x.type in NAME_TYPES][:2]):
-        _token_tables(con, c, i, cap)
+    sources = _name_sources(comparisons)
+    for i, (label, f) in enumerate(sources):
+        typo = _typo_keys(label, sources, comparisons)
+        _token_tables(con, f, i, cap, typo_budget=quota if typo else 0)
+    initials = _initials_source(comparisons)
+    for j, c in enumerate(x for x in comparisons if x.type == "date"):
+        _date_table(con, c, initials, j, cap, quota)
+    near = _ngram_pairs(con, comparisons, per_record, ROW_BUDGET)
+    con.register("ngram_df", near)
+    con.execute("CREATE OR REPLACE TEMP TABLE ngram AS SELECT * FROM ngram_df")
+    con.unregister("ngram_df")
+    tables: set[str] = set()
     for i, rule in enumerate(rules(comparisons)):
         if rule.source:
-            sql = f"SELECT lrid, rrid, {rule.weight} / n AS w FROM {rule.source}"
+            tables.add(rule.source)
+            sql = f"SELECT lrid, rrid, {rule.weight} * s AS w FROM {rule.source}"
         else:
             # the key is computed once per record (not again for the filter)
+            # an empty key (a blank code, a blank name) is no key: it would pair all blanks
             sql = f"""WITH lk AS (SELECT * FROM (SELECT rid, {rule.key} AS k FROM l)
-                                 WHERE k NOT NULL),
+                                 WHERE k NOT NULL AND CAST(k AS VARCHAR) <> ''),
                        rk AS (SELECT * FROM (SELECT rid, {rule.key} AS k FROM r)
-                                 WHERE k NOT NULL),
+                                 WHERE k NOT NULL AND CAST(k AS VARCHAR) <> ''),
                        ok AS (SELECT k, count(*) AS n FROM rk GROUP BY k HAVING count(*) <= {cap})
                   SELECT lk.rid AS lrid, rk.rid AS rrid, {rule.weight} / ok.n AS w
                   FROM lk JOIN ok USING (k) JOIN rk USING (k)"""
         con.execute(f"CREATE OR REPLACE TEMP TABLE rule_{i} AS {sql}")
         (n,) = con.execute(f"SELECT count(*) FROM rule_{i}").fetchone() or (0,)
         counts[rule.name] = counts.get(rule.name, 0) + int(n)
-        selects.append(f"SELECT lrid, rrid, w FROM rule_{i}")
+        selects.append(f"SELECT lrid * {span} + rrid AS p, w FROM rule_{i}")
+    for table in tables:
+        con.execute(f"DROP TABLE {table}")
     union = (" UNION ALL ".join(selects) if selects
-             else "SELECT 0 AS lrid, 0 AS rrid, 0.0 AS w LIMIT 0")
-    # rounded: a float sum depends on the order DuckDB adds in, and ties must break the same
-    # way (by rrid) in every run
-    scored = f"SELECT lrid, rrid, round(sum(w), 9) AS score FROM ({union}) GROUP BY lrid, rrid"
+             else "SELECT 0 AS p, 0.0 AS w LIMIT 0")
+    # grouped on one integer per pair (a third faster than on two columns: this aggregation
+    # of every rule's rows is the costliest step); rounded: a float sum depends on the order
+    # DuckDB adds in, and ties must break the same way (by rrid) in every run
+    scored = f"""SELECT p // {span} AS lrid, p % {span} AS rrid, score FROM (
+        SELECT p, round(sum(w), 9) AS score FROM ({union}) GROUP BY p)"""
     if n_l * n_r <= cross_product_below:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE pairs AS
             SELECT l.rid AS lrid, r.rid AS rrid, coalesce(s.score, 0.0) AS score

@@ -4,6 +4,8 @@ Like Splink's comparison levels, each field's agreement is a small ordered set o
 (``exact``, ``very close``, ``close``, ``different``), plus ``missing`` when either side is
 empty, which carries no evidence either way. Similarities are computed with rapidfuzz over
 whole arrays of pairs at once (``process.cpdist``, all cores), never pair by pair in Python.
+Person names also agree word by word (nicknames, initials, sound: :mod:`.names`), which the
+characters alone miss ("tom" / "thomas", "w j" / "william james").
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pyarrow.compute as pc
 from pandas.api.extensions import ExtensionArray
 from rapidfuzz import distance, fuzz, process
 
+from erpdata.matching import names
 from erpdata.matching.spec import NAME_TYPES
 
 MISSING = -1
@@ -34,7 +37,9 @@ class Levels:
 
 LEVELS: dict[str, Levels] = {
     "company": Levels(("different", "similar", "same words", "typo", "exact")),
-    "person": Levels(("different", "similar", "same words", "typo", "exact")),
+    # person: see _person_levels for the order of the levels between "different" and "typo"
+    "person": Levels(("different", "initials agree", "similar", "sounds alike", "nickname",
+                      "same words", "typo", "exact")),
     "text": Levels(("different", "similar", "same words", "typo", "exact")),
     "city": Levels(("different", "similar", "exact")),
     "address": Levels(("different", "similar", "typo", "exact")),
@@ -102,6 +107,36 @@ def _name_levels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     level[open_] = np.maximum(level[open_],
                               np.where(token_set >= 90, 2, np.where(token_set >= 70, 1, 0)))
     out[rest] = level
+    return out
+
+
+#: Person levels (indices into ``LEVELS["person"]``) of :func:`_name_levels`' different /
+#: similar / same words / typo, and of :func:`names.alignment`'s none / initial / sounds /
+#: nickname / equal.
+_PERSON_FROM_CHARACTERS = np.array([0, 2, 5, 6], dtype=np.int8)
+_PERSON_FROM_WORDS = np.array([0, 1, 3, 4, 5], dtype=np.int8)
+_PERSON_INITIALS, _PERSON_TYPO = 1, 6
+
+
+def _person_levels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Levels of person names that differ: the character scorers' level, raised when the words
+    agree as nicknames, by sound, or with initials next to equal words (:func:`names.alignment`).
+
+    The order is by how much each says about two records being one person. "Typo" (ratio >= 90:
+    one or two letters off in the whole name) and "same words" (the words of one are in the
+    other, initials allowed beside them) keep nearly every letter. "Nickname" comes below:
+    a nickname stands for several full names (al: alan, albert, alfred, ...; bill: william,
+    robert), so it narrows less than the written words. "Sounds alike" is below that: a
+    Metaphone key is shared by unrelated names by design, yet it is more specific than
+    "similar" (Jaro-Winkler / token_set), which it refines where both hold. "Initials agree" is
+    the weakest agreement: one letter per word, shared by a large share of any population.
+    When the shorter name is nothing but initials agreeing, that is the level even if the
+    characters looked closer ("w" in "w j" is a subset, but only of initials)."""
+    chars = _PERSON_FROM_CHARACTERS[_name_levels(a, b)]
+    words = names.alignment(a, b)
+    out = np.maximum(chars, _PERSON_FROM_WORDS[words])
+    only_initials = (words == names.INITIAL) & (chars < _PERSON_TYPO)
+    out[only_initials] = _PERSON_INITIALS
     return out
 
 
@@ -187,6 +222,8 @@ def _levels(type_: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         rel = np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-9)
         out[rel <= 0.1] = 1
         out[rel <= 0.001] = 2
+    elif type_ == "person":
+        out = _person_levels(a, b)
     elif type_ in NAME_TYPES:
         out = _name_levels(a, b)
     elif type_ == "address":

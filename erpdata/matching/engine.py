@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from erpdata.matching import assign, blocking, compare
 from erpdata.matching import model as fs
 from erpdata.matching.prepare import features
-from erpdata.matching.spec import NAME_TYPES, Comparison, infer_comparisons
+from erpdata.matching.spec import NAME_TYPES, Comparison, explain_comparisons
 from erpdata.progress import Progress
 
 TOP = 5
@@ -154,6 +154,43 @@ def _many_to_many_model(model: fs.Model, comps: Sequence[Comparison], left: pd.D
     return strict, tf
 
 
+def _keep_or_fit(model: fs.Model, fallback: fs.Model | None, comps: Sequence[Comparison],
+                 left: pd.DataFrame, right: pd.DataFrame, lrid: np.ndarray, rrid: np.ndarray,
+                 gamma: np.ndarray, labels: np.ndarray | None, copies: fs.Copies | None,
+                 tf: dict[int, np.ndarray], many_to_many: bool
+                 ) -> tuple[fs.Model, dict[int, np.ndarray], dict[str, Any]]:
+    """This run's fit, or the last good model's weights when the fit is degenerate; and what
+    happened, for the run's stats (``model``: fitted / kept; ``degenerate``: why, or None).
+
+    Why keep only ``m`` and ``u``: they need matches to learn from, and a workspace whose
+    matches are linked and gone, or a small export, has too few; the weights of the last good
+    fit describe how these fields agree among matches as well as ever. The share of CRM records
+    that have a match is a property of the records scored *now* (after 25 of 40 were linked it
+    is no longer the first run's), and one number can still be estimated from a few pairs, so
+    EM estimates it again with ``m`` held. ``u`` is kept with ``m`` because the weights are
+    ``log2(m/u)``: a ``u`` from a much smaller table (a few hundred random pairs) would change
+    weights that neither fit checked. Many-to-many data refits from the competing fit in
+    stages of its own and never gets a fallback (a workspace matches one-to-one)."""
+    p = model.score(gamma, tf, (lrid, rrid), copies)[0]
+    if labels is not None:
+        p = np.where(labels >= 0, labels.astype(float), p)
+    level_labels = [tuple(x) for x in model.level_labels]
+    reason = fs.degenerate(model, p, level_labels)
+    note: dict[str, Any] = {"model": "fitted", "degenerate": reason}
+    if reason is None or fallback is None or many_to_many or not len(lrid):
+        return model, tf, note
+    if (list(fallback.fields) != list(model.fields)
+            or [tuple(x) for x in fallback.level_labels] != level_labels):
+        note["fallback"] = "the last good model compared other fields or levels: not used"
+        return model, tf, note
+    kept_tf = _tf_override(comps, left, right, lrid, rrid, gamma, fallback.u)
+    kept = fs.fit(gamma, fallback.u, model.fields, level_labels, prior=fallback.prior,
+                  labels=labels, log_u_override=kept_tf, pairs=(lrid, rrid), copies=copies,
+                  start=fallback.m, fix_m=True)
+    note["model"] = "kept"
+    return kept, kept_tf, note
+
+
 def _labels(pairs_l: np.ndarray, pairs_r: np.ndarray, left: pd.DataFrame, right: pd.DataFrame,
             decisions: pd.DataFrame | None) -> np.ndarray | None:
     """Per pair 1 / 0 / -1 from stewards' decisions (``crm_id, erp_id, label``)."""
@@ -183,6 +220,7 @@ def match_frames(
     progress: Progress | None = None,
     prepared: tuple[pd.DataFrame, pd.DataFrame] | None = None,
     limits: dict[str, float] | None = None,
+    fallback: fs.Model | None = None,
 ) -> MatchResult:
     """Match every CRM row to its best ERP rows.
 
@@ -195,8 +233,13 @@ def match_frames(
     already have a link and must not get another. ``per_record``: candidates kept per CRM
     record by blocking (default 10, or 50 with ``many_to_many``). ``prepared``: both sides'
     :func:`~erpdata.matching.prepare.features` when already at hand (a workspace stores them).
-    ``limits``: the ``auto`` and/or ``review`` thresholds a steward fixed; the others are the
-    model's choice.
+    ``limits``: the ``auto`` and/or ``review`` thresholds a steward fixed (each in (0, 1]); the
+    others are the model's choice (``stats["review_floor"]``: the model's review threshold was
+    raised to :data:`~erpdata.matching.assign.REVIEW_FLOOR`). ``fallback``: the last good model
+    of these comparisons (a workspace keeps it); one-to-one, when this run's fit is degenerate
+    (:func:`~erpdata.matching.model.degenerate`, ``stats["degenerate"]``) its ``m`` and ``u``
+    are kept and only the share of records with a match is estimated again
+    (``stats["model"] == "kept"``).
     Many-to-many: when the model's prior has collapsed, the probabilities come from the two
     groups of match weights instead (:func:`~erpdata.matching.model.score_mixture`,
     ``stats["calibration"]``); the weights and explanations stay the model's.
@@ -204,7 +247,7 @@ def match_frames(
     report = progress or (lambda _s, _f: None)
     times: dict[str, float] = {}
     t = time.perf_counter()
-    comps = infer_comparisons(crm, erp, id_col, comparisons or ())
+    comps, inference = explain_comparisons(crm, erp, id_col, comparisons or ())
     report("normalising", 0.0)
     left, right = prepared or (features(crm, comps, "crm", id_col),
                                features(erp, comps, "erp", id_col))
@@ -251,13 +294,15 @@ def match_frames(
     copies = None if contents is None else fs.Copies.of(lrid, rrid, *contents)
     model = fs.fit(gamma, u, [c.name for c in comps], level_labels, prior=prior,
                    labels=labels, log_u_override=tf, pairs=(lrid, rrid), copies=copies)
+    model, tf, model_note = _keep_or_fit(model, fallback, comps, left, right, lrid, rrid, gamma,
+                                         labels, copies, tf, many_to_many)
     if many_to_many:
         model, tf = _many_to_many_model(model, comps, left, right, lrid, rrid, gamma,
                                         gamma_random, labels)
     p, weight, field_w = model.score(gamma, tf, None if many_to_many else (lrid, rrid), copies)
     calibration = "model"
     if many_to_many and len(p):
-        review = min(max(assign.thresholds(p)["review"], fs.EPS), 1 - fs.EPS)
+        review = min(max(assign.best_f1_review(p), fs.EPS), 1 - fs.EPS)
         mixed = fs.score_mixture(weight, float(np.log2(review / (1 - review))))
         if (mixed is not None and mixed.share > COLLAPSED_PRIOR * model.prior
                 and mixed.separation >= GROUP_SEPARATION):
@@ -280,7 +325,10 @@ def match_frames(
     else:
         linked = assign.one_to_one(lrid, rrid, p, crm_taken, erp_taken)
     chosen = assign.thresholds(p[linked])
-    limits = {**chosen, **(limits or {})}
+    fixed = assign.check_limits(limits or {})
+    best_f1 = assign.best_f1_review(p[linked]) if linked.any() else None
+    floored = "review" not in fixed and best_f1 is not None and best_f1 < assign.REVIEW_FLOOR
+    limits = {**chosen, **fixed}
     limits["auto"] = max(limits["auto"], limits["review"])  # a fixed review above the model's auto
     candidates = _candidates(left, right, comps, lrid, rrid, p, weight, field_w, gamma,
                              linked, ambiguous, limits, model.prior_weight, many_to_many)
@@ -290,8 +338,11 @@ def match_frames(
                             "erp_id": right["id"].array.take(rrid)})
     stats = {"pairs": len(lrid), "blocking": rule_counts, "seconds": times,
              "em_iterations": model.iterations, "prior": model.prior,
-             "calibration": calibration,
-             "crm_records": len(left), "erp_records": len(right)}
+             "calibration": calibration, **model_note,
+             "review_best_f1": best_f1,
+             "review_floor": assign.REVIEW_FLOOR if floored else None,
+             "crm_records": len(left), "erp_records": len(right),
+             "inference": inference}
     report("done", 1.0)
     return MatchResult(candidates, limits, comps, model, blocked, no_candidate, stats)
 

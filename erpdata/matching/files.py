@@ -17,7 +17,7 @@ import pandas as pd
 
 from erpdata.errors import IngestError
 from erpdata.matching.engine import MatchResult, match_frames
-from erpdata.matching.spec import Comparison
+from erpdata.matching.spec import Comparison, Inference, explain_comparisons
 from erpdata.sources import STAGE, drop_stage, read_source
 
 #: Output columns, in order: a contract for scripts (``explanation`` may be dropped).
@@ -53,11 +53,19 @@ def match_files(
     crm_file: str | os.PathLike[str], erp_file: str | os.PathLike[str],
     out: str | os.PathLike[str], *, compare: Sequence[Comparison] = (),
     many_to_many: bool = False, progress: Callable[[str, float], None] | None = None,
+    inferred: Callable[[list[Inference]], None] | None = None,
 ) -> MatchResult:
-    """Match ``crm_file`` against ``erp_file`` and write ``out`` (:data:`OUTPUT_COLUMNS`)."""
+    """Match ``crm_file`` against ``erp_file`` and write ``out`` (:data:`OUTPUT_COLUMNS`).
+
+    ``inferred`` is called with what is compared and why before the (long) matching starts,
+    so a wrong guess can be seen and the run stopped; ``result.stats["inference"]`` has it
+    too."""
     crm, erp = read_table(crm_file), read_table(erp_file)
-    result = match_frames(crm, erp, compare or None, many_to_many=many_to_many,
-                          progress=progress)
+    comps, inference = explain_comparisons(crm, erp, given=compare)
+    if inferred is not None:
+        inferred(inference)
+    result = match_frames(crm, erp, comps, many_to_many=many_to_many, progress=progress)
+    result.stats["inference"] = inference
     target = Path(out)
     tmp = target.with_name(target.name + ".part")
     result.candidates[OUTPUT_COLUMNS].to_csv(tmp, index=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,25 @@ class Model:
     share_matched: float | None = None
     iterations: int = 0
     history: list[float] = field(default_factory=list)
+    #: Whether EM stopped because it settled (not because it ran out of iterations).
+    converged: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """What a workspace keeps of a good model: enough to score with it again
+        (see :func:`Model.from_json`)."""
+        return {"fields": list(self.fields),
+                "level_labels": [list(x) for x in self.level_labels],
+                "m": [x.tolist() for x in self.m], "u": [x.tolist() for x in self.u],
+                "prior": self.prior, "share_matched": self.share_matched}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Model:
+        return cls([str(f) for f in data["fields"]],
+                   [tuple(str(x) for x in labels) for labels in data["level_labels"]],
+                   [np.asarray(x, dtype=float) for x in data["m"]],
+                   [np.asarray(x, dtype=float) for x in data["u"]],
+                   float(data["prior"]),
+                   None if data.get("share_matched") is None else float(data["share_matched"]))
 
     def field_weights(self, gamma: np.ndarray, log_u_override: dict[int, np.ndarray] | None = None
                       ) -> np.ndarray:
@@ -174,6 +194,7 @@ def fit(
     log_u_override: dict[int, np.ndarray] | None = None, max_iterations: int = 60,
     tolerance: float = 1e-5, pairs: tuple[np.ndarray, np.ndarray] | None = None,
     copies: Copies | None = None, start: Sequence[np.ndarray] | None = None,
+    fix_m: bool = False,
 ) -> Model:
     """Estimate ``m`` and the prior by EM over the candidate pairs (``u`` stays fixed).
 
@@ -182,7 +203,9 @@ def fit(
     of each pair, for one-to-one data: the E-step then lets a record's candidates compete
     (:func:`competing`) and EM also learns the share of CRM records that have a match.
     ``start``: ``m`` to begin from instead of "matches mostly agree well" (EM only finds the
-    nearest fixed point, so a refit from a fitted model stays in that model's class)."""
+    nearest fixed point, so a refit from a fitted model stays in that model's class).
+    ``fix_m``: keep ``start`` as ``m`` and estimate only the prior (and the share of CRM records
+    that match): what data with too few matches to learn ``m`` from can still say."""
     n_levels = [len(x) for x in level_labels]
     initial = [np.asarray(x, dtype=float) for x in start] if start is not None else [
         _initial_m(n) for n in n_levels]
@@ -213,14 +236,64 @@ def fit(
         else:
             new_prior = float(np.clip(p.mean(), EPS, 0.5))
             change_share = 0.0
+        if fix_m:
+            new_m = model.m
         change = max(float(np.max(np.abs(a - b))) for a, b in zip(new_m, model.m, strict=True))
         change = max(change, abs(new_prior - model.prior), change_share)
         model.m, model.prior = new_m, new_prior
         model.iterations = it + 1
         model.history.append(change)
-        if change < tolerance:
+        model.converged = change < tolerance
+        if model.converged:
             break
     return model
+
+
+#: Above 0 and below 1 by this much, the share of CRM records with a match has collapsed: EM's
+#: clip bounds (0.01, 0.99) in :func:`fit` are where it ends when one class swallowed the other.
+SHARE_MARGIN = 0.011
+#: EM that ran out of iterations has not settled when its last step still moved a parameter (an
+#: ``m``, the share, the prior) by more than this: the bands are cut at probabilities written to
+#: three decimals (0.99, 0.995), and a parameter moving a thousandth per step is still on its
+#: way. Slower creep is convergence that :func:`fit`'s tolerance (1e-5) did not wait for; EM
+#: steps shrink geometrically near a fixed point, so the parameters are then nearly there.
+UNSETTLED = 1e-3
+
+
+def degenerate(model: Model, p: np.ndarray, level_labels: Sequence[Sequence[str]]
+               ) -> str | None:
+    """Why a fitted model has learnt nothing worth scoring with, or None when it is sound.
+
+    ``p``: each candidate pair's match probability under the model (labels clamped), i.e. the
+    expected matches EM learnt ``m`` from. A fit is degenerate when
+
+    - the expected matches are fewer than :data:`M_PRIOR_PAIRS`: the M-step adds that many
+      pseudo-pairs per field, so ``m`` is then more our starting assumption than the data (a
+      workspace whose matches are already linked and gone, a handful of records);
+    - the share of CRM records with a match ended at a clip bound of :func:`fit` (or the prior
+      at ``EPS``): EM emptied the match class or made everything a match;
+    - EM ran out of iterations still taking large steps (:data:`UNSETTLED`): ``m`` is
+      wherever it stopped;
+    - the top level of no field is evidence for a match (``m <= u`` everywhere): the "match"
+      class agrees less than random pairs do, so it is not the matches.
+    """
+    expected = float(np.sum(p))
+    if expected < M_PRIOR_PAIRS:
+        return (f"{expected:.1f} expected matches among {len(p)} candidate pairs, fewer than "
+                f"the {M_PRIOR_PAIRS:g} pseudo-pairs of the model's starting assumption")
+    if model.share_matched is not None and not (
+            SHARE_MARGIN < model.share_matched < 1 - SHARE_MARGIN):
+        return f"the share of CRM records with a match collapsed to {model.share_matched:.3f}"
+    if model.share_matched is None and model.prior <= EPS * 1.01:
+        return f"the prior collapsed to {model.prior:.2g}"
+    if not model.converged and model.history and model.history[-1] > UNSETTLED:
+        return (f"EM did not settle in {model.iterations} iterations (its last step still "
+                f"moved a parameter by {model.history[-1]:.1g})")
+    top = [len(labels) - 1 for labels in level_labels]
+    if all(m[t] <= u[t] for m, u, t in zip(model.m, model.u, top, strict=True)):
+        return "the top level of no field is evidence for a match"
+    return None
+
 
 
 def decontaminate_u(model: Model, gamma_random: np.ndarray, max_iterations: int = 200,

@@ -18,7 +18,7 @@ from erpdata import normalize as nz
 from erpdata.matching.spec import Comparison
 
 #: Bump when a normaliser's output changes: features stored in a workspace are then rebuilt.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2  # 2: YYYYMMDD dates, month-first columns
 
 
 def _country(df: pd.DataFrame, comparisons: Sequence[Comparison], side: str) -> pd.Series | None:
@@ -30,14 +30,50 @@ def _country(df: pd.DataFrame, comparisons: Sequence[Comparison], side: str) -> 
 
 
 def _column(df: pd.DataFrame, c: Comparison, side: str) -> pd.Series:
-    """The raw column as strings (NA where missing), kept in Arrow: the normalisers work in
-    Arrow, and a million Python string objects each way would cost more than normalising."""
-    col = df[c.crm_col if side == "crm" else c.erp_col]
-    return col if isinstance(col.dtype, pd.StringDtype) else col.astype("str")
+    """The raw value as strings (NA where missing), kept in Arrow: the normalisers work in
+    Arrow, and a million Python string objects each way would cost more than normalising.
+
+    A value over several columns is assembled here, so every normaliser sees one value: a
+    year, a month and a day column as ``YYYY-MM-DD`` (NA unless all three are valid), other
+    pieces joined with a space (NA when all are empty)."""
+    cols = c.columns(side)
+    if c.type == "location":
+        cols = cols[:1]
+    if len(cols) == 1:
+        col = df[cols[0]]
+        return col if isinstance(col.dtype, pd.StringDtype) else col.astype("str")
+    if c.is_ymd:
+        y, m, d = (pd.to_numeric(df[x].astype("string").str.strip(), errors="coerce")
+                   for x in cols)
+        ok = y.between(1, 9999) & m.between(1, 12) & d.between(1, 31)
+        iso = (y.fillna(0).astype(int).astype(str).str.zfill(4) + "-"
+               + m.fillna(0).astype(int).astype(str).str.zfill(2) + "-"
+               + d.fillna(0).astype(int).astype(str).str.zfill(2))
+        return iso.where(ok.fillna(False).astype(bool)).astype("string[pyarrow]")
+    parts = [df[x].astype("string").str.strip().fillna("") for x in cols]
+    joined = parts[0].str.cat(parts[1:], sep=" ").str.replace(r"\s+", " ", regex=True)
+    return joined.str.strip().replace("", pd.NA).astype("string[pyarrow]")
 
 
 def _date(values: pd.Series) -> pd.Series:
-    parsed = pd.to_datetime(values, errors="coerce", dayfirst=True, format="mixed")
+    """ISO dates. ``YYYYMMDD`` is read as such (as a plain number it is no date to a parser);
+    an ambiguous ``01/02/2026`` is read day first unless the column's own values show the
+    month comes first (more of them have a second field above 12 than a first one)."""
+    text = values.astype("string").str.strip()
+    text = text.where(~text.str.fullmatch(r"\d{8}").fillna(False),
+                      text.str.slice(0, 4) + "-" + text.str.slice(4, 6) + "-"
+                      + text.str.slice(6, 8))
+    fields = text.str.extract(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{4}")
+    first, second = (pd.to_numeric(fields[k], errors="coerce") for k in (0, 1))
+    dayfirst = not (second > 12).sum() > (first > 12).sum()
+    # Year first is never ambiguous, and pandas' mixed parser applies ``dayfirst`` even to it
+    # (pandas 3 reads 1985-01-08 as 1 August): ISO dates are read by their own format.
+    iso = text.str.extract(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ]|$)")[0]
+    parsed = pd.to_datetime(iso.astype(object).where(iso.notna(), None), errors="coerce",
+                            format="%Y-%m-%d")
+    rest = text.astype(object).where(text.notna() & iso.isna(), None)
+    parsed = parsed.fillna(pd.to_datetime(rest, errors="coerce", dayfirst=dayfirst,
+                                          format="mixed"))
     return parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
 
 

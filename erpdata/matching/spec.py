@@ -42,17 +42,28 @@ KEY_TYPES = ("orgno", "phone", "email", "url", "code")
 @dataclass(frozen=True)
 class Comparison:
     """Compare ``crm_col`` of the CRM table with ``erp_col`` of the ERP table as ``type``
-    (an empty type is inferred by :func:`infer_comparisons`)."""
+    (an empty type is inferred by :func:`infer_comparisons`).
+
+    Some fields are spread over several columns; they are still ONE comparison (one feature
+    column named :attr:`name`, one weight), since the parts agree or disagree together and two
+    comparisons would count the same evidence twice:
+
+    * ``location``: ``crm_col`` / ``erp_col`` hold the latitude, ``crm_lng_col`` /
+      ``erp_lng_col`` the longitude;
+    * ``date`` over a year, a month and a day column: ``crm_col`` / ``erp_col`` hold the year,
+      ``crm_more`` / ``erp_more`` the month and the day (in that order);
+    * any other type: ``crm_more`` / ``erp_more`` are further pieces of the value (a second
+      given name, an address line), joined to ``crm_col`` / ``erp_col`` with a space.
+    """
 
     name: str
     crm_col: str
     erp_col: str
     type: str
-    #: ``location`` only: the longitude columns (``crm_col`` / ``erp_col`` hold the latitude).
-    #: One point, not two numbers: latitude and longitude agree or disagree together, so two
-    #: comparisons would count the same evidence twice.
     crm_lng_col: str = ""
     erp_lng_col: str = ""
+    crm_more: tuple[str, ...] = ()
+    erp_more: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.type and self.type not in TYPES:
@@ -60,30 +71,77 @@ class Comparison:
                 f"unknown comparison type {self.type!r} for {self.name}; use one of "
                 + ", ".join(TYPES)
             )
-        if (self.type == "location") != bool(self.crm_lng_col and self.erp_lng_col):
+        if (self.type == "location") != bool(self.crm_lng_col and self.erp_lng_col) or (
+                self.type == "location" and (self.crm_more or self.erp_more)):
             raise ValueError(f"{self.name}: a location compares a latitude and a longitude "
                              "column on each side (CRM_LAT+CRM_LNG=ERP_LAT+ERP_LNG:location), "
                              "and only a location has two columns")
+        if self.type == "date" and (self.crm_more or self.erp_more) and not (
+                len(self.crm_more) == 2 and len(self.erp_more) == 2):
+            raise ValueError(f"{self.name}: a date over several columns is a year, a month and "
+                             "a day column on each side (Y+M+D=Y+M+D:date)")
 
     def columns(self, side: str) -> list[str]:
         """The raw columns this comparison reads on ``side`` (``crm`` or ``erp``)."""
-        cols = [self.crm_col, self.crm_lng_col] if side == "crm" else [self.erp_col,
-                                                                         self.erp_lng_col]
+        cols = ([self.crm_col, self.crm_lng_col, *self.crm_more] if side == "crm"
+                else [self.erp_col, self.erp_lng_col, *self.erp_more])
         return [c for c in cols if c]
+
+    @property
+    def is_ymd(self) -> bool:
+        """A date read from a year, a month and a day column."""
+        return self.type == "date" and len(self.crm_more) == 2
+
+
+@dataclass(frozen=True)
+class Inference:
+    """Why a comparison is there (or why a column is not): shown by ``match-files`` before it
+    matches, so a wrong guess is seen before its suggestions are. Kept apart from
+    :class:`Comparison`, which is a key (its equality and hash must not depend on the wording
+    of the evidence)."""
+
+    crm_columns: tuple[str, ...]
+    erp_columns: tuple[str, ...]
+    type: str  #: empty when left out
+    evidence: str
+
+    @property
+    def left_out(self) -> bool:
+        return not self.type
+
+    @property
+    def column(self) -> str:
+        crm, erp = "+".join(self.crm_columns), "+".join(self.erp_columns)
+        return crm if crm == erp else f"{crm}={erp}"
+
+
+def inference_table(inference: Sequence[Inference]) -> str:
+    """The inference as a small aligned text table (column, type, evidence)."""
+    rows = [("column", "type", "evidence")] + [
+        (i.column, i.type or "-", i.evidence if i.type else f"left out: {i.evidence}")
+        for i in inference]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    return "\n".join(f"  {a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in rows)
 
 
 def parse_compare(spec: str) -> Comparison:
-    """``CRM_COL=ERP_COL[:TYPE]`` (type inferred later when absent: see :func:`infer_type`), or
-    ``CRM_LAT+CRM_LNG=ERP_LAT+ERP_LNG[:location]`` for a point given as two columns."""
+    """``CRM_COL=ERP_COL[:TYPE]`` (type inferred later when absent: see :func:`infer_type`);
+    ``CRM_LAT+CRM_LNG=ERP_LAT+ERP_LNG[:location]`` for a point given as two columns (two and two
+    columns without a type are a location); ``Y+M+D=Y+M+D[:date]`` for a date given as year,
+    month and day columns; ``A+B=C[:TYPE]`` for a value split over columns (joined with a
+    space)."""
     left, sep, right = spec.partition("=")
     if not sep or not left or not right:
         raise ValueError(f"--compare {spec!r}: expected CRM_COL=ERP_COL[:TYPE]")
     erp_col, _, type_ = right.partition(":")
-    if "+" in left and "+" in erp_col and type_ in ("", "location"):
-        crm_lat, _, crm_lng = left.partition("+")
-        erp_lat, _, erp_lng = erp_col.partition("+")
-        return Comparison(left, crm_lat, erp_lat, "location", crm_lng, erp_lng)
-    return Comparison(left, left, erp_col, type_)
+    crm_cols, erp_cols = left.split("+"), erp_col.split("+")
+    if not all(crm_cols) or not all(erp_cols):
+        raise ValueError(f"--compare {spec!r}: an empty column name around '+'")
+    if len(crm_cols) == 2 and len(erp_cols) == 2 and type_ in ("", "location"):
+        return Comparison(left, crm_cols[0], erp_cols[0], "location", crm_cols[1], erp_cols[1])
+    return Comparison(left, crm_cols[0], erp_cols[0], type_,
+                      crm_more=tuple(crm_cols[1:]), erp_more=tuple(erp_cols[1:]))
 
 
 _NAME_HINTS: list[tuple[str, str]] = [
@@ -93,11 +151,12 @@ _NAME_HINTS: list[tuple[str, str]] = [
     (r"vat|orgn|org.?nr|org.?no|cvr|kvk|btw|tunnus|ust", "orgno"),
     (r"zip|postc|post.?nr|postnummer|plz|postal.?code", "postcode"),
     (r"country|land$|^land", "country"),
-    (r"city|town|poststed|ort$|plaats|stadt|kaupunki", "city"),
+    (r"city|town|poststed|ort$|plaats|stadt|kaupunki|suburb", "city"),
     (r"addr|street|adresse|adres|straat|strasse|gate|road", "address"),
     (r"dob|birth|date|dato|datum", "date"),
     (r"price|amount|budget|revenue|cost|abv|sum$", "number"),
-    (r"first.?name|surname|last.?name|fornavn|etternavn|given|family", "person"),
+    (r"first.?name|surname|last.?name|fornavn|etternavn|given|family|forename|middle.?name|"
+     r"^[fglms]_?name", "person"),
     (r"company|firma|bedrijf|organi|employer|customer|supplier|affil|applicant", "company"),
     (r"modelno|model|sku|isbn|number|code|nr$|no$|^id", "code"),
     (r"year|month|volume|pages|genre|style|type|category|class|brand|manufacturer", "category"),
@@ -106,31 +165,268 @@ _LEGAL_FORM = re.compile(
     r"\b(?:as|asa|ab|a/s|aps|oy|oyj|b\.?v\.?|n\.?v\.?|gmbh|ag|kg|ltd|limited|plc|llc|inc|corp)\b",
     re.IGNORECASE,
 )
+#: Values read per column: enough for a share to be known to about +-2 %, few enough that
+#: inference stays a fraction of a second on any table.
+SAMPLE = 2000
+#: The share of values that must fit a pattern for the values to decide a type: exports hold
+#: some typos, placeholders ("n/a", "-") and values of the wrong kind, but not one in ten.
+CLEAR = 0.9
+#: Years a birth, founding or contract date falls in; an 8-digit number or a 4-digit column
+#: outside these is a code or an amount, not a date.
+YEARS = (1800, 2100)
+_MONTHS = ("jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mai|okt|des|dez|mrt|maa|"
+           "tam|hel|maal|huh|kes|hei|elo|syy|lok|mar")
+#: Date layouts: (label, regex with named groups y / m / d / a / b for an ambiguous first and
+#: second field, resolved by which one exceeds 12).
+_DATE_FORMATS: list[tuple[str, str]] = [
+    ("Y-m-d", r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:[T ][\d:.+\-Z ]*)?"),
+    ("Y/m/d", r"(?P<y>\d{4})[/.](?P<m>\d{1,2})[/.](?P<d>\d{1,2})"),
+    ("YYYYMMDD", r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})"),
+    ("d.m.Y", r"(?P<a>\d{1,2})\.\s?(?P<b>\d{1,2})\.\s?(?P<y>\d{4})"),
+    ("d/m/Y", r"(?P<a>\d{1,2})[/-](?P<b>\d{1,2})[/-](?P<y>\d{4})(?:\s[\d:]+)?"),
+    ("d Mon Y",
+     rf"(?P<d>\d{{1,2}})\.?[\s-](?P<mon>(?:{_MONTHS})[a-zæøåäö]*)\.?[\s-](?P<y>\d{{4}})"),
+    ("Mon d, Y",
+     rf"(?P<mon>(?:{_MONTHS})[a-zæøåäö]*)\.?\s(?P<d>\d{{1,2}})\s?,?\s(?P<y>\d{{4}})"),
+    ("d-Mon-y", rf"(?P<d>\d{{1,2}})-(?P<mon>(?:{_MONTHS})[a-zæøåäö]*)-(?P<yy>\d{{2}})"),
+]
+#: Characters no one types into a field: ASCII controls other than tab and newlines, and the
+#: replacement character a decoder leaves for bytes that were not text.
+_JUNK = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]"
+#: A column with this share of junk values is binary data or a file read with the wrong
+#: encoding; comparing it would only add noise.
+JUNK_SHARE = 0.2
+_PERSON_TOKEN = r"[^\W\d_]+(?:['’\-][^\W\d_]+)*"
+_INITIALS = r"(?:[^\W\d_]\.?\s?){1,4}"
+
+
+@dataclass
+class _Evidence:
+    """What the values of a column pair say: a kind (a type, or year / month / day, or
+    ``blank`` / ``constant`` / ``junk``), and the reason in words."""
+
+    kind: str
+    why: str
+    fmt: str = ""
+
+
+def _non_empty(values: pd.Series) -> pd.Series:
+    text = values.dropna().astype(str).str.strip()
+    return text[text != ""]
+
+
+def _sample(values: pd.Series) -> pd.Series:
+    """Up to :data:`SAMPLE` values, the same ones on every run (seeded)."""
+    return (values.sample(SAMPLE, random_state=0) if len(values) > SAMPLE else values
+            ).reset_index(drop=True)
+
+
+def _pct(share: float) -> str:
+    return f"{share:.0%}"
+
+
+def _of(n: int) -> str:
+    return f"{n:,} values"
+
+
+def _dates(s: pd.Series) -> tuple[float, str]:
+    """The share of values that are valid dates in one of the common layouts (two systems may
+    write dates differently, so any layout counts), and the layouts most of them have
+    (``d/m/Y`` becomes ``m/d/Y`` when the second field is the one above 12)."""
+    low = s.str.casefold()
+    valid = pd.Series(False, index=s.index)
+    found: list[tuple[int, str]] = []
+    for label, pattern in _DATE_FORMATS:
+        parts = low.str.extract(f"^{pattern}$")
+        if not parts.notna().any(axis=None):
+            continue
+        if "yy" in parts:  # a two-digit year is any year
+            y = pd.to_numeric(parts["yy"], errors="coerce") + YEARS[0]
+        else:
+            y = pd.to_numeric(parts["y"], errors="coerce")
+        if "a" in parts:
+            a = pd.to_numeric(parts["a"], errors="coerce")
+            b = pd.to_numeric(parts["b"], errors="coerce")
+            if (b > 12).sum() > (a > 12).sum():  # 12/31/2026: the month comes first
+                a, b = b, a
+                label = label.replace("d", "#").replace("m", "d").replace("#", "m")
+            m, d = b, a
+        elif "mon" in parts:  # a month name: its place is checked by the pattern
+            m = parts["mon"].notna().astype(float)
+            d = pd.to_numeric(parts["d"], errors="coerce")
+        else:
+            m = pd.to_numeric(parts["m"], errors="coerce")
+            d = pd.to_numeric(parts["d"], errors="coerce")
+        ok = y.between(*YEARS) & m.between(1, 12) & d.between(1, 31)
+        valid |= ok
+        found.append((int(ok.sum()), label))
+    found.sort(reverse=True)
+    # name a second layout when it is more than a typo's worth of the values
+    labels = [lb for k, lb in found[:2] if k and k >= 0.1 * len(s)] or [lb for _, lb in found[:1]]
+    return float(valid.mean()) if len(s) else 0.0, " and ".join(labels)
+
+
+def _integers(s: pd.Series) -> pd.Series:
+    """Each value as an integer where it is one (digits only), else NaN."""
+    return pd.to_numeric(s.where(s.str.fullmatch(r"\d{1,9}")), errors="coerce")
+
+
+def _value_evidence(crm: pd.Series, erp: pd.Series) -> _Evidence:
+    """What the values of a column pair are, from patterns over a sample (vectorised)."""
+    sides = {"CRM": _non_empty(crm), "ERP": _non_empty(erp)}
+    for side, vals in sides.items():
+        if vals.empty:
+            return _Evidence("blank", f"all blank in the {side} file")
+    values = pd.concat(list(sides.values()), ignore_index=True)
+    s = _sample(values)
+    n = len(s)
+    junk = float(s.str.contains(_JUNK, regex=True).mean())
+    if junk >= JUNK_SHARE:
+        return _Evidence("junk", f"{_pct(junk)} of {_of(n)} hold control characters or "
+                                 "undecodable bytes")
+    distinct = int(s.nunique())
+    if distinct == 1 and values.nunique() == 1:
+        return _Evidence("constant", f"one value ({s.iloc[0][:30]!r}) in every row")
+    unique_share = distinct / n
+    low = s.str.casefold()
+
+    def share(pattern: str, of: pd.Series = low) -> float:
+        return float(of.str.fullmatch(pattern).mean())
+
+    mail = share(r"[^@\s]+@[^@\s]+\.[^\W\d_]{2,}")
+    if mail >= CLEAR:
+        return _Evidence("email", f"{_pct(mail)} of {_of(n)} are e-mail addresses")
+    url = share(r"(?:https?://|www\.)\S+|[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}(?:/\S*)?")
+    if url >= CLEAR:
+        return _Evidence("url", f"{_pct(url)} of {_of(n)} are web addresses")
+    dates, fmt = _dates(s)
+    if dates >= CLEAR:
+        return _Evidence("date", f"{_pct(dates)} of {_of(n)} parse as dates (format {fmt})",
+                         fmt)
+    ints = _integers(s)
+    if ints.notna().mean() >= CLEAR:
+        lengths = s.str.len()
+        if ints.between(*YEARS).mean() >= CLEAR and lengths.eq(4).mean() >= CLEAR:
+            return _Evidence("year", f"{_pct(ints.between(*YEARS).mean())} of {_of(n)} are "
+                                     f"years {YEARS[0]}-{YEARS[1]}")
+        if ints.max() <= 12 and ints.min() >= 1 and distinct > 1:
+            return _Evidence("month", f"{_of(n)} all between 1 and 12")
+        if ints.max() <= 31 and ints.min() >= 1 and distinct > 12:
+            return _Evidence("day", f"{_of(n)} all between 1 and 31")
+    # a phone has 7-15 digits and is written with separators, a leading + or a trunk 0;
+    # a code or an amount of as many digits is written as a bare number
+    digits = s.str.replace(r"[\s\-().+/]", "", regex=True)
+    phone_like = s.str.fullmatch(r"\+?[\d\s\-().\/]{7,22}") & digits.str.fullmatch(r"\d{7,15}")
+    written = s.str.contains(r"[\s\-().]|^\+|^0", regex=True)
+    if phone_like.mean() >= CLEAR and (phone_like & written).mean() >= 0.5:
+        return _Evidence("phone", f"{_pct(phone_like.mean())} of {_of(n)} are phone numbers "
+                                  "(7-15 digits)")
+    # a legal form ends or starts a company's name; inside a sentence "as" is a word, and a
+    # value with digits in it (a copyright line, a note) is no company's name
+    form = _LEGAL_FORM.pattern
+    legal = float((s.str.contains(rf"(?:^{form}\s|\s{form}\.?$)", flags=re.IGNORECASE)
+                   & ~s.str.contains(r"\d")).mean())
+    number = pd.to_numeric(s.str.replace(r"[$€£%,\s]", "", regex=True), errors="coerce")
+    few = n >= 100 and distinct <= max(20, n // 50)
+    if few:
+        return _Evidence("category", f"{distinct} distinct among {_of(n)}")
+    code_like = s.str.fullmatch(r"[A-Za-z0-9][A-Za-z0-9\-_/.]*") & s.str.contains(r"\d")
+    lengths = s.str.len()
+    stable = float(lengths.eq(lengths.mode().iloc[0]).mean())
+    if code_like.mean() >= CLEAR and unique_share >= CLEAR and (
+            stable >= CLEAR or number.notna().mean() < CLEAR):
+        # an identifier: (nearly) one value per record, no spaces
+        return _Evidence("code", f"{_pct(unique_share)} of {_of(n)} distinct, no spaces, "
+                                 "with digits")
+    postal = s.str.fullmatch(r"[A-Za-z0-9]{1,4}[ \-]?[A-Za-z0-9]{1,4}") & s.str.contains(r"\d")
+    if postal.mean() >= CLEAR and lengths.max() <= 8 and stable >= 0.8 and unique_share < 0.7:
+        # short codes of one length shared by many records: addresses share a postcode
+        return _Evidence("postcode", f"{_pct(postal.mean())} of {_of(n)} are short codes of "
+                                     f"{lengths.mode().iloc[0]} characters, "
+                                     f"{_pct(1 - unique_share)} repeats")
+    if number.notna().mean() >= 0.95:
+        return _Evidence("number", f"{_pct(number.notna().mean())} of {_of(n)} are numbers")
+    if legal >= 0.05:
+        return _Evidence("company", f"{_pct(legal)} of {_of(n)} carry a legal form (Ltd, AS, "
+                                    "GmbH ...)")
+    house = share(r"\d+[a-z]?[,\s]+\D.*|.*\D[\s,]+\d+[a-z]?(?:[\s,]+\D{0,12})?")
+    if house >= 0.6 and s.str.split().str.len().mean() <= 6:
+        # a street and a house number; product titles carry numbers too, but rarely at an end
+        return _Evidence("address", f"{_pct(house)} of {_of(n)} are words with a house "
+                                    "number")
+    tokens = s.str.split().str.len()
+    one_token = share(rf"{_PERSON_TOKEN}\.?|{_INITIALS}")
+    short = s.str.len().mean() <= 14
+    if one_token >= CLEAR and short and tokens.le(1).mean() >= CLEAR:
+        # one name per cell, letters only: a given name or a surname (initials count)
+        return _Evidence("person", f"{_pct(one_token)} of {_of(n)} are single alphabetic "
+                                   "words or initials, no digits")
+    place = share(rf"{_PERSON_TOKEN}(?:[\s\-]{_PERSON_TOKEN}){{0,3}}")
+    if place >= CLEAR and tokens.mean() <= 2 and unique_share <= 0.8 and short:
+        # short names of one or two words that many records share: the towns they are in
+        return _Evidence("city", f"{_pct(place)} of {_of(n)} are short names, "
+                                 f"{_pct(1 - unique_share)} repeats")
+    full = share(rf"(?:{_PERSON_TOKEN}\.?\s){{1,3}}{_PERSON_TOKEN}")
+    if full >= CLEAR and tokens.mean() <= 3.5 and unique_share >= 0.5:
+        return _Evidence("text", f"{_pct(full)} of {_of(n)} are names of a few words")
+    return _Evidence("text", f"free text ({distinct:,} distinct among {_of(n)})")
+
+
+#: Value kinds that only matter as part of a year/month/day triple; alone they are categories
+#: (a short list of values).
+_PART_KINDS = {"year": "category", "month": "category", "day": "category"}
+#: Value kinds so unmistakable that they overrule a header hint: a column named "phone" that
+#: holds e-mail addresses holds e-mail addresses.
+_DECISIVE = ("email", "url", "date")
+#: Header types whose values can be tested; when almost none of the values pass the test the
+#: header is wrong (a "date" column of free text), and the values decide.
+_TESTABLE = ("email", "url", "date", "phone", "number")
+
+
+def _hint(column: str) -> tuple[str, str] | None:
+    key = column.casefold()
+    for pattern, type_ in _NAME_HINTS:
+        match = re.search(pattern, key)
+        if match:
+            return type_, match.group(0)
+    return None
+
+
+def _decide(column: str, crm: pd.Series, erp: pd.Series, ev: _Evidence | None = None
+            ) -> tuple[str, str]:
+    """The type of a column pair and why (an empty type: leave the column out). Values first
+    when they are decisive or when they contradict a testable header; the header next; then
+    the values. ``ev``: the values' evidence when already at hand."""
+    ev = ev or _value_evidence(crm, erp)
+    if ev.kind in ("blank", "constant", "junk"):
+        return "", ev.why
+    value_type = _PART_KINDS.get(ev.kind, ev.kind)
+    hint = _hint(column)
+    if hint is None:
+        key = column.casefold()
+        if ("name" in key or "title" in key) and value_type != "company":
+            # the name of something (a title, a product, a restaurant): words, not a place;
+            # and one word under a plain "name" is a brand or a firm sooner than a person (a
+            # person's name split in parts has headers that say which part)
+            return "text", f"header '{column}' names something; {ev.why}"
+        return value_type, ev.why
+    type_, word = hint
+    if type_ == value_type:
+        return type_, f"header '{column}' and {ev.why}"
+    # an 8-digit number under a header saying number or code may be an id that looks like a date
+    bare = ev.fmt == "YYYYMMDD" and type_ in ("number", "code")
+    if value_type in _DECISIVE and type_ not in ("date", "category") and not bare:
+        return value_type, f"{ev.why} (header '{column}' suggested {type_})"
+    if type_ in _TESTABLE and value_type in ("person", "city", "address", "company"):
+        return value_type, f"{ev.why} (header '{column}' suggested {type_})"
+    if type_ == "code" and _mostly_long_text(crm, erp):
+        return "text", f"header '{column}' but values are long text"
+    return type_, f"header '{column}'" + (f" ('{word}')" if word != column.casefold() else "")
 
 
 def infer_type(column: str, crm: pd.Series, erp: pd.Series) -> str:
-    """The type of a column pair, from its name first, then from its values."""
-    key = column.casefold()
-    for pattern, type_ in _NAME_HINTS:
-        if re.search(pattern, key):
-            if type_ == "code" and _mostly_long_text(crm, erp):
-                return "text"
-            return type_
-    values = pd.concat([crm, erp], ignore_index=True).dropna().astype(str)
-    values = values[values.str.strip() != ""]
-    if values.empty:
-        return "text"
-    sample = values.sample(min(len(values), 2000), random_state=0) if len(values) > 2000 else values
-    numeric = pd.to_numeric(sample.str.replace(r"[$€£,\s]", "", regex=True), errors="coerce")
-    if numeric.notna().mean() >= 0.95:
-        return "number"
-    if len(sample) >= 100 and sample.nunique() <= max(20, len(sample) // 50):
-        return "category"
-    if "name" in key or "title" in key:
-        if sample.str.contains(_LEGAL_FORM.pattern, flags=re.IGNORECASE).mean() >= 0.05:
-            return "company"
-        return "text"
-    return "text"
+    """The type of a column pair, from its values and its name (``text`` when unknown)."""
+    return _decide(column, crm, erp)[0] or "text"
 
 
 _LAT_WORDS = frozenset({"lat", "latitude", "breddegrad", "breitengrad"})
@@ -166,35 +462,209 @@ def _mostly_long_text(crm: pd.Series, erp: pd.Series) -> bool:
     return bool(len(values)) and values.str.split().str.len().mean() > 3
 
 
-def infer_comparisons(
-    crm: pd.DataFrame, erp: pd.DataFrame, id_col: str = "id",
-    given: Sequence[Comparison] = (),
-) -> list[Comparison]:
-    """The comparisons to run: the ``given`` ones (their missing types inferred), else every
-    column the two tables share by name, except ``id_col``."""
+# --- fields over several columns ---------------------------------------------------------
+
+_YMD_WORDS = {"year": "y", "yr": "y", "yyyy": "y", "month": "m", "mon": "m", "day": "d",
+              "y": "y", "m": "m", "d": "d"}
+_SEP = r"[\s_.\-]*"
+
+
+def _ymd_parts(column: str) -> list[tuple[str, str]]:
+    """(stem, part) readings of a header as the year / month / day of a date: ``birth_year``
+    and ``by`` (stem, then the part), ``yob`` and ``year_of_birth`` (the part, then stem)."""
+    key = column.casefold()
+    out = []
+    suffix = re.fullmatch(rf"(.*?){_SEP}(year|yyyy|yr|month|mon|day|y|m|d)", key)
+    if suffix and suffix.group(1):
+        out.append(("s:" + suffix.group(1), _YMD_WORDS[suffix.group(2)]))
+    prefix = re.fullmatch(rf"(year|yr|month|day|y|m|d)(?:{_SEP}of)?{_SEP}(.+)", key)
+    if prefix:
+        out.append(("p:" + prefix.group(2), _YMD_WORDS[prefix.group(1)]))
+    return out
+
+
+def _in_range(values: pd.Series, low: int, high: int) -> bool:
+    s = _sample(_non_empty(values))
+    return bool(len(s)) and float(_integers(s).between(low, high).mean()) >= CLEAR
+
+
+def _ymd_side(table: pd.DataFrame, y: str, m: str, d: str) -> bool:
+    """``table`` holds a year, a month and a day in those columns."""
+    return (_in_range(table[y], *YEARS) and _in_range(table[m], 1, 12)
+            and _in_range(table[d], 1, 31))
+
+
+def _ymd_ok(crm: pd.DataFrame, erp: pd.DataFrame, y: str, m: str, d: str) -> bool:
+    """Both sides hold a year, a month and a day in those columns."""
+    return _ymd_side(crm, y, m, d) and _ymd_side(erp, y, m, d)
+
+
+def _date_triples(crm: pd.DataFrame, erp: pd.DataFrame, shared: Sequence[str],
+                  kinds: dict[str, str]) -> list[tuple[tuple[str, str, str], str]]:
+    """Year, month and day columns that make one date: by header stem (``by, bm, bd``;
+    ``birth_year, birth_month, birth_day``; ``yob, mob, dob``), values confirming; else the
+    only year, the only month and the only day column by values."""
+    stems: dict[str, dict[str, str]] = {}
+    for c in shared:
+        for stem, part in _ymd_parts(c):
+            stems.setdefault(stem, {}).setdefault(part, c)
+    out: list[tuple[tuple[str, str, str], str]] = []
+    used: set[str] = set()
+    for parts in stems.values():
+        if len(parts) == 3 and not used & set(parts.values()):
+            y, m, d = parts["y"], parts["m"], parts["d"]
+            if _ymd_ok(crm, erp, y, m, d):
+                out.append(((y, m, d), f"year+month+day columns {y}, {m}, {d} (headers; values "
+                                       "in range)"))
+                used |= {y, m, d}
+    free = {k: [c for c in shared if kinds.get(c) == k and c not in used]
+            for k in ("year", "month", "day")}
+    if all(len(v) == 1 for v in free.values()):
+        y, m, d = free["year"][0], free["month"][0], free["day"][0]
+        if _ymd_ok(crm, erp, y, m, d):
+            out.append(((y, m, d), f"year+month+day columns {y}, {m}, {d} (by values: a year, "
+                                   "a 1-12 and a 1-31 column)"))
+    return out
+
+
+#: Types a value split over columns can be joined back into with a space.
+_JOINABLE = ("person", "company", "text", "address")
+
+
+def _split_groups(shared: Sequence[str]) -> list[tuple[list[str], str]]:
+    """Columns holding pieces of one value: headers equal but for a trailing number
+    (``fname_c1, fname_c2``; ``address_1, address_2``: an export splitting a long or repeated
+    field), in that number's order; and a first-name and a middle-name column. Whether they
+    are joined depends on their type (two phone columns are two phones, not pieces of one)."""
+    stems: dict[str, list[tuple[int, str]]] = {}
+    for c in shared:
+        m = re.fullmatch(r"(.*\D)(\d{1,2})", c.casefold())
+        if m and m.group(1).strip(" _.-"):
+            stems.setdefault(m.group(1), []).append((int(m.group(2)), c))
+    out = [([c for _, c in sorted(v)], f"columns {', '.join(c for _, c in sorted(v))} differ "
+            "only by a trailing number")
+           for v in stems.values() if len(v) > 1 and len({n for n, _ in v}) == len(v)]
+    first = [c for c in shared if re.fullmatch(rf"(?:first|given|fore){_SEP}names?",
+                                               c.casefold())]
+    middle = [c for c in shared if re.fullmatch(rf"middle{_SEP}(?:names?|initials?)",
+                                                c.casefold())]
+    if len(first) == 1 and len(middle) == 1:
+        out.append(([first[0], middle[0]], "a first-name and a middle-name column"))
+    return out
+
+
+def _joined(table: pd.DataFrame, cols: Sequence[str]) -> pd.Series:
+    """The pieces of a value joined with a space (NA when all are empty)."""
+    parts = [table[c].astype("string").str.strip().replace("", pd.NA) for c in cols]
+    out = parts[0]
+    for p in parts[1:]:
+        out = (out.fillna("") + " " + p.fillna("")).str.strip().replace("", pd.NA)
+    return out
+
+
+def _given(crm: pd.DataFrame, erp: pd.DataFrame, given: Sequence[Comparison]
+           ) -> tuple[list[Comparison], list[Inference]]:
+    """``--compare`` pairs: columns checked, missing types inferred."""
+    comps, why = [], []
     for c in given:
         for col, table, side in [*((x, crm, "CRM") for x in c.columns("crm")),
                                  *((x, erp, "ERP") for x in c.columns("erp"))]:
             if col not in table.columns:
                 have = ", ".join(map(str, table.columns))
-                raise ValueError(f"--compare {c.crm_col}={c.erp_col}: the {side} table has no "
-                                 f"column '{col}'; its columns are {have}")
+                raise ValueError(f"--compare {c.name}={'+'.join(c.columns('erp'))}: the {side} "
+                                 f"table has no column '{col}'; its columns are {have}")
+        evidence = "given by --compare"
+        if not c.type:
+            crm_cols, erp_cols = c.columns("crm"), c.columns("erp")
+            if (len(crm_cols) == 3 and len(erp_cols) == 3
+                    and _ymd_side(crm, *crm_cols) and _ymd_side(erp, *erp_cols)):
+                type_, reason = "date", "year, month and day columns"
+            else:
+                type_, reason = _decide(c.crm_col, _joined(crm, crm_cols), _joined(erp, erp_cols))
+                type_ = type_ or "text"
+            c = Comparison(c.name, c.crm_col, c.erp_col, type_, c.crm_lng_col, c.erp_lng_col,
+                           c.crm_more, c.erp_more)
+            evidence = f"given by --compare; type from {reason}"
+        comps.append(c)
+        why.append(Inference(tuple(c.columns("crm")), tuple(c.columns("erp")), c.type, evidence))
+    return comps, why
+
+
+def explain_comparisons(
+    crm: pd.DataFrame, erp: pd.DataFrame, id_col: str = "id",
+    given: Sequence[Comparison] = (),
+) -> tuple[list[Comparison], list[Inference]]:
+    """The comparisons to run and, for each, why (see :func:`infer_comparisons`); the
+    :class:`Inference` list also names the shared columns left out (all blank, one value,
+    junk)."""
     if given:
-        return [c if c.type else Comparison(c.name, c.crm_col, c.erp_col,
-                                            infer_type(c.crm_col, crm[c.crm_col], erp[c.erp_col]))
-                for c in given]
+        return _given(crm, erp, given)
     shared = [c for c in crm.columns if c in set(erp.columns) and c != id_col]
     if not shared:
+        def cols(t: pd.DataFrame) -> str:
+            return ", ".join(f"'{c}'" for c in t.columns if c != id_col) or "(none)"
         raise ValueError(
-            "the two tables share no column besides the id; name the pairs to compare with "
+            f"the two tables share no column besides the id '{id_col}': the CRM file has "
+            f"{cols(crm)}; the ERP file has {cols(erp)}. Name the pairs to compare with "
             "--compare CRM_COL=ERP_COL[:TYPE]"
         )
+    evidence = {c: _value_evidence(crm[c], erp[c]) for c in shared}
+    decided = {c: _decide(c, crm[c], erp[c], evidence[c]) for c in shared}
+    kinds = {c: e.kind for c, e in evidence.items()}
+    groups: dict[str, tuple[Comparison, Inference]] = {}  # by first column
+    claimed: set[str] = set()
     point = _location(crm, erp, shared)
-    out = []
+    if point:
+        lat, lng = point
+        groups[lat] = (Comparison(f"{lat}+{lng}", lat, lat, "location", lng, lng),
+                       Inference((lat, lng), (lat, lng), "location",
+                                 f"latitude and longitude columns {lat}, {lng} (headers; "
+                                 "values in range)"))
+        claimed |= {lat, lng}
+    for (y, m, d), why in _date_triples(crm, erp, [c for c in shared if c not in claimed],
+                                        kinds):
+        first = min((y, m, d), key=shared.index)
+        groups[first] = (Comparison(f"{y}+{m}+{d}", y, y, "date", crm_more=(m, d),
+                                    erp_more=(m, d)), Inference((y, m, d), (y, m, d), "date", why))
+        claimed |= {y, m, d}
+    for cols, why in _split_groups([c for c in shared if c not in claimed]):
+        pieces = [decided[c][0] for c in cols]
+        if pieces[0] not in _JOINABLE or any(p and p not in (*_JOINABLE, "category")
+                                             for p in pieces):
+            continue
+        # the first piece is there in every row and says what the field is; the later ones
+        # are often mostly empty (a second given name), so the joined values would say less
+        type_, reason = decided[cols[0]]
+        more = tuple(cols[1:])
+        groups[cols[0]] = (Comparison("+".join(cols), cols[0], cols[0], type_, crm_more=more,
+                                      erp_more=more),
+                           Inference(tuple(cols), tuple(cols), type_,
+                                     f"{why}, joined with a space; {cols[0]}: {reason}"))
+        claimed |= set(cols)
+    comps, why_list = [], []
     for c in shared:
-        if point and c == point[0]:
-            out.append(Comparison(f"{point[0]}+{point[1]}", point[0], point[0], "location",
-                                  point[1], point[1]))
-        elif not point or c != point[1]:
-            out.append(Comparison(c, c, c, infer_type(c, crm[c], erp[c])))
-    return out
+        if c in groups:
+            comps.append(groups[c][0])
+            why_list.append(groups[c][1])
+        elif c not in claimed:
+            type_, reason = decided[c]
+            if type_:
+                comps.append(Comparison(c, c, c, type_))
+            why_list.append(Inference((c,), (c,), type_, reason))
+    if not comps:
+        raise ValueError("no column can be compared: " + "; ".join(
+            f"{i.column}: {i.evidence}" for i in why_list))
+    return comps, why_list
+
+
+def infer_comparisons(
+    crm: pd.DataFrame, erp: pd.DataFrame, id_col: str = "id",
+    given: Sequence[Comparison] = (),
+) -> list[Comparison]:
+    """The comparisons to run: the ``given`` ones (their missing types inferred), else every
+    column the two tables share by name, except ``id_col``; a latitude and a longitude column
+    become one ``location``, a year, a month and a day column one ``date``, and pieces of one
+    name split over columns one comparison (see :func:`_split_groups`). Columns that are all
+    blank, hold one value, or hold binary junk are left out. Why each one is there:
+    :func:`explain_comparisons`."""
+    return explain_comparisons(crm, erp, id_col, given)[0]

@@ -6,6 +6,10 @@ someone else (invariant 5); every CRM record ends in one of three honest states,
 ``no_candidate`` or ``failed`` with the reason (invariant 6); and a run is one transaction, so
 a crash leaves the previous suggestions in place.
 
+Each sound model is kept (table ``match_models``, one per kind): when a later run's data has
+nothing left to learn from (its fit is degenerate, see :func:`erpdata.matching.model.degenerate`),
+the run scores with the last good model's weights and says so in its stats.
+
 Persons and projects are matched in the context of their companies: the ERP parent that a
 person's CRM company is linked (or suggested) to is compared like a field, so persons are
 matched within their companies' links first, and by e-mail and name elsewhere.
@@ -16,6 +20,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -23,6 +28,7 @@ import pandas as pd
 
 from erpdata.errors import ErpdataError
 from erpdata.matching.engine import MatchResult, match_frames
+from erpdata.matching.model import Model
 from erpdata.matching.normalised import stored_features
 from erpdata.matching.spec import Comparison
 from erpdata.progress import Cancelled, Progress, reporter
@@ -54,13 +60,29 @@ COMPARISONS: dict[Kind, list[Comparison]] = {
 }
 
 
+def comparisons(con: duckdb.DuckDBPyConnection, kind: Kind) -> list[Comparison]:
+    """:data:`COMPARISONS` of ``kind`` with the types that mapping files fixed (``[types]``,
+    stored at load time, :func:`erpdata.ingest.field_types`): a compared field takes the given
+    type, and a typed field not compared yet is compared too. Why: an export's "Kundenr" is a
+    code to be compared exactly, and only the steward who knows the export can say so."""
+    from erpdata.ingest import field_types  # here: ingest is not needed to match frames
+
+    types = field_types(con, kind)
+    out = [Comparison(c.name, c.crm_col, c.erp_col, types.get(c.name, c.type))
+           if c.name in types and not c.crm_lng_col else c for c in COMPARISONS[kind]]
+    named = {c.name for c in out}
+    out += [_c(name, type_) for name, type_ in types.items() if name not in named]
+    return out
+
+
 def _erp_key(actor_type: str, erp_id: str) -> str:
     return f"{actor_type}:{erp_id}"
 
 
-def _frames(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _frames(con: duckdb.DuckDBPyConnection, kind: Kind,
+            compared: list[Comparison] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Present records of both sides as frames; ERP ids as ``actor_type:id``; parents mapped."""
-    cols = [c.name for c in COMPARISONS[kind] if c.name != "parent"]
+    cols = [c.name for c in (compared or COMPARISONS[kind]) if c.name != "parent"]
     sel = ", ".join(cols)
     if kind == "company":
         crm = con.execute(f"SELECT id, {sel} FROM crm_company WHERE missing_since IS NULL "
@@ -88,11 +110,20 @@ def _frames(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[pd.DataFrame, p
 
 
 def _decisions(con: duckdb.DuckDBPyConnection, kind: Kind) -> pd.DataFrame:
+    """Labels for the model: accepted (1) and rejected (0) pairs, and linked pairs no decision
+    speaks for (a link synchronised from a live system): a link is a match a person made."""
     return con.execute(
         """SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_id,
                   CASE decision WHEN 'accept' THEN 1 ELSE 0 END AS label
            FROM decisions WHERE kind = ? AND superseded_by IS NULL
-             AND decision IN ('accept', 'reject')""", [kind]).df()
+             AND decision IN ('accept', 'reject')
+           UNION ALL
+           SELECT DISTINCT l.crm_id, l.erp_actor_type || ':' || l.erp_id, 1 FROM links l
+           WHERE l.kind = ? AND NOT EXISTS (
+               SELECT 1 FROM decisions d WHERE d.kind = l.kind AND d.crm_id = l.crm_id
+                 AND d.erp_actor_type = l.erp_actor_type AND d.erp_id = l.erp_id
+                 AND d.superseded_by IS NULL AND d.decision IN ('accept', 'reject'))""",
+        [kind, kind]).df()
 
 
 def _taken(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[list[str], list[str]]:
@@ -103,6 +134,13 @@ def _taken(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[list[str], list[
            WHERE kind = ? AND superseded_by IS NULL AND decision = 'accept'""",
         [kind, kind]).fetchall()
     return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def _last_good_model(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[int, Model] | None:
+    """The run id and model of the kind's last good fit, if a run has stored one."""
+    row = con.execute("SELECT run_id, model FROM match_models WHERE kind = ?", [kind]
+                      ).fetchone()
+    return None if row is None else (int(row[0]), Model.from_json(json.loads(row[1])))
 
 
 def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = None,
@@ -122,21 +160,26 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
             "VALUES (?, ?, ?, 'running') RETURNING run_id", [k, who, datetime.now()]
         ).fetchone() or (0,)
         try:
-            crm, erp = _frames(con, k)
+            compared = comparisons(con, k)
+            crm, erp = _frames(con, k, compared)
             if crm.empty or erp.empty:
                 raise ErpdataError(f"nothing to match: the workspace has {len(crm)} CRM and "
                                    f"{len(erp)} ERP {k} records; load both sides first")
             decisions = _decisions(con, k)
+            last_good = _last_good_model(con, k)
             report = reporter(progress, cancel, f"matching {k}")
             report("normalising new and changed records", 0.0)
-            prepared = (stored_features(ws, con, "crm", k, crm, COMPARISONS[k]),
-                        stored_features(ws, con, "erp", k, erp, COMPARISONS[k]))
+            prepared = (stored_features(ws, con, "crm", k, crm, compared),
+                        stored_features(ws, con, "erp", k, erp, compared))
             result = match_frames(
-                crm, erp, COMPARISONS[k], decisions=decisions,
+                crm, erp, compared, decisions=decisions,
                 exclude=decisions[decisions["label"] == 0][["crm_id", "erp_id"]],
                 taken=_taken(con, k), progress=report, prepared=prepared,
                 limits=thresholds(ws, k, con),
+                fallback=None if last_good is None else last_good[1],
             )
+            if result.stats.get("model") == "kept" and last_good is not None:
+                result.stats["model_from_run"] = last_good[0]
             report("storing the suggestions", 1.0)  # the last point where cancelling stops it
             _store(ws, con, k, run_id, crm, result)
         except Cancelled:
@@ -152,11 +195,33 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
     return result
 
 
+def run_notes(stats: dict[str, Any]) -> list[str]:
+    """What a steward should know about a run's model and thresholds, one sentence each: the
+    last good model was kept, the fit learnt nothing and there was none to keep, or the review
+    threshold was raised to its floor."""
+    notes = []
+    if stats.get("model") == "kept":
+        notes.append(f"the records left had nothing to learn from ({stats.get('degenerate')}): "
+                     f"kept the weights of the last good model (run "
+                     f"{stats.get('model_from_run', '?')})")
+    elif stats.get("degenerate"):
+        notes.append(f"the model learnt little ({stats['degenerate']}) and "
+                     + (stats.get("fallback") or "there is no earlier good model to keep")
+                     + ": its probabilities are rough")
+    if stats.get("review_floor") is not None:
+        notes.append(f"the review threshold the model chose ({stats['review_best_f1']:.3f}) "
+                     f"was raised to its floor {stats['review_floor']:g}: links below it are too "
+                     "unlikely to be worth a review")
+    return notes
+
+
 def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: int,
            crm: pd.DataFrame, result: MatchResult) -> None:
     """Replace the kind's suggestions and scoring states with this run's, in one transaction."""
     cand = result.candidates
-    actor, _, erp_id = cand["erp_id"].str.partition(":").T.to_numpy()
+    # split by hand: ``str.partition`` of no rows has no columns (a run with no candidate)
+    parts = cand["erp_id"].str.split(":", n=1)
+    actor, erp_id = parts.str[0], parts.str[1]
     rows = pd.DataFrame({
         "kind": kind, "crm_id": cand["crm_id"], "erp_actor_type": actor, "erp_id": erp_id,
         "rank": cand["rank"], "probability": cand["probability"],
@@ -183,6 +248,10 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
             "WHERE run_id = ?",
             [datetime.now(), json.dumps(result.thresholds),
              json.dumps(result.stats, default=str), run_id])
+        if result.stats.get("model") == "fitted" and result.stats.get("degenerate") is None:
+            # a sound fit becomes the model later runs fall back on (see match_frames)
+            con.execute("INSERT OR REPLACE INTO match_models VALUES (?, ?, ?, ?)",
+                        [kind, run_id, datetime.now(), json.dumps(result.model.to_json())])
 
 
 def _failed(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: int,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from erpdata.connections import Connection, add_connection
+from erpdata.ingest import load_file
 from erpdata.workspace import Workspace
 from tests.helpers import write_text
 from tests.ui.conftest import finish_jobs
@@ -92,3 +93,31 @@ def test_the_upload_limit_is_the_engine_limit() -> None:
     config = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml")
                            .read_text(encoding="utf-8"))
     assert config["server"]["maxUploadSize"] == DEFAULT_MAX_LOAD_MB
+
+
+def test_the_values_proposal_is_preselected(tmp_path: Path, empty_workspace: Path,
+                                            open_page) -> None:
+    """A person file whose headers name neither key nor company: the editor pre-selects what
+    the values propose, says why, and the load takes it."""
+    with Workspace.open(empty_workspace) as ws:
+        load_file(ws, write_text(tmp_path / "c.csv", "Nr;Navn\n10001;Hansen AS\n10002;Berg AS\n"),
+                  side="erp", kind="company", actor_type="customer")
+    at = open_page(empty_workspace, "load")
+    at.segmented_control(key="load_side").set_value("erp").run()
+    at.segmented_control(key="load_kind").set_value("person").run()
+    f = write_text(tmp_path / "p.csv", "Kode;Fornavn;Kunde\nK1;Kari;10001\nK2;Ola;10002\n")
+    at.text_input(key="load_path").set_value(str(f)).run()
+    assert not at.exception
+    assert at.dataframe[0].value.values.tolist() == [
+        ["Kode", "id", "values: 2 unique, never empty"],
+        ["Fornavn", "firstname", "synonym"],
+        ["Kunde", "parent_key", "values: 2 of 2 are keys of the loaded ERP companies"]]
+    assert ("key: column 'Kode' (values: 2 unique, never empty) · parent: column 'Kunde' "
+            "(values: 2 of 2 are keys of the loaded ERP companies)") in [c.value
+                                                                          for c in at.caption]
+    at.button(key="load_go").click().run()
+    finish_jobs(at)
+    assert not at.exception
+    with Workspace.open(empty_workspace) as ws:
+        assert ws.con.execute("SELECT id, firstname, parent_key FROM erp_person ORDER BY id"
+                              ).fetchall() == [("K1", "Kari", "10001"), ("K2", "Ola", "10002")]
