@@ -23,6 +23,7 @@ cosine (:func:`_ngram_pairs`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -390,7 +391,7 @@ def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Compariso
     a, b = (_gram_matrix(codes, offsets, weight) for _, codes, offsets in sides)
     if not a.nnz or not b.nnz:
         return none
-    top = sp_matmul_topn(a, b.T.tocsr(), top_n=k, threshold=0.0)
+    top = sp_matmul_topn(a, b.T.tocsr(), top_n=k, threshold=0.0, n_threads=os.cpu_count() or 1)
     rows = np.repeat(np.arange(top.shape[0]), np.diff(top.indptr))
     return pd.DataFrame({"lrid": sides[0][0][rows], "rrid": sides[1][0][top.indices],
                          "s": top.data.astype(np.float64)})
