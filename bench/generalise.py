@@ -62,6 +62,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -212,7 +213,7 @@ def reshape(df: pd.DataFrame, roles: Roles, types: dict[str, ColumnType]
         *street, postcode, city = group if len(group) >= 3 else (*group, None)
         head = _join(out, list(street))
         tail = _join(out, [c for c in (postcode, city) if c])
-        merged = pd.Series([", ".join(x for x in (h, t) if x) or None
+        merged = pd.Series([", ".join(x for x in (h, t) if isinstance(x, str) and x) or None
                             for h, t in zip(head, tail, strict=True)], index=out.index)
         col = "address" if i == 0 else f"address{i + 1}"
         out.insert(first(group[0]), col, merged)
@@ -529,8 +530,12 @@ def child(spec: str, out: Path, cache: Path | None) -> dict[str, Any]:
 
 def run_job(job: str, name: str, variant: str, seed: int, out: Path, cache: Path
             ) -> dict[str, Any]:
-    """One job in a fresh process (``bench/report.py``), its JSON."""
-    return run_dataset_child(__file__, f"{job}:{name}@{variant}@{seed}", out, cache)
+    """One job in a fresh process (``bench/report.py``), its JSON; a child that dies (the
+    variant could not even be built) is that job's result, not the end of the run."""
+    try:
+        return run_dataset_child(__file__, f"{job}:{name}@{variant}@{seed}", out, cache)
+    except subprocess.CalledProcessError as exc:
+        return {"error": f"the {job} child failed (exit {exc.returncode}); see its traceback"}
 
 
 # --- scoring ----------------------------------------------------------------------------------

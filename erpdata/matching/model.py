@@ -234,7 +234,8 @@ def fit(
             change_share = abs(share - model.share_matched)
             model.share_matched = share
         else:
-            new_prior = float(np.clip(p.mean(), EPS, 0.5))
+            # no pair at all (nothing was blocked): the prior stays as it was
+            new_prior = float(np.clip(p.mean(), EPS, 0.5)) if len(p) else model.prior
             change_share = 0.0
         if fix_m:
             new_m = model.m
