@@ -156,6 +156,14 @@ def workspace_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], 
 
 
 @pytest.fixture
+def ws(tmp_path: Path) -> Iterator[Workspace]:
+    """An empty workspace (modules that start from another one override this fixture)."""
+    w = Workspace.open(tmp_path / "ws.duckdb")
+    yield w
+    w.close()
+
+
+@pytest.fixture
 def companies_ws(tmp_path: Path) -> Iterator[Workspace]:
     """Five CRM and four ERP companies, loaded and not yet matched: company 1 matches a
     customer and a supplier (the supplier better), companies 2 and 3 are one company entered

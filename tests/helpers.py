@@ -14,6 +14,11 @@ def snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
     return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ws.tables()}
 
 
+def rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
+    """The rows ``sql`` returns in ``ws``."""
+    return ws.cursor().execute(sql).fetchall()
+
+
 def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` exactly (no newline translation) in ``encoding``."""
     path.write_bytes(text.encode(encoding))

@@ -14,20 +14,9 @@ import pytest
 from erpdata.columns import fold, map_columns
 from erpdata.ingest import changes, load_file, preview
 from erpdata.workspace import Workspace
-from tests.helpers import COMPANIES, write_text
+from tests.helpers import COMPANIES, rows, write_text
 
 NORDIC = "Bjørn Ærø Åsen € “Citat” ‘q’ Škoda Œuvre"  # every byte class of Windows-1252
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    w = Workspace.open(tmp_path / "ws.duckdb")
-    yield w
-    w.close()
-
-
-def rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
-    return ws.cursor().execute(sql).fetchall()
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])

@@ -14,18 +14,7 @@ from erpdata.errors import IngestError
 from erpdata.ingest import field_types, load_file, preview
 from erpdata.matching.workspace import comparisons
 from erpdata.workspace import Workspace
-from tests.helpers import snapshot, write_text
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    w = Workspace.open(tmp_path / "ws.duckdb")
-    yield w
-    w.close()
-
-
-def rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
-    return ws.cursor().execute(sql).fetchall()
+from tests.helpers import rows, snapshot, write_text
 
 
 def customers(ws: Workspace, tmp_path: Path, n: int = 3) -> None:

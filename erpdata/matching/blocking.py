@@ -397,6 +397,17 @@ def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Compariso
                          "s": top.data.astype(np.float64)})
 
 
+def connect(left: pd.DataFrame, right: pd.DataFrame) -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB holding the two sides' features as the tables ``l`` and ``r``
+    that :func:`block` reads (copied in: the rules scan them many times)."""
+    con = duckdb.connect()
+    con.register("l_df", left)
+    con.register("r_df", right)
+    con.execute("CREATE TABLE l AS SELECT * FROM l_df")
+    con.execute("CREATE TABLE r AS SELECT * FROM r_df")
+    return con
+
+
 def block(
     con: duckdb.DuckDBPyConnection, comparisons: Sequence[Comparison], *, per_record: int,
     min_share: float = MIN_SHARE, cross_product_below: int = 2_000_000,

@@ -255,12 +255,8 @@ def match_frames(
 
     t = time.perf_counter()
     report("blocking", 0.3)
-    con = duckdb.connect()
+    con = blocking.connect(left, right)
     try:
-        con.register("l_df", left)
-        con.register("r_df", right)
-        con.execute("CREATE TABLE l AS SELECT * FROM l_df")
-        con.execute("CREATE TABLE r AS SELECT * FROM r_df")
         contents = (None if many_to_many else
                     (_content(con, "l", comps), _content(con, "r", comps)))
         cap = per_record or (50 if many_to_many else 10)

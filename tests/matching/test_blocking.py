@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,12 +76,8 @@ def blocked(crm: pd.DataFrame, erp: pd.DataFrame, comps: Sequence[Comparison], *
     """The candidate pairs (ids) of the rules run on the two tables, with or without the
     3-gram generator."""
     left, right = features(crm, comps, "crm"), features(erp, comps, "erp")
-    con = duckdb.connect()
+    con = blocking.connect(left, right)
     try:
-        con.register("l_df", left)
-        con.register("r_df", right)
-        con.execute("CREATE TABLE l AS SELECT * FROM l_df")
-        con.execute("CREATE TABLE r AS SELECT * FROM r_df")
         real = blocking._ngram_pairs
         if not ngram:
             blocking._ngram_pairs = lambda *a, **k: real(*a, **k).iloc[:0]  # type: ignore
