@@ -47,10 +47,11 @@ engine it measured.
 
 Workspace path (``ws`` rows): the variant's CRM and ERP frames written to CSV, loaded with
 ``erpdata.ingest.load_file`` (as ``erpdata load``) into a fresh workspace, matched with
-``match_workspace`` (as ``erpdata match``), suggestions scored. The workspace compares only the
-canonical fields it recognised in the headers, so a set whose headers it does not recognise
-fails or matches on little: the error or the figure is the result. The workspace links
-one-to-one, so on a many-to-many truth (splink_fake_1000) its recall is capped.
+``match_workspace`` (as ``erpdata match``), suggestions scored. The workspace compares the
+canonical fields it recognised in the headers and the unmapped columns both files share by
+name (typed from their values, as ``match-files`` does); an error is a result too. The workspace
+links one-to-one, so on a many-to-many truth (splink_fake_1000, the organisation sets) its
+recall is capped.
 
 Sets: splink_fake_1000, patstat_nl_applicants, chicago_childcare_orgs, affiliation_strings,
 demo_2000 (companies), demo_persons_2000, and two **external** person sets, never used for
@@ -665,8 +666,8 @@ def render(rows: list[dict[str, Any]], peers: list[str], seed: int, command: str
     ws_rows = [r for r in rows if "ws" in r]
     if ws_rows:
         lines += ["", "Through the workspace (`load_file` both sides as `erpdata load`, "
-                  "`match_workspace` as `erpdata match`; the workspace compares only the "
-                  "canonical fields it recognised in the headers):", "",
+                  "`match_workspace` as `erpdata match`: the canonical fields recognised in the "
+                  "headers and the unmapped columns both files share; one-to-one):", "",
                   "| set | variant | kind | fields mapped crm / erp | P | R | F1 | R@5 | "
                   "auto P (n) | s |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
         for r in ws_rows:

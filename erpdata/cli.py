@@ -203,20 +203,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_match(args: argparse.Namespace) -> int:
-    from erpdata.ingest import field_types
     from erpdata.matching import match_workspace
-    from erpdata.matching.spec import Inference, inference_table
-    from erpdata.matching.workspace import comparisons, run_notes, scoring_states
+    from erpdata.matching.spec import inference_table
+    from erpdata.matching.workspace import explain, nothing_to_compare, run_notes, scoring_states
 
     kinds = [args.kind] if args.kind else list(KINDS)
     with Workspace.open(args.workspace) as ws:
         for kind in kinds:
-            fixed = field_types(ws.cursor(), kind)  # [types] of the loaded mapping files
-            print(f"{kind}: comparing (column, type, why):\n" + inference_table(
-                [Inference((c.crm_col,), (c.erp_col,), c.type,
-                           "mapping file [types]" if c.name in fixed
-                           else f"canonical field {c.name}")
-                 for c in comparisons(ws.cursor(), kind)]), file=sys.stderr)
+            plan = explain(ws.cursor(), kind)
+            print(f"{kind}: comparing (column, type, why):\n" + inference_table(plan.inference),
+                  file=sys.stderr)
+            if not plan.compares_anything and _has_both_sides(ws, kind):
+                # skip, not fail: the other kinds may well be matchable
+                print(f"note: {kind}: skipped: {nothing_to_compare(kind)}", file=sys.stderr)
+                continue
             update, close = _tqdm_progress(f"match {kind}")
             try:
                 result = match_workspace(ws, kind, user=args.user, progress=update)
@@ -234,6 +234,13 @@ def _cmd_match(args: argparse.Namespace) -> int:
             for note in run_notes(result.stats):  # a kept model, a floored threshold
                 print(f"note: {kind}: {note}", file=sys.stderr)
     return 0
+
+
+def _has_both_sides(ws: Workspace, kind: str) -> bool:
+    """Both sides hold present records of ``kind`` (else the run's own "load both sides
+    first" is the message that helps)."""
+    counts = ws.counts()
+    return all(counts[side][kind] > 0 for side in SIDES)
 
 
 def _cmd_match_files(args: argparse.Namespace) -> int:

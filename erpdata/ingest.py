@@ -164,6 +164,10 @@ def load_file(
             if propose:
                 propose_columns(con, cmap, s, k)
             types = _resolve_types(explicit.types, cmap, s, k, mapping_file or src.display)
+            if s == "crm" and actor_type:
+                src.warnings.append(
+                    f"an actor type ({actor_type}) applies to ERP records only: ignored for "
+                    "these CRM records")
             if cmap.extra:
                 src.warnings.append(
                     f"{len(cmap.extra)} column(s) match no field and are kept in extra: "
@@ -263,9 +267,14 @@ def field_types(con: duckdb.DuckDBPyConnection, kind: str) -> dict[str, str]:
 
 
 def _constant_actor_type(side: Side, kind: Kind, actor_type: str | None) -> str | None:
+    """The actor type every row of the file takes when it has no type column (ERP only).
+
+    CRM records have no actor type: a type given for a CRM file is ignored with a warning
+    (:func:`load_file`), and a CRM column headed like one ("Type", "Kind") is no field there, so
+    it is kept in ``extra`` like any unmapped column. Why not refuse: a script loading both
+    sides of an export with the same options, or a CRM export that carries its own "Type"
+    column, holds nothing wrong to fix."""
     if side == "crm":
-        if actor_type:
-            raise ErpdataError("an actor type applies to ERP records only, not to CRM records")
         return None
     if kind != "company":
         return ACTOR_TYPES[kind][0]

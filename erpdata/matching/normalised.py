@@ -5,7 +5,10 @@ Why store them: normalising (legal forms, E.164 phones, org numbers with check d
 costly per-value part of a match run, while a re-run after a steward's decisions or a small
 re-load changes few records. Each side and kind has a table ``normalised_<side>_<kind>``: the
 record's id, a digest of its raw compared values, and its features (:func:`features`). A
-change of the compared fields or of :data:`FEATURES_VERSION` rebuilds the table.
+change of the compared fields or of :data:`FEATURES_VERSION` rebuilds the table: the
+fingerprint keys on every comparison's columns, name and type, so an unmapped column that
+starts (or stops) being compared, or whose values now say another type, rebuilds it too, and
+the digest covers every raw column read (an unmapped column's values included).
 
 The table is derived data: dropping it loses nothing but time.
 """
@@ -31,6 +34,12 @@ def table_name(side: str, kind: str) -> str:
 def _fingerprint(comparisons: Sequence[Comparison], side: str) -> str:
     cols = [(c.columns(side), c.name, c.type) for c in comparisons]
     return json.dumps({"version": FEATURES_VERSION, "columns": cols})
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier: feature columns of unmapped columns carry their export's
+    header, which may hold spaces or quotes."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -66,7 +75,8 @@ def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
         con.register("present_ids", pd.DataFrame({"id": ids, "_pos": np.arange(len(ids))}))
         if not _exists(con, table):
             columns = ", ".join(
-                f'"{name}" {"DOUBLE" if pd.api.types.is_float_dtype(dtype) else "VARCHAR"}'
+                f'{_ident(str(name))} '
+                f'{"DOUBLE" if pd.api.types.is_float_dtype(dtype) else "VARCHAR"}'
                 for name, dtype in fresh.dtypes.items() if name != "digest")
             con.execute(f"CREATE TABLE {table} ({columns}, digest BIGINT)")
         con.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT id FROM present_ids) "

@@ -42,7 +42,7 @@ def _column(df: pd.DataFrame, c: Comparison, side: str) -> pd.Series:
     if len(cols) == 1:
         col = df[cols[0]]
         return col if isinstance(col.dtype, pd.StringDtype) else col.astype("str")
-    if c.is_ymd:
+    if c.ymd(side):
         y, m, d = (pd.to_numeric(df[x].astype("string").str.strip(), errors="coerce")
                    for x in cols)
         ok = y.between(1, 9999) & m.between(1, 12) & d.between(1, 31)

@@ -10,7 +10,7 @@ column names and values, so ``match-files`` works on two tables it has never see
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -76,10 +76,10 @@ class Comparison:
             raise ValueError(f"{self.name}: a location compares a latitude and a longitude "
                              "column on each side (CRM_LAT+CRM_LNG=ERP_LAT+ERP_LNG:location), "
                              "and only a location has two columns")
-        if self.type == "date" and (self.crm_more or self.erp_more) and not (
-                len(self.crm_more) == 2 and len(self.erp_more) == 2):
+        if self.type == "date" and not {len(self.crm_more), len(self.erp_more)} <= {0, 2}:
             raise ValueError(f"{self.name}: a date over several columns is a year, a month and "
-                             "a day column on each side (Y+M+D=Y+M+D:date)")
+                             "a day column (Y+M+D=Y+M+D:date, or Y+M+D=DATE:date when the other "
+                             "side has one date column)")
 
     def columns(self, side: str) -> list[str]:
         """The raw columns this comparison reads on ``side`` (``crm`` or ``erp``)."""
@@ -89,8 +89,14 @@ class Comparison:
 
     @property
     def is_ymd(self) -> bool:
-        """A date read from a year, a month and a day column."""
-        return self.type == "date" and len(self.crm_more) == 2
+        """A date read from a year, a month and a day column on at least one side."""
+        return self.ymd("crm") or self.ymd("erp")
+
+    def ymd(self, side: str) -> bool:
+        """On ``side`` the date is read from a year, a month and a day column (the other side
+        may hold one date column: two exports need not agree on how they write a date)."""
+        more = self.crm_more if side == "crm" else self.erp_more
+        return self.type == "date" and len(more) == 2
 
 
 @dataclass(frozen=True)
@@ -271,12 +277,15 @@ def _integers(s: pd.Series) -> pd.Series:
     return pd.to_numeric(s.where(s.str.fullmatch(r"\d{1,9}")), errors="coerce")
 
 
-def _value_evidence(crm: pd.Series, erp: pd.Series) -> _Evidence:
-    """What the values of a column pair are, from patterns over a sample (vectorised)."""
-    sides = {"CRM": _non_empty(crm), "ERP": _non_empty(erp)}
+def _value_evidence(crm: pd.Series, erp: pd.Series | None = None) -> _Evidence:
+    """What the values of a column pair are, from patterns over a sample (vectorised); with
+    ``erp`` None, what the values of one column of one file are (a column without a namesake
+    on the other side, typed on its own before it is paired by type)."""
+    sides = ({"CRM": _non_empty(crm), "ERP": _non_empty(erp)} if erp is not None
+             else {"": _non_empty(crm)})
     for side, vals in sides.items():
         if vals.empty:
-            return _Evidence("blank", f"all blank in the {side} file")
+            return _Evidence("blank", f"all blank in the {side} file" if side else "all blank")
     values = pd.concat(list(sides.values()), ignore_index=True)
     s = _sample(values)
     n = len(s)
@@ -344,6 +353,15 @@ def _value_evidence(crm: pd.Series, erp: pd.Series) -> _Evidence:
         return _Evidence("postcode", f"{_pct(postal.mean())} of {_of(n)} are short codes of "
                                      f"{lengths.mode().iloc[0]} characters, "
                                      f"{_pct(1 - unique_share)} repeats")
+    code = r"(?=[A-Za-z0-9]*[A-Za-z])(?=[A-Za-z0-9]*\d)[A-Za-z0-9]+"
+    codes = share(rf"{code}(?:[^A-Za-z0-9]+{code})*")
+    if codes >= CLEAR and s.str.split(r"[^A-Za-z0-9]+").str.len().mean() > 2:
+        # lists of letter-and-digit codes (classifications, tags): a shared list means what a
+        # shared category means, and their characters' likeness is noise (G06F and G02F are
+        # unrelated classes). More than two per value on average: a postcode or a two-part
+        # reference has two at most.
+        return _Evidence("category", f"{_pct(codes)} of {_of(n)} are lists of codes with "
+                                     "letters and digits")
     if number.notna().mean() >= 0.95:
         return _Evidence("number", f"{_pct(number.notna().mean())} of {_of(n)} are numbers")
     if legal >= 0.05:
@@ -531,11 +549,19 @@ def _date_triples(crm: pd.DataFrame, erp: pd.DataFrame, shared: Sequence[str],
 _JOINABLE = ("person", "company", "text", "address")
 
 
-def _split_groups(shared: Sequence[str]) -> list[tuple[list[str], str]]:
+def _split_groups(shared: Sequence[str], every: Sequence[str] = ()
+                  ) -> list[tuple[list[str], str]]:
     """Columns holding pieces of one value: headers equal but for a trailing number
     (``fname_c1, fname_c2``; ``address_1, address_2``: an export splitting a long or repeated
     field), in that number's order; and a first-name and a middle-name column. Whether they
-    are joined depends on their type (two phone columns are two phones, not pieces of one)."""
+    are joined depends on their type (two phone columns are two phones, not pieces of one).
+
+    When every compared column (``every``, the columns before any were claimed) has the same
+    stem (``c1, c2 ... cN``), the number is a numbering of the columns, not of the pieces of
+    one field: nothing is joined by headers then."""
+    numbered = {re.sub(r"\d{1,2}$", "", c.casefold()) for c in every}
+    if len(every) > 2 and len(numbered) == 1 and all(re.search(r"\d$", c) for c in every):
+        shared = []
     stems: dict[str, list[tuple[int, str]]] = {}
     for c in shared:
         m = re.fullmatch(r"(.*\D)(\d{1,2})", c.casefold())
@@ -560,6 +586,307 @@ def _joined(table: pd.DataFrame, cols: Sequence[str]) -> pd.Series:
     for p in parts[1:]:
         out = (out.fillna("") + " " + p.fillna("")).str.strip().replace("", pd.NA)
     return out
+
+
+# --- columns whose names differ -----------------------------------------------------------
+
+#: Share of a column's words (occurrences over a sample) that must occur among the words of a
+#: column of the other file for the two to hold the same field, or the one a piece of the
+#: other: two exports of the same records write the same names, streets and places, while
+#: unrelated columns share few words. Half leaves room for typos, spelling and records that
+#: are in one file only.
+OVERLAP = 0.5
+#: Values whose words make the vocabulary another column's words are looked up in: more than
+#: a sample, since a rare word (a surname, a street) occurs only in the rows of its record.
+VOCABULARY = 50_000
+#: Types a column can have to be a piece of another column's value, joined with a space.
+_PIECE_TYPES = ("person", "company", "text", "address", "city", "postcode", "number", "code")
+#: Types whose normaliser makes two ways of writing a value agree: one leftover column of the
+#: type on each side is a pair on the type alone. Free text, categories, numbers and codes
+#: are not: one such column on each side may hold two different things, so they must also
+#: share words (see :data:`OVERLAP`).
+_TYPED_ALONE = ("person", "company", "address", "city", "postcode", "country", "phone", "email",
+                "url", "orgno", "date")
+_SIDE_NAMES = {"crm": "CRM", "erp": "ERP"}
+
+
+@dataclass
+class _Leftovers:
+    """One file's columns without a namesake in the other file, typed from their own values
+    (and headers), with the words they hold (for :data:`OVERLAP`)."""
+
+    table: pd.DataFrame
+    side: str  #: ``crm`` or ``erp``
+    cols: list[str]
+    kinds: dict[str, str]
+    types: dict[str, tuple[str, str]]
+    words: dict[str, pd.Series]  # word occurrences over a sample
+    vocab: dict[str, pd.Index]  # distinct words over up to VOCABULARY values
+    length: dict[str, float]  # mean words per non-empty value
+
+    @property
+    def label(self) -> str:
+        return _SIDE_NAMES[self.side]
+
+
+def _word_list(values: pd.Series, n: int) -> pd.Series:
+    """The words (runs of letters or digits, casefolded) of up to ``n`` non-empty values."""
+    s = _non_empty(values)
+    if len(s) > n:
+        s = s.sample(n, random_state=0)
+    return s.str.casefold().str.findall(r"\w+").explode().dropna()
+
+
+def _leftovers(table: pd.DataFrame, side: str, cols: list[str]) -> _Leftovers:
+    kinds, types, words, vocab, length = {}, {}, {}, {}, {}
+    for c in cols:
+        ev = _value_evidence(table[c])
+        kinds[c] = ev.kind
+        types[c] = _decide(c, table[c], table[c], ev)
+        if types[c][0]:
+            words[c] = _word_list(table[c], SAMPLE)
+            vocab[c] = pd.Index(_word_list(table[c], VOCABULARY).unique())
+            n = _non_empty(_sample(table[c])).str.split().str.len()
+            length[c] = float(n.mean()) if len(n) else 0.0
+    return _Leftovers(table, side, cols, kinds, types, words, vocab, length)
+
+
+def _overlap(a: _Leftovers, col: str, b: _Leftovers, other: str) -> float:
+    """Share of the words of ``col`` (side ``a``) that occur among those of ``other``."""
+    w = a.words.get(col)
+    if w is None or not len(w) or other not in b.vocab:
+        return 0.0
+    return float(w.isin(b.vocab[other]).mean())
+
+
+def _coordinate_like(values: pd.Series) -> bool:
+    """Numbers within [-180, 180] (95 %), most of the non-zero ones with a fraction (a position
+    is written with decimals; counts, ages and codes are whole numbers), and not mostly with
+    exactly two decimals (money). 0 is left aside: exports write it for "no position"."""
+    text = _non_empty(_sample(_non_empty(values)))
+    if len(text) < 2:
+        return False
+    num = pd.to_numeric(text, errors="coerce")
+    if not num.abs().le(180).mean() >= 0.95:
+        return False
+    nonzero = text[num.ne(0) & num.notna()]
+    if nonzero.nunique() < 2:
+        return False
+    frac = pd.to_numeric(nonzero) % 1 != 0
+    decimals = nonzero.str.extract(r"\.(\d+)$")[0].str.len()
+    return bool(frac.mean() >= 0.5 and decimals.eq(2).mean() < CLEAR)
+
+
+def _coordinate_pairs(table: pd.DataFrame, cols: Sequence[str]
+                      ) -> list[tuple[str, str, str]]:
+    """(latitude, longitude, why) among ``cols`` by values alone: coordinate-like columns
+    (:func:`_coordinate_like`) that are the only two such, else neighbours in the file, and
+    present together (a row has a position or has none, so where one is empty or 0 the other
+    is too, in 95 % of the rows). The latitude is the column that stays within [-90, 90] when
+    the other does not; when both do, the left one (ISO 6709 writes the latitude first)."""
+    like = [c for c in cols if _coordinate_like(table[c])]
+    order = {c: i for i, c in enumerate(table.columns)}
+    like.sort(key=order.__getitem__)
+    if len(like) == 2:
+        candidates = [(like[0], like[1])]
+    else:
+        candidates, i = [], 0
+        while i + 1 < len(like):
+            if order[like[i + 1]] == order[like[i]] + 1:
+                candidates.append((like[i], like[i + 1]))
+                i += 2
+            else:
+                i += 1
+    out = []
+    for a, b in candidates:
+        va, vb = (pd.to_numeric(table[c], errors="coerce") for c in (a, b))
+        gone_a, gone_b = va.isna() | va.eq(0), vb.isna() | vb.eq(0)
+        if not (gone_a == gone_b).mean() >= 0.95:
+            continue
+        in_a, in_b = (bool(v.dropna().abs().le(90).all()) for v in (va, vb))
+        if in_a == in_b:
+            why = "both within [-90, 90]: the left one is the latitude (ISO 6709 order)"
+            lat, lng = a, b
+        else:
+            lat, lng = (a, b) if in_a else (b, a)
+            why = f"{lng} leaves [-90, 90], so it is the longitude"
+        out.append((lat, lng, f"two columns of coordinate-like numbers (fractions within "
+                              f"[-180, 180], present together); {why}"))
+    return out
+
+
+def _ymd_units(s: _Leftovers, cols: Sequence[str]) -> list[tuple[tuple[str, ...], str]]:
+    """One file's dates among ``cols``: year/month/day triples (by header stem, else the only
+    year, month and day columns by values) and single date columns."""
+    stems: dict[str, dict[str, str]] = {}
+    for c in cols:
+        for stem, part in _ymd_parts(c):
+            stems.setdefault(stem, {}).setdefault(part, c)
+    out: list[tuple[tuple[str, ...], str]] = []
+    used: set[str] = set()
+    for parts in stems.values():
+        if len(parts) == 3 and not used & set(parts.values()):
+            y, m, d = parts["y"], parts["m"], parts["d"]
+            if _ymd_side(s.table, y, m, d):
+                out.append(((y, m, d), "year+month+day columns (headers; values in range)"))
+                used |= {y, m, d}
+    free = {k: [c for c in cols if s.kinds.get(c) == k and c not in used]
+            for k in ("year", "month", "day")}
+    if all(len(v) == 1 for v in free.values()):
+        y, m, d = free["year"][0], free["month"][0], free["day"][0]
+        if _ymd_side(s.table, y, m, d):
+            out.append(((y, m, d), "year+month+day columns (by values: a year, a 1-12 and a "
+                                   "1-31 column)"))
+            used |= {y, m, d}
+    out += [((c,), s.types[c][1]) for c in cols
+            if c not in used and s.types[c][0] == "date"]
+    return out
+
+
+def _pair_by_values(crm: _Leftovers, erp: _Leftovers
+                    ) -> list[tuple[Comparison, Inference]]:
+    """Pair the columns of two files whose names differ, by what they hold. In this order, each
+    stage taking only columns no earlier one took:
+
+    1. a location (two coordinate columns, :func:`_coordinate_pairs`), one on each side;
+    2. a date, one on each side, each a date column or a year/month/day triple;
+    3. pieces: columns of one file whose words occur (:data:`OVERLAP`) in one column of the
+       other file, more than in any other column there, and that have fewer words per value
+       than it (a given name and a surname against a full name; street, postcode and city
+       against an address; an organisation and its place against the whole string): joined
+       with a space, in file order, against that column. The whole address is kept (rather
+       than pairing street with address alone): the merged side holds the postcode and city
+       too, and without them on the other side those words would only count against a pair;
+    4. words shared both ways: two columns each of whose words mostly occur in the other, each
+       the other's best (this also settles two leftover columns of one type per side);
+    5. types: several person-name columns on one side against one name column on the other,
+       joined (different records may share few words, yet a given name and a surname column
+       against one name column are the same field); an address against street + postcode /
+       city columns, joined; then one column of a type on each side, for types compared
+       through a normaliser (:data:`_TYPED_ALONE`).
+    """
+    done: list[tuple[Comparison, Inference]] = []
+    taken: set[tuple[str, str]] = set()
+
+    def free(s: _Leftovers) -> list[str]:
+        return [c for c in s.cols if (s.side, c) not in taken and s.types[c][0]]
+
+    def add(crm_cols: Sequence[str], erp_cols: Sequence[str], type_: str, why: str,
+            lng: tuple[str, str] = ("", "")) -> None:
+        name = "+".join(crm_cols) if list(crm_cols) == list(erp_cols) else (
+            "+".join(crm_cols) + "=" + "+".join(erp_cols))
+        if type_ == "location":
+            comp = Comparison(name, crm_cols[0], erp_cols[0], type_, lng[0], lng[1])
+            crm_all, erp_all = (crm_cols[0], lng[0]), (erp_cols[0], lng[1])
+        else:
+            comp = Comparison(name, crm_cols[0], erp_cols[0], type_,
+                              crm_more=tuple(crm_cols[1:]), erp_more=tuple(erp_cols[1:]))
+            crm_all, erp_all = tuple(crm_cols), tuple(erp_cols)
+        done.append((comp, Inference(crm_all, erp_all, type_, why)))
+        taken.update(("crm", c) for c in crm_all)
+        taken.update(("erp", c) for c in erp_all)
+
+    def listed(cols: Sequence[str], s: _Leftovers) -> str:
+        return f"{', '.join(cols)} ({s.label})"
+
+    # 1. location
+    points = {s.side: _coordinate_pairs(s.table, free(s)) for s in (crm, erp)}
+    if len(points["crm"]) == 1 and len(points["erp"]) == 1:
+        (a_lat, a_lng, a_why), (b_lat, b_lng, b_why) = points["crm"][0], points["erp"][0]
+        add([a_lat], [b_lat], "location", f"no shared name; CRM {a_lat}, {a_lng}: {a_why}; "
+            f"ERP {b_lat}, {b_lng}: {b_why}", (a_lng, b_lng))
+    # 2. date
+    dates = {s.side: _ymd_units(s, free(s)) for s in (crm, erp)}
+    if len(dates["crm"]) == 1 and len(dates["erp"]) == 1:
+        (a, a_why), (b, b_why) = dates["crm"][0], dates["erp"][0]
+        add(a, b, "date", f"date {listed(a, crm)} against {listed(b, erp)}: no shared name; "
+            f"one date on each side (CRM: {a_why}; ERP: {b_why})")
+    # 3. pieces of one column of the other file, and 4. words shared both ways
+    wholes: list[tuple[_Leftovers, str, _Leftovers, list[str], float]] = []
+    for a, b in ((crm, erp), (erp, crm)):
+        home: dict[str, list[str]] = {}
+        share: dict[str, float] = {}
+        targets = [w for w in free(b) if b.types[w][0] in _PIECE_TYPES]
+        for c in free(a):
+            if a.types[c][0] not in _PIECE_TYPES or not targets:
+                continue
+            scores = [_overlap(a, c, b, w) for w in targets]
+            best = max(range(len(targets)), key=scores.__getitem__)
+            w = targets[best]
+            if scores[best] >= OVERLAP and a.length[c] < b.length[w]:
+                home.setdefault(w, []).append(c)
+                share[c] = scores[best]
+        for w, pieces in home.items():
+            if len(pieces) >= 2:
+                wholes.append((b, w, a, pieces, min(share[c] for c in pieces)))
+    for whole_side, w, piece_side, pieces, least in sorted(wholes, key=lambda x: -len(x[3])):
+        if any((piece_side.side, c) in taken for c in [*pieces]) or (whole_side.side, w) in taken:
+            continue
+        _join_against(add, whole_side, w, piece_side, pieces,
+                      f"at least {_pct(least)} of the words of each occur in {w}")
+    for c in free(crm):
+        others = free(erp)
+        if not others:
+            break
+        scores = [min(_overlap(crm, c, erp, e), _overlap(erp, e, crm, c)) for e in others]
+        best = max(range(len(others)), key=scores.__getitem__)
+        e = others[best]
+        back = [min(_overlap(crm, x, erp, e), _overlap(erp, e, crm, x)) for x in free(crm)]
+        if scores[best] >= OVERLAP and max(back) <= scores[best]:
+            type_, why = _decide(c, crm.table[c], erp.table[e])
+            if type_:
+                add([c], [e], type_, f"{c} (CRM) against {e} (ERP): no shared name; "
+                    f"{_pct(scores[best])} of the words of each occur in the other; {why}")
+    # 5. by types
+    for a, b in ((crm, erp), (erp, crm)):
+        persons = [c for c in free(a) if "person" in (a.kinds[c], a.types[c][0])]
+        names = [c for c in free(b) if b.types[c][0] in ("person", "text")]
+        if len(persons) >= 2 and len(names) == 1 and len(persons) > len(
+                [c for c in names if b.types[c][0] == "person"]):
+            _join_against(add, b, names[0], a, persons, "both person names by values")
+    for a, b in ((crm, erp), (erp, crm)):
+        addr = [c for c in free(b) if b.types[c][0] == "address"]
+        parts = [c for c in free(a) if a.types[c][0] in ("address", "postcode", "city")]
+        if (len(addr) == 1 and [c for c in parts if a.types[c][0] == "address"]
+                and len(parts) >= 2 and not [c for c in free(b) if b.types[c][0] in
+                                             ("postcode", "city")]):
+            _join_against(add, b, addr[0], a, parts, "an address against street and "
+                          "postcode / city columns by values")
+    for type_ in _TYPED_ALONE:
+        a_cols = [c for c in free(crm) if crm.types[c][0] == type_]
+        b_cols = [c for c in free(erp) if erp.types[c][0] == type_]
+        if len(a_cols) == 1 and len(b_cols) == 1:
+            c, e = a_cols[0], b_cols[0]
+            add([c], [e], type_, f"{c} (CRM) against {e} (ERP): no shared name; the only "
+                f"{type_} column on each side (CRM: {crm.types[c][1]}; ERP: "
+                f"{erp.types[e][1]})")
+    return done
+
+
+def _join_against(add: Callable[..., None], whole_side: _Leftovers, whole: str,
+                  piece_side: _Leftovers, pieces: Sequence[str], reason: str) -> None:
+    """Join ``pieces`` (in file order) into one value compared with ``whole``. The type is the
+    pair's (whole and joined values together), except that pieces that are each one person's
+    name word make a person's name even under a header that only says "name"."""
+    order = {c: i for i, c in enumerate(piece_side.table.columns)}
+    pieces = sorted(pieces, key=order.__getitem__)
+    joined = _joined(piece_side.table, pieces)
+    type_, why = _decide(whole, whole_side.table[whole], joined)
+    # the values, not the header: "name_first" says "name", its values say a person's name;
+    # a piece that is a short list (a mostly empty middle-name column repeating a few names)
+    # says nothing either way
+    telling = [c for c in pieces if piece_side.kinds[c] != "category"]
+    if telling and all("person" in (piece_side.kinds[c], piece_side.types[c][0])
+                       for c in telling) and type_ in ("text", "person"):
+        type_, why = "person", "the pieces are person names by values"
+    if type_ not in _JOINABLE:
+        own = whole_side.types[whole][0]
+        type_ = own if own in _JOINABLE else "text"
+    kind = f"{type_} columns" if len(pieces) > 1 else f"{type_} column"
+    text = (f"{kind} {', '.join(pieces)} ({piece_side.label}) joined against {whole} "
+            f"({whole_side.label}): no shared name; {reason}; {why}")
+    crm_cols, erp_cols = ((pieces, [whole]) if piece_side.side == "crm" else ([whole], pieces))
+    add(crm_cols, erp_cols, type_, text)
 
 
 def _given(crm: pd.DataFrame, erp: pd.DataFrame, given: Sequence[Comparison]
@@ -600,14 +927,21 @@ def explain_comparisons(
     if given:
         return _given(crm, erp, given)
     shared = [c for c in crm.columns if c in set(erp.columns) and c != id_col]
-    if not shared:
+    # columns without a namesake on the other side: typed from their own values and paired
+    # by what they hold (see _pair_by_values)
+    paired = _pair_by_values(
+        _leftovers(crm, "crm", [c for c in crm.columns if c not in shared and c != id_col]),
+        _leftovers(erp, "erp", [c for c in erp.columns if c not in shared and c != id_col]))
+    if not shared and not paired:
         def cols(t: pd.DataFrame) -> str:
             return ", ".join(f"'{c}'" for c in t.columns if c != id_col) or "(none)"
         raise ValueError(
-            f"the two tables share no column besides the id '{id_col}': the CRM file has "
-            f"{cols(crm)}; the ERP file has {cols(erp)}. Name the pairs to compare with "
-            "--compare CRM_COL=ERP_COL[:TYPE]"
+            f"the two tables share no column besides the id '{id_col}', and no column pairs "
+            f"up by its values: the CRM file has {cols(crm)}; the ERP file has {cols(erp)}. "
+            "Name the pairs to compare with --compare CRM_COL=ERP_COL[:TYPE]"
         )
+    if not shared:
+        return [c for c, _ in paired], [i for _, i in paired]
     evidence = {c: _value_evidence(crm[c], erp[c]) for c in shared}
     decided = {c: _decide(c, crm[c], erp[c], evidence[c]) for c in shared}
     kinds = {c: e.kind for c, e in evidence.items()}
@@ -621,13 +955,22 @@ def explain_comparisons(
                                  f"latitude and longitude columns {lat}, {lng} (headers; "
                                  "values in range)"))
         claimed |= {lat, lng}
+    else:
+        # no header says latitude and longitude: the values may (the same two columns by
+        # values on both sides)
+        found = _coordinate_pairs(crm, shared)
+        if len(found) == 1 and [p[:2] for p in _coordinate_pairs(erp, shared)] == [found[0][:2]]:
+            lat, lng, why = found[0]
+            groups[lat] = (Comparison(f"{lat}+{lng}", lat, lat, "location", lng, lng),
+                           Inference((lat, lng), (lat, lng), "location", why))
+            claimed |= {lat, lng}
     for (y, m, d), why in _date_triples(crm, erp, [c for c in shared if c not in claimed],
                                         kinds):
         first = min((y, m, d), key=shared.index)
         groups[first] = (Comparison(f"{y}+{m}+{d}", y, y, "date", crm_more=(m, d),
                                     erp_more=(m, d)), Inference((y, m, d), (y, m, d), "date", why))
         claimed |= {y, m, d}
-    for cols, why in _split_groups([c for c in shared if c not in claimed]):
+    for cols, why in _split_groups([c for c in shared if c not in claimed], shared):
         pieces = [decided[c][0] for c in cols]
         if pieces[0] not in _JOINABLE or any(p and p not in (*_JOINABLE, "category")
                                              for p in pieces):
@@ -651,6 +994,8 @@ def explain_comparisons(
             if type_:
                 comps.append(Comparison(c, c, c, type_))
             why_list.append(Inference((c,), (c,), type_, reason))
+    comps += [c for c, _ in paired]
+    why_list += [i for _, i in paired]
     if not comps:
         raise ValueError("no column can be compared: " + "; ".join(
             f"{i.column}: {i.evidence}" for i in why_list))

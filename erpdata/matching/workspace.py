@@ -13,12 +13,22 @@ the run scores with the last good model's weights and says so in its stats.
 Persons and projects are matched in the context of their companies: the ERP parent that a
 person's CRM company is linked (or suggested) to is compared like a field, so persons are
 matched within their companies' links first, and by e-mail and name elsewhere.
+
+What is compared (:func:`explain`): the canonical fields the headers were mapped to, and the
+columns no header mapped (kept in each record's ``extra``) that carry the same header on both
+sides, typed from their values exactly as ``match-files`` types them
+(:func:`erpdata.matching.spec.explain_comparisons`). Why both: an export whose headers say
+nothing ("c1".."c6", "Felt 3") still holds names, phones and org numbers, and two exports of
+one system share their headers; matching only what the synonyms recognised would leave such a
+workspace with nothing to compare. Fields that are blank on a side in every record are left
+out (they can never agree, and would only dilute the model), with the reason.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,10 +40,11 @@ from erpdata.errors import ErpdataError
 from erpdata.matching.engine import MatchResult, match_frames
 from erpdata.matching.model import Model
 from erpdata.matching.normalised import stored_features
-from erpdata.matching.spec import Comparison
+from erpdata.matching.spec import Comparison, Inference, explain_comparisons
 from erpdata.progress import Cancelled, Progress, reporter
-from erpdata.schema import Kind, check_side_kind, display_name_sql
+from erpdata.schema import SIDES, Kind, check_side_kind, display_name_sql, fields
 from erpdata.settings import thresholds
+from erpdata.sources import sql_text
 from erpdata.states import refresh as refresh_states
 from erpdata.workspace import Workspace, current_user
 
@@ -60,7 +71,7 @@ COMPARISONS: dict[Kind, list[Comparison]] = {
 }
 
 
-def comparisons(con: duckdb.DuckDBPyConnection, kind: Kind) -> list[Comparison]:
+def _canonical(con: duckdb.DuckDBPyConnection, kind: Kind) -> list[Comparison]:
     """:data:`COMPARISONS` of ``kind`` with the types that mapping files fixed (``[types]``,
     stored at load time, :func:`erpdata.ingest.field_types`): a compared field takes the given
     type, and a typed field not compared yet is compared too. Why: an export's "Kundenr" is a
@@ -75,19 +86,200 @@ def comparisons(con: duckdb.DuckDBPyConnection, kind: Kind) -> list[Comparison]:
     return out
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a run of one kind compares, and why: ``comparisons`` in the order they are
+    compared, and ``inference``, one :class:`~erpdata.matching.spec.Inference` per comparison
+    (same order) followed by the fields and columns left out (empty type), each with its
+    reason."""
+
+    comparisons: list[Comparison]
+    inference: list[Inference]
+
+    @property
+    def compares_anything(self) -> bool:
+        """A field or column of the records themselves is compared (the derived ``parent``
+        alone says nothing about a person or a project)."""
+        return any(c.name != "parent" for c in self.comparisons)
+
+
+def nothing_to_compare(kind: str) -> str:
+    """Why a kind cannot be matched when :attr:`Plan.compares_anything` is false, and what to
+    do about it: the steward who knows the export names its columns in a mapping file."""
+    return (f"nothing to compare for {kind} records: no canonical field is filled on both "
+            "sides, and the two sides share no unmapped column name. Write a mapping file "
+            "naming the fields the headers hold ([columns] name = \"Your header\", see "
+            "'erpdata mapping') and load both files again with --mapping FILE")
+
+
+#: Columns of the frames and of the stored features that an unmapped column must not take
+#: (its frame column is then ``extra.<header>``): the record key, the derived parent, and the
+#: bookkeeping columns of :mod:`erpdata.matching.normalised`.
+_RESERVED = ("id", "parent", "rid", "digest", "_pos")
+_EXTRA_PREFIX = "extra."
+
+
+def _reserved(kind: Kind) -> set[str]:
+    """Case-folded names an unmapped column must not take in the frames: DuckDB compares
+    column names without case, so "Name" would collide with the canonical ``name``."""
+    names = {f.name for side in SIDES for f in fields(side, kind)}
+    return {n.casefold() for n in (*names, *_RESERVED, *(c.name for c in COMPARISONS[kind]))}
+
+
+def _frame_column(header: str, reserved: set[str]) -> str:
+    """The frame column of unmapped column ``header``: the header itself (so explanations say
+    "c3"), unless it would collide with a canonical or bookkeeping column or holds ``__`` (the
+    features' suffix), then ``extra.<header>``. :func:`_extra_header` inverts it."""
+    if header.casefold() in reserved or "__" in header or header.startswith(_EXTRA_PREFIX):
+        return _EXTRA_PREFIX + header
+    return header
+
+
+def _extra_header(column: str) -> str:
+    return column[len(_EXTRA_PREFIX):] if column.startswith(_EXTRA_PREFIX) else column
+
+
+def _json_path(header: str) -> str:
+    """A JSON pointer to key ``header`` (``~`` and ``/`` escaped), as a SQL literal."""
+    return sql_text("/" + header.replace("~", "~0").replace("/", "~1"))
+
+
+def _extra_sql(header: str, alias: str = "") -> str:
+    """SQL reading unmapped column ``header`` from a record's ``extra`` (NULL when empty)."""
+    return f"nullif(json_extract_string({alias}extra, {_json_path(header)}), '')"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _shared_extra(con: duckdb.DuckDBPyConnection, kind: Kind) -> list[str]:
+    """Headers kept in ``extra`` by present records of both sides, in the CRM file's column
+    order (an export's order; the key of a date over three columns is its first one)."""
+    keys = """SELECT k, min(i) AS i FROM (
+                SELECT unnest(json_keys(extra)) AS k, generate_subscripts(json_keys(extra), 1) AS i
+                FROM {table} WHERE missing_since IS NULL AND extra IS NOT NULL) GROUP BY k"""
+    rows = con.execute(
+        f"SELECT c.k FROM ({keys.format(table=f'crm_{kind}')}) c "
+        f"JOIN ({keys.format(table=f'erp_{kind}')}) e USING (k) ORDER BY c.i, c.k").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _extra_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
+                  headers: list[str]) -> pd.DataFrame:
+    """The present records' values of unmapped columns ``headers`` (one frame column each,
+    named by its header)."""
+    cols = ", ".join(f"{_extra_sql(h)} AS {_quoted(h)}" for h in headers)
+    return con.execute(f"SELECT {cols} FROM {side}_{kind} WHERE missing_since IS NULL "
+                       "ORDER BY id").df()
+
+
+def _blank_sides(con: duckdb.DuckDBPyConnection, kind: Kind,
+                 canonical: list[Comparison]) -> dict[str, str]:
+    """Canonical comparison name -> the side ("CRM"/"ERP") on which every present record has
+    it blank. Why leave those out: a field that is empty on a side can never agree or disagree,
+    so it only dilutes the model (``match-files`` leaves such columns out too)."""
+    out: dict[str, str] = {}
+    for side in ("crm", "erp"):
+        comps = [c for c in canonical if c.name != "parent"]
+        if not comps:
+            continue
+        counts = ", ".join(
+            "count(*) FILTER (" + " OR ".join(f"{col} IS NOT NULL" for col in c.columns(side))
+            + ")" for c in comps)
+        row = con.execute(f"SELECT {counts} FROM {side}_{kind} WHERE missing_since IS NULL"
+                          ).fetchone() or ()
+        for c, n in zip(comps, row, strict=True):
+            if not n:
+                out.setdefault(c.name, side.upper())
+    return out
+
+
+def explain(con: duckdb.DuckDBPyConnection, kind: Kind) -> Plan:
+    """What a run of ``kind`` compares and why (see the module docstring): the canonical fields
+    not blank on a side, the person's or project's ``parent``, and the unmapped columns both
+    sides share by header, typed from their values by
+    :func:`~erpdata.matching.spec.explain_comparisons` (as ``match-files`` types them)."""
+    from erpdata.ingest import field_types
+
+    fixed = field_types(con, kind)
+    canonical = _canonical(con, kind)
+    blank = _blank_sides(con, kind, canonical)
+    comps: list[Comparison] = []
+    why: list[Inference] = []
+    left_out: list[Inference] = []
+    for c in canonical:
+        cols = (tuple(c.columns("crm")), tuple(c.columns("erp")))
+        if c.name in blank:
+            left_out.append(Inference(*cols, "", f"canonical field {c.name}: all blank in the "
+                                                 f"{blank[c.name]} records"))
+            continue
+        comps.append(c)
+        why.append(Inference(*cols, c.type, "mapping file [types]" if c.name in fixed
+                             else "parent: the ERP company the CRM company is linked to"
+                             if c.name == "parent" else f"canonical field {c.name}"))
+    shared = _shared_extra(con, kind)
+    if shared:
+        crm = _extra_values(con, "crm", kind, shared)
+        erp = _extra_values(con, "erp", kind, shared)
+        try:
+            extra, inferred = explain_comparisons(crm, erp, id_col="")
+        except ValueError as exc:  # no shared column can be compared: say why, compare none
+            extra, inferred = [], [Inference(tuple(shared), tuple(shared), "", str(exc))]
+        reserved = _reserved(kind)
+
+        def framed(cols: list[str]) -> list[str]:
+            return [_frame_column(col, reserved) for col in cols]
+
+        for c in extra:
+            crm_cols, erp_cols = framed(c.columns("crm")), framed(c.columns("erp"))
+            name = "+".join(crm_cols) if crm_cols == erp_cols else (
+                "+".join(crm_cols) + "=" + "+".join(erp_cols))
+            lng = bool(c.crm_lng_col)
+            comps.append(replace(
+                c, name=name, crm_col=crm_cols[0], erp_col=erp_cols[0],
+                crm_lng_col=crm_cols[1] if lng else "", erp_lng_col=erp_cols[1] if lng else "",
+                crm_more=tuple(crm_cols[1 + lng:]), erp_more=tuple(erp_cols[1 + lng:])))
+        for i in inferred:
+            note = Inference(i.crm_columns, i.erp_columns, i.type,
+                             f"unmapped column{'s' if len(i.crm_columns) > 1 else ''} "
+                             f"{', '.join(repr(h) for h in i.crm_columns)} in both files: "
+                             f"{i.evidence}")
+            (why if i.type else left_out).append(note)
+    return Plan(comps, why + left_out)
+
+
+def comparisons(con: duckdb.DuckDBPyConnection, kind: Kind) -> list[Comparison]:
+    """The comparisons of a run of ``kind`` (:func:`explain` without the reasons)."""
+    return explain(con, kind).comparisons
+
+
 def _erp_key(actor_type: str, erp_id: str) -> str:
     return f"{actor_type}:{erp_id}"
 
 
 def _frames(con: duckdb.DuckDBPyConnection, kind: Kind,
             compared: list[Comparison] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Present records of both sides as frames; ERP ids as ``actor_type:id``; parents mapped."""
-    cols = [c.name for c in (compared or COMPARISONS[kind]) if c.name != "parent"]
-    sel = ", ".join(cols)
+    """Present records of both sides as frames; ERP ids as ``actor_type:id``; parents mapped.
+    A compared column that is no canonical field is an unmapped one, read from ``extra``
+    (see :func:`_frame_column`)."""
+    canonical = {f.name for side in SIDES for f in fields(side, kind)}
+    cols = list(dict.fromkeys(
+        col for c in (compared or COMPARISONS[kind]) if c.name != "parent"
+        for col in (*c.columns("crm"), *c.columns("erp"))))
+
+    def select(alias: str = "") -> str:
+        return ", ".join(alias + col if col in canonical
+                         else f"{_extra_sql(_extra_header(col), alias)} AS {_quoted(col)}"
+                         for col in cols)
+
+    def head(alias: str = "") -> str:
+        return f", {select(alias)}" if cols else ""
+
     if kind == "company":
-        crm = con.execute(f"SELECT id, {sel} FROM crm_company WHERE missing_since IS NULL "
+        crm = con.execute(f"SELECT id{head()} FROM crm_company WHERE missing_since IS NULL "
                           "ORDER BY id").df()
-        erp = con.execute(f"SELECT actor_type || ':' || id AS id, {sel} FROM erp_company "
+        erp = con.execute(f"SELECT actor_type || ':' || id AS id{head()} FROM erp_company "
                           "WHERE missing_since IS NULL ORDER BY actor_type, id").df()
         return crm, erp
     # The ERP actor each CRM company is linked to, else its suggested link.
@@ -99,11 +291,11 @@ def _frames(con: duckdb.DuckDBPyConnection, kind: Kind,
         WHERE s.kind = 'company' AND s.link
           AND s.crm_id NOT IN (SELECT crm_id FROM links WHERE kind = 'company')"""
     crm = con.execute(
-        f"""SELECT p.id, {', '.join('p.' + c for c in cols)}, m.erp_key AS parent
+        f"""SELECT p.id{head('p.')}, m.erp_key AS parent
             FROM crm_{kind} p LEFT JOIN ({parent_map}) m ON m.crm_id = p.company_id
             WHERE p.missing_since IS NULL ORDER BY p.id""").df()
     erp = con.execute(
-        f"""SELECT actor_type || ':' || id AS id, {sel},
+        f"""SELECT actor_type || ':' || id AS id{head()},
                    parent_actor_type || ':' || parent_key AS parent
             FROM erp_{kind} WHERE missing_since IS NULL ORDER BY id""").df()
     return crm, erp
@@ -160,11 +352,14 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
             "VALUES (?, ?, ?, 'running') RETURNING run_id", [k, who, datetime.now()]
         ).fetchone() or (0,)
         try:
-            compared = comparisons(con, k)
+            plan = explain(con, k)
+            compared = plan.comparisons
             crm, erp = _frames(con, k, compared)
             if crm.empty or erp.empty:
                 raise ErpdataError(f"nothing to match: the workspace has {len(crm)} CRM and "
                                    f"{len(erp)} ERP {k} records; load both sides first")
+            if not plan.compares_anything:
+                raise ErpdataError(nothing_to_compare(k))
             decisions = _decisions(con, k)
             last_good = _last_good_model(con, k)
             report = reporter(progress, cancel, f"matching {k}")

@@ -162,12 +162,23 @@ def test_bad_columns_are_left_out_with_a_note() -> None:
 
 
 def test_no_shared_column_names_the_columns_of_each_file() -> None:
-    crm = pd.DataFrame({"id": ["1"], "navn": ["Anna"], "by": ["Oslo"]})
-    erp = pd.DataFrame({"id": ["a"], "name": ["Anna"], "city": ["Oslo"]})
+    # nothing pairs by values either: names against amounts, towns against e-mail addresses
+    crm = pd.DataFrame({"id": ["1", "2", "3"], "navn": ["Anna", "Bo", "Carl"],
+                        "by": ["Oslo", "Bergen", "Moss"]})
+    erp = pd.DataFrame({"id": ["a", "b", "c"], "amount": ["10.50", "7.25", "99.00"],
+                        "mail": ["a@x.no", "b@y.no", "c@z.no"]})
     with pytest.raises(ValueError) as err:
         infer_comparisons(crm, erp)
-    assert ("the CRM file has 'navn', 'by'; the ERP file has 'name', 'city'"
+    assert "no column pairs up by its values" in str(err.value)
+    assert ("the CRM file has 'navn', 'by'; the ERP file has 'amount', 'mail'"
             in str(err.value))
+    # the same names and towns under other headers do pair up
+    erp = pd.DataFrame({"id": ["a", "b", "c"], "name": ["Anna", "Bo", "Carl"],
+                        "city": ["Oslo", "Bergen", "Moss"]})
+    comps, why = explain_comparisons(crm, erp)
+    assert [(c.crm_col, c.erp_col) for c in comps] == [("navn", "name"), ("by", "city")]
+    assert why[0].evidence.startswith("navn (CRM) against name (ERP): no shared name; 100% of "
+                                      "the words of each occur in the other")
 
 
 def test_match_files_prints_what_it_inferred(tmp_path: Path,
@@ -188,3 +199,101 @@ def test_match_files_prints_what_it_inferred(tmp_path: Path,
     out = pd.read_csv(tmp_path / "out.csv", dtype=str)
     linked = out[out["match"] == "1"]
     assert (("e" + linked["crm_id"]) == linked["erp_id"]).mean() > 0.9
+
+
+# --- columns whose names differ: paired by their values ------------------------------------
+
+
+def _persons(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    born = pd.Timestamp("1930-01-01") + pd.to_timedelta(rng.integers(0, 25_000, n), unit="D")
+    return pd.DataFrame({
+        "id": [f"r{i}" for i in range(n)],
+        "first_name": rng.choice(GIVEN[:25], n),
+        "surname": rng.choice(SURNAMES, n),
+        "dob": born.strftime("%Y-%m-%d"),
+        "street": [f"{s} {h}" for s, h in zip(rng.choice(STREETS, n), rng.integers(1, 300, n),
+                                              strict=True)],
+        "postcode": rng.choice([str(p) for p in range(3000, 3120)], n),
+        "city": rng.choice(SUBURBS, n),
+    })
+
+
+def _reshaped(crm: pd.DataFrame) -> pd.DataFrame:
+    """The same records as another system exports them: one name, the date in three columns,
+    the address in one."""
+    born = pd.to_datetime(crm["dob"])
+    return pd.DataFrame({
+        "id": "e" + crm["id"],
+        "name": crm["first_name"] + " " + crm["surname"],
+        "dob_year": born.dt.year.astype(str), "dob_month": born.dt.month.astype(str),
+        "dob_day": born.dt.day.astype(str),
+        "address": crm["street"] + ", " + crm["postcode"] + " " + crm["city"],
+    })
+
+
+def test_columns_named_differently_pair_up_by_their_values() -> None:
+    crm = _persons(300, seed=7)
+    erp = _reshaped(crm)
+    comps, why = explain_comparisons(crm, erp)
+    assert comps == [
+        Comparison("dob=dob_year+dob_month+dob_day", "dob", "dob_year", "date",
+                   erp_more=("dob_month", "dob_day")),
+        Comparison("street+postcode+city=address", "street", "address", "address",
+                   crm_more=("postcode", "city")),
+        Comparison("first_name+surname=name", "first_name", "name", "person",
+                   crm_more=("surname",)),
+    ]
+    evidence = {i.column: i.evidence for i in why}
+    assert evidence["first_name+surname=name"].startswith(
+        "person columns first_name, surname (CRM) joined against name (ERP): no shared name")
+    assert "one date on each side" in evidence["dob=dob_year+dob_month+dob_day"]
+    assert "street, postcode, city (CRM) joined against address (ERP)" in evidence[
+        "street+postcode+city=address"]
+    # the date reads the same on both sides: ISO from one column and from three
+    date = comps[0]
+    assert features(crm, [date], "crm")[date.name].tolist() == features(
+        erp, [date], "erp")[date.name].tolist()
+    assert features(erp, [date], "erp")[date.name][0] == crm["dob"][0]
+    # the address pieces joined in the file's order, so both sides hold the same words
+    address = comps[1]
+    crm_address = features(crm, [address], "crm")[address.name]
+    assert set(crm_address[0].split()) <= set(features(erp, [address], "erp")[address.name][0]
+                                              .replace(",", " ").split())
+
+
+def test_a_name_split_in_three_against_one_name_column() -> None:
+    crm = _persons(300, seed=8)[["id", "first_name", "surname"]]
+    rng = np.random.default_rng(8)
+    middle = pd.Series(np.where(np.arange(300) % 3 == 0, rng.choice(GIVEN[:10], 300), ""))
+    erp = pd.DataFrame({"id": "e" + crm["id"], "name_first": crm["first_name"],
+                        "name_middle": middle, "name_last": crm["surname"]})
+    full = crm.assign(name=(crm["first_name"] + " " + middle + " " + crm["surname"])
+                      .str.replace("  ", " "))[["id", "name"]]
+    comps, why = explain_comparisons(full, erp)
+    assert comps == [Comparison("name=name_first+name_middle+name_last", "name", "name_first",
+                                "person", erp_more=("name_middle", "name_last"))]
+    assert why[0].evidence.startswith("person columns name_first, name_middle, name_last (ERP) "
+                                      "joined against name (CRM): no shared name")
+
+
+def test_latitude_and_longitude_under_meaningless_headers_are_a_location() -> None:
+    rng = np.random.default_rng(9)
+    n = 200
+    table = pd.DataFrame({"id": [str(i) for i in range(n)],
+                          "c1": rng.choice(SURNAMES, n),
+                          "c2": rng.uniform(-40, 40, n).round(5).astype(str),
+                          "c3": rng.uniform(100, 170, n).round(5).astype(str),
+                          "c4": rng.integers(1, 500, n).astype(str)})
+    comps, why = explain_comparisons(table, table.assign(id="e" + table["id"]))
+    assert Comparison("c2+c3", "c2", "c2", "location", "c3", "c3") in comps
+    assert why[[i.column for i in why].index("c2+c3")].evidence.endswith(
+        "c3 leaves [-90, 90], so it is the longitude")
+    # both within [-90, 90]: the left one is the latitude (ISO 6709 order)
+    swapped = table.assign(c3=rng.uniform(-80, 80, n).round(5).astype(str))
+    comps, _ = explain_comparisons(swapped, swapped)
+    assert Comparison("c2+c3", "c2", "c2", "location", "c3", "c3") in comps
+    # prices with two decimals are no coordinates
+    money = table.assign(c2=[f"{x:.2f}" for x in rng.uniform(1, 80, n)],
+                         c3=[f"{x:.2f}" for x in rng.uniform(1, 80, n)])
+    assert all(c.type != "location" for c in infer_comparisons(money, money))

@@ -1,0 +1,200 @@
+"""The workspace compares unmapped columns too: two exports whose headers say nothing
+("c0".."c6") still match through ``erpdata load`` and ``erpdata match``, by the columns they
+share by header, typed from their values as ``match-files`` types them. Canonical fields blank
+on a side are left out; a kind with nothing to compare is skipped with a note; and a CRM file's
+"Type" column or a CRM load given an actor type is no reason to refuse the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from erpdata.cli import main
+from erpdata.errors import ErpdataError
+from erpdata.ingest import load_file
+from erpdata.matching import match_workspace
+from erpdata.matching.normalised import table_name
+from erpdata.matching.workspace import explain, nothing_to_compare
+from erpdata.workspace import Workspace
+from tests.conftest import write_csv_file
+
+HEADERS = ["c0", "c1", "c2", "c3", "c4", "c5", "c6"]
+_FIRST = ["Nordlys", "Fjell", "Granitt", "Havblikk", "Skogly", "Elvebakk", "Solstreif",
+          "Tindved", "Brattli", "Kvitstein"]
+_SECOND = ["Bygg", "Data", "Transport", "Regnskap"]
+_STREETS = ["Storgata", "Kirkeveien", "Havnegata", "Skolegata", "Industriveien"]
+_PLACES = [("0150", "Oslo"), ("8622", "Mo i Rana"), ("7011", "Trondheim"),
+           ("3050", "Nedre Eiker"), ("9008", "Tromsø")]
+PAIRS = 24  #: companies in both files; CRM record K1000+i is ERP record 20000+i
+ALONE = 6  #: companies in one file only, on each side
+
+
+def _company(i: int) -> list[str]:
+    """Name, street, postcode, city, phone and org number of company ``i``: unique names,
+    phones and org numbers; streets, postcodes and cities shared by several companies."""
+    postcode, city = _PLACES[i % len(_PLACES)]
+    return [f"{_FIRST[i % 10]} {_SECOND[i // 10 % 4]} AS", f"{_STREETS[i % 5]} {i + 2}",
+            postcode, city, f"+47 {22 + i % 7} {10 + i:02d} {30 + i % 60:02d} {i % 97:02d}",
+            f"{910000000 + 7919 * i}"]
+
+
+def _files(tmp: Path) -> tuple[Path, Path]:
+    """A CRM and an ERP company export headed c0..c6 (the key in c0): companies 0..PAIRS-1
+    in both (the ERP writes names in capitals and phones without the country code), then
+    ALONE companies in each file only."""
+    crm = [HEADERS] + [[f"K{1000 + i}", *_company(i)] for i in range(PAIRS)] + [
+        [f"K{1000 + i}", *_company(i)] for i in range(PAIRS, PAIRS + ALONE)]
+    erp = [HEADERS]
+    for i in [*range(PAIRS), *range(PAIRS + ALONE, PAIRS + 2 * ALONE)]:
+        name, street, postcode, city, phone, orgno = _company(i)
+        erp.append([str(20000 + i), name.upper(), street, postcode, city,
+                    phone.removeprefix("+47 "), orgno])
+    return (write_csv_file(tmp / "crm.csv", crm), write_csv_file(tmp / "erp.csv", erp))
+
+
+@pytest.fixture
+def blind_ws(tmp_path: Path) -> Path:
+    """A workspace holding the two c0..c6 exports, loaded as ``erpdata load`` does (the key
+    proposed from the values, every data column kept in ``extra``)."""
+    crm, erp = _files(tmp_path)
+    path = tmp_path / "blind.duckdb"
+    with Workspace.open(path) as ws:
+        c = load_file(ws, crm, side="crm", kind="company")
+        e = load_file(ws, erp, side="erp", kind="company", actor_type="customer")
+        assert c.mapping == e.mapping == {"id": "c0"}
+    return path
+
+
+def test_unmapped_shared_columns_are_compared_with_value_evidence(blind_ws: Path) -> None:
+    with Workspace.open(blind_ws) as ws:
+        plan = explain(ws.cursor(), "company")
+    compared = [(c.name, c.type) for c in plan.comparisons]
+    assert compared == [("c1", "company"), ("c2", "address"), ("c3", "postcode"),
+                        ("c4", "city"), ("c5", "phone"), ("c6", "number")]
+    why = {i.column: i.evidence for i in plan.inference}
+    assert why["c5"] == ("unmapped column 'c5' in both files: 100% of 60 values are phone "
+                         "numbers (7-15 digits)")
+    # every canonical field is blank on both sides: left out, each with its reason
+    assert why["name"] == "canonical field name: all blank in the CRM records"
+    assert [i.column for i in plan.inference if i.left_out] == [
+        "name", "vatno", "phone", "email", "url", "streetad1", "postalad1", "postalzip",
+        "postalcity", "country"]
+    assert plan.compares_anything
+
+
+def test_blind_exports_link_exactly_the_true_pairs(blind_ws: Path) -> None:
+    with Workspace.open(blind_ws) as ws:
+        result = match_workspace(ws, "company", user="t")
+        links = set(ws.con.execute(
+            "SELECT crm_id, erp_id FROM suggestions WHERE kind = 'company' AND link").fetchall())
+        stored = ws.con.execute(
+            f"SELECT * FROM {table_name('crm', 'company')} LIMIT 0").df().columns
+        fingerprint = json.loads(ws.get_meta(table_name("crm", "company")) or "{}")
+    assert links == {(f"K{1000 + i}", str(20000 + i)) for i in range(PAIRS)}
+    assert int(result.candidates["match"].sum()) == PAIRS
+    # the stored features hold the unmapped columns, and their fingerprint names them
+    assert {"c1", "c5", "c5__key", "c6"} <= set(stored)
+    assert [c[1:] for c in fingerprint["columns"]] == [
+        ["c1", "company"], ["c2", "address"], ["c3", "postcode"], ["c4", "city"],
+        ["c5", "phone"], ["c6", "number"]]
+
+
+def test_unmapped_column_named_like_a_field_gets_its_own_frame_column(tmp_path: Path) -> None:
+    """A second "Name" column (the first is the canonical name) is compared as ``extra.Name``:
+    DuckDB column names ignore case, so it must not take the canonical column's place."""
+    crm = write_csv_file(tmp_path / "c.csv", [["id", "name", "Name"]] + [
+        [f"K{i}", _company(i)[0], f"Ref{i:03d}x"] for i in range(20)])
+    erp = write_csv_file(tmp_path / "e.csv", [["id", "name", "Name"]] + [
+        [str(i), _company(i)[0], f"Ref{i:03d}x"] for i in range(20)])
+    with Workspace.open(tmp_path / "w.duckdb") as ws:
+        load_file(ws, crm, side="crm", kind="company")
+        load_file(ws, erp, side="erp", kind="company", actor_type="customer")
+        plan = explain(ws.cursor(), "company")
+        assert [(c.name, c.crm_col, c.type) for c in plan.comparisons] == [
+            ("name", "name", "company"), ("extra.Name", "extra.Name", "text")]
+        match_workspace(ws, "company", user="t")
+        links = set(ws.con.execute("SELECT crm_id, erp_id FROM suggestions WHERE link"
+                                   ).fetchall())
+    assert links == {(f"K{i}", str(i)) for i in range(20)}
+
+
+def test_cli_prints_the_unmapped_comparisons(blind_ws: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["match", "--kind", "company", "--workspace", str(blind_ws)]) == 0
+    err = capsys.readouterr().err
+    assert ("  c1          company   unmapped column 'c1' in both files: 100% of 60 values "
+            "carry a legal form (Ltd, AS, GmbH ...)") in err
+    assert "  name        -         left out: canonical field name: all blank in the CRM " \
+           "records" in err
+    assert f"company: {PAIRS} suggested links" in err
+
+
+def _nothing_ws(tmp_path: Path) -> Path:
+    """Companies whose files share no header but the key, and no header names a field."""
+    crm = write_csv_file(tmp_path / "c.csv", [["id", "a1", "a2"], ["K1", "x", "y"],
+                                              ["K2", "z", "w"]])
+    erp = write_csv_file(tmp_path / "e.csv", [["id", "b1", "b2"], ["1", "x", "y"],
+                                              ["2", "z", "w"]])
+    path = tmp_path / "n.duckdb"
+    with Workspace.open(path) as ws:
+        load_file(ws, crm, side="crm", kind="company")
+        load_file(ws, erp, side="erp", kind="company", actor_type="customer")
+    return path
+
+
+def test_cli_skips_a_kind_with_nothing_to_compare(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = _nothing_ws(tmp_path)
+    assert main(["match", "--kind", "company", "--workspace", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"note: company: skipped: {nothing_to_compare('company')}" in err
+    assert "write a mapping file" in nothing_to_compare("company").lower()
+    assert "suggested links" not in err
+    with Workspace.open(path) as ws:
+        assert ws.con.execute("SELECT count(*) FROM match_runs").fetchone() == (0,)
+
+
+def test_match_workspace_refuses_a_kind_with_nothing_to_compare(tmp_path: Path) -> None:
+    with Workspace.open(_nothing_ws(tmp_path)) as ws:
+        with pytest.raises(ErpdataError) as err:
+            match_workspace(ws, "company", user="t")
+        assert str(err.value) == nothing_to_compare("company")
+        states = ws.con.execute("SELECT state, count(*) FROM scoring_state GROUP BY state"
+                                ).fetchall()
+    assert states == [("failed", 2)]
+
+
+def test_canonical_field_blank_on_one_side_is_left_out(tmp_path: Path) -> None:
+    crm = write_csv_file(tmp_path / "c.csv", [["id", "name", "phone"],
+                                              ["K1", "Berg Bygg AS", "+47 22 33 44 55"]])
+    erp = write_csv_file(tmp_path / "e.csv", [["id", "name", "phone"],
+                                              ["1", "Berg Bygg AS", ""]])
+    with Workspace.open(tmp_path / "w.duckdb") as ws:
+        load_file(ws, crm, side="crm", kind="company")
+        load_file(ws, erp, side="erp", kind="company", actor_type="customer")
+        plan = explain(ws.cursor(), "company")
+    assert [c.name for c in plan.comparisons] == ["name"]
+    assert [(i.column, i.evidence) for i in plan.inference if i.left_out][:2] == [
+        ("vatno", "canonical field vatno: all blank in the CRM records"),
+        ("phone", "canonical field phone: all blank in the ERP records")]
+
+
+def test_crm_type_column_and_actor_type_do_not_refuse_the_file(tmp_path: Path) -> None:
+    """A CRM export's "Type" column is no actor type (CRM records have none): it goes to
+    ``extra`` with the usual warning. An actor type given for a CRM load is ignored, said in
+    a warning."""
+    crm = write_csv_file(tmp_path / "c.csv", [["id", "name", "Type"],
+                                              ["K1", "Berg Bygg AS", "customer"],
+                                              ["K2", "Fjord Fisk AS", "supplier"]])
+    with Workspace.open(tmp_path / "w.duckdb") as ws:
+        res = load_file(ws, crm, side="crm", kind="company", actor_type="customer")
+        extra = ws.con.execute("SELECT id, extra::VARCHAR FROM crm_company ORDER BY id"
+                               ).fetchall()
+    assert res.mapping == {"id": "id", "name": "name"}
+    assert res.actor_type is None
+    assert res.warnings == [
+        "an actor type (customer) applies to ERP records only: ignored for these CRM records",
+        "1 column(s) match no field and are kept in extra: 'Type' (C)"]
+    assert extra == [("K1", '{"Type":"customer"}'), ("K2", '{"Type":"supplier"}')]
