@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -231,29 +231,37 @@ def load(name: str, cache: Path | None = None) -> Dataset:
     return Dataset(crm, erp, truth, meta)
 
 
+def _cached_demo(name: str, cache: Path | None,
+                 build: Callable[[dict[Any, pd.DataFrame]], tuple[pd.DataFrame, ...]]
+                 ) -> tuple[pd.DataFrame, ...]:
+    """``(crm, erp, truth)`` of one demo view: from ``cache`` (Parquet, named after ``name``)
+    when there, else ``build`` from the generated demo (seed 42), then kept in ``cache``."""
+    files = None if cache is None else [cache / f"{name}_{part}.parquet"
+                                        for part in ("crm", "erp", "truth")]
+    if files and all(f.exists() for f in files):
+        return tuple(pd.read_parquet(f) for f in files)
+    from erpdata.demo import generate
+
+    size = int(name.rsplit("_", 1)[1])
+    frames = build(generate(size, DEMO_SEED))
+    for frame, f in zip(frames, files or (), strict=False):
+        frame.to_parquet(f, index=False)
+    return frames
+
+
 def _load_demo(size: int, cache: Path | None) -> Dataset:
     """The demo's companies, with ERP ids made unique as ``actor_type:id``."""
-    files = None
-    if cache is not None:
-        files = [cache / f"demo_{size}_{part}.parquet" for part in ("crm", "erp", "truth")]
-    if files and all(f.exists() for f in files):
-        crm, erp, truth_df = (pd.read_parquet(f) for f in files)
-    else:
-        from erpdata.demo import generate
-
-        frames = generate(size, DEMO_SEED)
+    def build(frames: dict[Any, pd.DataFrame]) -> tuple[pd.DataFrame, ...]:
         crm = frames[("crm", "company")]
         erp = frames[("erp", "company")].copy()
         erp["id"] = erp["actor_type"].astype(str) + ":" + erp["id"].astype(str)
         truth_df = frames[("truth", "all")]
         truth_df = truth_df[truth_df["kind"] == "company"]
-        truth_df = pd.DataFrame({"crm_id": truth_df["crm_id"].astype(str),
-                                 "erp_id": truth_df["erp_actor_type"].astype(str) + ":"
-                                 + truth_df["erp_id"].astype(str)})
-        del frames
-        if files:
-            for frame, f in zip((crm, erp, truth_df), files, strict=True):
-                frame.to_parquet(f, index=False)
+        return crm, erp, pd.DataFrame({"crm_id": truth_df["crm_id"].astype(str),
+                                       "erp_id": truth_df["erp_actor_type"].astype(str) + ":"
+                                       + truth_df["erp_id"].astype(str)})
+
+    crm, erp, truth_df = _cached_demo(f"demo_{size}", cache, build)
     crm = crm.assign(id=crm["id"].astype(str))
     return Dataset(crm, erp, _pairs(truth_df), _meta(f"demo_{size}", DEMO_SPEC, _pairs(truth_df),
                                                       size=size))
@@ -458,15 +466,7 @@ def _load_rldata10000() -> Dataset:
 def _load_demo_persons(size: int, cache: Path | None) -> Dataset:
     """The demo's persons (seed 42) with their company's name on each side; truth = the
     ``kind == "person"`` rows of the demo truth (ERP person ids are unique on their own)."""
-    files = None
-    if cache is not None:
-        files = [cache / f"demo_persons_{size}_{part}.parquet" for part in ("crm", "erp", "truth")]
-    if files and all(f.exists() for f in files):
-        crm, erp, truth_df = (pd.read_parquet(f) for f in files)
-    else:
-        from erpdata.demo import generate
-
-        frames = generate(size, DEMO_SEED)
+    def build(frames: dict[Any, pd.DataFrame]) -> tuple[pd.DataFrame, ...]:
         crm_co, erp_co = frames[("crm", "company")], frames[("erp", "company")]
         crm_names = dict(zip(crm_co["id"].astype(str), crm_co["name"], strict=True))
         erp_names = dict(zip(erp_co["actor_type"].astype(str) + ":" + erp_co["id"].astype(str),
@@ -478,12 +478,10 @@ def _load_demo_persons(size: int, cache: Path | None) -> Dataset:
                           + erp["parent_key"].astype(str)).map(erp_names)
         truth_df = frames[("truth", "all")]
         truth_df = truth_df[truth_df["kind"] == "person"]
-        truth_df = pd.DataFrame({"crm_id": truth_df["crm_id"].astype(str),
-                                 "erp_id": truth_df["erp_id"].astype(str)})
-        del frames
-        if files:
-            for frame, f in zip((crm, erp, truth_df), files, strict=True):
-                frame.to_parquet(f, index=False)
+        return crm, erp, pd.DataFrame({"crm_id": truth_df["crm_id"].astype(str),
+                                       "erp_id": truth_df["erp_id"].astype(str)})
+
+    crm, erp, truth_df = _cached_demo(f"demo_persons_{size}", cache, build)
     crm = crm.assign(id=crm["id"].astype(str))
     erp = erp.assign(id=erp["id"].astype(str))
     truth = _pairs(truth_df)
