@@ -381,9 +381,17 @@ def run_ours(ds: Dataset) -> Any:
     return match_frames(crm, erp, None, id_col="id", many_to_many=ds.meta["many_to_many"])
 
 
+#: SQL words a column may be named (RLdata's ``by``, birth year): unquoted they are syntax.
+_SQL_WORDS = frozenset({"by", "order", "group", "select", "from", "where", "year", "month", "day",
+                        "date", "time", "type", "end", "case", "when", "to", "as", "on", "in",
+                        "is", "or", "and", "not", "null", "limit", "offset", "union", "all"})
+
+
 def slug(column: str) -> str:
-    """A column name usable unquoted in SQL (``Site name`` -> ``site_name``)."""
-    return re.sub(r"\W+", "_", column.strip().lower()).strip("_") or "col"
+    """A column name usable unquoted in SQL (``Site name`` -> ``site_name``, ``by`` ->
+    ``by_``)."""
+    name = re.sub(r"\W+", "_", column.strip().lower()).strip("_") or "col"
+    return name + "_" if name in _SQL_WORDS or name[0].isdigit() else name
 
 
 # =============================================================================================

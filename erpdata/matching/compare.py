@@ -49,7 +49,7 @@ LEVELS: dict[str, Levels] = {
     "orgno": Levels(("different", "one digit off", "exact")),
     "postcode": Levels(("different", "same area", "exact")),
     "country": Levels(("different", "exact")),
-    "date": Levels(("different", "same year", "typo or swapped", "exact")),
+    "date": Levels(("different", "same year", "one part differs", "typo or swapped", "exact")),
     "number": Levels(("different", "within 10%", "exact")),
     "location": Levels(("different", "within 10 km", "within 1 km", "same point")),
     "code": Levels(("different", "one typo", "exact")),
@@ -242,13 +242,19 @@ def _levels(type_: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     elif type_ == "postcode":
         out[_slice_same(a, b, 0, 3)] = 1
     elif type_ == "date":
+        # Levels by how much of the date agrees: a date keyed in wrong is most often one part
+        # wrong (a day, a month, or a year with the day and month right, which alone is strong
+        # evidence), and that must not weigh as little as "same year".
         same_year = _slice_same(a, b, 0, 4)
+        same_month, same_day = _slice_same(a, b, 5, 7), _slice_same(a, b, 8, 10)
         out[same_year] = 1
+        parts = same_year.astype(np.int8) + same_month + same_day
+        out[parts >= 2] = 2
         a_arrow, b_arrow = _arrow(a), _arrow(b)
         swapped = same_year & _same(pc.utf8_slice_codeunits(a_arrow, 5, 7),
                                     pc.utf8_slice_codeunits(b_arrow, 8, 10)) & _same(
             pc.utf8_slice_codeunits(a_arrow, 8, 10), pc.utf8_slice_codeunits(b_arrow, 5, 7))
         dist = _sim(a, b, distance.Levenshtein.distance, score_cutoff=1)
-        out[swapped | (dist <= 1)] = 2
+        out[swapped | (dist <= 1)] = 3
     # url, country, category: equal or different, nothing in between
     return out
