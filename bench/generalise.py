@@ -89,7 +89,7 @@ from datasets import (
     recall_at_k,
     score,
 )
-from report import add_child_arguments, machine, peak_mb, run_dataset_child, write_section
+from report import add_child_arguments, finish, machine, peak_mb, run_dataset_child
 
 DEFAULT_SEED = 20261204
 SETS = ("splink_fake_1000", "patstat_nl_applicants", "chicago_childcare_orgs",
@@ -725,14 +725,9 @@ def main() -> None:
                 print(render(rows[-1:], peers, args.seed, command).splitlines()[-1],
                       file=sys.stderr, flush=True)
     table = render(rows, peers, args.seed, command.strip())
-    print(table)
     if args.markdown:
         args.markdown.write_text(table + "\n", encoding="utf-8")
-    if args.json:
-        raw = [{k: v for k, v in r.items() if k != "ds"} for r in rows]
-        args.json.write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
-    if args.write:
-        write_section(args.write, "generalise", table)
+    finish(table, rows, json_path=args.json, write=args.write, section="generalise")
 
 
 if __name__ == "__main__":

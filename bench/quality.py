@@ -45,7 +45,7 @@ from datasets import (
     run_ours,
     score,
 )
-from report import add_child_arguments, machine, peak_mb, run_dataset_child, write_section
+from report import add_child_arguments, finish, machine, peak_mb, run_dataset_child
 
 
 def ours_child(name: str, out: Path | None, cache: Path | None) -> dict[str, Any]:
@@ -190,13 +190,7 @@ def main() -> None:
                                     splink=not args.no_splink))
             print(f"{name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             print(render(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
-    table = render(rows)
-    print(table)
-    if args.json:
-        raw = [{k: v for k, v in r.items() if k != "ds"} for r in rows]
-        args.json.write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
-    if args.write:
-        write_section(args.write, "quality", table)
+    finish(render(rows), rows, json_path=args.json, write=args.write, section="quality")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -82,3 +83,15 @@ def write_section(path: Path, name: str, table: str) -> None:
     else:
         text += f"\n{block}\n"
     path.write_text(text, encoding="utf-8")
+
+
+def finish(table: str, rows: list[dict[str, Any]], *, json_path: Path | None,
+           write: Path | None, section: str) -> None:
+    """Print a benchmark's table and keep what was asked: the raw rows as JSON (without the
+    loaded data sets) and the table between the ``bench:SECTION`` markers of ``write``."""
+    print(table)
+    if json_path:
+        raw = [{k: v for k, v in r.items() if k != "ds"} for r in rows]
+        json_path.write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
+    if write:
+        write_section(write, section, table)
