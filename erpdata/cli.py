@@ -219,7 +219,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
                 continue
             update, close = _tqdm_progress(f"match {kind}")
             try:
-                result = match_workspace(ws, kind, user=args.user, progress=update)
+                result = match_workspace(ws, kind, user=args.user, progress=update, plan=plan)
             finally:
                 close()
             links = int(result.candidates["match"].sum())

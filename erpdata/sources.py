@@ -307,6 +307,12 @@ def sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def sql_ident(name: str) -> str:
+    """A quoted SQL identifier: a column name from an export (spaces, quotes) is data, never
+    SQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def drop_stage(con: duckdb.DuckDBPyConnection) -> None:
     """Remove the staging objects of a previous read on this connection."""
     con.execute(f"DROP VIEW IF EXISTS {STAGE}")
@@ -933,7 +939,7 @@ def _as_text(name: str, type_: str, whole_doubles: bool = False) -> str:
     ``whole_doubles`` (JSON): a DOUBLE that holds a whole number is written without ".0". The
     JSON reader makes a column DOUBLE when one record has 1.5 or 1.0, which would turn every
     id 7 of that column into "7.0"; JSON itself does not tell 7 from 7.0."""
-    col = '"' + name.replace('"', '""') + '"'  # a column name is data: never SQL
+    col = sql_ident(name)
     t = type_.upper()
     if t.startswith(("STRUCT", "MAP", "UNION", "JSON")) or t.endswith("]"):
         return f"to_json({col})::VARCHAR"

@@ -35,6 +35,7 @@ from scipy import sparse
 from sparse_dot_topn import sp_matmul_topn
 
 from erpdata.matching.spec import KEY_TYPES, NAME_TYPES, Comparison
+from erpdata.sources import sql_ident
 
 #: Joined rows a key rule may produce, before the per-record cap: it sets how many records may
 #: share a key (never fewer than ``MIN_CAP``). As a key's weight is shared among its holders, a
@@ -95,10 +96,6 @@ class Rule:
     source: str = ""
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _tokens(expr: str) -> str:
     """The distinct non-empty words of ``expr`` (a list)."""
     return f"list_distinct(list_filter(string_split({expr}, ' '), lambda t: t <> ''))"
@@ -114,7 +111,7 @@ def _name_sources(comparisons: Sequence[Comparison]) -> list[tuple[str, str]]:
     column order; the rules on it only use its words as a set, so the order does not matter)."""
     names = [c for c in comparisons if c.type in NAME_TYPES]
     # an empty name is no name: '' would pair every two records that lack one
-    out = [(c.name, f"nullif({_q(c.name)}, '')") for c in names]
+    out = [(c.name, f"nullif({sql_ident(c.name)}, '')") for c in names]
     persons = [c for c in names if c.type == "person"]
     if len(persons) >= 2:
         out.append((FULL_NAME, _joined(persons)))
@@ -123,7 +120,7 @@ def _name_sources(comparisons: Sequence[Comparison]) -> list[tuple[str, str]]:
 
 def _joined(columns: Sequence[Comparison]) -> str:
     """The columns' values joined by a space, empty ones left out (NULL when all are)."""
-    parts = ", ".join(f"nullif(CAST({_q(c.name)} AS VARCHAR), '')" for c in columns)
+    parts = ", ".join(f"nullif(CAST({sql_ident(c.name)} AS VARCHAR), '')" for c in columns)
     return f"nullif(concat_ws(' ', {parts}), '')"
 
 
@@ -164,20 +161,20 @@ def rules(comparisons: Sequence[Comparison]) -> list[Rule]:
             prefix = f"substr(replace({f}, ' ', ''), 1, 6)"
             out.append(Rule(f"{label}: prefix", 1.0, prefix))
             for p in postcodes:
-                key = f"{_q(p.name)} || '|' || string_split({f}, ' ')[1]"
+                key = f"{sql_ident(p.name)} || '|' || string_split({f}, ' ')[1]"
                 out.append(Rule(f"{p.name} + first token", 2.0, key))
         for city in cities:
-            key = f"{_q(city.name)} || '|' || {_sorted_tokens(f)}"
+            key = f"{sql_ident(city.name)} || '|' || {_sorted_tokens(f)}"
             out.append(Rule(f"{city.name} + sorted tokens", 2.0, key))
     for j, c in enumerate(x for x in comparisons if x.type == "date"):
-        out.append(Rule(f"{c.name}: exact", 3.0, _q(c.name)))
+        out.append(Rule(f"{c.name}: exact", 3.0, sql_ident(c.name)))
         out.append(Rule(f"{c.name}: two parts + initial", 1.5, source=f"date_{j}"))
     for c in comparisons:
         if c.type in KEY_TYPES:
-            key = _q(c.name + "__key")
+            key = sql_ident(c.name + "__key")
             out.append(Rule(f"{c.name}: exact", 4.0, key))
         if c.type == "email":
-            dom = _q(c.name + "__dom")
+            dom = sql_ident(c.name + "__dom")
             out.append(Rule(f"{c.name}: domain", 1.5, dom))
     out.append(Rule("all columns: 3-gram cosine", NGRAM_WEIGHT, source="ngram"))
     return out
@@ -294,7 +291,7 @@ def _date_table(con: duckdb.DuckDBPyConnection, c: Comparison, initials: str | N
     the number of distinct initials, which makes the key rare enough to block on. Keys are
     kept from the fewest joined pairs up within ``budget`` (:func:`_shared_keys`), so where
     they are still too common (year + month among a million persons) only the rarest count."""
-    d = _q(c.name)
+    d = sql_ident(c.name)
     init = (f"list_distinct(list_transform({_tokens(initials)}, lambda t: t[1]))"
             if initials else "['']")
     y, m, dd = (f"substr(CAST({d} AS VARCHAR), {a}, {b})" for a, b in ((1, 4), (6, 2), (9, 2)))

@@ -27,6 +27,7 @@ from erpdata.matching import model as fs
 from erpdata.matching.prepare import features
 from erpdata.matching.spec import NAME_TYPES, Comparison, explain_comparisons
 from erpdata.progress import Progress
+from erpdata.sources import sql_ident
 
 TOP = 5
 #: A candidate below this probability is not shown: "no candidate" is an honest answer.
@@ -78,7 +79,7 @@ def _content(con: duckdb.DuckDBPyConnection, table: str,
              comparisons: Sequence[Comparison]) -> np.ndarray:
     """A hash of each record's normalised compared values (in row order): equal for records
     that are identical after normalisation (duplicates)."""
-    cols = ", ".join('"' + c.name.replace('"', '""') + '"' for c in comparisons)
+    cols = ", ".join(sql_ident(c.name) for c in comparisons)
     (hashes,) = con.execute(f"SELECT hash({cols}) FROM {table} ORDER BY rid").fetchnumpy(
         ).values()
     return np.asarray(hashes)

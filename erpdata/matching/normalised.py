@@ -24,6 +24,7 @@ import pandas as pd
 
 from erpdata.matching.prepare import FEATURES_VERSION, features
 from erpdata.matching.spec import Comparison
+from erpdata.sources import sql_ident
 from erpdata.workspace import Workspace
 
 
@@ -34,12 +35,6 @@ def table_name(side: str, kind: str) -> str:
 def _fingerprint(comparisons: Sequence[Comparison], side: str) -> str:
     cols = [(c.columns(side), c.name, c.type) for c in comparisons]
     return json.dumps({"version": FEATURES_VERSION, "columns": cols})
-
-
-def _ident(name: str) -> str:
-    """A quoted SQL identifier: feature columns of unmapped columns carry their export's
-    header, which may hold spaces or quotes."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -75,7 +70,7 @@ def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
         con.register("present_ids", pd.DataFrame({"id": ids, "_pos": np.arange(len(ids))}))
         if not _exists(con, table):
             columns = ", ".join(
-                f'{_ident(str(name))} '
+                f'{sql_ident(str(name))} '
                 f'{"DOUBLE" if pd.api.types.is_float_dtype(dtype) else "VARCHAR"}'
                 for name, dtype in fresh.dtypes.items() if name != "digest")
             con.execute(f"CREATE TABLE {table} ({columns}, digest BIGINT)")

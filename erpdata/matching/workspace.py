@@ -44,7 +44,7 @@ from erpdata.matching.spec import Comparison, Inference, explain_comparisons
 from erpdata.progress import Cancelled, Progress, reporter
 from erpdata.schema import SIDES, Kind, check_side_kind, display_name_sql, fields
 from erpdata.settings import thresholds
-from erpdata.sources import sql_text
+from erpdata.sources import sql_ident, sql_text
 from erpdata.states import refresh as refresh_states
 from erpdata.workspace import Workspace, current_user
 
@@ -149,10 +149,6 @@ def _extra_sql(header: str, alias: str = "") -> str:
     return f"nullif(json_extract_string({alias}extra, {_json_path(header)}), '')"
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _shared_extra(con: duckdb.DuckDBPyConnection, kind: Kind) -> list[str]:
     """Headers kept in ``extra`` by present records of both sides, in the CRM file's column
     order (an export's order; the key of a date over three columns is its first one)."""
@@ -169,7 +165,7 @@ def _extra_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
                   headers: list[str]) -> pd.DataFrame:
     """The present records' values of unmapped columns ``headers`` (one frame column each,
     named by its header)."""
-    cols = ", ".join(f"{_extra_sql(h)} AS {_quoted(h)}" for h in headers)
+    cols = ", ".join(f"{_extra_sql(h)} AS {sql_ident(h)}" for h in headers)
     return con.execute(f"SELECT {cols} FROM {side}_{kind} WHERE missing_since IS NULL "
                        "ORDER BY id").df()
 
@@ -270,7 +266,7 @@ def _frames(con: duckdb.DuckDBPyConnection, kind: Kind,
 
     def select(alias: str = "") -> str:
         return ", ".join(alias + col if col in canonical
-                         else f"{_extra_sql(_extra_header(col), alias)} AS {_quoted(col)}"
+                         else f"{_extra_sql(_extra_header(col), alias)} AS {sql_ident(col)}"
                          for col in cols)
 
     def head(alias: str = "") -> str:
@@ -337,11 +333,15 @@ def _last_good_model(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[int, M
 
 def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = None,
                     progress: Progress | None = None,
-                    cancel: threading.Event | None = None) -> MatchResult:
+                    cancel: threading.Event | None = None,
+                    plan: Plan | None = None) -> MatchResult:
     """Match one kind of the workspace and store its suggestions and scoring states.
 
     ``cancel``: set it (from another thread) to stop the run at its next progress point; the
-    run is recorded as cancelled and the previous run's suggestions stay as they were."""
+    run is recorded as cancelled and the previous run's suggestions stay as they were.
+    ``plan``: what :func:`explain` said of this kind, when the caller already asked (the CLI
+    shows it before the run), so that the unmapped columns are not typed from their values
+    twice."""
     check_side_kind("crm", kind)
     k: Kind = kind  # type: ignore[assignment]
     con = ws.cursor()
@@ -352,7 +352,7 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
             "VALUES (?, ?, ?, 'running') RETURNING run_id", [k, who, datetime.now()]
         ).fetchone() or (0,)
         try:
-            plan = explain(con, k)
+            plan = plan or explain(con, k)
             compared = plan.comparisons
             crm, erp = _frames(con, k, compared)
             if crm.empty or erp.empty:
