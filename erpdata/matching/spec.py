@@ -549,12 +549,32 @@ def _date_triples(crm: pd.DataFrame, erp: pd.DataFrame, shared: Sequence[str],
 _JOINABLE = ("person", "company", "text", "address")
 
 
+#: Header words naming a piece of a name, by its place in the name: the first, middle and last
+#: words (``Name_first``, ``first_name``, ``middlename``, ``surname``, ``family name``).
+_PIECE_RANK = {"first": 0, "given": 0, "fore": 0, "middle": 1, "last": 2, "family": 2, "sur": 2}
+
+
+def _piece(column: str) -> tuple[str, int] | None:
+    """``(stem, rank)`` when the header names a piece of a name (see :data:`_PIECE_RANK`): the
+    stem is the header without the piece word and without a ``name`` word, so ``Name_first``,
+    ``first_name`` and ``firstname`` are all the first piece of the stem ``''``."""
+    words = [w for w in re.split(r"[\s_.\-]+", column.casefold()) if w]
+    ranks = [(i, _PIECE_RANK.get(re.sub(r"names?$", "", w))) for i, w in enumerate(words)]
+    hits = [(i, r) for i, r in ranks if r is not None]
+    if len(hits) != 1:
+        return None
+    at, rank = hits[0]
+    stem = [w for i, w in enumerate(words) if i != at and w not in ("name", "names")]
+    return " ".join(stem), rank
+
+
 def _split_groups(shared: Sequence[str], every: Sequence[str] = ()
                   ) -> list[tuple[list[str], str]]:
     """Columns holding pieces of one value: headers equal but for a trailing number
     (``fname_c1, fname_c2``; ``address_1, address_2``: an export splitting a long or repeated
-    field), in that number's order; and a first-name and a middle-name column. Whether they
-    are joined depends on their type (two phone columns are two phones, not pieces of one).
+    field), in that number's order; and the first / middle / last pieces of one name
+    (:func:`_piece`), in that order. Whether they are joined depends on their type (two phone
+    columns are two phones, not pieces of one; see :func:`_join_pieces`).
 
     When every compared column (``every``, the columns before any were claimed) has the same
     stem (``c1, c2 ... cN``), the number is a numbering of the columns, not of the pieces of
@@ -567,16 +587,29 @@ def _split_groups(shared: Sequence[str], every: Sequence[str] = ()
         m = re.fullmatch(r"(.*\D)(\d{1,2})", c.casefold())
         if m and m.group(1).strip(" _.-"):
             stems.setdefault(m.group(1), []).append((int(m.group(2)), c))
+    pieces: dict[str, list[tuple[int, str]]] = {}
+    for c in shared:
+        if (found := _piece(c)) is not None:
+            pieces.setdefault(found[0], []).append((found[1], c))
     out = [([c for _, c in sorted(v)], f"columns {', '.join(c for _, c in sorted(v))} differ "
-            "only by a trailing number")
-           for v in stems.values() if len(v) > 1 and len({n for n, _ in v}) == len(v)]
-    first = [c for c in shared if re.fullmatch(rf"(?:first|given|fore){_SEP}names?",
-                                               c.casefold())]
-    middle = [c for c in shared if re.fullmatch(rf"middle{_SEP}(?:names?|initials?)",
-                                                c.casefold())]
-    if len(first) == 1 and len(middle) == 1:
-        out.append(([first[0], middle[0]], "a first-name and a middle-name column"))
+            f"only by {why}")
+           for group, why in ((stems, "a trailing number"), (pieces, "first / middle / last"))
+           for v in group.values() if len(v) > 1 and len({n for n, _ in v}) == len(v)]
     return out
+
+
+def _join_pieces(cols: list[str], types: Sequence[str]) -> list[str]:
+    """The columns of a split group (:func:`_split_groups`) that are joined into one value.
+
+    A person's first and last names are two fields of their own, each with its own weight (a
+    surname says more than a given name); only the first and middle names are joined (a
+    second given name, often empty). Any other value (an organisation, free text, an address)
+    split at word boundaries has no fixed pieces: the split moves with the number of words,
+    so two exports cut it at different places and the value is compared whole."""
+    found = [_piece(c) for c in cols]
+    if types and types[0] == "person" and all(found):
+        return [c for c, f in zip(cols, found, strict=True) if f and f[1] < 2]
+    return cols
 
 
 def _joined(table: pd.DataFrame, cols: Sequence[str]) -> pd.Series:
@@ -971,6 +1004,9 @@ def explain_comparisons(
                                     erp_more=(m, d)), Inference((y, m, d), (y, m, d), "date", why))
         claimed |= {y, m, d}
     for cols, why in _split_groups([c for c in shared if c not in claimed], shared):
+        cols = _join_pieces(cols, [decided[c][0] for c in cols])
+        if len(cols) < 2:
+            continue
         pieces = [decided[c][0] for c in cols]
         if pieces[0] not in _JOINABLE or any(p and p not in (*_JOINABLE, "category")
                                              for p in pieces):

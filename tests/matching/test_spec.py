@@ -143,6 +143,34 @@ def test_a_name_split_over_columns_is_one_person_comparison() -> None:
     assert [c.name for c in infer_comparisons(phones, phones)] == ["phone1", "phone2"]
 
 
+
+def test_first_middle_last_pieces_are_joined_unless_a_person_s_surname() -> None:
+    """An organisation name cut into first / middle / last words is compared whole (the cut
+    moves with the number of words); a person keeps the surname as a field of its own and joins
+    only the given and middle names."""
+    orgs = ["akzo nobel", "canon europa nv", "koninklijke philips electronics nv", "dsm",
+            "shell international research", "unilever nv", "asml netherlands bv"] * 20
+    words = pd.Series(orgs).str.split()
+    crm = pd.DataFrame({"id": [str(i) for i in range(len(orgs))],
+                        "Name_first": words.str[0],
+                        "Name_middle": words.map(lambda t: " ".join(t[1:-1]) or None),
+                        "Name_last": words.map(lambda t: t[-1] if len(t) > 1 else None)})
+    comps = infer_comparisons(crm, crm)
+    assert [(c.name, c.crm_col, c.crm_more) for c in comps] == [
+        ("Name_first+Name_middle+Name_last", "Name_first", ("Name_middle", "Name_last"))]
+    assert features(crm, comps, "crm")[comps[0].name][2] == "koninklijke philips electronics nv"
+    rng = np.random.default_rng(5)
+    people = pd.DataFrame({"id": [str(i) for i in range(150)],
+                           "first_name": rng.choice(GIVEN, 150),
+                           "middle_name": np.where(rng.random(150) < 0.3,
+                                                   rng.choice(GIVEN, 150), None),
+                           "last_name": rng.choice(SURNAMES, 150)})
+    assert [(c.name, c.type) for c in infer_comparisons(people, people)] == [
+        ("first_name+middle_name", "person"), ("last_name", "person")]
+    assert [c.name for c in infer_comparisons(people.drop(columns="middle_name"),
+                                              people.drop(columns="middle_name"))] == [
+        "first_name", "last_name"]
+
 def test_bad_columns_are_left_out_with_a_note() -> None:
     crm = pd.DataFrame({"id": ["1", "2", "3", "4"],
                         "name": ["Anna Berg", "Bo Lind", "Carl Holm", "Dag Moen"],
