@@ -147,7 +147,11 @@ class Job:
     """Long work running in a worker thread, outside any script run: a click in the browser
     (which stops the script run) cannot abort it halfway, and every session sees its progress.
     The worker makes no ``st.*`` calls; script runs poll ``stage`` and ``fraction``. ``work``
-    gets the progress callback and the cancel event that the engine functions take."""
+    gets the progress callback and the cancel event that the engine functions take.
+
+    ``queued``: work asked for while this job ran (a Commit click during a dry run), started
+    in order when it ends, each in its turn becoming the job of that name; see
+    :func:`submit_job`."""
 
     label: str
     work: Work
@@ -158,6 +162,11 @@ class Job:
     error: BaseException | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
+    name: str = ""
+    queued: list[Job] = field(default_factory=list)
+    #: the process's jobs by name (:func:`_jobs`), held here because the worker thread that
+    #: hands over to the next queued job runs outside any script run
+    registry: dict[str, Job] | None = field(default=None, repr=False)
 
     def start(self) -> Job:
         threading.Thread(target=self._run, name=f"erpdata-{self.label}", daemon=True).start()
@@ -179,7 +188,29 @@ class Job:
         except BaseException as exc:  # shown to the user by the script run that polls
             self.error = exc
         finally:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """End this job and start the next queued one, as one step under the jobs' lock: a
+        click that queues work while this job ends either lands in the queue handed over or
+        finds this job done and starts its own, never neither. A cancelled job takes its
+        queue with it (Cancel means "stop this"), each queued job ending as cancelled, so the
+        page says so instead of running work the steward just stopped."""
+        with _jobs_lock:
+            nxt = self.queued.pop(0) if self.queued else None
+            if nxt is not None:
+                nxt.queued, self.queued = self.queued, []
+                if self.registry is not None and self.name:
+                    self.registry[self.name] = nxt
             self.done.set()
+        if nxt is None:
+            return
+        if isinstance(self.error, Cancelled):
+            nxt.error = Cancelled(f"{nxt.label.lower()} was not started: "
+                                  f"{self.label.lower()} before it was cancelled")
+            nxt._hand_over()
+        else:
+            nxt.start()
 
     @property
     def running(self) -> bool:
@@ -202,12 +233,56 @@ def job(name: str) -> Job | None:
 
 
 def start_job(name: str, label: str, work: Work, started_by: str = "") -> Job:
-    """Start ``work`` as job ``name``; while one of that name runs, that one is returned."""
+    """Start ``work`` as job ``name``; while one of that name runs, that one is returned (for
+    pages whose button is disabled while their job runs; others use :func:`submit_job`)."""
+    return submit_job(name, label, work, started_by, queue=False).job
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What became of a click that asked for long work: ``started``, ``queued`` behind the
+    running job, or ``refused``; ``message`` says so in words the page shows."""
+
+    job: Job
+    outcome: str
+    message: str
+
+
+def _by(j: Job, verb: str = "started") -> str:
+    return f" ({verb} by {j.started_by})" if j.started_by else ""
+
+
+def submit_job(name: str, label: str, work: Work, started_by: str = "", *,
+               queue: bool = True) -> Submitted:
+    """Start ``work`` as job ``name``, or, while one of that name runs, queue it to run after
+    (``queue``) or refuse it; never drop it, as :func:`start_job` does.
+
+    Why: a Commit click in the first second of a dry run used to get the running dry run
+    back, and no batch was made with nothing said. The same work asked for twice (a double
+    click, a second session) is refused with the reason, not run twice."""
+    jobs = _jobs()
     with _jobs_lock:
-        current = _jobs().get(name)
+        current = jobs.get(name)
         if current is None or not current.running:
-            current = _jobs()[name] = Job(label, work, started_by).start()
-    return current
+            started = jobs[name] = Job(label, work, started_by, name=name,
+                                       registry=jobs).start()
+            return Submitted(started, "started", f"{label} started.")
+        if current.label == label:
+            return Submitted(current, "refused", f"{label} is already running"
+                             f"{_by(current)}: this click was not needed.")
+        waiting = next((j for j in current.queued if j.label == label), None)
+        if waiting is not None:
+            return Submitted(waiting, "refused", f"{label} is already queued"
+                             f"{_by(waiting, 'queued')}: "
+                             f"it starts when {current.label.lower()} ends.")
+        if not queue:
+            return Submitted(current, "refused", f"{label} was not started: "
+                             f"{current.label.lower()} is running{_by(current)}. "
+                             "Try again when it has ended.")
+        queued = Job(label, work, started_by, name=name, registry=jobs)
+        current.queued.append(queued)
+        return Submitted(queued, "queued", f"{label} is queued: it starts when "
+                         f"{current.label.lower()} ends.")
 
 
 def forget_job(name: str) -> None:
@@ -228,9 +303,12 @@ def job_progress(name: str) -> None:
     assert j is not None
     with st.container(border=True):
         st.progress(j.fraction, text=f"{j.label}: {j.stage}")
+        for later in list(j.queued):
+            st.caption(f"Then: {later.label}{_by(later, 'queued')}")
         cancelling = j.cancel.is_set()
         if st.button("Cancelling…" if cancelling else "Cancel", key=f"cancel_{name}",
-                     disabled=cancelling, help="Stops at the next step; nothing is written."):
+                     disabled=cancelling, help="Stops at the next step; nothing is written."
+                     + (" What is queued after it is not started." if j.queued else "")):
             j.cancel.set()
 
 

@@ -12,6 +12,7 @@ from erpdata.commit import BatchResult, batches, commit, disconnect, pending, un
 from erpdata.connections import Connection, add_connection
 from erpdata.decisions import (
     STATES,
+    BulkResult,
     Filter,
     current_decision,
     decide,
@@ -23,10 +24,10 @@ from erpdata.decisions import (
 )
 from erpdata.demo import DemoSummary, build_demo
 from erpdata.errors import ErpdataError, IngestError, WorkspaceError
-from erpdata.ingest import LoadResult, changes, load_file, recent_loads
+from erpdata.ingest import CellProblem, LoadResult, changes, load_file, recent_loads
 from erpdata.matching import match_files, match_frames, match_workspace, suggestions
 from erpdata.progress import Cancelled
-from erpdata.reports import build_reports, export_reports
+from erpdata.reports import build_reports, default_delimiter, export_reports
 from erpdata.review import diff, pick
 from erpdata.roles import AccessDenied, grant, role_of
 from erpdata.schema import ACTOR_TYPES, KINDS, SIDES, Field, fields
@@ -42,7 +43,9 @@ __all__ = [
     "STATES",
     "AccessDenied",
     "BatchResult",
+    "BulkResult",
     "Cancelled",
+    "CellProblem",
     "Connection",
     "DemoSummary",
     "ErpdataError",
@@ -62,6 +65,7 @@ __all__ = [
     "current_decision",
     "decide",
     "decide_bulk",
+    "default_delimiter",
     "diff",
     "disconnect",
     "export_reports",

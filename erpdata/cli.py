@@ -6,7 +6,7 @@ contract; messages go to stderr, and any error exits non-zero with the engine's 
 
 Commands: ``demo``, ``load``, ``match``, ``match-files``, ``status``, ``accept``, ``reject``,
 ``commit``, ``batches``, ``undo``, ``disconnect``, ``report``, ``mapping``, ``role``,
-``connect``, ``sync``, ``check``.
+``connect``, ``sync``, ``check``, ``search``.
 ``--workspace`` (or
 ``$ERPDATA_WORKSPACE``, else ``./workspace.duckdb``) may stand before or after the command.
 """
@@ -72,10 +72,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Cells left empty by a lenient load that the CLI lists on stderr (--json lists every one).
+_PROBLEMS_SHOWN = 10
+
+
 def _cmd_load(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from erpdata.ingest import load_file
 
     if args.source is not None:
+        if args.partial or args.lenient:
+            raise ErpdataError("--partial and --lenient apply to loading a FILE; with --from, "
+                               "--changed pulls only the changed records (a partial load)")
         return _load_from(args)
     if args.file is None:
         raise ErpdataError("load needs a FILE, or --from NAME to pull from a connection")
@@ -85,11 +94,12 @@ def _cmd_load(args: argparse.Namespace) -> int:
         with _removed_on_failure(path), Workspace.open(path) as ws:
             result = load_file(ws, args.file, side=args.side, kind=args.kind,
                                mapping=args.mapping, actor_type=args.actor_type,
-                               user=args.user, progress=update)
+                               user=args.user, progress=update, partial=args.partial,
+                               lenient=args.lenient)
     finally:
         close()
     if args.json:
-        print(json.dumps(result.__dict__, default=str, indent=2, ensure_ascii=False))
+        print(json.dumps(asdict(result), default=str, indent=2, ensure_ascii=False))
         return 0
     err = sys.stderr
     print(f"read {result.format}" + (f", {result.encoding}" if result.encoding else "")
@@ -105,6 +115,14 @@ def _cmd_load(args: argparse.Namespace) -> int:
             f"{f} = {t}" for f, t in result.types.items()), file=err)
     for warning in result.warnings:
         print(f"warning: {warning}", file=err)
+    if result.problems:  # lenient: each cell left empty, the first few here
+        print(f"{len(result.problems)} cell(s) did not parse and were left empty "
+              "(lenient load):", file=err)
+        for problem in result.problems[:_PROBLEMS_SHOWN]:
+            print(f"  {problem}", file=err)
+        if len(result.problems) > _PROBLEMS_SHOWN:
+            print(f"  ... and {len(result.problems) - _PROBLEMS_SHOWN} more (--json lists "
+                  "them all)", file=err)
     print(result.summary(), file=err)
     return 0
 
@@ -299,6 +317,41 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_search(args: argparse.Namespace) -> int:
+    """``search``: the Connect page's ranked search, one page of hits (stdout: a table, or
+    with --json a list of objects for scripts)."""
+    from erpdata.search import linked_label, search
+
+    if args.page < 1 or args.size < 1:
+        raise ErpdataError("--page and --size must be at least 1")
+    with _existing(args) as ws:
+        hits = search(ws, " ".join(args.text), side=args.side, kind=args.kind,
+                      offset=(args.page - 1) * args.size, size=args.size)
+    rows = hits.rows
+    if args.json:
+        print(json.dumps([{k: v for k, v in r.items() if k != "key"}
+                          for r in rows.to_dict("records")], ensure_ascii=False, indent=2))
+    elif len(rows):
+        table = {"rank": rows["rank"],
+                 "score": [f"{v:.1f}" if v is not None else "" for v in rows["score"]],
+                 "match": rows["match"].fillna(""),
+                 "type": rows["actor_type"].fillna(args.kind), "id": rows["id"],
+                 "name": rows["name"].fillna("")}
+        if args.kind != "company":
+            table["company"] = rows["company"].fillna("")
+        table |= {"city": rows["city"].fillna(""), "org number": rows["org_number"].fillna(""),
+                  "linked to": [linked_label(v) for v in rows["linked_to"]]}
+        import pandas as pd
+
+        print(pd.DataFrame(table).to_string(index=False))
+    first = (args.page - 1) * args.size + 1
+    print(f"{hits.total} hit(s)" + (f"; showing {first}-{first + len(rows) - 1}" if len(rows)
+                                    else "")
+          + (f"; --page {args.page + 1} for more" if hits.next_key is not None else ""),
+          file=sys.stderr)
+    return 0
+
+
 def _existing(args: argparse.Namespace) -> Workspace:
     """Open the workspace a command works on; it must exist already."""
     path = resolve_path(args.workspace)
@@ -313,13 +366,18 @@ def _cmd_decide(args: argparse.Namespace) -> int:
 
     f = Filter(kind=args.kind, band=args.band, min_probability=args.min_probability,
                max_probability=args.max_probability, country=args.country,
-               actor_type=args.actor_type, conflict=args.conflict)
+               actor_type=args.actor_type, conflict=args.conflict, state=args.state)
     with _existing(args) as ws:
         result = decide_bulk(ws, args.command, f, user=args.user, dry_run=args.dry_run)
     verb = "would " + args.command if args.dry_run else args.command + "ed"
     print(f"{verb} {result.count} suggested {args.kind} link(s)"
           + (f"; left out {result.left_out} whose records are linked or accepted elsewhere"
-             if result.left_out else ""), file=sys.stderr)
+             if result.left_out else "")
+          + (f"; left {result.conflicts} in conflicts for review (--conflict to take them)"
+             if result.conflicts else "")
+          + (f"; left out {result.skipped} skipped (--state skipped to take them)"
+             if result.skipped else ""),
+          file=sys.stderr)
     if len(result.sample):
         print(result.sample.to_string(index=False), file=sys.stderr)
     return 0
@@ -373,11 +431,27 @@ def _cmd_disconnect(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from erpdata.reports import export_reports
 
-    with _existing(args) as ws:
-        written = export_reports(ws, args.format, args.out)
+    update, close = _tqdm_progress(f"report {args.format}")
+    try:
+        with _existing(args) as ws:
+            written = export_reports(ws, args.format, args.out, delimiter=args.delimiter,
+                                     progress=update)
+    finally:
+        close()
     for path in written:
         print(path)
     return 0
+
+
+def _delimiter(text: str) -> str:
+    """A CSV delimiter from the command line: ``tab`` (or ``\\t``) is a tab, since a literal
+    one is hard to type in a shell."""
+    from erpdata.reports import DELIMITERS
+
+    value = "\t" if text.lower() in ("tab", "\\t") else text
+    if value not in DELIMITERS:
+        raise argparse.ArgumentTypeError(f"unknown delimiter {text!r}: use ';', ',', tab or '|'")
+    return value
 
 
 def _cmd_mapping(args: argparse.Namespace) -> int:
@@ -417,6 +491,8 @@ def _add_stewardship(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("--actor-type", choices=[a for k in KINDS for a in ACTOR_TYPES[k]])
         p.add_argument("--conflict", action=argparse.BooleanOptionalAction, default=None,
                        help="only pairs in (or not in) a conflict")
+        p.add_argument("--state", choices=("undecided", "skipped"), default=None,
+                       help="the pairs to decide: undecided ones (default) or skipped ones")
         p.add_argument("--dry-run", action="store_true",
                        help="say how many pairs it would touch, with a sample; write nothing")
         p.set_defaults(func=_cmd_decide)
@@ -445,6 +521,10 @@ def _add_stewardship(sub: Any, common: argparse.ArgumentParser) -> None:
     report.add_argument("--format", required=True, choices=("csv", "xlsx", "parquet"))
     report.add_argument("--out", required=True, metavar="PATH",
                         help="a folder (csv, parquet) or a .xlsx file")
+    report.add_argument("--delimiter", type=_delimiter, metavar="';'|','|tab|'|'",
+                        help="CSV only. Default: ';' where most companies are in a Nordic, "
+                             "Dutch or German-speaking country (as Excel there expects), "
+                             "else ','")
     report.set_defaults(func=_cmd_report)
 
     mapping = sub.add_parser("mapping", parents=[common, who],
@@ -522,6 +602,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="TOML or JSON mapping: field = \"Source header\" under [columns]")
     load.add_argument("--actor-type", choices=ACTOR_TYPES["company"],
                       help="ERP companies: the actor type of rows without a type column")
+    load.add_argument("--partial", action="store_true",
+                      help="the file holds only some records: add and update them, flag "
+                           "nothing missing")
+    load.add_argument("--lenient", action="store_true",
+                      help="leave cells that do not parse (a date like 19450493) empty and "
+                           "list them, instead of refusing the file (keys still refuse)")
     load.add_argument("--user", help="who loads (default: $ERPDATA_USER or the login name)")
     load.add_argument("--json", action="store_true", help="print the load result as JSON")
     load.set_defaults(func=_cmd_load)
@@ -550,6 +636,19 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true",
                         help='JSON: {"crm": {"company": n, ...}, "erp": {...}, ...}')
     status.set_defaults(func=_cmd_status)
+
+    search = sub.add_parser("search", parents=[common],
+                            help="find records by name, ranked as on the Connect page")
+    search.add_argument("text", metavar="TEXT", nargs="*",
+                        help="a name, id or org number, quoted or not (none: every record, "
+                             "by name)")
+    search.add_argument("--side", choices=SIDES, default="erp", help="default: erp")
+    search.add_argument("--kind", choices=KINDS, default="company", help="default: company")
+    search.add_argument("--page", type=int, default=1, help="page number (default 1)")
+    search.add_argument("--size", type=int, default=20, help="hits per page (default 20)")
+    search.add_argument("--json", action="store_true",
+                        help="print the hits as a JSON list of objects")
+    search.set_defaults(func=_cmd_search)
     _add_stewardship(sub, common)
     return parser
 

@@ -30,7 +30,7 @@ from erpdata.errors import ErpdataError
 from erpdata.progress import Progress, reporter
 from erpdata.review import diffs
 from erpdata.roles import require
-from erpdata.schema import KINDS, Kind, check_side_kind
+from erpdata.schema import KINDS, Kind, check_side_kind, fields
 from erpdata.settings import mappings
 from erpdata.workspace import Workspace
 
@@ -60,6 +60,11 @@ class Plan:
             "create_erp": len(self.creates),
             "unlink": len(self.unlinks),
         }
+
+    def overwrites(self, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
+        """Per side, kind and field: how many values the batch replaces, and how many empty
+        fields it fills (see :func:`overwrite_counts`)."""
+        return overwrite_counts(self.changes, con)
 
 
 _LINK_COLS = ["kind", "crm_id", "erp_actor_type", "erp_id", "decision_id", "last_modified"]
@@ -250,6 +255,79 @@ def plan(ws: Workspace, kinds: tuple[str, ...] = KINDS,
                 _concat(creates, _CREATE_COLS), _concat(left, _LEFT_COLS))
 
 
+#: Columns of :func:`overwrite_counts`.
+OVERWRITE_COLS = ["side", "kind", "field", "label", "overwrite", "fill"]
+_SIDE_WORDS = {"erp": "ERP", "crm": "CRM"}
+_KIND_WORDS = {"company": "companies", "person": "persons", "project": "projects"}
+
+
+def field_label(side: str, kind: str, name: str) -> str:
+    """The steward's word for a field (``Street address 1``, not ``streetad1``): the label of
+    the mapped field in the schema, the key itself only for a field the schema does not
+    know."""
+    for f in fields(side, kind):  # type: ignore[arg-type]
+        if f.name == name:
+            return f.label
+    return name
+
+
+def overwrite_counts(changes: pd.DataFrame,
+                     con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
+    """What a batch's field changes do to each side, per field: ``overwrite`` counts values
+    replaced (the record held a value), ``fill`` counts empty fields given one.
+
+    Why before committing: a default pick (the CRM wins) silently replaces ERP values such as
+    an invoice e-mail; a steward must see "ERP: E-mail 14" before the batch is written, not
+    find it in the audit afterwards. Counted in DuckDB (one GROUP BY over the plan's
+    changes), so a batch of a million changes costs one query. Rows: ERP side first, kinds in
+    their order, the most touched fields first; ``label`` is the field's label."""
+    if changes.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in OVERWRITE_COLS[:4] else "int64")
+                             for c in OVERWRITE_COLS})
+    cur = con if con is not None else duckdb.connect()
+    cur.register("plan_overwrites", changes[["side", "kind", "field", "before"]]
+                 .astype({"before": object}))
+    try:
+        out = cur.execute(
+            """WITH counted AS (
+                   SELECT side, kind, field,
+                          count(*) FILTER (WHERE nullif(trim(CAST(before AS VARCHAR)), '')
+                                           IS NOT NULL) AS overwrite,
+                          count(*) FILTER (WHERE nullif(trim(CAST(before AS VARCHAR)), '')
+                                           IS NULL) AS fill
+                   FROM plan_overwrites GROUP BY side, kind, field)
+               SELECT * FROM counted
+               ORDER BY side DESC, list_position(?::VARCHAR[], kind), overwrite DESC,
+                        fill DESC, field""",
+            [list(KINDS)]).df()
+    finally:
+        cur.unregister("plan_overwrites")
+        if con is None:
+            cur.close()
+    out["label"] = [field_label(s, k, f) for s, k, f in  # one per field, not per row
+                    zip(out["side"], out["kind"], out["field"], strict=True)]
+    return out[OVERWRITE_COLS].astype({"overwrite": "int64", "fill": "int64"})
+
+
+def overwrite_lines(counts: pd.DataFrame, *, done: bool = False) -> list[str]:
+    """The counts of :func:`overwrite_counts` in plain words, one line per side and what
+    happens, e.g. ``would overwrite in the ERP: companies — E-mail: 14, Phone: 3``."""
+    lines = []
+    for column, verb in (("overwrite", "overwrite"), ("fill", "fill empty fields")):
+        for side in ("erp", "crm"):
+            rows = counts[(counts["side"] == side) & (counts[column] > 0)]
+            if rows.empty:
+                continue
+            groups = [f"{_KIND_WORDS.get(str(k), k)} — " + ", ".join(
+                f"{label}: {n:,}" for label, n in zip(g["label"], g[column], strict=True))
+                for k, g in rows.sort_values(column, ascending=False, kind="stable")
+                .groupby("kind", sort=False)]
+            head = (("overwrote" if verb == "overwrite" else "filled empty fields")
+                    if done else f"would {verb}")
+            lines.append(f"{head} in the {_SIDE_WORDS[side]}: " + "; ".join(groups))
+    return lines
+
+
 def _concat(frames: list[pd.DataFrame], cols: list[str]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True)[cols] if frames else _frame(cols)
@@ -267,15 +345,22 @@ class BatchResult:
     actions: pd.DataFrame
     left_out: pd.DataFrame
     dry_run: bool
+    #: per side, kind and field: values replaced and empty fields filled
+    #: (:func:`overwrite_counts`), for the whole batch
+    overwrites: pd.DataFrame = field(default_factory=lambda: overwrite_counts(
+        _frame(_CHANGE_COLS)))
 
     def summary(self) -> str:
+        """One line of counts per action type, then what the batch overwrites (or would) on
+        each side, per field: what the CLI prints and the Commit page shows."""
         if not self.dry_run and self.batch_id is None:
             return "nothing to commit" + (f"; {len(self.left_out)} decision(s) left out"
                                           if len(self.left_out) else "")
         head = "dry run: would queue" if self.dry_run else f"batch {self.batch_id}: queued"
         parts = ", ".join(f"{n} {a}" for a, n in self.counts.items() if n) or "nothing"
         tail = f"; {len(self.left_out)} decision(s) left out" if len(self.left_out) else ""
-        return f"{head} {parts}{tail}"
+        return "\n".join([f"{head} {parts}{tail}",
+                          *overwrite_lines(self.overwrites, done=not self.dry_run)])
 
 
 _ACTION_COLS = ["batch_id", "kind", "action", "crm_id", "erp_actor_type", "erp_id", "payload",
@@ -393,7 +478,8 @@ def commit(ws: Workspace, kinds: tuple[str, ...] = KINDS, *, user: str | None = 
         p = plan(ws, kinds, cur, first=first, progress=report)
         report("done", 1.0)
         actions = _actions(cur, p, 0, datetime.now())
-        return BatchResult(None, p.counts(), actions.head(sample), p.left_out, True)
+        return BatchResult(None, p.counts(), actions.head(sample), p.left_out, True,
+                           p.overwrites(cur))
     if first is not None:
         raise CommitError("a commit takes the whole pending batch; 'first' is for dry runs")
     with ws.transaction(cur):
@@ -409,9 +495,11 @@ def commit(ws: Workspace, kinds: tuple[str, ...] = KINDS, *, user: str | None = 
         cur.execute("UPDATE decisions SET batch_id = ? WHERE decision_id IN "
                     "(SELECT decision_id FROM committed)", [batch_id])
         cur.unregister("committed")
+        overwrites = p.overwrites(cur)
     if progress is not None:
         progress("done", 1.0)
-    return BatchResult(batch_id, p.counts(), actions.head(sample), p.left_out, False)
+    return BatchResult(batch_id, p.counts(), actions.head(sample), p.left_out, False,
+                       overwrites)
 
 
 def _write(cur: duckdb.DuckDBPyConnection, p: Plan, user: str, what: str

@@ -150,9 +150,42 @@ def open_connector(conn: Connection, secret: str | None = None) -> Connector | C
                                 verify=conn.verify_tls, **auth)
 
 
+def inspect_folder(conn: Connection) -> Answer[str]:
+    """What a files connection's folder holds, said plainly: the export files of its side
+    that a sync reads, or why there are none.
+
+    Why more than "the folder exists": an empty folder used to pass "Test connection", and
+    the next sync turned every ERP update into a permanent error ("not in the ERP"), since an
+    ERP update first reads the record's current values from the export. So a folder without
+    any ERP export fails (a sync through it is refused, see :func:`~erpdata.sync.sync_now`);
+    a CRM folder without exports is a warning: change sets still go to its ``outbox/``, but
+    nothing can be pulled from it."""
+    folder = Path(conn.url).expanduser()
+    if not folder.is_dir():
+        return Answer.failed(f"the folder {folder} does not exist",
+                             "files connection: url must be a folder")
+    found = sorted(p.name for kind in ("company", "person", "project")
+                   for p in folder.glob(f"{conn.side}_{kind}.*") if p.is_file())
+    if found:
+        return Answer.good(f"export folder {folder}: {', '.join(found)}")
+    side = conn.side.upper()
+    empty = not any(p.name != "outbox" for p in folder.iterdir())
+    what = (f"the folder {folder} is empty: no export files" if empty else
+            f"the folder {folder} holds no {side} export files")
+    looked = ", ".join(f"{conn.side}_{k}.*" for k in ("company", "person", "project"))
+    if conn.side == "erp":
+        return Answer.failed(f"{what}: a sync could not read, and so could not update, any "
+                             "ERP record", f"looked for {looked}", code="no_exports")
+    said = f"{what}: change sets go to its outbox, but no CRM record can be pulled from it"
+    return Answer.warn(said, said, f"looked for {looked}", code="no_exports")
+
+
 def test_connection(ws: Workspace, name: str, secret: str | None = None) -> Answer[str]:
-    """Open the connection and ask the system whether it answers ("Test connection")."""
+    """Open the connection and ask the system whether it answers ("Test connection"); for
+    an export folder, also what it holds (:func:`inspect_folder`)."""
     conn = get_connection(ws, name)
+    if conn.type == "files":
+        return inspect_folder(conn)
     try:
         connector = open_connector(conn, secret)
     except ErpdataError as exc:

@@ -16,7 +16,7 @@ decision leaves those pairs out and says how many.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -264,7 +264,10 @@ def withdraw(ws: Workspace, decision_id: int, *, user: str | None = None) -> lis
 
 @dataclass(frozen=True)
 class Filter:
-    """Which suggested links a bulk decision touches (every given condition must hold)."""
+    """Which suggested links a listing shows and a bulk decision touches (every given
+    condition must hold). ``state`` is the Decision filter (one of :data:`STATES`): the
+    listing and the bulk decision read the same WHERE (:func:`_queue`), so they cannot
+    disagree about which pairs "the filtered links" are."""
 
     kind: str = "company"
     band: str | None = None
@@ -273,26 +276,43 @@ class Filter:
     country: str | None = None
     actor_type: str | None = None
     conflict: bool | None = None
+    state: str | None = None
 
 
 @dataclass
 class BulkResult:
-    """What a bulk decision did (or, as a dry run, would do)."""
+    """What a bulk decision did (or, as a dry run, would do): ``count`` pairs decided, and the
+    pairs the filter shows that it left alone, by why. ``left_out``: their ERP record is
+    linked or accepted elsewhere (accept). ``conflicts``: in a conflict, left for review
+    (accept, unless the filter asks for conflicts). ``skipped``: skipped pairs, decided in
+    bulk only when the Decision filter is "skipped". ``decided``: already decided."""
 
     decision: str
     count: int
     left_out: int
     sample: pd.DataFrame
     applied: bool
+    conflicts: int = 0
+    skipped: int = 0
+    decided: int = 0
+
+    @property
+    def listed(self) -> int:
+        """How many pairs the filter shows: the decided ones and every one left out."""
+        return self.count + self.left_out + self.conflicts + self.skipped + self.decided
 
 
 def _queue(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
     """SQL for the suggested links (one per CRM record) that match ``f``, with the decision
     state of each (stored: :mod:`erpdata.states`); no names (see :func:`_named`), so that
-    counting and ordering a million of them reads one table."""
+    counting and ordering a million of them reads one table. The one WHERE of the listing,
+    its facets and every bulk decision."""
+    if f.state is not None and f.state not in STATES:
+        raise DecisionError(f"unknown state {f.state!r}: use one of {', '.join(STATES)}")
     conditions = [("s.band = ?", f.band), ("s.probability >= ?", f.min_probability),
                   ("s.probability <= ?", f.max_probability),
-                  ("s.erp_actor_type = ?", f.actor_type), ("s.conflict = ?", f.conflict)]
+                  ("s.erp_actor_type = ?", f.actor_type), ("s.conflict = ?", f.conflict),
+                  ("s.state = ?", f.state)]
     where, params = ["s.kind = ?", "s.link"], [kind]
     for condition, value in conditions:
         if value is not None:
@@ -348,17 +368,26 @@ def _with_names(cur: duckdb.DuckDBPyConnection, kind: Kind, rows: pd.DataFrame
                         ("erp_actor_type", "erp_id")]]
 
 
-def _selection(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
-    """SQL for the undecided suggested links that match ``f``, with a flag for those that would
-    break one-to-one (their ERP record is linked or accepted elsewhere)."""
+def _selection(kind: Kind, f: Filter, decision: str) -> tuple[str, list[Any]]:
+    """A ``WITH sel AS (...)`` clause: the suggested links the listing shows for ``f``
+    (:func:`_queue`, the very same WHERE), each with ``why`` a bulk ``decision`` leaves it
+    alone (NULL: it decides it). Which pairs are open: the undecided ones, or, when the
+    Decision filter is "skipped", the skipped ones (a skip defers; it is decided in bulk only
+    when the steward asks for the skipped pairs). An accept also leaves out pairs whose ERP
+    record is linked or accepted elsewhere (one-to-one) and, unless the filter asks for
+    conflicts, the pairs in a conflict: a probable duplicate is never accepted unseen."""
     sql, params = _queue(kind, f)
-    return f"""
-        SELECT q.crm_id, q.erp, q.probability, q.band, q.conflict, q.crm_name,
-               EXISTS (SELECT 1 FROM ({_active_accepts(kind)}) t
-                       WHERE t.erp_actor_type = q.erp_actor_type AND t.erp_id = q.erp_id)
-                   AS taken
-        FROM ({_named(kind, sql)}) q WHERE q.state = 'undecided'
-        ORDER BY q.probability DESC, q.crm_id""", params
+    open_state = "skipped" if f.state == "skipped" and decision != "skip" else "undecided"
+    reasons = [f"WHEN q.state <> '{open_state}' THEN "
+               "CASE WHEN q.state = 'skipped' THEN 'skipped' ELSE 'decided' END"]
+    if decision == "accept":
+        reasons.append(f"""WHEN EXISTS (SELECT 1 FROM ({_active_accepts(kind)}) t
+                                 WHERE t.erp_actor_type = q.erp_actor_type
+                                   AND t.erp_id = q.erp_id) THEN 'taken'""")
+        if f.conflict is not True:
+            reasons.append("WHEN q.conflict THEN 'conflict'")
+    why = f"CASE {' '.join(reasons)} END"
+    return f"WITH sel AS (SELECT q.*, {why} AS why FROM ({sql}) q)", params
 
 
 @dataclass
@@ -374,28 +403,79 @@ def queue_page(ws: Workspace, f: Filter, *, state: str | None = None,
     """The suggested links matching ``f`` (and ``state``), best first, ``size`` at a time.
 
     Keyset paging on (probability, CRM id): page 1,000 costs what page 1 costs, and a decision
-    taken between two pages shifts nothing."""
+    taken between two pages shifts nothing.
+
+    ``state="undecided"`` is the review queue, where a skip defers and does not decide: the
+    undecided pairs best first, then the skipped ones, the longest-skipped first (skipping one
+    again sends it to the back, so a steward who skips through the queue meets each in turn).
+    ``f.state`` (the Match page's Decision filter) is exact: "undecided" there leaves the
+    skipped pairs out, as its count says."""
     k = _kind(f.kind)
     if state is not None and state not in STATES:
         raise DecisionError(f"unknown state {state!r}: use one of {', '.join(STATES)}")
-    sql, params = _queue(k, f)
-    where, extra = ["true"], []
-    if state is not None:
-        where.append("state = ?")
-        extra.append(state)
-    if after is not None:
-        where.append("(probability < ? OR (probability = ? AND crm_id > ?))")
-        extra += [after[0], after[0], after[1]]
     cur = ws.cursor()
-    rows = cur.execute(f"SELECT * FROM ({sql}) WHERE {' AND '.join(where)} "
-                       f"ORDER BY probability DESC, crm_id LIMIT {int(size) + 1}",
-                       params + extra).df()
+    if state == "undecided":
+        rows = _to_decide(cur, k, f, after, size)
+    else:
+        sql, params = _queue(k, f if state is None else replace(f, state=state))
+        where, extra = "true", []
+        if after is not None:
+            where = "(probability < ? OR (probability = ? AND crm_id > ?))"
+            extra = [after[0], after[0], after[1]]
+        rows = cur.execute(f"SELECT * FROM ({sql}) WHERE {where} "
+                           f"ORDER BY probability DESC, crm_id LIMIT {int(size) + 1}",
+                           params + extra).df()
     rows = _with_names(cur, k, rows)
     more = len(rows) > size
     rows = rows.head(size)
     last = rows.iloc[-1] if len(rows) else None
     key = (float(last["probability"]), str(last["crm_id"])) if more and last is not None else None
     return Page(rows, key)
+
+
+def _to_decide(cur: duckdb.DuckDBPyConnection, kind: Kind, f: Filter,
+               after: tuple[float, str] | None, size: int) -> pd.DataFrame:
+    """Up to ``size + 1`` rows of the review queue after ``after``: undecided pairs by
+    probability, then skipped pairs by when they were skipped. The key stays (probability, CRM
+    id), which the Review page builds from the row it shows; which part of the queue it points
+    into is read from the record: a skipped pair's key continues among the skipped."""
+    sql, params = _queue(kind, f)
+    skipped_after = None if after is None else _active_skip(cur, kind, after[1])
+    parts = []
+    if skipped_after is None:
+        where, extra = "state = 'undecided'", []
+        if after is not None:
+            where += " AND (probability < ? OR (probability = ? AND crm_id > ?))"
+            extra = [after[0], after[0], after[1]]
+        parts.append(cur.execute(f"SELECT * FROM ({sql}) WHERE {where} ORDER BY "
+                                 f"probability DESC, crm_id LIMIT {int(size) + 1}",
+                                 params + extra).df())
+    need = int(size) + 1 - sum(len(p) for p in parts)
+    if need > 0:
+        extra = [kind] + ([] if skipped_after is None else [skipped_after])
+        parts.append(cur.execute(
+            f"""SELECT q.* FROM ({sql}) q
+                JOIN (SELECT crm_id, erp_actor_type, erp_id, max(decision_id) AS skip_id
+                      FROM decisions WHERE kind = ? AND superseded_by IS NULL
+                        AND decision = 'skip' AND erp_id IS NOT NULL GROUP BY ALL) d
+                  ON d.crm_id = q.crm_id AND d.erp_actor_type = q.erp_actor_type
+                 AND d.erp_id = q.erp_id
+                WHERE q.state = 'skipped'{'' if skipped_after is None else ' AND d.skip_id > ?'}
+                ORDER BY d.skip_id LIMIT {need}""", params + extra).df())
+    parts = [p for p in parts if len(p)] or parts[:1]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _active_skip(cur: duckdb.DuckDBPyConnection, kind: Kind, crm_id: str) -> int | None:
+    """The active skip of the CRM record's suggested link, if that pair is skipped."""
+    (skip_id,) = cur.execute(
+        """SELECT max(d.decision_id) FROM suggestions s
+           JOIN decisions d ON d.kind = s.kind AND d.crm_id = s.crm_id
+            AND d.erp_actor_type = s.erp_actor_type AND d.erp_id = s.erp_id
+           WHERE s.kind = ? AND s.crm_id = ? AND s.link AND s.state = 'skipped'
+             AND d.superseded_by IS NULL AND d.decision = 'skip'""",
+        [kind, crm_id]).fetchone() or (None,)
+    return None if skip_id is None else int(skip_id)
 
 
 def queue_facets(ws: Workspace, f: Filter) -> dict[str, dict[str, int]]:
@@ -430,35 +510,60 @@ def queue_summary(ws: Workspace) -> dict[str, dict[str, int]]:
 
 def decide_bulk(ws: Workspace, decision: str, f: Filter, *, user: str | None = None,
                 dry_run: bool = False, sample: int = 10) -> BulkResult:
-    """Accept, reject or skip every suggested link matching ``f`` that has no decision yet.
+    """Accept, reject or skip the suggested links the listing shows for ``f`` that are still
+    open (undecided; skipped ones when ``f.state`` is "skipped"), in one transaction.
 
-    Pairs whose records are already linked or accepted elsewhere are left out (and counted).
-    ``dry_run``: say how many pairs it would touch, with a sample, and write nothing."""
+    What it leaves alone is counted by why (:class:`BulkResult`): already decided, skipped,
+    ERP record taken elsewhere, in a conflict (:func:`_selection`). ``dry_run``: say how many
+    pairs it would touch, with a sample, and write nothing."""
     k = _kind(f.kind)
     if decision not in ("accept", "reject", "skip"):
         raise DecisionError(f"bulk decisions are accept, reject or skip, not {decision!r}")
-    sql, params = _selection(k, f)
+    with_sel, params = _selection(k, f, decision)
     cur = ws.cursor()
     with ws.transaction(cur):
-        pairs = cur.execute(sql, params).df()
-        blocked = pairs["taken"] if decision == "accept" else pd.Series(False, index=pairs.index)
-        todo = pairs[~blocked.astype(bool)].drop(columns="taken").reset_index(drop=True)
-        if not dry_run and len(todo):
+        why = dict(cur.execute(f"{with_sel} SELECT why, count(*) FROM sel GROUP BY why",
+                               params).fetchall())
+        named = _named(k, "SELECT * EXCLUDE (why) FROM sel WHERE why IS NULL")
+        shown = cur.execute(f"{with_sel} SELECT crm_id, erp, probability, band, conflict, "
+                            f"crm_name FROM ({named}) ORDER BY probability DESC, crm_id "
+                            f"LIMIT {int(sample)}", params).df()
+        count = int(why.get(None, 0))
+        if not dry_run and count:
             who = require(ws, "steward", "deciding on pairs", user, cur)
+            todo = cur.execute(f"{with_sel} SELECT crm_id, erp_actor_type, erp_id, state "
+                               "FROM sel WHERE why IS NULL", params).df()
             _insert_many(cur, k, decision, todo, who)
-    return BulkResult(decision, len(todo), int(blocked.sum()), todo.head(sample),
-                      not dry_run)
+    return BulkResult(decision, count, int(why.get("taken", 0)), shown, not dry_run,
+                      conflicts=int(why.get("conflict", 0)),
+                      skipped=int(why.get("skipped", 0)), decided=int(why.get("decided", 0)))
 
 
 def _insert_many(cur: duckdb.DuckDBPyConnection, kind: Kind, decision: str,
                  todo: pd.DataFrame, user: str) -> None:
-    actor, _, erp_id = todo["erp"].str.partition(":").T.to_numpy()
-    rows = pd.DataFrame({"kind": kind, "crm_id": todo["crm_id"], "erp_actor_type": actor,
-                         "erp_id": erp_id, "decision": decision, "decided_by": user,
+    """Insert one decision per pair of ``todo``; a skipped pair's skip is superseded by it, as
+    :func:`decide` would (the skip stays, stamped)."""
+    rows = pd.DataFrame({"kind": kind, "crm_id": todo["crm_id"],
+                         "erp_actor_type": todo["erp_actor_type"], "erp_id": todo["erp_id"],
+                         "decision": decision, "decided_by": user,
                          "decided_at": datetime.now(), "note": "bulk"})
     cur.register("bulk_decisions", rows)
-    cur.execute("INSERT INTO decisions BY NAME SELECT * FROM bulk_decisions")
-    cur.unregister("bulk_decisions")
+    try:
+        new = cur.execute("INSERT INTO decisions BY NAME SELECT * FROM bulk_decisions "
+                          "RETURNING decision_id, crm_id, erp_actor_type, erp_id").df()
+    finally:
+        cur.unregister("bulk_decisions")
+    deferred = new[new["crm_id"].isin(todo.loc[todo["state"] == "skipped", "crm_id"])]
+    if len(deferred):
+        cur.register("bulk_new", deferred)
+        try:
+            cur.execute("""UPDATE decisions d SET superseded_by = n.decision_id FROM bulk_new n
+                           WHERE d.kind = ? AND d.crm_id = n.crm_id
+                             AND d.erp_actor_type = n.erp_actor_type AND d.erp_id = n.erp_id
+                             AND d.superseded_by IS NULL AND d.batch_id IS NULL
+                             AND d.decision_id < n.decision_id""", [kind])
+        finally:
+            cur.unregister("bulk_new")
     states.refresh(cur, kind, todo["crm_id"])
 
 

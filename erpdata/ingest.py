@@ -14,6 +14,14 @@ Where the headers do not name the key (or an ERP person's company), the values p
 (:mod:`erpdata.proposals`); the proposal and its reason come back in ``LoadResult.proposal``.
 A mapping file's ``[types]`` (how ``erpdata match`` compares a field) is stored in the
 workspace by the same transaction, as meta ``field_types.<kind>`` (:func:`field_types`).
+
+Two choices loosen a load, both off by default. ``partial``: the file holds only some records
+(20 new companies, what a live system changed), so records it lacks are not flagged missing.
+``lenient``: one date like ``19450493`` among 5,000 persons should not refuse the whole export,
+so a cell that does not parse for its typed field is left empty and listed as a
+:class:`CellProblem` (file, row, column, value) instead; keys and parents still refuse, because
+a record without its key cannot be loaded. :func:`preview` counts the workspace records the
+file lacks, so the steward sees what a full load would flag before choosing.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from erpdata.columns import (
     map_columns,
     read_mapping,
 )
-from erpdata.errors import ErpdataError, IngestError
+from erpdata.errors import ErpdataError, IngestError, column_letter
 from erpdata.progress import Progress
 from erpdata.proposals import propose as propose_columns
 from erpdata.schema import (
@@ -61,6 +69,32 @@ _TIMESTAMP_FORMATS = [
 ]
 _TYPE_HINT = {"date": "a date such as 2026-03-31 or 31.03.2026",
               "timestamp": "a date and time such as 2026-03-31 14:05:00"}
+#: Said after a key or parent error in a lenient load: why that cell still refuses the file.
+_KEY_STILL_REFUSES = (" (a lenient load leaves cells that do not parse empty, but not a key or a "
+                      "parent: a record without its key cannot be loaded)")
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """One cell a lenient load left empty because it did not parse for its field.
+
+    ``row`` is the row a spreadsheet shows (the record number for JSON and Parquet, see
+    ``row_label``); ``column`` the header as written, ``letter`` its spreadsheet letter,
+    ``field`` the canonical field and ``label`` its plain name ("Birth date")."""
+
+    file: str
+    row: int
+    column: str
+    letter: str
+    field: str
+    label: str
+    value: str
+    reason: str
+    row_label: str = "row"
+
+    def __str__(self) -> str:
+        return (f"{self.file}, {self.row_label} {self.row}, column '{self.column}' "
+                f"({self.letter}): {self.reason}")
 
 
 @dataclass
@@ -90,14 +124,25 @@ class LoadResult:
     proposal: list[str] = field(default_factory=list)
     #: Comparison types the mapping file's ``[types]`` set (field -> type), stored for matching.
     types: dict[str, str] = field(default_factory=dict)
+    #: The file held only some records: nothing it lacks was flagged missing.
+    partial: bool = False
+    #: Cells that did not parse were left empty (listed in ``problems``) instead of refusing.
+    lenient: bool = False
+    #: Every cell a lenient load left empty, in row then column order.
+    problems: list[CellProblem] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for logs and the CLI."""
-        return (
+        gone = ("nothing flagged missing (partial load)" if self.partial
+                else f"{self.missing} flagged missing")
+        line = (
             f"{self.file}: {self.rows} rows -> {self.side} {self.kind}: {self.inserted} new, "
-            f"{self.updated} changed, {self.unchanged} unchanged, {self.missing} flagged missing, "
+            f"{self.updated} changed, {self.unchanged} unchanged, {gone}, "
             f"{self.reappeared} back again ({self.seconds:.1f} s)"
         )
+        if self.problems:
+            line += f"; {len(self.problems)} cell(s) that did not parse left empty"
+        return line
 
 
 def _convert_sql(col: str, field_type: str) -> str:
@@ -129,6 +174,7 @@ def load_file(
     partial: bool = False,
     max_bytes: int | None = None,
     propose: bool = True,
+    lenient: bool = False,
 ) -> LoadResult:
     """Load one export file of ``side`` (crm/erp) and ``kind`` (company/person/project).
 
@@ -141,8 +187,11 @@ def load_file(
     ``$ERPDATA_MAX_LOAD_MB`` megabytes, 1024 if unset). ``propose``: where no header names the
     key (or an ERP person's or project's company), let the values propose the column
     (:mod:`erpdata.proposals`); pass False when ``mapping`` is already a steward's final word
-    (the Load page, whose editor showed the proposal). Returns a :class:`LoadResult`; raises
-    :class:`IngestError` and leaves the workspace untouched on any problem.
+    (the Load page, whose editor showed the proposal). ``lenient``: a cell that does not parse
+    for its typed field (a date, a timestamp) is left empty and listed in
+    ``LoadResult.problems`` instead of refusing the file; an empty or duplicate key, an unknown
+    actor type or a parent that does not exist still refuses it. Returns a :class:`LoadResult`;
+    raises :class:`IngestError` and leaves the workspace untouched on any problem.
     """
     check_side_kind(side, kind)
     s: Side = side  # type: ignore[assignment]
@@ -174,9 +223,13 @@ def load_file(
                     + describe_columns(cmap.extra, src.headers)
                 )
             report("validating", 0.45)
-            _build_canonical(con, src, cmap, s, k, constant_type)
+            problems = _build_canonical(con, src, cmap, s, k, constant_type, lenient)
             report("applying", 0.7)
-            result = _apply(con, src, cmap, s, k, constant_type, user, started, partial)
+            # The cells left empty are stored with the load's warnings, so the loads table
+            # keeps saying what a lenient load dropped; the result lists each in ``problems``.
+            stored = [_problems_warning(problems)] if problems else []
+            result = _apply(con, src, cmap, s, k, constant_type, user, started, partial,
+                            stored)
             if types:
                 _store_types(ws, con, k, types)
             report("done", 1.0)
@@ -188,7 +241,17 @@ def load_file(
     result.seconds = time.perf_counter() - t0
     result.proposal = cmap.key_lines(s, k)
     result.types = types
+    result.partial, result.lenient, result.problems = partial, lenient, problems
     return result
+
+
+def _problems_warning(problems: list[CellProblem], shown: int = 5) -> str:
+    """The warning stored with a lenient load: how many cells were left empty, the first few."""
+    first = "; ".join(f"{p.row_label} {p.row}, column '{p.column}' ({p.letter}) "
+                      f"'{p.value}'" for p in problems[:shown])
+    more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
+    return (f"lenient load: {len(problems)} cell(s) did not parse and were left empty: "
+            f"{first}{more}")
 
 
 def _explicit_mapping(
@@ -300,9 +363,12 @@ def _actor_type_of(value: str, allowed: tuple[str, ...]) -> str | None:
 
 def _build_canonical(
     con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, side: Side, kind: Kind,
-    constant_type: str | None,
-) -> None:
-    """Validate the staged rows and build ``_new``: the rows in the target table's shape."""
+    constant_type: str | None, lenient: bool = False,
+) -> list[CellProblem]:
+    """Validate the staged rows and build ``_new``: the rows in the target table's shape.
+
+    Returns the cells a ``lenient`` load leaves empty (always none in a strict load, which
+    raises for the first one instead)."""
     id_pos = cmap.fields.get("id")
     if id_pos is None:
         raise src.error(
@@ -311,11 +377,13 @@ def _build_canonical(
             "in a mapping file ([columns] id = \"Your header\").", row=1,
         )
     id_sql = f"nullif(trim(c{id_pos}), '')"
+    key_note = _KEY_STILL_REFUSES if lenient else ""
     _first_bad(con, src, id_pos, f"{id_sql} IS NULL",
-               "the id is empty; every record needs an id")
+               "the id is empty; every record needs an id" + key_note)
     exprs: dict[str, str] = {"id": id_sql}
+    problems: list[CellProblem] = []
     if side == "erp":
-        exprs["actor_type"] = _actor_type_sql(con, src, cmap, kind, constant_type)
+        exprs["actor_type"] = _actor_type_sql(con, src, cmap, kind, constant_type, key_note)
     for f in fields(side, kind):
         if f.name in exprs:
             continue
@@ -325,13 +393,17 @@ def _build_canonical(
             continue
         conv = _convert_sql(f"c{pos}", f.type)
         if f.type != "text":
-            _first_bad(con, src, pos, f"nullif(trim(c{pos}), '') IS NOT NULL AND ({conv}) IS NULL",
-                       f"'{{value}}' is not {_TYPE_HINT[f.type]}")
+            bad = f"nullif(trim(c{pos}), '') IS NOT NULL AND ({conv}) IS NULL"
+            hint = f"'{{value}}' is not {_TYPE_HINT[f.type]}"
+            if lenient:  # the conversion is NULL where it does not parse: the cell stays empty
+                problems += _bad_cells(con, src, pos, f.name, f.label, bad, hint)
+            else:
+                _first_bad(con, src, pos, bad, hint)
         if f.name in ("company_id", "parent_key"):
             conv = f"nullif(trim(c{pos}), '')"
         exprs[f.name] = conv
     if side == "erp" and kind != "company":
-        exprs["parent_actor_type"] = _parent_type_sql(con, src, cmap)
+        exprs["parent_actor_type"] = _parent_type_sql(con, src, cmap, key_note)
     extra = (
         "json_object(" + ", ".join(f"{sql_text(src.headers[p])}, c{p}" for p in cmap.extra) + ")"
         if cmap.extra else "NULL"
@@ -339,8 +411,21 @@ def _build_canonical(
     cols = ", ".join(f"{expr} AS {name}" for name, expr in exprs.items())
     con.execute(f"CREATE TEMP TABLE _new AS SELECT {cols}, {extra}::JSON AS extra, "
                 f"_row AS source_row FROM {STAGE}")
-    _check_duplicates(con, src, cmap, side)
-    _check_parents(con, src, cmap, side, kind)
+    _check_duplicates(con, src, cmap, side, key_note)
+    _check_parents(con, src, cmap, side, kind, key_note)
+    problems.sort(key=lambda p: (p.row, len(p.letter), p.letter))  # as a sheet reads
+    return problems
+
+
+def _bad_cells(
+    con: duckdb.DuckDBPyConnection, src: Source, pos: int, name: str, label: str, where: str,
+    message: str,
+) -> list[CellProblem]:
+    """Every staged cell of column ``pos`` matching ``where``, as problems (a lenient load)."""
+    found = con.execute(f"SELECT _row, c{pos} FROM {STAGE} WHERE {where} ORDER BY _row").fetchall()
+    return [CellProblem(src.display, int(row), src.headers[pos], column_letter(pos), name, label,
+                        str(value), message.format(value=value), src.row_label)
+            for row, value in found]
 
 
 def _first_bad(
@@ -356,7 +441,7 @@ def _first_bad(
 
 def _value_map_sql(
     con: duckdb.DuckDBPyConnection, src: Source, pos: int, allowed: tuple[str, ...],
-    what: str,
+    what: str, note: str = "",
 ) -> str:
     """SQL CASE translating the column's distinct values to actor types; unknown ones raise."""
     values = [v for (v,) in con.execute(
@@ -367,7 +452,7 @@ def _value_map_sql(
         actor = _actor_type_of(value, allowed)
         if actor is None:
             _first_bad(con, src, pos, f"trim(c{pos}) = {sql_text(value)}",
-                       f"'{{value}}' is not {what}: use one of {', '.join(allowed)}")
+                       f"'{{value}}' is not {what}: use one of {', '.join(allowed)}{note}")
         cases.append(f"WHEN {sql_text(value)} THEN {sql_text(actor or '')}")
     if not cases:
         return "NULL"
@@ -376,8 +461,10 @@ def _value_map_sql(
 
 def _actor_type_sql(
     con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, kind: Kind,
-    constant_type: str | None,
+    constant_type: str | None, note: str = "",
 ) -> str:
+    """The actor type of each row, part of an ERP record's key: an unknown or empty one
+    refuses the file, in a lenient load too (``note`` says why)."""
     pos = cmap.fields.get("actor_type")
     if kind != "company":
         return sql_text(ACTOR_TYPES[kind][0])
@@ -389,20 +476,22 @@ def _actor_type_sql(
                 "(--actor-type customer)", row=1,
             )
         return sql_text(constant_type)
-    case = _value_map_sql(con, src, pos, ACTOR_TYPES["company"], "an ERP actor type")
+    case = _value_map_sql(con, src, pos, ACTOR_TYPES["company"], "an ERP actor type", note)
     if constant_type is None:
         _first_bad(con, src, pos, f"nullif(trim(c{pos}), '') IS NULL",
                    "the actor type is empty: fill it in (customer / supplier / partner) or give "
-                   "the type of the whole file (--actor-type)")
+                   "the type of the whole file (--actor-type)" + note)
         return case
     return f"coalesce({case}, {sql_text(constant_type)})"
 
 
-def _parent_type_sql(con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping) -> str:
+def _parent_type_sql(con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping,
+                     note: str = "") -> str:
     """The parent's actor type: from its column, else looked up by key among ERP companies."""
     pos = cmap.fields.get("parent_actor_type")
     if pos is not None:
-        return _value_map_sql(con, src, pos, ACTOR_TYPES["company"], "a parent actor type")
+        return _value_map_sql(con, src, pos, ACTOR_TYPES["company"], "a parent actor type",
+                              note)
     key = cmap.fields.get("parent_key")
     if key is None:
         return "NULL"
@@ -415,7 +504,7 @@ def _parent_type_sql(con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMa
     if ambiguous is not None:
         raise src.error(
             f"parent key '{ambiguous[1]}' is used by more than one ERP actor type (customer and "
-            "supplier); add a parent actor type column to say which",
+            f"supplier); add a parent actor type column to say which{note}",
             row=int(ambiguous[0]), column_index=key,
         )
     # The key is unique across actor types here (checked above): a map from key to type is
@@ -427,7 +516,8 @@ def _parent_type_sql(con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMa
 
 
 def _check_duplicates(
-    con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, side: Side
+    con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, side: Side,
+    note: str = "",
 ) -> None:
     keys = "actor_type, id" if side == "erp" else "id"
     dup = con.execute(
@@ -441,7 +531,7 @@ def _check_duplicates(
         what = f"{actor} id" if actor else "id"
         raise src.error(
             f"{what} '{rid}' appears twice (first on {src.row_label} {first}); ids must be unique "
-            "within a file", row=int(second), column_index=cmap.fields["id"],
+            f"within a file{note}", row=int(second), column_index=cmap.fields["id"],
         )
     # Ids that differ only in letter case are two records here (ERP keys are case-sensitive),
     # but in a CRM export they are usually one record typed twice: say so, do not refuse.
@@ -462,7 +552,8 @@ def _check_duplicates(
 
 
 def _check_parents(
-    con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, side: Side, kind: Kind
+    con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, side: Side, kind: Kind,
+    note: str = "",
 ) -> None:
     if kind == "company":
         return
@@ -487,7 +578,7 @@ def _check_parents(
                    f"map {col} in a mapping file to choose another)")
         raise src.error(
             f"{'company' if side == 'crm' else 'parent'} '{bad[1]}' does not exist among the "
-            f"{label} of this workspace: load the companies first, or fix the id{why}",
+            f"{label} of this workspace: load the companies first, or fix the id{why}{note}",
             row=int(bad[0]), column_index=pos,
         )
 
@@ -497,9 +588,10 @@ def _check_parents(
 def _apply(
     con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMapping, side: Side, kind: Kind,
     constant_type: str | None, user: str | None, started: datetime, partial: bool = False,
+    notes: list[str] | None = None,
 ) -> LoadResult:
     """Insert new records, update changed ones, flag vanished ones (unless ``partial``), and
-    log every change."""
+    log every change. ``notes``: stored with the load's warnings (not in the result's)."""
     target = table_name(side, kind)
     data_cols = [f.name for f in fields(side, kind) if f.name != "actor_type"] + ["extra"]
     key = ["actor_type", "id"] if side == "erp" else ["id"]
@@ -537,7 +629,7 @@ def _apply(
            RETURNING load_id""",
         [side, kind, src.display, src.format, src.encoding, src.delimiter, json.dumps(mapping),
          constant_type, rows, inserted, updated, rows - inserted - updated, missing, reappeared,
-         json.dumps(src.warnings), current_user(user), started],
+         json.dumps([*src.warnings, *(notes or [])]), current_user(user), started],
     ).fetchone() or (0,)
     _log_changes(con, load_id, side, kind, target, key, data_cols, on, vanished)
     sets = ", ".join(f"{c} = n.{c}" for c in data_cols)
@@ -633,22 +725,31 @@ class Preview:
     mapping: dict[str, str] = field(default_factory=dict)
     #: How the key and the parent were chosen (see :attr:`LoadResult.proposal`).
     proposal: list[str] = field(default_factory=list)
+    #: Records of this side and kind in the workspace (not yet flagged missing) that the file
+    #: lacks: a full load flags them missing, a partial load keeps them as they are. ``None``:
+    #: not known (no workspace given, no key column, ERP companies without an actor type).
+    absent: int | None = None
 
 
 def preview(path: str | os.PathLike[str], *, side: str, kind: str,
             mapping: Mapping[str, str] | str | os.PathLike[str] | None = None,
             display: str | None = None, limit: int = 10,
-            max_bytes: int | None = None, ws: Workspace | None = None) -> Preview:
+            max_bytes: int | None = None, ws: Workspace | None = None,
+            actor_type: str | None = None) -> Preview:
     """Read ``path`` and say how its columns would be mapped, the values' proposal included
     (raises the same :class:`IngestError` a load would for an unreadable file, a file above
     the size limit ``max_bytes`` or a bad mapping). Without ``ws`` it reads in a scratch
     database and cannot propose a parent; with it, it reads into temporary tables of a
     workspace cursor (dropped again: nothing is written) so the parent can be proposed from
-    the loaded ERP companies."""
+    the loaded ERP companies, and :attr:`Preview.absent` counts the workspace's records the
+    file lacks (``actor_type``: the type of ERP companies in a file without a type column, as
+    :func:`load_file` takes it), so the steward sees what a full load would flag missing."""
     check_side_kind(side, kind)
     s: Side = side  # type: ignore[assignment]
     k: Kind = kind  # type: ignore[assignment]
     explicit, mapping_file = _explicit_mapping(mapping)
+    constant_type = _constant_actor_type(s, k, actor_type)
+    absent: int | None = None
     con = duckdb.connect() if ws is None else ws.cursor()
     try:
         src = read_source(con, path, display, max_bytes=max_bytes)
@@ -657,8 +758,50 @@ def preview(path: str | os.PathLike[str], *, side: str, kind: str,
         propose_columns(con, cmap, s, k)
         _resolve_types(explicit.types, cmap, s, k, mapping_file or src.display)
         rows = con.execute(f"SELECT * EXCLUDE (_row) FROM {STAGE} LIMIT {int(limit)}").df()
+        if ws is not None:
+            absent = _absent_count(con, cmap, s, k, constant_type)
     finally:
         drop_stage(con)
         con.close()
     rows.columns = list(src.headers)[:len(rows.columns)]
-    return Preview(cmap.describe(), rows, src.rows, cmap.as_dict(), cmap.key_lines(s, k))
+    return Preview(cmap.describe(), rows, src.rows, cmap.as_dict(), cmap.key_lines(s, k),
+                   absent)
+
+
+def _absent_count(con: duckdb.DuckDBPyConnection, cmap: ColumnMapping, side: Side, kind: Kind,
+                  constant_type: str | None) -> int | None:
+    """How many present records of the target table the staged file lacks, in the scope a
+    full load flags (:func:`_apply`: for ERP companies, the actor types the file holds). Never
+    raises for bad values: an unknown actor type just matches nothing here (the load itself
+    refuses it, naming the row), so the steward can still correct the mapping."""
+    id_pos = cmap.fields.get("id")
+    if id_pos is None:
+        return None
+    target = table_name(side, kind)
+    id_sql = f"nullif(trim(c{id_pos}), '')"
+    if side == "erp" and kind == "company":
+        pos = cmap.fields.get("actor_type")
+        if pos is None and constant_type is None:
+            return None
+        type_sql = sql_text(constant_type) if constant_type else "NULL"
+        if pos is not None:
+            values = [v for (v,) in con.execute(
+                f"SELECT DISTINCT trim(c{pos}) FROM {STAGE} "
+                f"WHERE nullif(trim(c{pos}), '') IS NOT NULL").fetchall()]
+            cases = " ".join(f"WHEN {sql_text(v)} THEN {sql_text(a)}" for v in values
+                             if (a := _actor_type_of(v, ACTOR_TYPES["company"])) is not None)
+            if cases:
+                type_sql = f"coalesce(CASE trim(c{pos}) {cases} END, {type_sql})"
+        file_rows = f"SELECT DISTINCT {id_sql} AS id, {type_sql} AS actor_type FROM {STAGE}"
+        scope = "o.actor_type IN (SELECT actor_type FROM f)"
+        match = "f.id = o.id AND f.actor_type = o.actor_type"
+    else:
+        file_rows = f"SELECT DISTINCT {id_sql} AS id FROM {STAGE}"
+        scope, match = "TRUE", "f.id = o.id"
+    (count,) = con.execute(
+        f"""WITH f AS ({file_rows})
+            SELECT count(*) FROM {target} o
+            WHERE o.missing_since IS NULL AND {scope}
+              AND NOT EXISTS (SELECT 1 FROM f WHERE {match})"""
+    ).fetchone() or (0,)
+    return int(count)

@@ -12,23 +12,30 @@ The pick is the steward's stored choice for that pair and field (``crm``, ``erp`
 ``value``), else the mapping's default winner (``newest``: the side whose record changed last).
 The mapping's direction decides which system(s) the chosen value is written to: ``crm_after``
 and ``erp_after`` are the values each side will hold after the commit.
+
+For the Review page, one key per pick: :func:`pick_items` turns a pair's diff into what a
+steward picks (a field group such as a whole address, :data:`FIELD_GROUPS`, or a single field),
+:func:`pick_side` stores one side for several fields at once, :func:`competitors` lists the
+other CRM records claiming the same ERP record, and :func:`reject_as_duplicate` records "this
+CRM record is the duplicate".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from erpdata import normalize as nz
-from erpdata.decisions import DecisionError, split_erp_key
+from erpdata.decisions import UNCHECKED, DecisionError, decide, split_erp_key
 from erpdata.errors import ErpdataError
 from erpdata.roles import require
-from erpdata.schema import Kind, check_side_kind
+from erpdata.schema import Kind, check_side_kind, display_name_sql, fields
 from erpdata.settings import FieldMapping, mappings
 from erpdata.workspace import Workspace
 
@@ -229,9 +236,9 @@ def diff(ws: Workspace, kind: str, crm_id: str, erp: str) -> pd.DataFrame:
                                          "erp_id": [erp_id]}))
 
 
-def pick(ws: Workspace, kind: str, crm_id: str, erp: str, erp_field: str, choice: str,
-         value: str | None = None, *, user: str | None = None) -> None:
-    """Store the steward's pick for one field of one pair (replacing an earlier pick)."""
+def _checked_pick(ws: Workspace, kind: str, crm_id: str, erp: str, erp_fields: Sequence[str],
+                  choice: str) -> tuple[str, str]:
+    """Refuse a pick that cannot be stored (with why); return the ERP record's (type, id)."""
     check_side_kind("crm", kind)
     try:
         actor, erp_id = split_erp_key(erp)
@@ -239,21 +246,183 @@ def pick(ws: Workspace, kind: str, crm_id: str, erp: str, erp_field: str, choice
         raise ReviewError(str(exc)) from exc
     if choice not in CHOICES:
         raise ReviewError(f"pick one of {', '.join(CHOICES)}, not {choice!r}")
+    maps = {m.erp_field: m for m in mappings(ws, kind)}
+    for erp_field in erp_fields:
+        m = maps.get(erp_field)
+        if m is None or not m.synced:
+            synced = ", ".join(f for f, x in maps.items() if x.synced)
+            raise ReviewError(f"{kind} field {erp_field!r} is not synchronised, so there is "
+                              f"nothing to pick (synchronised: {synced})")
+    diff(ws, kind, crm_id, erp)  # both records must exist
+    return actor, erp_id
+
+
+def pick(ws: Workspace, kind: str, crm_id: str, erp: str, erp_field: str, choice: str,
+         value: str | None = None, *, user: str | None = None) -> None:
+    """Store the steward's pick for one field of one pair (replacing an earlier pick)."""
     if (choice == "value") != (value is not None):
         raise ReviewError("a typed value goes with choice 'value', and only with it")
-    maps = {m.erp_field: m for m in mappings(ws, kind)}
-    m = maps.get(erp_field)
-    if m is None or not m.synced:
-        synced = ", ".join(f for f, x in maps.items() if x.synced)
-        raise ReviewError(f"{kind} field {erp_field!r} is not synchronised, so there is "
-                          f"nothing to pick (synchronised: {synced})")
-    diff(ws, kind, crm_id, erp)  # both records must exist
+    actor, erp_id = _checked_pick(ws, kind, crm_id, erp, [erp_field], choice)
     cur = ws.cursor()
     with ws.transaction(cur):
         who = require(ws, "steward", "picking values", user, cur)
         cur.execute("INSERT OR REPLACE INTO picks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [kind, crm_id, actor, erp_id, erp_field, choice, value, who,
                      datetime.now()])
+
+
+def pick_side(ws: Workspace, kind: str, crm_id: str, erp: str, erp_fields: Sequence[str],
+              choice: str, *, user: str | None = None) -> int:
+    """Store one side (``crm`` or ``erp``) as the pick of several fields of one pair, in one
+    transaction, and return how many. Why one call: a field group (:data:`FIELD_GROUPS`, a
+    whole address) and "take all CRM / ERP" must be stored whole or not at all; a street
+    from one side never meets a postcode from the other."""
+    if choice not in ("crm", "erp"):
+        raise ReviewError(f"take the CRM or the ERP side (crm, erp), not {choice!r}")
+    if not erp_fields:
+        raise ReviewError("no field to pick: this pair has no differing synchronised field")
+    actor, erp_id = _checked_pick(ws, kind, crm_id, erp, erp_fields, choice)
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        who = require(ws, "steward", "picking values", user, cur)
+        now = datetime.now()
+        cur.executemany("INSERT OR REPLACE INTO picks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [[kind, crm_id, actor, erp_id, f, choice, None, who, now]
+                         for f in dict.fromkeys(erp_fields)])
+    return len(dict.fromkeys(erp_fields))
+
+
+# --- what a steward picks on one pair: field groups and single fields ----------------------
+
+
+@dataclass(frozen=True)
+class FieldGroup:
+    """Fields that only make sense together, picked as one (a whole address)."""
+
+    label: str
+    fields: tuple[str, ...]
+
+
+#: Per kind, the field groups a pick takes whole. The country is left out: a company has one
+#: country for both its addresses, so it is a field of its own.
+FIELD_GROUPS: dict[str, tuple[FieldGroup, ...]] = {
+    "company": (
+        FieldGroup("Postal address", ("postalad1", "postalad2", "postalad3", "postalzip",
+                                      "postalcity")),
+        FieldGroup("Street address", ("streetad1", "streetad2", "streetad3", "streetzip",
+                                      "streetcity")),
+    ),
+    "person": (),
+    "project": (),
+}
+
+#: Statuses a pick changes something for (settled fields are written only when typed).
+OPEN = ("different", "missing_crm", "missing_erp")
+#: Statuses in a steward's words (the diff keeps the codes, for scripts).
+STATUS_WORDS = {"equal": "same", "equal_normalised": "same once tidied",
+                "different": "differs", "missing_crm": "only in the ERP",
+                "missing_erp": "only in the CRM", "empty": "empty on both"}
+#: Directions in a steward's words.
+DIRECTION_WORDS = {"to_crm": "ERP → CRM", "to_erp": "CRM → ERP", "both": "both ways",
+                   "none": "not synchronised"}
+#: Picks in a steward's words.
+PICK_WORDS = {"crm": "CRM", "erp": "ERP", "value": "typed value", "mixed": "mixed"}
+
+
+def field_labels(kind: str) -> dict[str, str]:
+    """Each field's label as SuperOffice names it ("Postcode", not ``postalzip``)."""
+    check_side_kind("crm", kind)
+    k: Kind = kind  # type: ignore[assignment]
+    return {f.name: f.label for side in ("erp", "crm") for f in fields(side, k)}
+
+
+@dataclass(frozen=True)
+class PickItem:
+    """One thing a steward picks on a pair: a field group or a single differing field.
+
+    ``fields``: the synchronised fields a pick stores (for a group, every field of it that is
+    not settled: also those only one side fills, so the whole address comes from one side);
+    ``current``: ``crm``, ``erp``, ``value`` or ``mixed`` (the fields' picks differ)."""
+
+    label: str
+    fields: tuple[str, ...]
+    crm_text: str
+    erp_text: str
+    current: str
+
+    @property
+    def next(self) -> str:
+        """The side one key press takes: the other side, or the CRM when it is not one side."""
+        return "erp" if self.current == "crm" else "crm"
+
+
+def pick_items(frame: pd.DataFrame, kind: str) -> list[PickItem]:
+    """The picks of one pair's diff (:func:`diff`), in mapping order: each field group with a
+    differing field, then as one item, and each other differing synchronised field."""
+    labels = field_labels(kind)
+    rows = frame[frame["direction"] != "none"]
+    grouped = {f: g for g in FIELD_GROUPS.get(kind, ()) for f in g.fields}
+    items: list[tuple[int, PickItem]] = []
+    done: set[str] = set()
+
+    def text(values: pd.Series) -> str:
+        return ", ".join(str(v) for v in values if v is not None and not pd.isna(v)) or "–"
+
+    for pos, r in enumerate(rows.itertuples(index=False)):
+        group = grouped.get(r.erp_field)
+        if group is None:
+            if r.status == "different":
+                items.append((pos, PickItem(labels.get(r.erp_field, r.erp_field),
+                                            (r.erp_field,), str(r.crm_value),
+                                            str(r.erp_value), str(r.pick))))
+            continue
+        if group.label in done:
+            continue
+        done.add(group.label)
+        members = rows[rows["erp_field"].isin(group.fields)]
+        if not (members["status"] == "different").any():
+            continue
+        open_ = members[members["status"].isin(OPEN)]
+        picks = set(open_["pick"])
+        items.append((pos, PickItem(group.label, tuple(open_["erp_field"]),
+                                    text(members["crm_value"]), text(members["erp_value"]),
+                                    picks.pop() if len(picks) == 1 else "mixed")))
+    return [item for _, item in sorted(items, key=lambda x: x[0])]
+
+
+def competitors(ws: Workspace, kind: str, crm_id: str, erp: str) -> pd.DataFrame:
+    """The other CRM records whose best candidate is this pair's ERP record, best first: a
+    probable CRM duplicate, which lowers the pair's probability (one-to-one: an ERP record
+    takes one match). Columns ``crm_id, crm_name, probability, rank, state``."""
+    check_side_kind("crm", kind)
+    k: Kind = kind  # type: ignore[assignment]
+    actor, erp_id = split_erp_key(erp)
+    return ws.cursor().execute(
+        f"""SELECT s.crm_id, {display_name_sql(k, 'c')} AS crm_name, s.probability, s.rank,
+                   s.state
+            FROM suggestions s JOIN crm_{k} c ON c.id = s.crm_id
+            WHERE s.kind = ? AND s.erp_actor_type = ? AND s.erp_id = ? AND s.crm_id <> ?
+              AND s.rank = 1
+            ORDER BY s.probability DESC, s.crm_id""", [k, actor, erp_id, crm_id]).df()
+
+
+def reject_as_duplicate(ws: Workspace, kind: str, crm_id: str, erp: str, of_crm_id: str, *,
+                        user: str | None = None,
+                        seen: int | Literal["unchecked"] | None = UNCHECKED) -> int:
+    """"This CRM record is the duplicate": reject the pair, noting which CRM record it
+    duplicates (that one keeps its claim on the ERP record). A reject, so the pair is never
+    suggested again; ``seen`` as for :func:`~erpdata.decisions.decide`."""
+    check_side_kind("crm", kind)
+    k: Kind = kind  # type: ignore[assignment]
+    if of_crm_id == crm_id:
+        raise ReviewError(f"CRM {kind} {crm_id!r} cannot be a duplicate of itself")
+    (name,) = ws.cursor().execute(
+        f"SELECT {display_name_sql(k, 'c')} FROM crm_{k} c WHERE c.id = ?",
+        [of_crm_id]).fetchone() or (None,)
+    if name is None:
+        raise ReviewError(f"CRM {kind} {of_crm_id!r} is not in the workspace")
+    return decide(ws, kind, "reject", crm_id, erp, user=user, seen=seen,
+                  note=f"CRM duplicate of CRM {kind} {of_crm_id} {name}")
 
 
 def html(frame: pd.DataFrame) -> Any:

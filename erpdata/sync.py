@@ -40,7 +40,12 @@ import pandas as pd
 
 from erpdata import states
 from erpdata.commit import write_changes
-from erpdata.connections import connections, get_connection, open_connector
+from erpdata.connections import (
+    connections,
+    get_connection,
+    inspect_folder,
+    open_connector,
+)
 from erpdata.connectors.base import (
     Answer,
     Connector,
@@ -62,6 +67,31 @@ R = TypeVar("R")
 ORDER = ("create_erp", "update_erp", "update_crm", "link", "unlink")
 
 
+#: Action types in a steward's words (plural forms: ``"ERP update(s)"``).
+ACTION_WORDS = {"create_erp": "new ERP record", "update_erp": "ERP update",
+                "update_crm": "CRM update", "link": "link", "unlink": "unlink"}
+#: Final statuses of an action in a steward's words; ``skipped``: not sent, no connection.
+OUTCOME_WORDS = {"ok": "done", "warning": "done with a warning", "error": "error",
+                 "skipped": "skipped"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How many actions of one type ended one way for one reason: ``outcome`` is ``done``,
+    ``done with a warning``, ``skipped`` or ``error``; ``reason`` is the system's own
+    explanation in plain words (empty for plain success)."""
+
+    outcome: str
+    action: str
+    reason: str
+    count: int
+
+    def line(self) -> str:
+        """``error: 1,396 ERP update(s): the ERP record is not in the ERP``."""
+        what = f"{self.count:,} {ACTION_WORDS.get(self.action, self.action)}(s)"
+        return f"{self.outcome}: {what}" + (f": {self.reason}" if self.reason else "")
+
+
 @dataclass
 class SyncResult:
     """What a sync did: actions per final status, conflicts found, actions left waiting."""
@@ -71,18 +101,63 @@ class SyncResult:
     waiting: dict[str, str] = field(default_factory=dict)  # action type -> why it waits
     #: calls that failed in a way worth retrying and were sent again, by error code
     retried: dict[str, int] = field(default_factory=dict)
+    #: (status, action type, reason) -> actions that ended so; the reason is empty for "ok"
+    reasons: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    #: action type -> actions not sent for want of a connection
+    skipped: dict[str, int] = field(default_factory=dict)
 
-    def summary(self) -> str:
+    def outcomes(self) -> list[Outcome]:
+        """Every way the actions ended, one row per outcome, action type and reason: errors
+        first (the largest first), then warnings, skipped and done. What the Commit page
+        colours and the CLI prints (:meth:`summary`)."""
+        rows = [Outcome(OUTCOME_WORDS.get(st, st), action, reason, n)
+                for (st, action, reason), n in self.reasons.items()]
+        rows += [Outcome("skipped", action, why, n) for action, n in self.skipped.items()
+                 for why in [self.waiting.get(action, "")]]
+        rank = {w: i for i, w in enumerate(("error", "done with a warning", "skipped", "done"))}
+        return sorted(rows, key=lambda o: (rank.get(o.outcome, 9), -o.count,
+                                           ORDER.index(o.action) if o.action in ORDER else 9,
+                                           o.reason))
+
+    @property
+    def level(self) -> str:
+        """``error`` when any action failed, ``warning`` when one ended with a warning, was
+        skipped or met a conflict (a partial sync), ``success`` when every action was done,
+        ``nothing`` when there was nothing to do. The page's colour: never green on error."""
+        if self.statuses.get("error"):
+            return "error"
+        if self.statuses.get("warning") or self.skipped or self.waiting or self.conflicts:
+            return "warning"
+        return "success" if self.statuses else "nothing"
+
+    def headline(self) -> str:
+        """Counts per outcome in plain words, on one line."""
         if not self.statuses and not self.waiting:
             return "nothing to sync: no queued actions"
-        done = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "no action run"
+        done = ", ".join(f"{n:,} {OUTCOME_WORDS.get(s, s)}" for s, n in
+                         sorted(self.statuses.items(), key=lambda x: _STATUS_ORDER.get(x[0], 9))
+                         ) or "no action run"
+        skipped = sum(self.skipped.values())
+        wait = (f"; {skipped:,} skipped: " + ", ".join(
+            f"{self.skipped.get(a, 0):,} {ACTION_WORDS.get(a, a)}(s) {why}"
+            for a, why in self.waiting.items())) if self.waiting else ""
         tail = f"; {self.conflicts} conflict(s) for the steward" if self.conflicts else ""
-        wait = "".join(f"; {why}" for why in self.waiting.values())
         again = ""
         if self.retried:
             codes = ", ".join(f"{c or 'failed'} {n}" for c, n in sorted(self.retried.items()))
             again = f"; {sum(self.retried.values())} failed call(s) sent again ({codes})"
-        return f"synced: {done}{tail}{wait}{again}"
+        return f"synced: {done}{wait}{tail}{again}"
+
+    def details(self) -> list[str]:
+        """One line per reason that was not plain success (errors first), indented."""
+        return ["  " + o.line() for o in self.outcomes()
+                if o.outcome in ("error", "done with a warning")]
+
+    def summary(self) -> str:
+        return "\n".join([self.headline(), *self.details()])
+
+
+_STATUS_ORDER = {"ok": 0, "warning": 1, "error": 2}
 
 
 def with_retries(call: Callable[[], R], *, failed_retryably: Callable[[R], bool] | None = None,
@@ -134,8 +209,8 @@ def sync(ws: Workspace, *, erp: Connector | None = None, crm: CrmConnector | Non
         connector, run = runners[action]
         if connector is None:
             side = "an ERP" if action.endswith("erp") else "a CRM"
-            result.waiting[action] = (f"{len(rows)} {action} action(s) wait for {side} "
-                                      "connection")
+            result.waiting[action] = f"wait for {side} connection"
+            result.skipped[action] = result.skipped.get(action, 0) + len(rows)
             done += len(rows)
             continue
         for start in range(0, len(rows), chunk):
@@ -214,6 +289,9 @@ def _earlier_failures(previous: object) -> list[dict[str, Any]]:
 
 
 _STATUS = {"ok": "ok", "ok_with_info": "ok", "warning": "warning", "error": "error"}
+#: Why an update ended with a warning when the ERP had changed one of its fields meanwhile.
+CONFLICT_REASON = ("a field changed in the ERP since the commit was not overwritten: a "
+                   "conflict for the steward")
 
 
 def _finish(ws: Workspace, part: pd.DataFrame, outcomes: list[dict[str, Any]],
@@ -247,6 +325,11 @@ def _finish(ws: Workspace, part: pd.DataFrame, outcomes: list[dict[str, Any]],
             if row.action == "create_erp" and status != "error" and out.get("erp_key"):
                 _record_created(cur, row, out, now)
             result.statuses[status] = result.statuses.get(status, 0) + 1
+            why = "" if status == "ok" else (
+                CONFLICT_REASON if conflicts and out["state"] != "warning"
+                else str(out.get("user") or out.get("code") or "no reason given"))
+            key = (status, str(row.action), why)
+            result.reasons[key] = result.reasons.get(key, 0) + 1
 
 
 def _record_created(cur: duckdb.DuckDBPyConnection, row: Any, out: dict[str, Any],
@@ -319,8 +402,9 @@ def _update_erp(erp: Connector | None, rows: pd.DataFrame) -> list[dict[str, Any
         for row in group.itertuples(index=False):
             theirs = now.get(str(row.erp_id))
             if theirs is None:
-                out[int(row.action_id)] = _outcome(Answer.failed(
-                    f"ERP {actor_type} {row.erp_id} no longer exists in the ERP"))
+                out[int(row.action_id)] = _outcome(Answer.failed(  # one reason for all
+                    "the ERP record is not in the ERP (or not in its export) any more",
+                    f"ERP {actor_type} {row.erp_id} not found", code="not_found"))
                 continue
             p, write = _payload(row), {}
             found[int(row.action_id)] = []
@@ -450,6 +534,18 @@ def action_counts(ws: Workspace) -> dict[str, int]:
         "SELECT status, count(*) FROM actions GROUP BY status").fetchall()}
 
 
+def failures(ws: Workspace) -> list[Outcome]:
+    """The actions standing failed, per action type and reason (the system's explanation),
+    the most frequent first: what "Send failed actions again" would send, and why each
+    failed. Counted in DuckDB, so it costs one query on every run of the Commit page."""
+    rows = ws.cursor().execute(
+        """SELECT action, coalesce(nullif(result->>'user', ''), result->>'code',
+                                   'no reason given') AS reason, count(*) AS n
+           FROM actions WHERE status = 'error' GROUP BY ALL
+           ORDER BY n DESC, action, reason""").fetchall()
+    return [Outcome("error", str(a), str(r), int(n)) for a, r, n in rows]
+
+
 def conflicts(ws: Workspace, *, open_only: bool = True) -> pd.DataFrame:
     """The fields a sync did not overwrite because both sides had changed them."""
     where = "WHERE resolution IS NULL" if open_only else ""
@@ -469,10 +565,25 @@ class SyncReport:
     pulled: dict[str, str] = field(default_factory=dict)  # "connection kind" -> load summary
     changed: int = 0  # records inserted or updated by the pulls
 
+    def outcomes(self) -> list[Outcome]:
+        """The pushed actions per outcome and reason (:meth:`SyncResult.outcomes`)."""
+        return self.pushed.outcomes()
+
+    @property
+    def level(self) -> str:
+        """``error``, ``warning`` (partial), ``success`` or ``nothing``: see
+        :attr:`SyncResult.level`; records pulled count as success."""
+        level = self.pushed.level
+        return "success" if level == "nothing" and self.changed else level
+
     def summary(self) -> str:
+        """The counts per outcome on one line (and what was pulled), then one line per
+        reason of every error and warning: what the CLI prints and the page shows."""
         if not self.pushed.statuses and not self.pushed.waiting and not self.changed:
             return "nothing to sync: no queued actions and no changes in the live systems"
-        return (self.pushed.summary() + f"; pulled {self.changed} new or changed record(s)")
+        return "\n".join([self.pushed.headline()
+                          + f"; pulled {self.changed} new or changed record(s)",
+                          *self.pushed.details()])
 
 
 def _side_connection(ws: Workspace, side: str, name: str | None) -> str | None:
@@ -502,6 +613,13 @@ def sync_now(ws: Workspace, *, batch_id: int | None = None, erp_name: str | None
     if not any(names.values()):
         raise ErpdataError("no connection to sync with: define one first "
                            "(erpdata connect add, or the Settings page)")
+    for name in names.values():  # an ERP export folder without exports: nothing is sent
+        conn = get_connection(ws, name) if name is not None else None
+        if conn is not None and conn.type == "files":
+            found = inspect_folder(conn)
+            if not found.ok:
+                raise ErpdataError(f"sync not started: connection {name!r}: "
+                                   f"{found.user_explanation}; nothing was sent")
     opened: dict[str, Connector | CrmConnector] = {}
     try:
         for side, name in names.items():
@@ -534,6 +652,10 @@ def sync_now(ws: Workspace, *, batch_id: int | None = None, erp_name: str | None
                            batch_id=batch, user=user)
             for status, n in carried.statuses.items():
                 pushed.statuses[status] = pushed.statuses.get(status, 0) + n
+            for key, n in carried.reasons.items():
+                pushed.reasons[key] = pushed.reasons.get(key, 0) + n
+            for action, n in carried.skipped.items():
+                pushed.skipped[action] = pushed.skipped.get(action, 0) + n
             pushed.waiting.update(carried.waiting)
             pushed.conflicts += carried.conflicts
     finally:

@@ -13,8 +13,10 @@ from erpdata import BatchResult, ErpdataError, Workspace, batches, commit, pendi
 from erpdata.connections import connections
 from erpdata.progress import Progress
 from erpdata.sync import (
+    SyncReport,
     action_counts,
     conflicts,
+    failures,
     resolve_conflict,
     retry_failed,
     sync_now,
@@ -31,13 +33,31 @@ st.title("Commit")
 st.caption("Accepted decisions, picks and creates become links and queued actions in one "
            "batch. Every overwritten value is kept, and a batch can be undone exactly.")
 
+def _notice(key: str, submitted: ui.Submitted) -> None:
+    """Keep what became of a click that was queued or refused, for the page to say: a click
+    is never dropped without a word."""
+    if submitted.outcome == "started":
+        st.session_state.pop(key, None)
+    else:
+        st.session_state[key] = (submitted.outcome, submitted.message)
+
+
+def _show_notice(key: str) -> None:
+    """The queued (blue) or refused (yellow) click of :func:`_notice`, once."""
+    said = st.session_state.pop(key, None)
+    if said is not None:
+        (st.info if said[0] == "queued" else st.warning)(said[1])
+
+
 def _start(dry_run: bool) -> None:
-    """Plan (and unless ``dry_run``, write) the whole batch in a worker thread."""
+    """Plan (and unless ``dry_run``, write) the whole batch in a worker thread; a commit
+    asked for while a dry run runs is queued after it."""
 
     def work(progress: Progress, cancel: threading.Event, ws: Workspace = ws) -> BatchResult:
         return commit(ws, user=name, dry_run=dry_run, progress=progress, cancel=cancel)
 
-    ui.start_job("commit", "Checking the batch" if dry_run else "Committing", work, name)
+    _notice("commit_notice", ui.submit_job(
+        "commit", "Checking the batch" if dry_run else "Committing", work, name))
 
 
 def _undo(batch: int) -> None:
@@ -49,7 +69,31 @@ def _undo(batch: int) -> None:
                 f"{ui.fmt(done['fields'])} value(s) restored.")
 
     st.session_state.pop("undo_pending", None)
-    ui.start_job("commit", f"Undoing batch {batch}", work, name)
+    _notice("commit_notice", ui.submit_job("commit", f"Undoing batch {batch}", work, name))
+
+
+def _overwrites(result: BatchResult) -> None:
+    """Per side and field, how many values the batch replaces and how many empty fields it
+    fills, with the fields' labels: what a default pick would overwrite, before it does."""
+    table = result.overwrites
+    if table.empty:
+        st.caption("No field value changes on either side: links only.")
+        return
+    verb = "would" if result.dry_run else "did"
+    st.markdown(f"**What the batch {verb} write, per field** (values replaced, empty fields "
+                "filled)")
+    for col, side, title in zip(st.columns(2), ("erp", "crm"), ("In the ERP", "In the CRM"),
+                                strict=True):
+        rows = table[table["side"] == side]
+        col.caption(title)
+        if rows.empty:
+            col.caption("nothing")
+            continue
+        col.dataframe(rows.assign(kind=rows["kind"].map(ui.KIND_LABELS))[
+            ["label", "kind", "overwrite", "fill"]].rename(columns={
+                "label": "field", "overwrite": "values replaced",
+                "fill": "empty fields filled"}),
+            hide_index=True, width="stretch", key=f"overwrites_{side}")
 
 
 waiting = pending(ws)
@@ -71,12 +115,18 @@ if accepts + creates:
     b1, b2, _ = st.columns([1, 1, 2])
     b1.button("Dry run the whole batch", key="commit_check", disabled=running,
               on_click=_start, args=(True,), width="stretch",
-              help="Counts every action and lists what cannot be committed; writes nothing.")
+              help="Counts every action and, per field, the values the batch would replace "
+                   "on each side, and lists what cannot be committed; writes nothing.")
+    committing = running and job is not None and job.label == "Committing"
     b2.button(f"Commit {ui.fmt(accepts + creates)} decision(s)", type="primary",
-              key="commit_go", disabled=running, on_click=_start, args=(False,),
-              width="stretch")
+              key="commit_go", disabled=committing, on_click=_start, args=(False,),
+              width="stretch",
+              help="Writes the batch in one transaction. Run the dry run first to see, per "
+                   "field, what it overwrites; clicked while the dry run runs, the commit "
+                   "starts right after it.")
 elif not running:
     st.info("Nothing to commit: accept suggested links on the Match or Review page first.")
+_show_notice("commit_notice")
 
 if running:
     ui.job_progress("commit")
@@ -89,8 +139,11 @@ elif job is not None and ui.job_outcome(job):
         cols = st.columns(len(result.counts))
         for col, (action, n) in zip(cols, result.counts.items(), strict=True):
             col.metric(action.replace("_", " "), ui.fmt(n))
+        _overwrites(result)
     else:
-        st.success(result.summary())
+        st.success(result.summary().replace("\n", "  \n"))
+        if result.batch_id is not None:
+            _overwrites(result)
     if isinstance(result, BatchResult) and len(result.left_out):
         st.warning(f"{ui.fmt(len(result.left_out))} decision(s) cannot be committed yet and "
                    "stay accepted" + (" (the first 200):" if len(result.left_out) > 200
@@ -108,20 +161,38 @@ sync_running = sync_job is not None and sync_job.running
 
 
 def _sync() -> None:
-    """Push the queued actions and pull what changed, in a worker thread."""
+    """Push the queued actions and pull what changed, in a worker thread; refused, with the
+    reason, while a sync runs."""
     secrets = ui.connection_secrets()
 
-    def work(progress: Progress, cancel: threading.Event, ws: Workspace = ws) -> str:
-        return sync_now(ws, user=name, secrets=secrets, progress=progress,
-                        cancel=cancel).summary()
+    def work(progress: Progress, cancel: threading.Event, ws: Workspace = ws) -> SyncReport:
+        return sync_now(ws, user=name, secrets=secrets, progress=progress, cancel=cancel)
 
-    ui.start_job("sync", "Syncing", work, name)
+    _notice("sync_notice", ui.submit_job("sync", "Syncing", work, name, queue=False))
+
+
+def _sync_report(report: SyncReport, by: str) -> None:
+    """The sync's outcome coloured by what happened: red when any action failed (each
+    reason with its count), yellow when partial (a warning, a conflict, actions skipped for
+    want of a connection), green only when every action was done."""
+    head = report.summary().splitlines()[0]
+    lines = [f"- {o.line()}" for o in report.outcomes() if o.outcome != "done"]
+    text = "  \n".join([f"{head} (by {by})", *lines]) if lines else f"{head} (by {by})"
+    {"error": st.error, "warning": st.warning, "success": st.success,
+     "nothing": st.info}[report.level](text)
 
 
 if not linked_systems:
     st.info("No connection to sync with: add one on the Settings page (or with "
             "`erpdata connect add`). Until then the change sets go out as reports.")
 else:
+    failed = failures(ws)
+    if failed:
+        st.error(f"{ui.fmt(sum(o.count for o in failed))} action(s) failed and are not sent "
+                 "again until you mend the cause and send them again:  \n"
+                 + "  \n".join(f"- {o.line()}" for o in failed[:10])
+                 + (f"  \n- … and {len(failed) - 10} other reason(s)" if len(failed) > 10
+                    else ""))
     s1, s2 = st.columns([1, 2])
     s1.button("Sync now", type="primary", key="sync_go", disabled=sync_running,
               on_click=_sync, help="Runs every queued action once, then pulls what the "
@@ -138,10 +209,11 @@ else:
             st.error(str(exc))
         else:
             st.rerun()
+_show_notice("sync_notice")
 if sync_running:
     ui.job_progress("sync")
 elif sync_job is not None and ui.job_outcome(sync_job):
-    st.success(f"{sync_job.result} (by {sync_job.started_by})")
+    _sync_report(sync_job.result, sync_job.started_by)
 
 open_conflicts = conflicts(ws)
 if len(open_conflicts):

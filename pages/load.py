@@ -1,7 +1,11 @@
 """Load: bring an export file of one side and kind into the workspace.
 
 The column mapping is shown (and can be corrected) before anything is written; a load is one
-transaction, and a problem is shown with its file, row and column.
+transaction, and a problem is shown with its file, row and column. Before loading, the page
+says how many workspace records the file lacks and what will happen to them; the steward
+chooses a full or a partial load (flag those records missing, or keep them) and a strict or a
+lenient one (refuse a file with a cell that does not parse, or leave such cells empty and list
+each one after the load).
 """
 
 from __future__ import annotations
@@ -35,7 +39,24 @@ name, _ = ui.user()
 
 st.title("Load")
 st.caption("CSV (any delimiter, UTF-8, UTF-16 or Windows-1252), XLSX, Parquet, JSON or NDJSON. "
-           "A re-load updates records by id and flags the ones no longer in the export.")
+           "A re-load updates records by id and flags the ones no longer in the export "
+           "(unless the file holds only some records: a partial load).")
+
+
+
+def _left_empty(result: LoadResult) -> None:
+    """The cells a lenient load left empty, one row each, in words a steward reads: the load
+    worked, but these values are not in the workspace until the export is corrected."""
+    if not result.problems:
+        return
+    st.warning(f"{ui.fmt(len(result.problems))} cell(s) did not parse and were left empty "
+               "(lenient load). Correct them in the export and load it again to fill them in.")
+    st.dataframe(pd.DataFrame(
+        [(p.file, p.row, f"{p.column} ({p.letter})", p.label, p.value, p.reason)
+         for p in result.problems],
+        columns=["File", "Row", "Column", "Field", "Value", "Why"]),
+        hide_index=True, width="stretch", key="load_left_empty")
+
 
 job = ui.job("load")
 running = job is not None and job.running
@@ -43,6 +64,7 @@ if running:
     ui.job_progress("load")
 elif job is not None and ui.job_outcome(job):
     st.success(f"{job.result.summary()} (by {job.started_by})")
+    _left_empty(job.result)
     with st.expander("What the last load changed"):
         st.dataframe(pd.DataFrame(changes(ws, job.result.load_id, limit=200)),
                      hide_index=True, width="stretch")
@@ -60,7 +82,7 @@ if side == "erp" and kind == "company":
 
 
 def _start(path: Path | None, data: bytes | None, shown: str, side: str, kind: str,
-           mapping: dict[str, str], actor: str | None) -> None:
+           mapping: dict[str, str], actor: str | None, partial: bool, lenient: bool) -> None:
     """Load in a worker thread: a million rows take seconds, and a click elsewhere must not
     stop it halfway (it could not anyway: a load is one transaction)."""
 
@@ -74,7 +96,7 @@ def _start(path: Path | None, data: bytes | None, shown: str, side: str, kind: s
             # propose=False: the editor showed the values' proposal; what it holds now is final
             return load_file(ws, source, side=side, kind=kind, mapping=mapping,
                              actor_type=actor, user=name, display=shown, progress=progress,
-                             propose=False)
+                             propose=False, partial=partial, lenient=lenient)
 
     ui.start_job("load", f"Loading {shown}", work, name)
 
@@ -119,7 +141,7 @@ with tempfile.TemporaryDirectory() as tmp:
             path.write_bytes(upload.getvalue())
         else:
             path, shown = Path(typed_path.strip()).expanduser(), typed_path.strip()
-        pv = preview(path, side=side, kind=kind, display=shown, ws=ws)
+        pv = preview(path, side=side, kind=kind, display=shown, ws=ws, actor_type=actor)
     except ErpdataError as exc:
         st.error(str(exc))
         st.stop()
@@ -139,7 +161,39 @@ with tempfile.TemporaryDirectory() as tmp:
                                           strict=True) if before == after}
     mapping = {f: h for f, h in pv.mapping.items() if h in kept}
     mapping.update({r.field: r.header for r in edited.itertuples() if r.field != "extra"})
+    absent = pv.absent
+    if any(mapping.get(f) != pv.mapping.get(f) for f in ("id", "actor_type")):
+        try:  # the steward chose another key column: count against that one
+            absent = preview(path, side=side, kind=kind, display=shown, ws=ws, limit=0,
+                             mapping=mapping, actor_type=actor).absent
+        except ErpdataError:
+            absent = None  # the load says what is wrong with this mapping, row and column
+    o1, o2 = st.columns(2)
+    scope = o1.radio("What the file holds", ["full", "partial"], key="load_scope",
+                     format_func={"full": "Every record (a full export)",
+                                  "partial": "Only some records (add and update)"}.get,
+                     help="A full load flags the workspace's records that the file lacks as "
+                          "missing; a partial load adds and updates and flags nothing missing.")
+    cells = o2.radio("Cells that do not parse (a date like 19450493)", ["strict", "lenient"],
+                     key="load_cells",
+                     format_func={"strict": "Refuse the file and name the cell",
+                                  "lenient": "Leave them empty and list each one"}.get,
+                     help="Either way an empty or repeated id, or a parent that does not "
+                          "exist, refuses the file: a record without its key cannot be loaded.")
+    what = f"{side.upper()} {ui.KIND_LABELS[kind].lower()}"
+    if absent is not None:
+        if absent == 0:
+            st.info(f"Every record in the workspace ({what}) is in this file: nothing will be "
+                    "flagged missing.")
+        elif scope == "partial":
+            st.info(f"{ui.fmt(absent)} record(s) in the workspace ({what}) are not in this "
+                    "file: they will be kept as they are (partial load).")
+        else:
+            st.warning(f"{ui.fmt(absent)} record(s) in the workspace ({what}) are not in this "
+                       "file: they will be flagged missing (their links and decisions stay). "
+                       "If the file holds only some records, choose \"Only some records\".")
     data = upload.getvalue() if upload is not None else None
-    st.button(f"Load into {side.upper()} {ui.KIND_LABELS[kind].lower()}", type="primary",
+    st.button(f"Load into {what}", type="primary",
               key="load_go", disabled=running, on_click=_start,
-              args=(path if data is None else None, data, shown, side, kind, mapping, actor))
+              args=(path if data is None else None, data, shown, side, kind, mapping, actor,
+                    scope == "partial", cells == "lenient"))

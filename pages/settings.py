@@ -140,7 +140,8 @@ if known:
     if n2.button("Test connection", key="conn_test"):
         answer = test_connection(ws, probe, secrets.get(probe))
         shown = answer.value if answer.ok else answer.user_explanation
-        (st.success if answer.ok else st.error)(
+        {"ok": st.success, "ok_with_info": st.success, "warning": st.warning}.get(
+            answer.state, st.error)(
             f"{probe}: {answer.state}: {shown}"
             + (f" ({answer.tech_explanation})" if answer.tech_explanation else ""))
 with st.expander("Add or change a connection", expanded=not known):

@@ -12,7 +12,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from erpdata.commit import CommitError, batches, commit, disconnect, pending, plan, undo
+from erpdata.cli import main
+from erpdata.commit import (
+    OVERWRITE_COLS,
+    CommitError,
+    batches,
+    commit,
+    disconnect,
+    overwrite_counts,
+    overwrite_lines,
+    pending,
+    plan,
+    undo,
+)
 from erpdata.decisions import DecisionError, decide
 from erpdata.ingest import load_file
 from erpdata.progress import Cancelled
@@ -54,7 +66,8 @@ def test_commit_writes_links_values_actions_and_audit_in_one_batch(ws: Workspace
     preview = commit(ws, dry_run=True)
     assert preview.counts == {"link": 2, "update_crm": 1, "update_erp": 2, "create_erp": 0,
                               "unlink": 0}
-    assert preview.summary() == "dry run: would queue 2 link, 1 update_crm, 2 update_erp"
+    assert preview.summary().splitlines()[0] == (
+        "dry run: would queue 2 link, 1 update_crm, 2 update_erp")
     done = commit(ws, user="ola")
     assert done.counts == preview.counts and done.batch_id == 1
     assert ws.con.execute("SELECT kind, crm_id, erp_actor_type, erp_id, batch_id, linked_by "
@@ -80,6 +93,64 @@ def test_commit_writes_links_values_actions_and_audit_in_one_batch(ws: Workspace
     nothing = commit(ws)  # nothing left to commit: no empty batch
     assert (nothing.batch_id, nothing.summary()) == (None, "nothing to commit")
     assert len(batches(ws)) == 1
+
+
+def test_the_dry_run_counts_per_field_what_the_batch_overwrites_on_each_side(
+        ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    """A default pick (the CRM wins) replaces ERP values: the steward sees how many, per field
+    and side, with the fields' labels, before committing; the commit writes exactly that."""
+    decide(ws, "company", "accept", "1", "customer:K2", user="kari")
+    decide(ws, "company", "accept", "4", "customer:K9", user="kari")
+    pick(ws, "company", "4", "customer:K9", "name", "value", "Fjord Fisk Nord AS")
+    preview = commit(ws, dry_run=True)
+    assert preview.overwrites.values.tolist() == [
+        ["erp", "company", "name", "Name", 2, 0],
+        ["erp", "company", "postalcity", "City", 1, 0],
+        ["erp", "company", "vatno", "Org. no / VAT no", 0, 1],
+        ["crm", "company", "name", "Name", 1, 0],
+        ["crm", "company", "vatno", "Org. no / VAT no", 1, 0]]
+    assert preview.summary().splitlines()[1:] == [
+        "would overwrite in the ERP: companies — Name: 2, City: 1",
+        "would overwrite in the CRM: companies — Name: 1, Org. no / VAT no: 1",
+        "would fill empty fields in the ERP: companies — Org. no / VAT no: 1"]
+    # the same batch from the command line, before anything is written
+    ws.close()
+    assert main(["commit", "--dry-run", "--workspace", str(ws.path)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[1:4] == preview.summary().splitlines()[1:]
+    with Workspace.open(ws.path) as again:
+        done = commit(again, user="ola")
+        assert done.overwrites.equals(preview.overwrites)
+        assert done.summary().splitlines()[1] == (
+            "overwrote in the ERP: companies — Name: 2, City: 1")
+        # what the audit kept agrees, field by field
+        audit = again.con.execute(
+            "SELECT side, field, count(*) FILTER (WHERE before_value IS NOT NULL), "
+            "count(*) FILTER (WHERE before_value IS NULL) FROM audit WHERE field IS NOT NULL "
+            "GROUP BY ALL ORDER BY ALL").fetchall()
+    assert audit == sorted((s, f, o, n) for s, _, f, _, o, n in preview.overwrites.values)
+
+
+def test_overwrite_counts_of_no_changes_and_of_persons() -> None:
+    none = overwrite_counts(commit_mod._frame(commit_mod._CHANGE_COLS))
+    assert list(none.columns) == OVERWRITE_COLS and none.empty
+    assert overwrite_lines(none) == []
+    changes = commit_mod.pd.DataFrame(
+        [["person", "erp", "customer:K1", "P1", "customer", "E1", "email", "a@x.no", "b@x.no"],
+         ["person", "erp", "customer:K1", "P2", "customer", "E2", "email", " ", "c@x.no"],
+         ["company", "erp", "customer:K1", "1", "customer", "K1", "streetad1", "Gate 1",
+          "Vei 2"],
+         ["person", "crm", "P3", "P3", "customer", "E3", "phone_mobile", "22", "+47 22"]],
+        columns=commit_mod._CHANGE_COLS)
+    counts = overwrite_counts(changes)
+    assert counts.values.tolist() == [
+        ["erp", "company", "streetad1", "Street address 1", 1, 0],
+        ["erp", "person", "email", "E-mail", 1, 1],  # a blank value is filled, not replaced
+        ["crm", "person", "phone_mobile", "Mobile phone", 1, 0]]
+    assert overwrite_lines(counts) == [
+        "would overwrite in the ERP: companies — Street address 1: 1; persons — E-mail: 1",
+        "would overwrite in the CRM: persons — Mobile phone: 1",
+        "would fill empty fields in the ERP: persons — E-mail: 1"]
 
 
 def test_dry_run_writes_nothing(ws: Workspace) -> None:

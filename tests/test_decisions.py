@@ -203,3 +203,85 @@ def test_the_queue_pages_by_key_and_counts_its_facets(ws: Workspace) -> None:
     assert facets["actor_type"] == {"supplier": 1, "customer": 1}
     with pytest.raises(DecisionError, match="unknown state 'maybe'"):
         queue_page(ws, Filter(), state="maybe")
+
+
+def test_the_decision_filter_bounds_the_listing_and_the_bulk_alike(ws: Workspace) -> None:
+    decide(ws, "company", "skip", "1", "supplier:L1")  # 2 -> K1 stays undecided, a conflict
+    skipped = Filter(state="skipped")
+    assert queue_page(ws, skipped).rows["crm_id"].tolist() == ["1"]
+    offer = decide_bulk(ws, "accept", skipped, dry_run=True)
+    assert (offer.count, offer.listed, offer.sample["crm_id"].tolist()) == (1, 1, ["1"])
+    anything = decide_bulk(ws, "accept", Filter(), dry_run=True)
+    assert (anything.count, anything.skipped, anything.conflicts, anything.left_out,
+            anything.decided) == (0, 1, 1, 0, 0)
+    assert queue_page(ws, Filter(state="undecided")).rows["crm_id"].tolist() == ["2"]
+    assert decide_bulk(ws, "accept", Filter(state="undecided"), dry_run=True).count == 0
+    assert decide_bulk(ws, "accept", Filter(state="undecided", conflict=True),
+                       dry_run=True).count == 1
+    assert decide_bulk(ws, "reject", Filter(), dry_run=True).count == 1  # 2: rejects take all
+    assert decide_bulk(ws, "accept", Filter(state="rejected"), dry_run=True).listed == 0
+    with pytest.raises(DecisionError, match="unknown state 'maybe'"):
+        decide_bulk(ws, "accept", Filter(state="maybe"), dry_run=True)
+
+
+def test_a_bulk_accept_of_skipped_pairs_supersedes_their_skips(ws: Workspace) -> None:
+    skip = decide(ws, "company", "skip", "1", "supplier:L1")
+    assert decide_bulk(ws, "accept", Filter(state="skipped"), user="kari").count == 1
+    assert _active(ws) == [("1", "supplier", "L1", "accept")]
+    (accepted,) = ws.con.execute("SELECT decision_id FROM decisions WHERE decision = 'accept'"
+                                 ).fetchone() or (None,)
+    assert ws.con.execute("SELECT superseded_by FROM decisions WHERE decision_id = ?",
+                          [skip]).fetchone() == (accepted,)
+    assert queue_facets(ws, Filter())["state"] == {"accepted": 1, "undecided": 1}
+
+
+@pytest.mark.parametrize("f", [
+    Filter(), Filter(state="undecided"), Filter(state="skipped"), Filter(state="rejected"),
+    Filter(conflict=True), Filter(conflict=False, state="skipped"), Filter(band="low"),
+    Filter(actor_type="customer"), Filter(min_probability=0.99),
+])
+def test_a_bulk_decision_counts_exactly_the_links_the_listing_shows(ws: Workspace,
+                                                                   f: Filter) -> None:
+    decide(ws, "company", "skip", "1", "supplier:L1")
+    shown = len(queue_page(ws, f, size=100).rows)
+    for decision in ("accept", "reject", "skip"):
+        assert decide_bulk(ws, decision, f, dry_run=True).listed == shown, decision
+
+
+def test_skipped_pairs_return_to_the_review_queue_after_the_undecided(ws: Workspace) -> None:
+    queue = Filter()
+    assert queue_page(ws, queue, state="undecided").rows["crm_id"].tolist() == ["2", "1"]
+    decide(ws, "company", "skip", "2", "customer:K1")
+    assert queue_page(ws, queue, state="undecided").rows["crm_id"].tolist() == ["1", "2"]
+    first = queue_page(ws, queue, state="undecided", size=1)
+    assert (first.rows["crm_id"].tolist(), first.next_key) == (
+        ["1"], (first.rows["probability"].iloc[0], "1"))
+    second = queue_page(ws, queue, state="undecided", size=1, after=first.next_key)
+    assert (second.rows[["crm_id", "state"]].values.tolist(), second.next_key) == (
+        [["2", "skipped"]], None)
+    decide(ws, "company", "skip", "1", "supplier:L1")  # the longest-skipped comes first
+    assert queue_page(ws, queue, state="undecided").rows["crm_id"].tolist() == ["2", "1"]
+    key = (float(second.rows["probability"].iloc[0]), "2")  # as the Review page builds it
+    assert queue_page(ws, queue, state="undecided", after=key).rows["crm_id"].tolist() == ["1"]
+    decide(ws, "company", "skip", "2", "customer:K1")  # skipped again: to the back
+    assert queue_page(ws, queue, state="undecided").rows["crm_id"].tolist() == ["1", "2"]
+    assert queue_page(ws, queue, state="undecided", after=key).rows.empty
+    assert queue_page(ws, Filter(state="undecided")).rows.empty  # the exact filter: no skips
+
+
+def test_the_command_line_decides_skipped_pairs_with_state_skipped(
+        ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    from erpdata.cli import main
+
+    decide(ws, "company", "skip", "1", "supplier:L1")
+    path = ws.path
+    ws.close()
+    args = ["--workspace", str(path), "accept", "--user", "kari"]
+    assert main(args) == 0
+    assert capsys.readouterr().err.startswith(
+        "accepted 0 suggested company link(s); left 1 in conflicts for review (--conflict to "
+        "take them); left out 1 skipped (--state skipped to take them)")
+    assert main([*args, "--state", "skipped"]) == 0
+    assert capsys.readouterr().err.startswith("accepted 1 suggested company link(s)")
+    with Workspace.open(path) as again:
+        assert _active(again) == [("1", "supplier", "L1", "accept")]

@@ -367,3 +367,149 @@ def test_preview_maps_columns_without_writing(tmp_path: Path) -> None:
                          ("Org.nr", "vatno", "synonym"), ("Farge", "extra", "kept as is")]
     assert p.rows.columns.tolist() == ["Firma-ID", "Firmanavn", "Org.nr", "Farge"]
     assert p.rows["Firmanavn"].tolist() == ["Hansen AS", "Berg AS"] and p.total == 2
+
+
+# --- partial and lenient loads ---------------------------------------------------------------
+
+SOME = ("id;name;vatno;postalzip;postalcity;country\n"
+        "1;Hansen & Co AS;923609016;0151;Oslo;NO\n"   # zip changed
+        "4;Nieuw B.V.;;;;NL\n")                          # new; 2 and 3 are not in the file
+
+
+def test_partial_load_adds_and_updates_and_flags_nothing(ws: Workspace, tmp_path: Path) -> None:
+    first = load_file(ws, write_text(tmp_path / "all.csv", COMPANIES), side="crm", kind="company")
+    some = load_file(ws, write_text(tmp_path / "some.csv", SOME), side="crm", kind="company",
+                     partial=True)
+    assert (some.inserted, some.updated, some.unchanged, some.missing, some.partial) == (
+        1, 1, 0, 0, True)
+    assert "nothing flagged missing (partial load)" in some.summary()
+    assert rows(ws, "SELECT id, postalzip, missing_since, load_id FROM crm_company "
+                    "ORDER BY id") == [
+        ("1", "0151", None, some.load_id), ("2", "111 22", None, first.load_id),
+        ("3", "1012 AB", None, first.load_id), ("4", None, None, some.load_id)]
+    assert [c["change"] for c in changes(ws, some.load_id)] == ["insert", "update"]
+    assert rows(ws, f"SELECT missing FROM loads WHERE load_id = {some.load_id}") == [(0,)]
+
+
+def test_preview_counts_the_records_a_full_load_would_flag(ws: Workspace,
+                                                           tmp_path: Path) -> None:
+    load_file(ws, write_text(tmp_path / "all.csv", COMPANIES), side="crm", kind="company")
+    some = write_text(tmp_path / "some.csv", SOME)
+    assert preview(some, side="crm", kind="company").absent is None  # no workspace: not known
+    assert preview(some, side="crm", kind="company", ws=ws).absent == 2
+    full = load_file(ws, some, side="crm", kind="company")
+    assert full.missing == 2
+    # Records already flagged missing are not counted again.
+    assert preview(some, side="crm", kind="company", ws=ws).absent == 0
+
+
+def test_preview_counts_erp_companies_of_the_file_s_actor_types(ws: Workspace,
+                                                                tmp_path: Path) -> None:
+    """As a full load flags: a customer file says nothing about suppliers."""
+    load_file(ws, write_text(tmp_path / "both.csv", "id,name,type\n100,A AS,customer\n"
+                             "101,B AS,customer\n102,C AS,customer\n200,S AS,supplier\n"),
+              side="erp", kind="company")
+    cust = write_text(tmp_path / "cust.csv", "id,name\n100,A AS\n")
+    assert preview(cust, side="erp", kind="company", ws=ws, actor_type="customer").absent == 2
+    assert preview(cust, side="erp", kind="company", ws=ws, actor_type="supplier").absent == 1
+    assert preview(cust, side="erp", kind="company", ws=ws).absent is None  # no type: not known
+    typed = write_text(tmp_path / "typed.csv", "id,name,type\n100,A AS,Kunde\n200,S AS,prospect\n")
+    assert preview(typed, side="erp", kind="company", ws=ws).absent == 2  # 101, 102
+
+
+PERSONS = ("id;Fornavn;Firma-ID;Fødselsdato\n"
+           "10;Ola;1;31.12.1980\n"
+           "11;Kari;2;19450493\n"
+           "12;Per;3;\n"
+           "13;Liv;1;someday\n")
+
+
+def test_lenient_load_leaves_bad_cells_empty_and_lists_each(ws: Workspace,
+                                                            tmp_path: Path) -> None:
+    from erpdata.ingest import CellProblem
+
+    load_file(ws, write_text(tmp_path / "c.csv", COMPANIES), side="crm", kind="company")
+    path = write_text(tmp_path / "persons.csv", PERSONS)
+    result = load_file(ws, path, side="crm", kind="person", lenient=True)
+    hint = "is not a date such as 2026-03-31 or 31.03.2026"
+    assert result.problems == [
+        CellProblem(str(path), 3, "Fødselsdato", "D", "birthdate", "Birth date", "19450493",
+                    f"'19450493' {hint}"),
+        CellProblem(str(path), 5, "Fødselsdato", "D", "birthdate", "Birth date", "someday",
+                    f"'someday' {hint}"),
+    ]
+    assert str(result.problems[0]) == f"{path}, row 3, column 'Fødselsdato' (D): '19450493' {hint}"
+    assert (result.inserted, result.lenient) == (4, True)
+    assert result.summary().endswith("; 2 cell(s) that did not parse left empty")
+    assert rows(ws, "SELECT id, firstname, birthdate FROM crm_person ORDER BY id") == [
+        ("10", "Ola", dt.date(1980, 12, 31)), ("11", "Kari", None), ("12", "Per", None),
+        ("13", "Liv", None)]
+    (stored,) = rows(ws, f"SELECT warnings FROM loads WHERE load_id = {result.load_id}")[0]
+    assert json.loads(stored) == [
+        "lenient load: 2 cell(s) did not parse and were left empty: row 3, column "
+        "'Fødselsdato' (D) '19450493'; row 5, column 'Fødselsdato' (D) 'someday'"]
+
+
+def test_lenient_reload_empties_a_cell_that_no_longer_parses(ws: Workspace,
+                                                             tmp_path: Path) -> None:
+    """The export's value is what the workspace holds: a value gone bad is emptied (and the
+    change is logged), not kept silently from an older export."""
+    load_file(ws, write_text(tmp_path / "c.csv", COMPANIES), side="crm", kind="company")
+    load_file(ws, write_text(tmp_path / "p1.csv", "id;Firma-ID;Fødselsdato\n10;1;31.12.1980\n"),
+              side="crm", kind="person")
+    p2 = write_text(tmp_path / "p2.csv", "id;Firma-ID;Fødselsdato\n10;1;31.13.1980\n")
+    again = load_file(ws, p2, side="crm", kind="person", lenient=True)
+    assert [(p.row, p.value) for p in again.problems] == [(2, "31.13.1980")]
+    assert changes(ws, again.load_id) == [
+        {"actor_type": None, "record_id": "10", "change": "update", "field": "birthdate",
+         "old_value": "1980-12-31", "new_value": None}]
+
+
+def test_lenient_load_of_erp_timestamps_and_several_columns(ws: Workspace,
+                                                            tmp_path: Path) -> None:
+    """Problems come in the order a spreadsheet reads: row, then column."""
+    path = write_text(tmp_path / "proj.csv",
+                      "id,name,enddate,last_modified\n"
+                      "P1,A,2026-13-01,yesterday\nP2,B,2026-01-31,2026-01-02 10:00:00\n"
+                      "P3,C,31.02.2026,\n")
+    result = load_file(ws, path, side="erp", kind="project", lenient=True)
+    assert [(p.row, p.letter, p.field, p.value) for p in result.problems] == [
+        (2, "C", "enddate", "2026-13-01"), (2, "D", "last_modified", "yesterday"),
+        (4, "C", "enddate", "31.02.2026")]
+    assert rows(ws, "SELECT id, enddate, last_modified FROM erp_project ORDER BY id") == [
+        ("P1", None, None), ("P2", dt.date(2026, 1, 31), dt.datetime(2026, 1, 2, 10)),
+        ("P3", None, None)]
+
+
+def test_cli_load_partial_and_lenient(ws: Workspace, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from erpdata.cli import main
+
+    ws.close()
+    where = ["--workspace", str(tmp_path / "ws.duckdb")]
+    load = ["load", "--side", "crm", "--kind"]
+    assert main([*load, "company", str(write_text(tmp_path / "c.csv", COMPANIES)), *where]) == 0
+    assert main([*load, "company", "--partial",
+                 str(write_text(tmp_path / "some.csv", SOME)), *where]) == 0
+    assert "nothing flagged missing (partial load)" in capsys.readouterr().err
+    persons = "id;Firma-ID;Fødselsdato\n" + "".join(f"{i};1;2026-99-{i:02d}\n"
+                                                      for i in range(1, 13))
+    path = write_text(tmp_path / "p.csv", persons)
+    assert main([*load, "person", str(path), *where]) == 1  # strict: refused
+    assert f"error: {path}, row 2, column 'Fødselsdato' (C): '2026-99-01' is not a date" in (
+        capsys.readouterr().err)
+    assert main([*load, "person", "--lenient", str(path), *where]) == 0
+    err = capsys.readouterr().err.splitlines()
+    at = err.index("12 cell(s) did not parse and were left empty (lenient load):")
+    assert err[at + 1] == (f"  {path}, row 2, column 'Fødselsdato' (C): '2026-99-01' is not a "
+                           "date such as 2026-03-31 or 31.03.2026")
+    assert err[at + 11] == "  ... and 2 more (--json lists them all)"
+    assert main([*load, "person", "--lenient", "--json", str(path), *where]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(p["row"], p["column"], p["value"]) for p in data["problems"]] == [
+        (i + 1, "Fødselsdato", f"2026-99-{i:02d}") for i in range(1, 13)]
+    assert (data["lenient"], data["partial"]) == (True, False)
+    with Workspace.open(tmp_path / "ws.duckdb") as w:
+        assert rows(w, "SELECT count(*), count(birthdate) FROM crm_person") == [(12, 0)]
+        assert rows(w, "SELECT count(*) FROM crm_company WHERE missing_since IS NOT NULL") == [
+            (0,)]

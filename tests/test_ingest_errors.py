@@ -290,3 +290,51 @@ def test_failure_during_apply_rolls_back(ws: Workspace, tmp_path: Path,
     with pytest.raises(RuntimeError, match="disk full"):
         load_file(ws, path, side="crm", kind="company")
     assert snapshot(ws) == before
+
+
+KEY_STILL_REFUSES = ("(a lenient load leaves cells that do not parse empty, but not a key or a "
+                     "parent: a record without its key cannot be loaded)")
+
+
+def test_lenient_load_still_refuses_an_empty_id(ws: Workspace, tmp_path: Path) -> None:
+    path = write_text(tmp_path / "emptyid.csv", "Navn,id\nA AS,1\nB AS, \n")
+    err = fails(ws, path, lenient=True)
+    assert (err.row, err.column, err.column_index) == (3, "id", 1)
+    assert str(err) == (f"{path}, row 3, column 'id' (B): the id is empty; every record needs "
+                        f"an id {KEY_STILL_REFUSES}")
+
+
+def test_lenient_load_still_refuses_a_duplicate_id(ws: Workspace, tmp_path: Path) -> None:
+    path = write_text(tmp_path / "dup.csv", "Firma-ID;Firmanavn\n7;A AS\n7;C AS\n")
+    err = fails(ws, path, lenient=True)
+    assert str(err).endswith(f"ids must be unique within a file {KEY_STILL_REFUSES}")
+
+
+def test_lenient_load_still_refuses_a_missing_parent(ws: Workspace, tmp_path: Path) -> None:
+    """Even with a bad date elsewhere in the file: the parent refuses, nothing is written."""
+    path = write_text(tmp_path / "persons.csv", "id;Firma-ID;Fødselsdato\n10;1;19450493\n"
+                      "11;99;01.01.1990\n")
+    err = fails(ws, path, kind="person", lenient=True)
+    assert (err.row, err.column) == (3, "Firma-ID")
+    assert str(err).endswith("load the companies first, or fix the id " + KEY_STILL_REFUSES)
+
+
+def test_lenient_load_still_refuses_an_unknown_actor_type(ws: Workspace, tmp_path: Path) -> None:
+    path = write_text(tmp_path / "erp.csv", "id,name,type\nC1,A AS,Kunde\nC2,B AS,prospect\n")
+    err = fails(ws, path, side="erp", lenient=True)
+    assert (err.row, err.column) == (3, "type")
+    assert str(err).endswith(f"use one of customer, supplier, partner {KEY_STILL_REFUSES}")
+
+
+def test_strict_load_is_the_default_and_refuses_one_bad_date(ws: Workspace,
+                                                             tmp_path: Path) -> None:
+    """5,000 persons and one date 19450493: the default load refuses the file, naming the
+    cell, and says nothing about keys."""
+    body = "".join(f"{i};1;{'19450493' if i == 4321 else '12.03.1945'}\n" for i in range(5000))
+    path = write_text(tmp_path / "persons.csv", "id;Firma-ID;Fødselsdato\n" + body)
+    err = fails(ws, path, kind="person")
+    assert str(err) == (f"{path}, row 4323, column 'Fødselsdato' (C): '19450493' is not a date "
+                        "such as 2026-03-31 or 31.03.2026")
+    result = load_file(ws, path, side="crm", kind="person", lenient=True)
+    assert (result.inserted, [(p.row, p.value) for p in result.problems]) == (
+        5000, [(4323, "19450493")])

@@ -1,4 +1,6 @@
-"""Reports: golden-file layouts (CSV, XLSX, Parquet) and formula neutralisation.
+"""Reports: golden-file layouts (CSV, XLSX, Parquet), formula neutralisation, CSV for
+spreadsheets (BOM, delimiter, decimal comma, the default by the workspace's country) and the
+XLSX's progress and Cancel.
 
 The golden files in ``tests/golden/reports/`` are the contract an import tool reads. Rewrite
 them after a deliberate layout change with ``ERPDATA_UPDATE_GOLDEN=1 pytest tests/test_reports.py``
@@ -9,23 +11,28 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from erpdata.cli import main
 from erpdata.commit import commit
 from erpdata.decisions import decide
 from erpdata.errors import ErpdataError
 from erpdata.ingest import load_file
+from erpdata.progress import Cancelled
 from erpdata.reports import (
     REPORTS,
     build_reports,
     decisions_over_time,
+    default_delimiter,
     export_reports,
     neutralise,
     probability_histogram,
+    workspace_country,
 )
 from erpdata.review import pick
 from erpdata.workspace import Workspace
@@ -33,6 +40,7 @@ from tests.helpers import write_text
 
 GOLDEN = Path(__file__).parent / "golden" / "reports"
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?")
+BOM = b"\xef\xbb\xbf"
 
 
 @pytest.fixture
@@ -66,10 +74,14 @@ def _golden(name: str, text: str) -> None:
 
 
 def test_csv_reports_match_their_golden_files(ws: Workspace, tmp_path: Path) -> None:
+    """The comma layout (the fixture's companies have no country, so ``,`` is the default)."""
     written = export_reports(ws, "csv", tmp_path / "out")
     assert [p.name for p in written] == [f"{name}.csv" for name in REPORTS]
     for path in written:
-        _golden(path.name, path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        assert data.startswith(BOM + b"kind," if "updates" not in path.name and
+                               "creates" not in path.name else BOM + b"batch_id,")
+        _golden(path.name, data[len(BOM):].decode("utf-8"))
 
 
 def test_xlsx_has_a_styled_sheet_per_report_with_the_csv_cells(ws: Workspace,
@@ -155,3 +167,138 @@ def test_the_activity_log_pages_through_who_did_what(ws: Workspace) -> None:
             break
     pd.testing.assert_frame_equal(pd.concat(seen, ignore_index=True), everything)
     assert activity(ws, actor="ola")[0].empty
+
+
+# --- CSV for spreadsheets ------------------------------------------------------------------------
+
+
+def test_csv_for_spreadsheets_has_a_bom_the_delimiter_and_decimal_commas_with_semicolons(
+        ws: Workspace, tmp_path: Path) -> None:
+    for folder, delimiter in (("comma", ","), ("semicolon", ";"), ("tab", "\t"), ("bar", "|")):
+        export_reports(ws, "csv", tmp_path / folder, delimiter=delimiter)
+    # UTF-8 with a BOM: Excel reads ø as ø
+    assert (tmp_path / "comma" / "erp_updates.csv").read_bytes() == BOM + (
+        "batch_id,action_id,kind,crm_id,erp_actor_type,erp_id,field,before,after\n"
+        '1,4,company,4,customer,K9,name,Nordlys Energi AS,"\'=HYPERLINK(""http://x"")"\n'
+        "1,4,company,4,customer,K9,postalcity,Bodø,Tromsø\n").encode()
+    # semicolons: decimal commas in number columns ...
+    assert (tmp_path / "semicolon" / "conflicts.csv").read_bytes() == BOM + (
+        b"kind;crm_id;crm_name;erp_actor_type;erp_id;erp_name;probability;rank;link\n"
+        b"company;2;Hansen & Co AS;customer;K1;Hansen & Co AS;0,97;1;True\n"
+        b"company;3;Hansen og Co AS;customer;K1;Hansen & Co AS;0,96;1;False\n")
+    # ... while text (ids, org numbers, the values of the change sets) is written as it is
+    assert (tmp_path / "semicolon" / "crm_updates.csv").read_bytes() == BOM + (
+        b"batch_id;action_id;kind;crm_id;field;before;after\n"
+        b'1;3;company;4;name;Fjord Fisk AS;"\'=HYPERLINK(""http://x"")"\n'
+        b"1;3;company;4;vatno;987654321;911111111\n")
+    # any other delimiter keeps decimal points
+    assert (tmp_path / "tab" / "conflicts.csv").read_bytes().splitlines()[1] == (
+        b"company\t2\tHansen & Co AS\tcustomer\tK1\tHansen & Co AS\t0.97\t1\tTrue")
+    assert (tmp_path / "bar" / "conflicts.csv").read_bytes().splitlines()[2] == (
+        b"company|3|Hansen og Co AS|customer|K1|Hansen & Co AS|0.96|1|False")
+
+
+def test_a_bad_delimiter_or_one_for_another_format_says_what_to_do(tmp_path: Path) -> None:
+    with Workspace.open(tmp_path / "e.duckdb") as w:
+        with pytest.raises(ErpdataError, match="unknown CSV delimiter ':': use one of ';', "
+                                               "','"):
+            export_reports(w, "csv", tmp_path / "x", delimiter=":")
+        with pytest.raises(ErpdataError, match="a delimiter applies to CSV reports only, "
+                                               "not to XLSX"):
+            export_reports(w, "xlsx", tmp_path / "x.xlsx", delimiter=";")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.xlsx").exists()
+
+
+def _countries(tmp_path: Path, crm: list[str], erp: list[str] | None = None) -> Path:
+    """A workspace whose CRM (and ERP) companies are in these countries ("" = no country)."""
+    path = tmp_path / "countries.duckdb"
+    with Workspace.open(path) as w:
+        for side, values in (("crm", crm), ("erp", erp or [])):
+            if not values:
+                continue
+            head = "id;name;country\n" if side == "crm" else "id;type;name;country\n"
+            rows = "".join(f"{i};" + ("customer;" if side == "erp" else "")
+                           + f"Firma {i};{c}\n" for i, c in enumerate(values, 1))
+            load_file(w, write_text(tmp_path / f"{side}.csv", head + rows), side=side,
+                      kind="company")
+    return path
+
+
+@pytest.mark.parametrize(("crm", "erp", "country", "delimiter"), [
+    (["Norge", "NO", "GB"], None, "NO", ";"),  # a name and a code are one country
+    (["GB", "GB", "Tyskland"], ["DE", "DE", "DE"], "GB", ","),  # the CRM decides
+    (["Deutschland", "FR"], None, "DE", ";"),  # a tie: first in the alphabet
+    (["Nederland", "België", "GB"], None, "BE", ";"),
+    (["", ""], ["NL"], "NL", ";"),  # no CRM country: the ERP's
+    (["US", "Sverige", "USA"], None, "US", ","),
+    (["", ""], None, None, ","),  # no country at all
+])
+def test_the_default_delimiter_follows_the_workspaces_country(
+        tmp_path: Path, crm: list[str], erp: list[str] | None, country: str | None,
+        delimiter: str) -> None:
+    with Workspace.open(_countries(tmp_path, crm, erp)) as w:
+        assert workspace_country(w) == country
+        assert default_delimiter(w) == delimiter
+        (_, unmatched, *_) = export_reports(w, "csv", tmp_path / "out")
+        assert unmatched.read_bytes().startswith(BOM + f"kind{delimiter}crm_id{delimiter}"
+                                                 .encode())
+
+
+def test_the_command_line_takes_a_delimiter(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(_countries(tmp_path, ["Norge", "Sverige"]))
+
+    def first_line(*options: str) -> bytes:
+        out = tmp_path / f"out{len(options)}{options[-1] if options else ''}"
+        assert main(["report", "--format", "csv", "--out", str(out), *options,
+                     "--workspace", path]) == 0
+        return (out / "unmatched_erp.csv").read_bytes().splitlines()[0]
+
+    assert first_line() == BOM + b"kind;erp_actor_type;erp_id;erp_name"
+    assert first_line("--delimiter", ",") == BOM + b"kind,erp_actor_type,erp_id,erp_name"
+    assert first_line("--delimiter", "tab") == BOM + b"kind\terp_actor_type\terp_id\terp_name"
+    capsys.readouterr()
+    assert main(["report", "--format", "xlsx", "--out", str(tmp_path / "r.xlsx"),
+                 "--delimiter", ";", "--workspace", path]) == 1
+    assert "error: a delimiter applies to CSV reports only" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "--format", "csv", "--out", str(tmp_path / "x"), "--delimiter", ":",
+              "--workspace", path])
+    assert exit_.value.code == 2
+    assert "unknown delimiter ':'" in capsys.readouterr().err
+
+
+# --- XLSX: progress and Cancel --------------------------------------------------------------------
+
+
+def test_the_xlsx_reports_progress_sheet_by_sheet(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("erpdata.reports.XLSX_STEP", 1)  # a report after every row
+    seen: list[tuple[str, float]] = []
+    with Workspace.open(_countries(tmp_path, ["NO", "SE", "DK"], ["NO", "NO"])) as ws:
+        export_reports(ws, "xlsx", tmp_path / "r.xlsx",
+                       progress=lambda s, f: seen.append((s, f)))
+        rows = sum(len(f) for f in build_reports(ws).values())
+    assert rows == 5  # three unmatched CRM companies, two unmatched ERP ones
+    stages = list(dict.fromkeys(s for s, _ in seen))
+    assert stages == ["reading the reports", *(f"writing the sheet {n}" for n in REPORTS),
+                      "saving the workbook"]
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 0.95
+    assert len(seen) == 1 + len(REPORTS) + rows + 1
+    assert load_workbook(tmp_path / "r.xlsx").sheetnames == list(REPORTS)
+
+
+def test_a_cancelled_xlsx_writes_no_file(tmp_path: Path) -> None:
+    cancel = threading.Event()
+
+    def progress(stage: str, _fraction: float) -> None:
+        if stage == "writing the sheet conflicts":
+            cancel.set()  # Cancel pressed while the fourth sheet is written: it stops
+            # before the fifth
+
+    with Workspace.open(_countries(tmp_path, ["NO", "SE"])) as ws, pytest.raises(
+            Cancelled, match="the XLSX report was cancelled while writing the sheet "
+                             "crm_updates; nothing of it was written"):
+        export_reports(ws, "xlsx", tmp_path / "r.xlsx", progress=progress, cancel=cancel)
+    assert not (tmp_path / "r.xlsx").exists()

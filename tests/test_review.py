@@ -1,14 +1,32 @@
-"""Review: the field diff of a pair (statuses, default picks, directions) and stored picks."""
+"""Review: the field diff of a pair (statuses, default picks, directions), stored picks, the
+picks a steward makes with one key (field groups, a whole side), competing CRM records and the
+score's waterfall."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from erpdata import match_workspace
+from erpdata.explain import ExplainError, waterfall
 from erpdata.ingest import load_file
-from erpdata.review import COLUMNS, STATUSES, ReviewError, diff, diffs, html, pick
+from erpdata.review import (
+    COLUMNS,
+    STATUSES,
+    PickItem,
+    ReviewError,
+    competitors,
+    diff,
+    diffs,
+    html,
+    pick,
+    pick_items,
+    pick_side,
+    reject_as_duplicate,
+)
 from erpdata.settings import FieldMapping, save_mappings
 from erpdata.workspace import Workspace
 from tests.helpers import snapshot, write_text
@@ -126,3 +144,129 @@ def test_many_pairs_at_once_keep_their_order(companies_ws: Workspace) -> None:
     assert d["crm_id"].drop_duplicates().tolist() == ["4", "1"]
     assert len(d) == 2 * len(d[d["crm_id"] == "1"])
     assert "background-color: #fde2e1" in html(d).to_html()
+
+
+# --- one key per pick: field groups, take a side, competitors, duplicates --------------------
+
+
+@pytest.fixture
+def address_ws(tmp_path: Path) -> Iterator[Workspace]:
+    """One CRM and one ERP company whose postal addresses differ: the street and the postcode
+    differ, the CRM has no city, and the names differ by the legal form."""
+    with Workspace.open(tmp_path / "a.duckdb") as ws:
+        load_file(ws, write_text(tmp_path / "c.csv",
+                                 "id;name;postalad1;postalzip;postalcity\n"
+                                 "1;Nordisk Rør AS;Storgata 1;0150;\n"),
+                  side="crm", kind="company")
+        load_file(ws, write_text(tmp_path / "e.csv",
+                                 "id;type;name;postalad1;postalzip;postalcity\n"
+                                 "100071;customer;Nordisk Rør ASA;Postboks 5;0101;Oslo\n"),
+                  side="erp", kind="company")
+        yield ws
+
+
+def test_a_whole_address_is_one_pick(address_ws: Workspace) -> None:
+    items = pick_items(diff(address_ws, "company", "1", "customer:100071"), "company")
+    assert items == [
+        PickItem("Name", ("name",), "Nordisk Rør AS", "Nordisk Rør ASA", "crm"),
+        # the CRM has no city: its default pick is the ERP's, so the address is mixed today
+        PickItem("Postal address", ("postalad1", "postalzip", "postalcity"),
+                 "Storgata 1, 0150", "Postboks 5, 0101, Oslo", "mixed"),
+    ]
+    assert [i.next for i in items] == ["erp", "crm"]
+    assert pick_side(address_ws, "company", "1", "customer:100071", items[1].fields, "crm",
+                     user="kari") == 3
+    d = diff(address_ws, "company", "1", "customer:100071")
+    # the whole address comes from the CRM: never its street with the ERP's city
+    rows = {f: tuple(None if pd.isna(v) else v for v in r)
+            for f, r in _rows(d, "pick", "erp_after", "picked_by").items()}
+    assert rows == {
+        "name": ("crm", "Nordisk Rør AS", None),
+        "postalad1": ("crm", "Storgata 1", "kari"),
+        "postalzip": ("crm", "0150", "kari"),
+        "postalcity": ("crm", None, "kari"),
+    }
+    assert pick_items(d, "company")[1].current == "crm"
+
+
+def test_take_all_erp_stores_every_pick_or_none(address_ws: Workspace) -> None:
+    every = tuple(f for i in pick_items(diff(address_ws, "company", "1", "customer:100071"),
+                                        "company") for f in i.fields)
+    pick_side(address_ws, "company", "1", "customer:100071", every, "erp")
+    d = diff(address_ws, "company", "1", "customer:100071")
+    assert {i.label: i.current for i in pick_items(d, "company")} == {
+        "Name": "erp", "Postal address": "erp"}
+    before = snapshot(address_ws)
+    with pytest.raises(ReviewError, match="field 'category' is not synchronised"):
+        pick_side(address_ws, "company", "1", "customer:100071", ("name", "category"), "crm")
+    with pytest.raises(ReviewError, match="take the CRM or the ERP side"):
+        pick_side(address_ws, "company", "1", "customer:100071", ("name",), "value")
+    with pytest.raises(ReviewError, match="no field to pick"):
+        pick_side(address_ws, "company", "1", "customer:100071", (), "crm")
+    assert snapshot(address_ws) == before  # all or nothing
+
+
+def test_competing_crm_records_and_the_duplicate_key(companies_ws: Workspace) -> None:
+    match_workspace(companies_ws, "company")
+    # CRM companies 2 and 3 are one company entered twice: both want customer K1
+    # (and Zzyzx Quux, with almost no data, has it as its best weak candidate)
+    rivals = competitors(companies_ws, "company", "3", "customer:K1")
+    assert rivals[["crm_id", "crm_name", "rank"]].to_dict("records") == [
+        {"crm_id": "2", "crm_name": "Hansen & Co AS", "rank": 1},
+        {"crm_id": "5", "crm_name": "Zzyzx Quux", "rank": 1}]
+    assert rivals["probability"].is_monotonic_decreasing
+    assert competitors(companies_ws, "company", "4", "customer:K9").empty
+    made = reject_as_duplicate(companies_ws, "company", "3", "customer:K1", "2", user="kari",
+                               seen=None)
+    assert companies_ws.con.execute(
+        "SELECT decision_id, crm_id, erp_id, decision, decided_by, note FROM decisions"
+    ).fetchall() == [(made, "3", "K1", "reject", "kari",
+                      "CRM duplicate of CRM company 2 Hansen & Co AS")]
+    with pytest.raises(ReviewError, match="cannot be a duplicate of itself"):
+        reject_as_duplicate(companies_ws, "company", "2", "customer:K1", "2")
+    with pytest.raises(ReviewError, match="CRM company '77' is not in the workspace"):
+        reject_as_duplicate(companies_ws, "company", "2", "customer:K1", "77")
+
+
+def test_the_waterfall_adds_up_field_by_field(companies_ws: Workspace) -> None:
+    companies_ws.con.execute(
+        """INSERT INTO suggestions (kind, crm_id, erp_actor_type, erp_id, rank, probability,
+                                    match_weight, band, explanation)
+           VALUES ('company', '4', 'customer', 'K9', 1, 0.6, 0.0, 'review', ?),
+                  ('company', '4', 'customer', 'K2', 2, 0.1, -3.0, 'low', '{}'),
+                  ('company', '1', 'customer', 'K9', 3, 0.1, -3.0, 'low', '{}')""",
+        ['{"prior": -2.0, "name": {"level": "similar", "weight": 3.0},'
+         ' "postalcity": {"level": "different", "weight": -1.0},'
+         ' "vatno": {"level": "missing", "weight": 0.0}}'])
+    w = waterfall(companies_ws, "company", "4", "customer:K9")
+    assert w.frame().to_dict("records") == [
+        {"Field": "Starting point: how often two records match", "CRM": None, "ERP": None,
+         "Agreement": "", "Weight": -2.0, "Probability": 0.2},
+        {"Field": "Name", "CRM": "Fjord Fisk AS", "ERP": "Nordlys Energi AS",
+         "Agreement": "similar", "Weight": 3.0, "Probability": 0.6667},
+        {"Field": "City", "CRM": "Tromsø", "ERP": "Bodø", "Agreement": "different",
+         "Weight": -1.0, "Probability": 0.5},
+        {"Field": "Org. no / VAT no", "CRM": "987654321", "ERP": "911111111",
+         "Agreement": "no value on one side", "Weight": 0.0, "Probability": 0.5},
+    ]
+    assert (w.alone, w.probability, w.other_erp, w.other_crm) == (0.5, 0.6, 1, 1)
+    assert w.summary() == (
+        "The fields add up to 50.0%. Weighing 1 other ERP candidate(s) of this CRM record and "
+        "1 other CRM record(s) that want this ERP record (a record takes one match) raises it "
+        "to 60.0%.")
+    with pytest.raises(ExplainError, match="CRM company 5 and ERP customer K9 are not a "
+                                           "suggested pair"):
+        waterfall(companies_ws, "company", "5", "customer:K9")
+
+
+def test_the_waterfall_of_a_matched_pair_ends_at_its_match_weight(
+        companies_ws: Workspace) -> None:
+    match_workspace(companies_ws, "company")
+    (weight, p) = companies_ws.con.execute(
+        "SELECT match_weight, probability FROM suggestions WHERE crm_id = '3' AND "
+        "erp_id = 'K1'").fetchone()
+    w = waterfall(companies_ws, "company", "3", "customer:K1")
+    assert sum(s.weight for s in w.steps) == pytest.approx(weight, abs=0.01)
+    assert w.steps[1].label == "Name" and (w.steps[1].crm_value, w.steps[1].erp_value) == (
+        "Hansen og Co AS", "Hansen & Co AS")
+    assert (w.probability, w.other_crm) == (pytest.approx(p), 2)  # CRM 2 and 5

@@ -46,7 +46,7 @@ def test_every_write_keeps_the_stored_states_current(companies_ws: Workspace) ->
     assert assert_current(ws) == {"undecided": 1, "rejected": 1}
     revoke(ws, rejected)
     assert assert_current(ws) == {"undecided": 1, "skipped": 1}
-    decide_bulk(ws, "accept", Filter(kind="company"))
+    decide_bulk(ws, "accept", Filter(kind="company", conflict=True))  # a conflict: asked for
     assert assert_current(ws) == {"accepted": 1, "skipped": 1}
     accepted = decide(ws, "company", "accept", "1", "supplier:L1")
     assert assert_current(ws) == {"accepted": 2}

@@ -18,7 +18,15 @@ from erpdata.connectors.base import Answer, ErpActor
 from erpdata.connectors.files import FilesConnector, FilesCrmConnector
 from erpdata.decisions import decide
 from erpdata.errors import ErpdataError
-from erpdata.sync import conflicts, resolve_conflict, retry_failed, sync, sync_now
+from erpdata.sync import (
+    SyncResult,
+    conflicts,
+    failures,
+    resolve_conflict,
+    retry_failed,
+    sync,
+    sync_now,
+)
 from erpdata.workspace import Workspace
 
 
@@ -96,13 +104,18 @@ def test_an_interrupted_sync_resumes_without_doing_anything_twice(
     assert len(_csv(folder / "outbox" / "erp_creates.csv")) == 3
 
 
-def test_a_field_changed_in_the_erp_since_the_commit_is_a_conflict(
-        batch: tuple[Workspace, Path]) -> None:
-    ws, folder = batch
+def _sync_after_the_erp_changed_a_city(ws: Workspace, folder: Path) -> SyncResult:
+    """The ERP export's Bodø became Narvik after the commit; then a sync."""
     export = folder / "erp_company.csv"
     export.write_text(export.read_text(encoding="utf-8").replace("Bodø", "Narvik"),
                       encoding="utf-8")
-    result = sync(ws, erp=FilesConnector(folder), crm=FilesCrmConnector(folder))
+    return sync(ws, erp=FilesConnector(folder), crm=FilesCrmConnector(folder))
+
+
+def test_a_field_changed_in_the_erp_since_the_commit_is_a_conflict(
+        batch: tuple[Workspace, Path]) -> None:
+    ws, folder = batch
+    result = _sync_after_the_erp_changed_a_city(ws, folder)
     assert (result.statuses, result.conflicts) == ({"ok": 4, "warning": 1}, 1)
     found = conflicts(ws)
     assert found[["kind", "side", "crm_id", "erp_id", "field", "base_value", "ours",
@@ -174,8 +187,13 @@ def test_a_refused_action_is_sent_again_when_the_steward_asks(
 def test_without_a_crm_connection_the_crm_actions_wait(batch: tuple[Workspace, Path]) -> None:
     ws, folder = batch
     result = sync(ws, erp=FilesConnector(folder))
-    assert result.summary() == ("synced: 2 ok; 1 update_crm action(s) wait for a CRM "
-                                "connection; 2 link action(s) wait for a CRM connection")
+    assert result.summary() == ("synced: 2 done; 3 skipped: 1 CRM update(s) wait for a CRM "
+                                "connection, 2 link(s) wait for a CRM connection")
+    assert result.level == "warning"  # partial: never shown as a plain success
+    assert [o.line() for o in result.outcomes()] == [
+        "skipped: 2 link(s): wait for a CRM connection",
+        "skipped: 1 CRM update(s): wait for a CRM connection",
+        "done: 1 new ERP record(s)", "done: 1 ERP update(s)"]
     assert [s for _, _, s, _ in _statuses(ws)] == ["queued", "queued", "queued", "ok", "ok"]
 
 
@@ -226,3 +244,68 @@ def test_the_steward_resolves_a_conflict(batch: tuple[Workspace, Path], choice: 
         assert again.statuses == {}
         assert ws.con.execute("SELECT postalcity FROM erp_company WHERE id = 'K9'"
                               ).fetchone() == ("Narvik",)
+
+
+def test_outcomes_are_counted_per_reason_and_errors_make_the_sync_red(
+        batch: tuple[Workspace, Path]) -> None:
+    """Every failure keeps its reason; the result counts actions per outcome and reason, in
+    plain words, and is red (``error``) when any failed: what the page colours and the CLI
+    prints."""
+    ws, folder = batch
+    export = folder / "erp_company.csv"  # K9 is gone from the ERP: its update cannot be made
+    export.write_text("\n".join(line for line in export.read_text(encoding="utf-8")
+                                .splitlines() if not line.startswith("K9,")) + "\n",
+                      encoding="utf-8")
+    refused = Answer.failed("the ERP refused the new customer", "HTTP 400")
+
+    class RefusingCreates(FilesConnector):
+        def create(self, actors: Sequence[ErpActor], crm_keys: Sequence[str]
+                   ) -> Answer[list[ErpActor]]:
+            return refused  # type: ignore[return-value]
+
+    result = sync(ws, erp=RefusingCreates(folder), crm=FilesCrmConnector(folder))
+    assert result.statuses == {"ok": 3, "error": 2} and result.level == "error"
+    assert [o.line() for o in result.outcomes()] == [
+        "error: 1 new ERP record(s): the ERP refused the new customer",
+        "error: 1 ERP update(s): the ERP record is not in the ERP (or not in its export) any "
+        "more",
+        "done: 2 link(s)", "done: 1 CRM update(s)"]
+    assert result.summary().splitlines() == [
+        "synced: 3 done, 2 error",
+        "  error: 1 new ERP record(s): the ERP refused the new customer",
+        "  error: 1 ERP update(s): the ERP record is not in the ERP (or not in its export) "
+        "any more"]
+    # the failures stand, with their reasons, until the steward sends them again
+    assert [o.line() for o in failures(ws)] == [
+        "error: 1 new ERP record(s): the ERP refused the new customer",
+        "error: 1 ERP update(s): the ERP record is not in the ERP (or not in its export) any "
+        "more"]
+    assert sync(ws, erp=FilesConnector(folder)).level == "nothing"
+
+
+def test_a_conflict_makes_the_sync_a_warning_with_its_reason(
+        batch: tuple[Workspace, Path]) -> None:
+    ws, folder = batch
+    result = _sync_after_the_erp_changed_a_city(ws, folder)
+    assert result.level == "warning"
+    assert result.details() == ["  done with a warning: 1 ERP update(s): a field changed in "
+                                "the ERP since the commit was not overwritten: a conflict for "
+                                "the steward"]
+
+
+def test_sync_now_refuses_an_erp_folder_without_exports(
+        batch: tuple[Workspace, Path], tmp_path: Path) -> None:
+    """An empty ERP folder would turn every ERP update into a permanent error ("not in the
+    ERP"): the sync is refused before anything is sent, with the reason."""
+    ws, _ = batch
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    add_connection(ws, Connection("erp", "files", "erp", str(empty)), user="kari")
+    before = _statuses(ws)
+    with pytest.raises(ErpdataError) as refused:
+        sync_now(ws, user="kari")
+    assert str(refused.value) == (
+        f"sync not started: connection 'erp': the folder {empty} is empty: no export files: a "
+        "sync could not read, and so could not update, any ERP record; nothing was sent")
+    assert _statuses(ws) == before  # every action still queued, none failed
+    assert failures(ws) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -11,9 +14,12 @@ from erpdata.commit import commit
 from erpdata.connections import Connection, add_connection
 from erpdata.connectors.base import Answer
 from erpdata.connectors.files import FilesCrmConnector
+from erpdata.progress import Progress
 from erpdata.sync import action_counts, sync
 from erpdata.workspace import Workspace
 from tests.ui.conftest import finish_jobs
+
+commit_mod = importlib.import_module("erpdata.commit")  # the module, not the function
 
 
 @pytest.fixture
@@ -74,11 +80,13 @@ def test_reports_are_built_on_click(accepted: tuple[Path, int], open_page) -> No
     assert not at.get("download_button")  # nothing built until asked
     at.button(key="build_csv").click().run()
     at.button(key="build_xlsx").click().run()
+    finish_jobs(at)  # the XLSX is built as a job
     assert not at.exception
     labels = sorted(b.proto.label for b in at.get("download_button"))
     assert labels == ["Download links.csv", "Download reports.xlsx"]
     name, data = at.session_state["report_csv"]
-    assert name == "links.csv" and data.decode("utf-8").startswith("kind,crm_id,crm_name,")
+    # the demo's companies are Norwegian: a BOM and semicolons, as Excel there reads them
+    assert name == "links.csv" and data.startswith(b"\xef\xbb\xbfkind;crm_id;crm_name;")
 
 
 @pytest.mark.parametrize("page", ["commit", "reports"])
@@ -116,10 +124,14 @@ def test_sync_now_with_an_export_folder(accepted: tuple[Path, int], open_page,
     at.button(key="sync_go").click().run()
     finish_jobs(at)
     assert not at.exception
-    # a CRM export folder takes the links and CRM updates; the ERP updates wait for an ERP
-    assert at.success[-1].value == (
-        f"synced: {n + queued['update_crm']} ok; {queued['update_erp']} update_erp action(s) "
-        "wait for an ERP connection; pulled 0 new or changed record(s) (by tester)")
+    # a CRM export folder takes the links and CRM updates; the ERP updates wait for an ERP:
+    # a partial sync, yellow, never green
+    assert not [x for x in at.success if x.value.startswith("synced")] and not at.error
+    assert at.warning[-1].value == (
+        f"synced: {n + queued['update_crm']:,} done; {queued['update_erp']:,} skipped: "
+        f"{queued['update_erp']:,} ERP update(s) wait for an ERP connection; pulled 0 new or "
+        "changed record(s) (by tester)  \n"
+        f"- skipped: {queued['update_erp']:,} ERP update(s): wait for an ERP connection")
     assert len((tmp_path / "out" / "outbox" / "links.csv").read_text().splitlines()) == n + 1
 
 
@@ -156,3 +168,151 @@ def test_failed_actions_are_sent_again_on_request(accepted: tuple[Path, int], op
                                    "GROUP BY 1").fetchall()) == {"ok": n}
     assert len((out / "outbox" / "links.csv").read_text().splitlines()) == n + 1
     assert not any(b.key == "sync_retry" for b in at.button)
+
+
+def _settle(timeout: float = 60) -> None:
+    """Wait until no job runs, queued ones included (a queued job starts as the one before it
+    ends, so one pass over the jobs is not enough)."""
+    import workbench_ui
+
+    end = time.monotonic() + timeout
+    while any(j.running for j in list(workbench_ui._jobs().values())):
+        assert time.monotonic() < end, "jobs still running"
+        time.sleep(0.02)
+
+
+def test_a_commit_clicked_while_the_dry_run_runs_is_queued_and_makes_the_batch(
+        accepted: tuple[Path, int], open_page, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The click that used to be dropped (it got the running dry run back): it is queued,
+    the page says so, a second click is refused with the reason, and the batch is made."""
+    import workbench_ui
+
+    path, n = accepted
+    gate, real = threading.Event(), commit_mod.plan
+
+    def held(*args: object, first: int | None = None, **kwargs: object) -> object:
+        if first is None:  # the whole batch (the dry run) waits for the test to let it go
+            assert gate.wait(60)
+        return real(*args, first=first, **kwargs)
+
+    monkeypatch.setattr(commit_mod, "plan", held)
+    at = open_page(path, "commit")
+    at.button(key="commit_check").click().run()
+    running = workbench_ui.job("commit")
+    assert running is not None and running.running and running.label == "Checking the batch"
+    at.button(key="commit_go").click().run()
+    assert not at.exception
+    assert "Committing is queued: it starts when checking the batch ends." in [
+        i.value for i in at.info]
+    at.button(key="commit_go").click().run()  # clicked again: refused, and said so
+    assert [w.value for w in at.warning] == [
+        "Committing is already queued (queued by tester): it starts when checking the batch "
+        "ends."]
+    assert _links(path) == 0 and running.running  # nothing written yet
+    gate.set()
+    _settle()
+    at.run()
+    assert not at.exception
+    assert running.result.dry_run and workbench_ui.job("commit").label == "Committing"
+    assert at.success[0].value.startswith(f"batch 1: queued {n:,} link")
+    assert _links(path) == n
+    with Workspace.open(path) as ws:
+        assert ws.con.execute("SELECT count(*) FROM batches").fetchone() == (1,)
+
+
+def test_the_dry_run_shows_per_field_what_the_batch_overwrites(
+        accepted: tuple[Path, int], open_page) -> None:
+    path, _ = accepted
+    with Workspace.open(path) as ws:
+        expected = commit(ws, dry_run=True).overwrites
+    at = open_page(path, "commit")
+    at.button(key="commit_check").click().run()
+    finish_jobs(at)
+    assert not at.exception
+    for side, table in (("erp", 1), ("crm", 2)):  # after the sample of the actions
+        shown = at.dataframe[table].value
+        rows = expected[expected["side"] == side]
+        assert list(shown.columns) == ["field", "kind", "values replaced",
+                                       "empty fields filled"]
+        assert shown.values.tolist() == [[label, "Companies", o, f] for label, o, f in zip(
+            rows["label"], rows["overwrite"], rows["fill"], strict=True)]
+    assert int(expected["overwrite"].sum()) > 0  # the demo's default picks replace values
+
+
+def test_a_sync_with_failures_is_red_with_each_reason_and_its_count(
+        accepted: tuple[Path, int], open_page, tmp_path: Path) -> None:
+    """The issue's case: every ERP update fails. The page shows it red, with the reason and
+    how many, never a green box; an ERP folder without exports is refused up front."""
+    path, _ = accepted
+    erp = tmp_path / "erp"
+    erp.mkdir()
+    with Workspace.open(path) as ws:
+        commit(ws, user="kari")
+        updates = dict(ws.con.execute("SELECT action, count(*) FROM actions GROUP BY ALL"
+                                      ).fetchall())["update_erp"]
+        add_connection(ws, Connection("erp", "files", "erp", str(erp)))
+    at = open_page(path, "commit")
+    at.button(key="sync_go").click().run()
+    finish_jobs(at)
+    assert not [x for x in at.success if x.value.startswith("synced")]
+    assert at.error[-1].value == (
+        f"sync not started: connection 'erp': the folder {erp} is empty: no export files: a "
+        "sync could not read, and so could not update, any ERP record; nothing was sent")
+    # an export that holds none of the linked customers: every ERP update fails
+    (erp / "erp_company.csv").write_text("id,type,name\nX1,customer,Someone Else AS\n",
+                                         encoding="utf-8")
+    at.button(key="sync_go").click().run()
+    finish_jobs(at)
+    assert not at.exception and not [x for x in at.success if x.value.startswith("synced")]
+    reason = "the ERP record is not in the ERP (or not in its export) any more"
+    report = at.error[-1].value.split("  \n")
+    assert report[0].startswith(f"synced: {updates:,} error;")
+    assert f"- error: {updates:,} ERP update(s): {reason}" in report
+    # the failures stand, red, above the button that sends them again
+    assert at.error[0].value.split("  \n")[1] == f"- error: {updates:,} ERP update(s): {reason}"
+
+
+def test_work_asked_for_while_a_job_runs_is_queued_or_refused_never_dropped() -> None:
+    import workbench_ui as ui
+
+    gate, ran = threading.Event(), []
+
+    def slow(progress: Progress, _c: object) -> str:
+        assert gate.wait(30)
+        progress("checking", 0.5)  # where the engine stops once Cancel was pressed
+        ran.append("check")
+        return "checked"
+
+    def fast(_p: object, _c: object) -> str:
+        ran.append("commit")
+        return "committed"
+
+    first = ui.submit_job("t", "Checking", slow, "kari")
+    assert (first.outcome, first.message) == ("started", "Checking started.")
+    said = [(x.outcome, x.message) for x in (
+        ui.submit_job("t", "Checking", slow, "ola"),
+        ui.submit_job("t", "Committing", fast, "ola"),
+        ui.submit_job("t", "Committing", fast, "kari"),
+        ui.submit_job("t", "Syncing", fast, "kari", queue=False))]
+    assert said == [
+        ("refused", "Checking is already running (started by kari): this click was not "
+                    "needed."),
+        ("queued", "Committing is queued: it starts when checking ends."),
+        ("refused", "Committing is already queued (queued by ola): it starts when checking "
+                    "ends."),
+        ("refused", "Syncing was not started: checking is running (started by kari). Try "
+                    "again when it has ended.")]
+    gate.set()
+    _settle()
+    assert ran == ["check", "commit"]
+    last = ui.job("t")
+    assert last is not None and (last.label, last.result, last.started_by) == (
+        "Committing", "committed", "ola")
+    # a cancelled job takes its queue with it, and the page is told
+    gate.clear()
+    ui.submit_job("t", "Checking", slow, "kari").job.cancel.set()
+    queued = ui.submit_job("t", "Committing", fast, "kari").job
+    gate.set()
+    _settle()
+    assert ui.job("t") is queued and str(queued.error) == (
+        "committing was not started: checking before it was cancelled")

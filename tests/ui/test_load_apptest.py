@@ -121,3 +121,86 @@ def test_the_values_proposal_is_preselected(tmp_path: Path, empty_workspace: Pat
     with Workspace.open(empty_workspace) as ws:
         assert ws.con.execute("SELECT id, firstname, parent_key FROM erp_person ORDER BY id"
                               ).fetchall() == [("K1", "Kari", "10001"), ("K2", "Ola", "10002")]
+
+
+COMPANIES3 = "id;name\n1;Hansen AS\n2;Berg AS\n3;Dahl AS\n"
+
+
+def test_preview_says_what_happens_to_records_the_file_lacks(tmp_path: Path,
+                                                             empty_workspace: Path,
+                                                             open_page) -> None:
+    """A file of 20 new companies must not flag the 2,000 others without warning: the preview
+    counts them and says what each choice does; "Only some records" keeps them."""
+    with Workspace.open(empty_workspace) as ws:
+        load_file(ws, write_text(tmp_path / "all.csv", COMPANIES3), side="crm", kind="company")
+    at = open_page(empty_workspace, "load")
+    f = write_text(tmp_path / "new.csv", "id;name\n3;Dahl AS\n4;Nye AS\n")
+    at.text_input(key="load_path").set_value(str(f)).run()
+    assert not at.exception
+    assert at.radio(key="load_scope").value == "full"
+    assert at.radio(key="load_cells").value == "strict"
+    assert [w.value for w in at.warning] == [
+        "2 record(s) in the workspace (CRM companies) are not in this file: they will be "
+        "flagged missing (their links and decisions stay). If the file holds only some "
+        "records, choose \"Only some records\"."]
+    at.radio(key="load_scope").set_value("partial").run()
+    assert not at.warning
+    assert [i.value for i in at.info] == [
+        "2 record(s) in the workspace (CRM companies) are not in this file: they will be kept "
+        "as they are (partial load)."]
+    at.button(key="load_go").click().run()
+    finish_jobs(at)
+    assert not at.exception
+    assert ("new.csv: 2 rows -> crm company: 1 new, 0 changed, 1 unchanged, nothing flagged "
+            "missing (partial load)") in at.success[0].value
+    with Workspace.open(empty_workspace) as ws:
+        assert ws.con.execute("SELECT id, missing_since FROM crm_company ORDER BY id"
+                              ).fetchall() == [("1", None), ("2", None), ("3", None),
+                                               ("4", None)]
+
+
+def test_a_file_with_every_record_says_nothing_will_be_flagged(tmp_path: Path,
+                                                               empty_workspace: Path,
+                                                               open_page) -> None:
+    with Workspace.open(empty_workspace) as ws:
+        load_file(ws, write_text(tmp_path / "all.csv", COMPANIES3), side="crm", kind="company")
+    at = open_page(empty_workspace, "load")
+    f = write_text(tmp_path / "again.csv", COMPANIES3 + "4;Nye AS\n")
+    at.text_input(key="load_path").set_value(str(f)).run()
+    assert [i.value for i in at.info] == [
+        "Every record in the workspace (CRM companies) is in this file: nothing will be "
+        "flagged missing."]
+
+
+def test_lenient_choice_loads_and_lists_the_cells_left_empty(tmp_path: Path,
+                                                             empty_workspace: Path,
+                                                             open_page) -> None:
+    """The strict default refuses one bad date naming its cell; the lenient choice loads the
+    file and lists that cell, with the field's plain name, under the outcome."""
+    with Workspace.open(empty_workspace) as ws:
+        load_file(ws, write_text(tmp_path / "c.csv", COMPANIES3), side="crm", kind="company")
+    at = open_page(empty_workspace, "load")
+    at.segmented_control(key="load_kind").set_value("person").run()
+    f = write_text(tmp_path / "persons.csv", "id;Fornavn;Firma-ID;Fødselsdato\n"
+                   "10;Ola;1;31.12.1980\n11;Kari;2;19450493\n")
+    at.text_input(key="load_path").set_value(str(f)).run()
+    at.button(key="load_go").click().run()
+    finish_jobs(at)
+    assert ("persons.csv, row 3, column 'Fødselsdato' (D): '19450493' is not a date"
+            in at.error[0].value)
+    at.radio(key="load_cells").set_value("lenient").run()
+    at.button(key="load_go").click().run()
+    finish_jobs(at)
+    assert not at.exception
+    assert not at.error
+    assert "persons.csv: 2 rows -> crm person: 2 new" in at.success[0].value
+    assert [w.value for w in at.warning] == [
+        "1 cell(s) did not parse and were left empty (lenient load). Correct them in the "
+        "export and load it again to fill them in."]
+    table = next(d.value for d in at.dataframe if "Why" in d.value.columns)
+    assert table.values.tolist() == [
+        [str(f), 3, "Fødselsdato (D)", "Birth date", "19450493",
+         "'19450493' is not a date such as 2026-03-31 or 31.03.2026"]]
+    with Workspace.open(empty_workspace) as ws:
+        assert ws.con.execute("SELECT id, birthdate IS NULL FROM crm_person ORDER BY id"
+                              ).fetchall() == [("10", False), ("11", True)]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from erpdata import build_demo
+from erpdata import build_demo, decide, match_workspace
 from erpdata.workspace import Workspace
 from tests.ui.conftest import finish_jobs
 
@@ -51,7 +51,8 @@ def test_run_page_and_decide_in_bulk(demo_path: Path, open_page, tmp_path: Path)
     at.button(key="match_accept").click().run()
     auto = _count(path, "SELECT count(*) FROM suggestions WHERE kind = 'company' AND link "
                         "AND band = 'auto'")
-    assert any(f"This will **accept** {auto:,} pair(s)" in m.value for m in at.markdown)
+    assert any(f"This will **accept** {auto:,} pair(s) of the {auto:,} shown." in m.value
+               for m in at.markdown)
     assert _count(path, "SELECT count(*) FROM decisions") == 0  # the count comes first
     at.button(key="match_confirm").click().run()
     assert not at.exception
@@ -97,3 +98,80 @@ def test_a_running_match_can_be_cancelled(demo_path: Path, open_page, tmp_path: 
                                 "changed records; nothing of it was written")
     assert _count(path, "SELECT count(*) FROM suggestions") == 0
     assert _count(path, "SELECT count(*) FROM match_runs WHERE status = 'cancelled'") == 1
+
+
+@pytest.fixture
+def matched(demo_path: Path, tmp_path: Path) -> Path:
+    """The demo, matched; three auto links marked as conflicts (the demo has none there)."""
+    path = tmp_path / "matched.duckdb"
+    path.write_bytes(demo_path.read_bytes())
+    with Workspace.open(path) as ws:
+        match_workspace(ws, "company")
+        ws.con.execute("UPDATE suggestions SET conflict = true WHERE kind = 'company' AND link "
+                       "AND band = 'auto' AND crm_id IN (SELECT crm_id FROM suggestions "
+                       "WHERE kind = 'company' AND link AND band = 'auto' "
+                       "ORDER BY crm_id LIMIT 3)")
+    return path
+
+
+def test_the_auto_band_is_committed_in_at_most_three_clicks(matched: Path, open_page) -> None:
+    auto = _count(matched, "SELECT count(*) FROM suggestions WHERE kind = 'company' AND link "
+                           "AND band = 'auto'") - 3
+    at = open_page(matched, "match")
+    clicks = 0
+    assert at.button(key="match_auto").label == f"Accept the {auto:,} auto links…"
+    assert any(c.value == f"Auto band: {auto:,} to accept · 3 in a conflict (a probable "
+                          "duplicate), left for review on the Review page; choose Conflict: "
+                          "yes to take them · 0 accepted decision(s) already wait to be "
+                          "committed" for c in at.caption)
+    at.button(key="match_auto").click().run()
+    clicks += 1
+    assert at.selectbox(key="match_band").value == "auto"  # the filter it applies to, shown
+    assert any(m.value == f"This will **accept** {auto:,} pair(s) of the {auto + 3:,} shown."
+               for m in at.markdown)
+    assert _count(matched, "SELECT count(*) FROM decisions") == 0  # the count comes first
+    at.button(key="match_confirm_commit").click().run()
+    clicks += 1
+    finish_jobs(at)
+    assert not at.exception
+    assert clicks <= 3
+    assert [s.value for s in at.success] == [
+        f"Batch 1 committed: {auto:,} link(s); "
+        + ", ".join(f"{n:,} {side} record(s) to update" for n, side in (
+            (_count(matched, "SELECT count(DISTINCT crm_id) FROM actions "
+                             "WHERE action = 'update_crm'"), "CRM"),
+            (_count(matched, "SELECT count(DISTINCT erp_id) FROM actions "
+                             "WHERE action = 'update_erp'"), "ERP")) if n)
+        + ". Sync or undo it on the Commit page."]
+    assert _count(matched, "SELECT count(*) FROM links WHERE kind = 'company'") == auto
+    assert _count(matched, "SELECT count(*) FROM links l JOIN suggestions s USING "
+                           "(kind, crm_id, erp_actor_type, erp_id) WHERE s.conflict") == 0
+    assert any(c.value.startswith(f"linked: {auto:,} · undecided: ") for c in at.caption)
+    assert at.button(key="match_auto").label == "Accept the 0 auto links…"
+
+
+def test_five_skipped_rows_shown_offer_exactly_five(matched: Path, open_page) -> None:
+    with Workspace.open(matched) as ws:
+        pairs = ws.con.execute("SELECT crm_id, erp_actor_type || ':' || erp_id FROM suggestions "
+                               "WHERE kind = 'company' AND link AND NOT conflict "
+                               "ORDER BY crm_id LIMIT 5").fetchall()
+        for crm_id, erp in pairs:
+            decide(ws, "company", "skip", crm_id, erp, user="kari")
+    at = open_page(matched, "match")
+    at.selectbox(key="match_state").set_value("skipped").run()
+    assert sorted(at.dataframe[0].value["crm_id"]) == sorted(c for c, _ in pairs)
+    at.button(key="match_accept").click().run()
+    assert any(m.value == "This will **accept** 5 pair(s) of the 5 shown." for m in at.markdown)
+    at.button(key="match_confirm").click().run()
+    assert not at.exception
+    assert at.success[0].value == "Accepted 5 pair(s)."
+    assert _count(matched, "SELECT count(*) FROM decisions WHERE superseded_by IS NULL "
+                           "AND decision = 'accept'") == 5
+    assert _count(matched, "SELECT count(*) FROM decisions WHERE superseded_by IS NULL "
+                           "AND decision = 'skip'") == 0
+    assert at.button(key="match_commit_now").label == "Commit now (5 waiting)"
+    at.button(key="match_commit_now").click().run()  # the third click: a batch of the five
+    finish_jobs(at)
+    assert not at.exception
+    assert at.success[0].value.startswith("Batch 1 committed: 5 link(s)")
+    assert _count(matched, "SELECT count(*) FROM links") == 5

@@ -71,7 +71,14 @@ def test_connections_are_added_and_tested(empty_workspace: Path, open_page,
     assert table[["name", "type", "side", "secret"]].values.tolist() == [
         ["exports", "files", "erp", "not needed"]]
     at.button(key="conn_test").click().run()
-    assert at.success[-1].value == f"exports: ok: export folder {tmp_path}"
+    # an ERP folder without exports would turn every update of a sync into an error
+    assert at.error[-1].value == (
+        f"exports: error: the folder {tmp_path} holds no ERP export files: a sync could not "
+        "read, and so could not update, any ERP record (looked for erp_company.*, "
+        "erp_person.*, erp_project.*)")
+    (tmp_path / "erp_company.csv").write_text("id,name\n1,Agder Rør AS\n", encoding="utf-8")
+    at.button(key="conn_test").click().run()
+    assert at.success[-1].value == f"exports: ok: export folder {tmp_path}: erp_company.csv"
     # a connection that cannot work is refused with the reason
     at.text_input(key="conn_name").input("erp2").run()
     at.selectbox(key="conn_type").set_value("tryton").run()
