@@ -1,7 +1,14 @@
-"""Search the ERP records of one kind, as SuperOffice's Connect dialog does.
+"""Search the records of one kind, as SuperOffice's Connect dialog does.
 
-A simple search matches text against the fields the mapping marks "show in search" (every word
-must appear, case-insensitive); an empty text lists every ERP record of the kind. An advanced
+:func:`search` is the ranked search the Connect page and ``erpdata search`` use: the query and
+the names are normalised as the matcher normalises them (legal forms, accents, a person's name
+order), so "Agder Ror" finds "Agder Rør AS"; hits rank exact, then prefix, then every word, then
+merely similar, scored by rapidfuzz over all candidates at once; each hit says its city, org
+number and what it is linked to. :func:`search_erp` is the literal search kept for scripts.
+
+In :func:`search_erp`, a simple search matches text against the fields the mapping marks "show
+in search" (every word must appear, case-insensitive); an empty text lists every ERP record of
+the kind. An advanced
 search takes criteria ``(field, operator, values)`` with the operators of SuperOffice's
 ``SearchRestrictionInfo`` for strings (``=``, ``begins``, ``contains``, ``ends``,
 ``notbegins``, ``notcontains``, ``notends``, ``isnot``, ``between``). Persons can be limited to
