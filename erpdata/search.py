@@ -311,18 +311,25 @@ def details(ws: Workspace, side: str, kind: str, keys: Sequence[str]) -> pd.Data
     check_side_kind(side, kind)
     k: Kind = kind  # type: ignore[assignment]
     key_sql, name_sql, _ = _record_sql(side, kind, "r")
+    # an accept that waits for its commit claims the record as surely as a link: a steward
+    # connecting it elsewhere would be refused at commit, so the hit says so now
+    waiting = ("SELECT crm_id, erp_actor_type, erp_id FROM decisions WHERE superseded_by IS NULL "
+               f"AND batch_id IS NULL AND decision = 'accept' AND kind = '{kind}'")
+    links = (f"(SELECT crm_id, erp_actor_type, erp_id, '' AS note FROM links "
+             f"WHERE kind = '{kind}' UNION ALL SELECT *, ', accepted, not yet committed' "
+             f"FROM ({waiting}))")
     if side == "erp":
         link_on = "l.erp_actor_type = r.actor_type AND l.erp_id = r.id"
         partner = (f"SELECT string_agg(DISTINCT {display_name_sql(k, 'o')} || ' (CRM ' || o.id "
-                   f"|| ')', '; ') FROM links l JOIN crm_{kind} o ON o.id = l.crm_id "
-                   f"WHERE l.kind = '{kind}' AND {link_on}")
+                   f"|| l.note || ')', '; ') FROM {links} l JOIN crm_{kind} o "
+                   f"ON o.id = l.crm_id WHERE {link_on}")
         company_on = ("o.id = r.parent_key AND (r.parent_actor_type IS NULL OR "
                       "o.actor_type = r.parent_actor_type)")
     else:
         partner = (f"SELECT string_agg(DISTINCT {display_name_sql(k, 'o')} || ' (' || "
-                   f"o.actor_type || ' ' || o.id || ')', '; ') FROM links l JOIN erp_{kind} o "
-                   f"ON o.actor_type = l.erp_actor_type AND o.id = l.erp_id "
-                   f"WHERE l.kind = '{kind}' AND l.crm_id = r.id")
+                   f"o.actor_type || ' ' || o.id || l.note || ')', '; ') FROM {links} l "
+                   f"JOIN erp_{kind} o ON o.actor_type = l.erp_actor_type AND o.id = l.erp_id "
+                   f"WHERE l.crm_id = r.id")
         company_on = "o.id = r.company_id"
     if kind == "company":
         company = "NULL"

@@ -139,6 +139,20 @@ def test_hits_carry_city_org_number_type_and_link(agder_ws: Workspace) -> None:
         ["1", None, "Kristiansand", "Agder Rør AS (customer A1)"]]
 
 
+def test_an_accept_waiting_for_its_commit_shows_as_a_claim(agder_ws: Workspace) -> None:
+    """Connecting a record a colleague accepted elsewhere would be refused at commit: the hit
+    says so before."""
+    agder_ws.con.execute(
+        "INSERT INTO decisions (kind, crm_id, erp_actor_type, erp_id, decision, decided_by, "
+        "decided_at) VALUES ('company', '2', 'customer', 'B1', 'accept', 'ola', now())")
+    hits = search(agder_ws, "bergen bygg").rows
+    assert hits.loc[hits["key"] == "customer:B1", "linked_to"].tolist() == [
+        "Bergen Bygg (CRM 2, accepted, not yet committed)"]
+    crm = search(agder_ws, "bergen bygg", side="crm").rows
+    assert crm["linked_to"].tolist() == ["Bergen Bygg AS (customer B1, accepted, not yet "
+                                         "committed)"]
+
+
 def test_an_id_or_org_number_finds_its_record(agder_ws: Workspace) -> None:
     assert _keys(search(agder_ws, "a4"))[0] == "customer:A4"
     assert _keys(search(agder_ws, "912 345 678")) == ["customer:A1"]
