@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import tomli_w
 import pandas as pd
 
 from erpdata.errors import ErpdataError
@@ -255,27 +256,23 @@ def save_thresholds(ws: Workspace, kind: str, *, auto: float | None = None,
 # --- TOML ------------------------------------------------------------------------------------
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
-
-
 def to_toml(ws: Workspace) -> str:
     """Every kind's mappings as TOML: one ``[[kind]]`` table per ERP field, default values
-    left out (the file reads like the settings screen)."""
-    lines = ["# erpdata field mappings: one [[kind]] table per ERP field.",
-             "# direction: to_crm | to_erp | both | none; winner: crm | erp | newest", ""]
+    left out (the file reads like the settings screen). Written by ``tomli_w``, not by hand:
+    a hand-made writer got control characters wrong (a DEL in a label made the file
+    unreadable), and the reader is ``tomllib``, so the two must agree on every string."""
     blank = FieldMapping("")
+    doc: dict[str, list[dict[str, Any]]] = {}
     for kind in KINDS:
-        for m in mappings(ws, kind):
-            lines.append(f"[[{kind}]]")
-            for key in _KEYS:
-                value = getattr(m, key)
-                if key == "erp_field" or (value is not None and value != getattr(blank, key)):
-                    lines.append(f"{key} = {_toml_value(value)}")
-            lines.append("")
-    return "\n".join(lines)
+        tables = [{key: value if isinstance(value, bool) else str(value)
+                   for key in _KEYS if (value := getattr(m, key)) is not None
+                   and (key == "erp_field" or value != getattr(blank, key))}
+                  for m in mappings(ws, kind)]
+        if tables:
+            doc[kind] = tables
+    return ("# erpdata field mappings: one [[kind]] table per ERP field.\n"
+            "# direction: to_crm | to_erp | both | none; winner: crm | erp | newest\n\n"
+            + tomli_w.dumps(doc))
 
 
 def export_toml(ws: Workspace, path: str | Path) -> Path:

@@ -106,6 +106,22 @@ def test_toml_round_trip(ws: Workspace, tmp_path: Path) -> None:
         other.close()
 
 
+def test_toml_keeps_control_characters_and_quotes(ws: Workspace, tmp_path: Path) -> None:
+    """A DEL, a tab, a quote and a backslash in a default value survive the file (a hand-made
+    writer once wrote a DEL unescaped, and the file could not be read back)."""
+    odd = 'a\x7fb\tc "d" \\e'
+    save_mappings(ws, "project", [FieldMapping("name", "name", "both", mandatory=True),
+                                  FieldMapping("status", "status", "none", default_value=odd)])
+    path = export_toml(ws, tmp_path / "m.toml")
+    other = Workspace.open(tmp_path / "other.duckdb")
+    try:
+        import_toml(other, path, user="ola")
+        (status,) = [m for m in mappings(other, "project") if m.erp_field == "status"]
+        assert status.default_value == odd
+    finally:
+        other.close()
+
+
 @pytest.mark.parametrize(("content", "message"), [
     ("[[company]]\nerp_field = 'name'\ndirecton = 'both'\n",
      r"m\.toml, \[\[company\]\] entry 1 \('name'\): unknown key\(s\) 'directon'"),
