@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
-import tomli_w
 import pandas as pd
+import tomli_w
 
 from erpdata.errors import ErpdataError
 from erpdata.roles import require
