@@ -29,8 +29,8 @@ from erpdata.decisions import split_erp_key
 from erpdata.errors import ErpdataError
 from erpdata.progress import Progress, reporter
 from erpdata.review import diffs
-from erpdata.roles import require
-from erpdata.schema import KINDS, Kind, check_side_kind, fields
+from erpdata.roles import guarded, require_for
+from erpdata.schema import KINDS, Kind, check_side_kind, display_name_sql, fields
 from erpdata.settings import mappings
 from erpdata.workspace import Workspace
 
@@ -449,6 +449,7 @@ def _audit_rows(p: Plan, batch_id: int, user: str, now: datetime, prefix: str = 
     return pd.concat([x for x in parts if len(x)] or parts[:1], ignore_index=True)
 
 
+@guarded
 def pending(ws: Workspace) -> dict[str, dict[str, int]]:
     """How many decisions wait to be committed, per kind: ``{"company": {"accept": n,
     "create": m}, ...}``. One count in SQL, so a page can show it on every run; the exact
@@ -462,6 +463,7 @@ def pending(ws: Workspace) -> dict[str, dict[str, int]]:
     return out
 
 
+@guarded
 def commit(ws: Workspace, kinds: tuple[str, ...] = KINDS, *, user: str | None = None,
            dry_run: bool = False, sample: int = 20, first: int | None = None,
            progress: Progress | None = None, cancel: threading.Event | None = None
@@ -483,7 +485,7 @@ def commit(ws: Workspace, kinds: tuple[str, ...] = KINDS, *, user: str | None = 
     if first is not None:
         raise CommitError("a commit takes the whole pending batch; 'first' is for dry runs")
     with ws.transaction(cur):
-        who = require(ws, "steward", "committing", user, cur)
+        who = require_for(ws, "commit", user, cur)
         p = plan(ws, kinds, cur, progress=lambda s, f: report(s, f * 0.7))
         report("writing the batch", 0.7)
         if not any(p.counts().values()):  # nothing to commit: no empty batch
@@ -549,6 +551,7 @@ def write_changes(cur: duckdb.DuckDBPyConnection, changes: list[tuple[Any, ...]]
 # --- undo and disconnect -------------------------------------------------------------------
 
 
+@guarded
 def undo(ws: Workspace, batch_id: int, *, user: str | None = None) -> dict[str, int]:
     """Restore exactly the state before batch ``batch_id``, in one transaction.
 
@@ -559,7 +562,7 @@ def undo(ws: Workspace, batch_id: int, *, user: str | None = None) -> dict[str, 
     records: undo that one first."""
     cur = ws.cursor()
     with ws.transaction(cur):
-        who = require(ws, "steward", "undoing a batch", user, cur)
+        who = require_for(ws, "undo", user, cur)
         row = cur.execute("SELECT status FROM batches WHERE batch_id = ?", [batch_id]).fetchone()
         if row is None:
             raise CommitError(f"no batch {batch_id} (see erpdata batches)")
@@ -660,6 +663,7 @@ def _compensate(cur: duckdb.DuckDBPyConnection, batch_id: int, ran: pd.DataFrame
     return n
 
 
+@guarded
 def disconnect(ws: Workspace, kind: str, crm_ids: list[str], *, user: str | None = None
                ) -> BatchResult:
     """Remove the links of these CRM records, as one batch: nothing is deleted in either
@@ -667,7 +671,7 @@ def disconnect(ws: Workspace, kind: str, crm_ids: list[str], *, user: str | None
     check_side_kind("crm", kind)
     cur = ws.cursor()
     with ws.transaction(cur):
-        who = require(ws, "steward", "disconnecting", user, cur)
+        who = require_for(ws, "disconnect", user, cur)
         cur.register("wanted", pd.DataFrame({"crm_id": [str(x) for x in crm_ids]}))
         links = cur.execute("SELECT l.* FROM links l JOIN wanted w USING (crm_id) "
                             "WHERE l.kind = ?", [kind]).df()
@@ -690,6 +694,7 @@ def disconnect(ws: Workspace, kind: str, crm_ids: list[str], *, user: str | None
     return BatchResult(batch_id, p.counts(), actions, p.left_out, False)
 
 
+@guarded
 def batches(ws: Workspace) -> pd.DataFrame:
     """Every batch, newest first, with its counts and how many of its actions are queued."""
     return ws.cursor().execute(
@@ -697,3 +702,207 @@ def batches(ws: Workspace) -> pd.DataFrame:
                   b.summary, count(a.action_id) FILTER (WHERE a.status = 'queued') AS queued
            FROM batches b LEFT JOIN actions a USING (batch_id)
            GROUP BY ALL ORDER BY b.batch_id DESC""").df()
+
+
+# --- what a batch does, in a steward's words -------------------------------------------------
+
+#: ERP actor types that name themselves (a "customer" is plainly an ERP record); the others
+#: (``person``, ``project``) are said with "ERP" before them, beside the CRM record they match.
+_SELF_NAMED = ("customer", "supplier", "partner")
+#: Field values shown of a new ERP record before "and N more".
+_CREATE_FIELDS = 6
+#: What made a batch, in words (``batches.summary->>'what'``).
+BATCH_WHAT = {"commit": "commit", "sync": "changes a sync brought in",
+              "resolve": "a conflict settled", "disconnect": "links removed"}
+
+
+def _shown(value: Any) -> str:
+    """A value as a steward reads it: ``(empty)`` for nothing, the text otherwise."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "(empty)"
+    text = str(value).strip()
+    return text or "(empty)"
+
+
+def crm_words(kind: str, crm_id: Any, name: Any = None) -> str:
+    """``CRM company 12 Nordisk Rør AS``: the record, its id and its name."""
+    return " ".join(x for x in ("CRM", str(kind), str(crm_id), _named(name)) if x)
+
+
+def erp_words(actor_type: Any, erp_id: Any, name: Any = None, *, side: bool = False) -> str:
+    """``customer 100071 Nordisk Rør ASA`` (``ERP person 500177 Ingeborg Lien``); ``side``:
+    always say "ERP" (``ERP customer 100071 …``), as an update does."""
+    what = str(actor_type or "record")
+    if side or what not in _SELF_NAMED:
+        what = f"ERP {what}"
+    return " ".join(x for x in (what, "" if erp_id is None else str(erp_id), _named(name)) if x)
+
+
+def _named(name: Any) -> str:
+    return "" if name is None or (isinstance(name, float) and np.isnan(name)) else str(name)
+
+
+def _field_changes(side: str, kind: str, payload: dict[str, Any]) -> str:
+    """``Phone: 22 33 44 55 → +47 22 33 44 55; E-mail: (empty) → post@x.no``, in field order."""
+    after, before = payload.get("fields") or {}, payload.get("before") or {}
+    return "; ".join(f"{field_label(side, kind, f)}: {_shown(before.get(f))} → {_shown(v)}"
+                     for f, v in after.items())
+
+
+def action_sentence(action: str, kind: str, crm_id: Any, erp_actor_type: Any, erp_id: Any,
+                    payload: dict[str, Any] | str | None = None, *, crm_name: Any = None,
+                    erp_name: Any = None) -> str:
+    """One queued action as a sentence a steward reads, with field labels and names, e.g.
+    ``link CRM company 12 Nordisk Rør AS → customer 100071 Nordisk Rør ASA`` or ``update ERP
+    customer 100071 Nordisk Rør ASA — Phone: 22 33 44 55 → +47 22 33 44 55``.
+
+    Why: the action's payload is JSON for the sync and for scripts; a steward checking a
+    batch before committing it must read what it does, not decode it."""
+    data = json.loads(payload) if isinstance(payload, str) and payload else (payload or {})
+    crm = crm_words(kind, crm_id, crm_name)
+    erp = erp_words(erp_actor_type, erp_id, erp_name)
+    if action == "link":
+        text = f"link {crm} → {erp}"
+    elif action == "unlink":
+        text = f"unlink {crm} from {erp}"
+    elif action == "update_erp":
+        text = (f"update {erp_words(erp_actor_type, erp_id, erp_name, side=True)} — "
+                + _field_changes("erp", kind, data))
+    elif action == "update_crm":
+        text = f"update {crm} — " + _field_changes("crm", kind, data)
+    elif action == "create_erp":
+        values = [(f, v) for f, v in (data.get("fields") or {}).items() if _shown(v) != "(empty)"]
+        shown = "; ".join(f"{field_label('erp', kind, f)}: {_shown(v)}"
+                          for f, v in values[:_CREATE_FIELDS])
+        more = (f"; and {len(values) - _CREATE_FIELDS} more field(s)"
+                if len(values) > _CREATE_FIELDS else "")
+        parent = data.get("parent") or {}
+        under = (f", under {erp_words(parent.get('actor_type'), parent.get('erp_id'))}"
+                 if parent else "")
+        text = (f"create {erp_words(data.get('actor_type') or erp_actor_type, None, side=True)}"
+                f" for {crm}{under}" + (f" — {shown}{more}" if shown else ""))
+    else:
+        text = f"{states.plain('action', action)} {crm} {erp}".strip()
+    if data.get("compensates"):
+        text += f" (undoing an earlier {states.plain('action', data['compensates'])})"
+    return text
+
+
+def record_names(cur: duckdb.DuckDBPyConnection, kind: str, crm_ids: Any = (),
+                 erp_keys: Any = ()) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """Display names of the CRM records ``crm_ids`` and the ERP records ``erp_keys``
+    (``(actor_type, id)``) of ``kind``, looked up by the ids (the keys' indexes answer it:
+    a page's fifty names, not a scan of a million records)."""
+    check_side_kind("crm", kind)
+    k: Kind = kind  # type: ignore[assignment]
+    crm = sorted({str(i) for i in crm_ids if i is not None and not pd.isna(i)})
+    erp = sorted({(str(a), str(i)) for a, i in erp_keys
+                  if a is not None and i is not None and not pd.isna(i)})
+    crm_names: dict[str, str] = {}
+    erp_names: dict[tuple[str, str], str] = {}
+    if crm:
+        crm_names = {str(i): n for i, n in cur.execute(
+            f"SELECT id, {display_name_sql(k, 't')} FROM crm_{k} t "
+            f"WHERE id IN ({', '.join('?' * len(crm))})", crm).fetchall()}
+    if erp:
+        ids = sorted({i for _, i in erp})
+        erp_names = {(str(a), str(i)): n for a, i, n in cur.execute(
+            f"SELECT actor_type, id, {display_name_sql(k, 't')} FROM erp_{k} t "
+            f"WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()}
+    return crm_names, erp_names
+
+
+def describe_actions(ws: Workspace, actions: pd.DataFrame,
+                     con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
+    """:func:`action_sentence` for each row of ``actions`` (``kind, action, crm_id,
+    erp_actor_type, erp_id, payload``, as :class:`BatchResult` holds them), with both records'
+    names looked up once per kind."""
+    cur = con or ws.cursor()
+    names = {str(kind): record_names(cur, str(kind), g["crm_id"],
+                                     zip(g["erp_actor_type"], g["erp_id"], strict=True))
+             for kind, g in actions.groupby("kind", sort=False)}
+    out = []
+    for r in actions.itertuples(index=False):
+        crm, erp = names[str(r.kind)]
+        out.append(action_sentence(
+            str(r.action), str(r.kind), r.crm_id, r.erp_actor_type, r.erp_id, r.payload,
+            crm_name=crm.get(str(r.crm_id)),
+            erp_name=erp.get((str(r.erp_actor_type), str(r.erp_id)))))
+    return out
+
+
+def _counted(n: int, word: str) -> str:
+    """``1 link``, ``2 links``, ``3 new ERP records``."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def counts_words(counts: dict[str, Any]) -> str:
+    """Action counts in words: ``1,569 links, 1,252 CRM updates, 1,375 ERP updates`` (the
+    action types with none left out; ``nothing`` when all are)."""
+    return ", ".join(_counted(int(n), states.plain("action", a)) for a, n in counts.items()
+                     if a in states.WORDS["action"] and n) or "nothing"
+
+
+def batch_words(summary: str | dict[str, Any] | None) -> str:
+    """A batch's stored summary (JSON) as a line: ``commit: 1,569 links, 1,252 CRM updates``."""
+    data = json.loads(summary) if isinstance(summary, str) and summary else (summary or {})
+    what = str(data.get("what", ""))
+    return f"{BATCH_WHAT.get(what, what.replace('_', ' ')) or 'batch'}: {counts_words(data)}"
+
+
+def summary_words(result: BatchResult) -> str:
+    """:meth:`BatchResult.summary` in a steward's words (the CLI keeps the codes): ``Batch 3
+    committed: 13 links, 2 ERP updates``, then what it overwrote per field, one line each."""
+    left = (f"; {len(result.left_out):,} decision(s) cannot be committed yet"
+            if len(result.left_out) else "")
+    if not result.dry_run and result.batch_id is None:
+        return "Nothing was committed" + left + "."
+    head = ("Dry run: the batch would make" if result.dry_run
+            else f"Batch {result.batch_id} committed:")
+    return "\n".join([f"{head} {counts_words(result.counts)}{left}.",
+                      *overwrite_lines(result.overwrites, done=not result.dry_run)])
+
+
+def batches_in_words(ws: Workspace) -> pd.DataFrame:
+    """:func:`batches` as a steward reads it: ``Batch, By, When, Status, What, Waiting to be
+    sent, Undone by, Undone at`` with the summary as a line and the status in words."""
+    b = batches(ws)
+    return pd.DataFrame({
+        "Batch": b["batch_id"], "By": b["created_by"], "When": b["created_at"],
+        "Status": [states.plain("status", s) for s in b["status"]],
+        "What": [batch_words(s) for s in b["summary"]],
+        "Waiting to be sent": b["queued"], "Undone by": b["undone_by"],
+        "Undone at": b["undone_at"]})
+
+
+def left_out_in_words(ws: Workspace, left_out: pd.DataFrame) -> pd.DataFrame:
+    """Decisions a batch leaves out (``kind, crm_id, erp, reason``) with names: ``CRM record,
+    ERP record, Why``."""
+    rows: list[tuple[str, str, str]] = []
+    cur = ws.cursor()
+    for kind, g in left_out.groupby("kind", sort=False):
+        keys = [tuple(str(e).split(":", 1)) if ":" in str(e) else (None, None)
+                for e in g["erp"]]
+        crm, erp = record_names(cur, str(kind), g["crm_id"], keys)
+        for r, key in zip(g.itertuples(index=False), keys, strict=True):
+            target = (erp_words(key[0], key[1], erp.get(key)) if key[0] is not None  # type: ignore[arg-type]
+                      else str(r.erp).replace("new ", "a new ERP ", 1))
+            rows.append((crm_words(str(kind), r.crm_id, crm.get(str(r.crm_id))), target,
+                         str(r.reason)))
+    return pd.DataFrame(rows, columns=["CRM record", "ERP record", "Why"])
+
+
+def conflicts_in_words(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
+    """Sync conflicts (rows of ``sync_conflicts``) as a steward reads them: ``Conflict,
+    Record, Field, Before, Ours, Theirs`` with the ERP record's name and the field's label."""
+    cur = ws.cursor()
+    records: list[str] = []
+    labels: list[str] = []
+    for r in frame.itertuples(index=False):
+        _, erp = record_names(cur, str(r.kind), (), [(r.erp_actor_type, r.erp_id)])
+        records.append(erp_words(r.erp_actor_type, r.erp_id,
+                                 erp.get((str(r.erp_actor_type), str(r.erp_id))), side=True))
+        labels.append(field_label("erp", str(r.kind), str(r.field)))
+    return pd.DataFrame({"Conflict": frame["conflict_id"], "Record": records, "Field": labels,
+                         "Before": frame["base_value"], "Ours": frame["ours"],
+                         "Theirs": frame["theirs"]})

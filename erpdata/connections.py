@@ -21,7 +21,7 @@ import duckdb
 
 from erpdata.connectors.base import Answer, Connector, CrmConnector
 from erpdata.errors import ErpdataError
-from erpdata.roles import require
+from erpdata.roles import guarded, require_for
 from erpdata.workspace import Workspace
 
 #: Connector types and the sides they can stand for.
@@ -80,12 +80,13 @@ def check(conn: Connection) -> None:
         raise ConnectionSetupError(f"connection {conn.name!r}: " + "; ".join(problems))
 
 
+@guarded
 def add_connection(ws: Workspace, conn: Connection, *, user: str | None = None) -> None:
     """Define (or redefine) a connection, audited; admins only, like other settings."""
     check(conn)
     cur = ws.cursor()
     with ws.transaction(cur):
-        who = require(ws, "admin", "changing connections", user, cur)
+        who = require_for(ws, "add_connection", user, cur)
         cur.execute("INSERT OR REPLACE INTO connections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [conn.name, conn.type, conn.side, conn.url, conn.database, conn.username,
                      conn.verify_tls, json.dumps(conn.options), who, datetime.now()])
@@ -95,11 +96,12 @@ def add_connection(ws: Workspace, conn: Connection, *, user: str | None = None) 
                      f"{conn.type} {conn.side} {conn.url} {conn.database or ''}".strip()])
 
 
+@guarded
 def remove_connection(ws: Workspace, name: str, *, user: str | None = None) -> None:
     """Forget a connection (its links and history stay), audited."""
     cur = ws.cursor()
     with ws.transaction(cur):
-        who = require(ws, "admin", "changing connections", user, cur)
+        who = require_for(ws, "remove_connection", user, cur)
         get_connection(ws, name, cur)
         cur.execute("DELETE FROM connections WHERE name = ?", [name])
         cur.execute("INSERT INTO audit (logged_at, actor, action, record_id, before_value) "

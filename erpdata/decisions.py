@@ -25,7 +25,7 @@ import pandas as pd
 
 from erpdata import states
 from erpdata.errors import ErpdataError
-from erpdata.roles import require
+from erpdata.roles import guarded, require_for
 from erpdata.schema import ACTOR_TYPES, KINDS, Kind, check_side_kind, display_name_sql
 from erpdata.states import STATES
 from erpdata.workspace import Workspace
@@ -65,6 +65,7 @@ def _active_accepts(kind: Kind) -> str:
 UNCHECKED: Final = "unchecked"
 
 
+@guarded
 def decide(ws: Workspace, kind: str, decision: str, crm_id: str, erp: str | None = None, *,
            user: str | None = None, note: str | None = None,
            create_values: dict[str, str] | None = None, actor_type: str | None = None,
@@ -85,13 +86,14 @@ def decide(ws: Workspace, kind: str, decision: str, crm_id: str, erp: str | None
         raise DecisionError(f"unknown decision {decision!r}: use one of {', '.join(DECISIONS)}")
     cur = con or ws.cursor()
     with ws.transaction(cur):
-        who = require(ws, "steward", "deciding on pairs", user, cur)
+        who = require_for(ws, "decide", user, cur)
         if seen != UNCHECKED:
             _check_unchanged(cur, k, crm_id, seen, decision)
         return _decide(cur, k, decision, crm_id, erp, who, note, create_values,
                        actor_type)
 
 
+@guarded
 def current_decision(ws: Workspace, kind: str, crm_id: str) -> int | None:
     """The newest active decision on a CRM record (None: none): what a page passes back to
     :func:`decide` as ``seen``."""
@@ -192,6 +194,7 @@ def _check_free(cur: duckdb.DuckDBPyConnection, kind: Kind, crm_id: str,
                             f"{other_crm!r}; a probable CRM duplicate: decide on that pair first")
 
 
+@guarded
 def revoke(ws: Workspace, decision_id: int, *, user: str | None = None) -> int:
     """Take back an uncommitted decision: a ``skip`` of the same pair (of the record, for a
     create) supersedes it; the old decision stays, stamped. A committed one is taken back by
@@ -208,12 +211,13 @@ def revoke(ws: Workspace, decision_id: int, *, user: str | None = None) -> int:
     if superseded_by is not None:
         raise DecisionError(f"decision {decision_id} is already superseded by {superseded_by}")
     with ws.transaction(cur):
-        who = require(ws, "steward", "revoking decisions", user, cur)
+        who = require_for(ws, "revoke", user, cur)
         return _decide(cur, kind, "skip", crm_id, None if decision == "create" else
                        f"{a_type}:{erp_id}", who,
                        f"revokes decision {decision_id}", None, a_type)
 
 
+@guarded
 def withdraw(ws: Workspace, decision_id: int, *, user: str | None = None) -> list[int]:
     """Undo an uncommitted decision as if it had not been taken: "undo last" in the Review
     page. Unlike :func:`revoke` (a new skip), the pair is undecided again and the decisions it
@@ -222,7 +226,7 @@ def withdraw(ws: Workspace, decision_id: int, *, user: str | None = None) -> lis
     superseded by itself, and the audit says who withdrew it. Returns the reactivated ids."""
     cur = ws.cursor()
     with ws.transaction(cur):
-        who = require(ws, "steward", "withdrawing decisions", user, cur)
+        who = require_for(ws, "withdraw", user, cur)
         row = cur.execute("SELECT kind, crm_id, batch_id, superseded_by FROM decisions "
                           "WHERE decision_id = ?", [decision_id]).fetchone()
         if row is None:
@@ -398,6 +402,7 @@ class Page:
     next_key: tuple[float, str] | None
 
 
+@guarded
 def queue_page(ws: Workspace, f: Filter, *, state: str | None = None,
                after: tuple[float, str] | None = None, size: int = 50) -> Page:
     """The suggested links matching ``f`` (and ``state``), best first, ``size`` at a time.
@@ -478,6 +483,7 @@ def _active_skip(cur: duckdb.DuckDBPyConnection, kind: Kind, crm_id: str) -> int
     return None if skip_id is None else int(skip_id)
 
 
+@guarded
 def queue_facets(ws: Workspace, f: Filter) -> dict[str, dict[str, int]]:
     """How many suggested links matching ``f`` there are per state, band, actor type and
     conflict flag: the counts beside each filter."""
@@ -508,6 +514,7 @@ def queue_summary(ws: Workspace) -> dict[str, dict[str, int]]:
     return out
 
 
+@guarded
 def decide_bulk(ws: Workspace, decision: str, f: Filter, *, user: str | None = None,
                 dry_run: bool = False, sample: int = 10) -> BulkResult:
     """Accept, reject or skip the suggested links the listing shows for ``f`` that are still
@@ -530,7 +537,7 @@ def decide_bulk(ws: Workspace, decision: str, f: Filter, *, user: str | None = N
                             f"LIMIT {int(sample)}", params).df()
         count = int(why.get(None, 0))
         if not dry_run and count:
-            who = require(ws, "steward", "deciding on pairs", user, cur)
+            who = require_for(ws, "decide_bulk", user, cur)
             todo = cur.execute(f"{with_sel} SELECT crm_id, erp_actor_type, erp_id, state "
                                "FROM sel WHERE why IS NULL", params).df()
             _insert_many(cur, k, decision, todo, who)

@@ -50,6 +50,7 @@ import pyarrow as pa
 
 from erpdata.errors import ErpdataError
 from erpdata.progress import Progress
+from erpdata.roles import guarded, require_for, role_of
 from erpdata.schema import ACTOR_TYPES
 from erpdata.workspace import Workspace
 
@@ -1860,8 +1861,10 @@ def _refuse_records(ws: Workspace) -> None:
         )
 
 
-def _load_exports(ws: Workspace, files: DemoFiles, report: Progress) -> dict[str, float]:
-    """Load the exports in :data:`LOAD_ORDER`; progress weighted by rows; seconds per load."""
+def _load_exports(ws: Workspace, files: DemoFiles, report: Progress, loader: str = "demo"
+                  ) -> dict[str, float]:
+    """Load the exports in :data:`LOAD_ORDER` as ``loader``; progress weighted by rows;
+    seconds per load."""
     from erpdata.ingest import load_file  # imported here: ingest is not needed to generate
 
     seconds: dict[str, float] = {}
@@ -1874,16 +1877,17 @@ def _load_exports(ws: Workspace, files: DemoFiles, report: Progress) -> dict[str
         end = _WRITE_SHARE + (1 - _WRITE_SHARE) * done / total
         report(label, base)
         t0 = time.perf_counter()
-        load_file(ws, files.files[(side, kind)], side=side, kind=kind, user="demo",
+        load_file(ws, files.files[(side, kind)], side=side, kind=kind, user=loader,
                   progress=lambda stage, f, label=label, base=base, end=end: report(
                       f"{label}: {stage}", min(end, base + (end - base) * f)))
         seconds[label] = time.perf_counter() - t0
     return seconds
 
 
+@guarded
 def build_demo(workspace: str | Path | Workspace | None = None, *, size: int = DEFAULT_SIZE,
                seed: int = DEFAULT_SEED, export_dir: Path | None = None,
-               progress: Progress | None = None) -> DemoSummary:
+               progress: Progress | None = None, user: str | None = None) -> DemoSummary:
     """Write the demo exports and load them into an empty workspace; return a summary.
 
     ``workspace`` is a path (default: :func:`erpdata.workspace.resolve_path`) or an open
@@ -1895,10 +1899,17 @@ def build_demo(workspace: str | Path | Workspace | None = None, *, size: int = D
     ``ws.set_meta``. ``progress`` is called with ``(stage label, fraction 0..1)``: at the start,
     after each file written, at the start of each load ("loading crm company") and at each of
     the load's own stages ("loading crm company: applying"), and 1.0 at the end.
+
+    Building the demo loads records, so ``user`` (default: the current user) must be a
+    steward; a fresh workspace lists no users, where everyone is. The loads are stamped
+    ``demo`` where that name may load (a one-person workspace), else with ``user``: in a
+    multi-user workspace an unlisted "demo" is a viewer and its loads would be refused.
     """
     owned = not isinstance(workspace, Workspace)
     ws = Workspace.open(workspace) if owned else workspace  # type: ignore[arg-type]
     try:
+        who = require_for(ws, "build_demo", user)  # a path is checked once opened
+        loader = "demo" if role_of(ws, "demo") != "viewer" else who
         _refuse_records(ws)
         report = progress or (lambda label, fraction: None)
         start = time.perf_counter()
@@ -1906,7 +1917,7 @@ def build_demo(workspace: str | Path | Workspace | None = None, *, size: int = D
         files = write_exports(export_dir or default_export_dir(ws.path), size, seed,
                               progress=lambda label, f: report(label, _WRITE_SHARE * f))
         seconds = {"generate + write": time.perf_counter() - start}
-        seconds |= _load_exports(ws, files, report)
+        seconds |= _load_exports(ws, files, report, loader)
         ws.set_meta("demo_size", str(size))
         ws.set_meta("demo_seed", str(seed))
         seconds["total"] = time.perf_counter() - start

@@ -49,6 +49,7 @@ from erpdata.columns import (
 from erpdata.errors import ErpdataError, IngestError, column_letter
 from erpdata.progress import Progress
 from erpdata.proposals import propose as propose_columns
+from erpdata.roles import guarded, require_for
 from erpdata.schema import (
     ACTOR_TYPE_SYNONYMS,
     ACTOR_TYPES,
@@ -160,6 +161,7 @@ def _convert_sql(col: str, field_type: str) -> str:
     return f"nullif({col}, '')"
 
 
+@guarded
 def load_file(
     ws: Workspace,
     path: str | os.PathLike[str],
@@ -205,6 +207,7 @@ def load_file(
     types: dict[str, str] = {}
     try:
         with ws.transaction(con):
+            require_for(ws, "load_file", user, con)
             report("reading", 0.0)
             src = read_source(con, path, display, max_bytes=max_bytes)
             report("mapping", 0.35)
@@ -683,6 +686,7 @@ def _log_changes(
     )
 
 
+@guarded
 def changes(ws: Workspace, load_id: int, limit: int = 200) -> list[dict[str, Any]]:
     """The logged changes of one load (first ``limit``), for showing what a re-load did."""
     cur = ws.cursor()
@@ -698,6 +702,7 @@ def changes(ws: Workspace, load_id: int, limit: int = 200) -> list[dict[str, Any
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
+@guarded
 def recent_loads(ws: Workspace, limit: int = 10) -> list[dict[str, Any]]:
     """The latest ``limit`` loads, newest first: what was loaded, by whom, and what changed."""
     cur = ws.cursor()

@@ -26,7 +26,7 @@ import pandas as pd
 import tomli_w
 
 from erpdata.errors import ErpdataError
-from erpdata.roles import require
+from erpdata.roles import guarded, require, require_for
 from erpdata.schema import KINDS, Kind, check_side_kind, synced_fields
 from erpdata.workspace import Workspace
 
@@ -171,6 +171,7 @@ def validate(kind: str, mappings: list[FieldMapping], source: str = "field mappi
         raise MappingError(f"{source}: " + "; ".join(problems))
 
 
+@guarded
 def mappings(ws: Workspace, kind: str, con: duckdb.DuckDBPyConnection | None = None
              ) -> list[FieldMapping]:
     """The workspace's mappings of ``kind`` in rank order, or the shipped defaults if none
@@ -179,13 +180,14 @@ def mappings(ws: Workspace, kind: str, con: duckdb.DuckDBPyConnection | None = N
     return stored(con or ws.cursor(), kind) or list(DEFAULTS[kind])  # type: ignore[index]
 
 
+@guarded
 def save_mappings(ws: Workspace, kind: str, new: list[FieldMapping], *, user: str | None = None,
          con: duckdb.DuckDBPyConnection | None = None) -> None:
     """Validate and replace the mappings of ``kind`` in one transaction, audited."""
     validate(kind, new)
     cur = con or ws.cursor()
     with ws.transaction(cur):
-        _replace(cur, kind, new, require(ws, "admin", "changing field mappings", user, cur))
+        _replace(cur, kind, new, require_for(ws, "save_mappings", user, cur))
 
 
 def _replace(cur: duckdb.DuckDBPyConnection, kind: str, new: list[FieldMapping],
@@ -227,6 +229,7 @@ def thresholds(ws: Workspace, kind: str, con: duckdb.DuckDBPyConnection | None =
     return json.loads(row[0]) if row else {}
 
 
+@guarded
 def save_thresholds(ws: Workspace, kind: str, *, auto: float | None = None,
                     review: float | None = None, user: str | None = None) -> dict[str, float]:
     """Fix (or, with None, free) the auto and review limits of ``kind``, audited; they apply
@@ -242,7 +245,7 @@ def save_thresholds(ws: Workspace, kind: str, *, auto: float | None = None,
                            f"limit ({new['review']}): auto-accepted pairs are the surest ones")
     cur = ws.cursor()
     with ws.transaction(cur):
-        who = require(ws, "admin", "changing thresholds", user, cur)
+        who = require_for(ws, "save_thresholds", user, cur)
         before = thresholds(ws, kind, cur)
         cur.execute("DELETE FROM meta WHERE key = ?", [f"thresholds.{kind}"])
         if new:
@@ -250,6 +253,62 @@ def save_thresholds(ws: Workspace, kind: str, *, auto: float | None = None,
         cur.execute("INSERT INTO audit (logged_at, actor, action, kind, before_value, "
                     "after_value) VALUES (?, ?, 'thresholds', ?, ?, ?)",
                     [datetime.now(), who, kind, json.dumps(before), json.dumps(new)])
+    return new
+
+
+# --- folders a page may read by path ---------------------------------------------------------
+
+#: The ``meta`` key of the folders whose files an admin may name by path on the Load page
+#: (a JSON list of absolute folders); not set: the workspace file's own folder.
+ALLOWED_FOLDERS_KEY = "allowed_folders"
+
+
+def allowed_folders(ws: Workspace, con: duckdb.DuckDBPyConnection | None = None
+                    ) -> list[Path]:
+    """The folders a typed server path must lie in (:func:`erpdata.paths.allowed_path`).
+
+    Why a list kept in the workspace and not "anything the server can read": the workbench
+    runs as one operating-system user for every signed-in person, so a typed path would let
+    a page show ``/etc/passwd`` or the app's own ``secrets.toml``. Default: the folder of
+    the workspace file, where the demo writes its exports. An empty list turns typed paths
+    off (uploads still work)."""
+    row = (con or ws.cursor()).execute("SELECT value FROM meta WHERE key = ?",
+                                       [ALLOWED_FOLDERS_KEY]).fetchone()
+    if row is None:
+        return [ws.path.resolve().parent]
+    return [Path(p) for p in json.loads(row[0])]
+
+
+def save_allowed_folders(ws: Workspace, folders: list[str | Path], *,
+                         user: str | None = None) -> list[Path]:
+    """Replace the allowed folders, audited; admins only (they decide what a page may read
+    from the server). Each must be an existing folder given by its absolute path; it is
+    stored resolved (symlinks and ``..`` followed), as :func:`~erpdata.paths.allowed_path`
+    compares resolved paths. Every bad folder is named at once; nothing is written then."""
+    cur = ws.cursor()
+    require(ws, "admin", "changing the folders files may be read from", user, cur)
+    new: list[Path] = []
+    bad: list[str] = []
+    for given in folders:
+        text = str(given).strip()
+        folder = Path(text).expanduser()
+        if not text or not folder.is_absolute():
+            bad.append(f"{text!r} is not an absolute path (give the whole path, such as "
+                       "/srv/exports)")
+        elif not folder.is_dir():
+            bad.append(f"{text} is not an existing folder")
+        elif (resolved := folder.resolve()) not in new:
+            new.append(resolved)
+    if bad:
+        raise ErpdataError("allowed folders not saved: " + "; ".join(bad))
+    with ws.transaction(cur):
+        who = require(ws, "admin", "changing the folders files may be read from", user, cur)
+        before = [str(p) for p in allowed_folders(ws, cur)]
+        after = [str(p) for p in new]
+        ws.set_meta(ALLOWED_FOLDERS_KEY, json.dumps(after), cur)
+        cur.execute("INSERT INTO audit (logged_at, actor, action, before_value, after_value) "
+                    "VALUES (?, ?, 'allowed_folders', ?, ?)",
+                    [datetime.now(), who, json.dumps(before), json.dumps(after)])
     return new
 
 
@@ -282,6 +341,7 @@ def export_toml(ws: Workspace, path: str | Path) -> Path:
     return out
 
 
+@guarded
 def import_toml(ws: Workspace, path: str | Path, *, user: str | None = None
                 ) -> dict[str, int]:
     """Replace the mappings of every kind the file names, all or nothing.
@@ -305,7 +365,7 @@ def import_toml(ws: Workspace, path: str | Path, *, user: str | None = None
         validate(kind, parsed[kind], source=str(src))
     cur = ws.cursor()
     with ws.transaction(cur):
-        who = require(ws, "admin", "changing field mappings", user, cur)
+        who = require_for(ws, "import_toml", user, cur)
         for kind, new in parsed.items():
             _replace(cur, kind, new, who)
     return {kind: len(new) for kind, new in parsed.items()}

@@ -72,3 +72,47 @@ def refresh_frame(cur: duckdb.DuckDBPyConnection, touched: pd.DataFrame) -> None
     """:func:`refresh` for every ``(kind, crm_id)`` row of ``touched``."""
     for kind, group in touched.groupby("kind", sort=False):
         refresh(cur, str(kind), group["crm_id"])
+
+
+# --- the codes above, and every other code a page shows, in a steward's words ----------------
+
+#: Every code a page shows a steward (a suggested link's state, a decision, a queued action and
+#: its status, a batch's status, an audited change, a load's change), in plain words, by what
+#: the code names. Why one dict for every page: the same code must read the same everywhere,
+#: and the codes themselves stay in the data, the CLI and the reports, for scripts.
+WORDS: dict[str, dict[str, str]] = {
+    "state": {"undecided": "not decided yet", "accepted": "accepted, waiting for the commit",
+              "create": "new ERP record asked for", "rejected": "rejected",
+              "skipped": "skipped", "linked": "linked"},
+    "decision": {"accept": "accepted", "reject": "rejected", "skip": "skipped",
+                 "create": "asked for a new ERP record"},
+    "action": {"link": "link", "unlink": "unlink", "update_crm": "CRM update",
+               "update_erp": "ERP update", "create_erp": "new ERP record"},
+    "status": {"queued": "waiting to be sent", "running": "being sent", "ok": "done",
+               "warning": "done with a warning", "error": "failed", "cancelled": "cancelled",
+               "committed": "committed", "undone": "undone"},
+    "audit": {"link": "linked", "unlink": "unlinked", "update_crm": "CRM record updated",
+              "update_erp": "ERP record updated", "create_erp": "new ERP record",
+              "undo": "batch undone", "mapping": "field mappings changed",
+              "thresholds": "thresholds changed", "role": "role given",
+              "connection": "connection changed", "withdraw": "decision withdrawn",
+              "resolve_conflict": "conflict settled",
+              "retry_failed": "failed actions queued again"},
+    "change": {"insert": "new", "update": "changed", "missing": "flagged missing",
+               "reappeared": "back in the export"},
+    "side": {"crm": "CRM", "erp": "ERP", "both": "both"},
+    "direction": {"to_crm": "ERP → CRM", "to_erp": "CRM → ERP", "both": "both ways",
+                  "none": "not synchronised"},
+    "winner": {"crm": "the CRM", "erp": "the ERP", "newest": "the side changed last"},
+    "answer": {"ok": "works", "ok_with_info": "works", "warning": "works, with a warning",
+               "error": "does not work"},
+}
+
+
+def plain(group: str, code: object) -> str:
+    """``code`` of ``group`` (see :data:`WORDS`) in a steward's words; a code the dict does
+    not know yet reads with spaces for underscores rather than not at all."""
+    if code is None or (isinstance(code, float) and code != code):
+        return ""
+    text = str(code)
+    return WORDS.get(group, {}).get(text, text.replace("_", " "))

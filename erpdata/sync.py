@@ -56,7 +56,7 @@ from erpdata.connectors.base import (
 from erpdata.errors import ErpdataError
 from erpdata.ingest import LoadResult, load_file
 from erpdata.progress import Progress, reporter
-from erpdata.roles import require
+from erpdata.roles import guarded, require_for
 from erpdata.schema import ACTOR_TYPES, KINDS, fields
 from erpdata.settings import mappings
 from erpdata.workspace import Workspace
@@ -175,6 +175,7 @@ def with_retries(call: Callable[[], R], *, failed_retryably: Callable[[R], bool]
     return answer
 
 
+@guarded
 def sync(ws: Workspace, *, erp: Connector | None = None, crm: CrmConnector | None = None,
          batch_id: int | None = None, user: str | None = None, chunk: int = 100,
          retries: int = 4, backoff: float = 0.5, progress: Progress | None = None,
@@ -185,7 +186,7 @@ def sync(ws: Workspace, *, erp: Connector | None = None, crm: CrmConnector | Non
     ERP actions go to ``erp``, CRM actions (updates, links) to ``crm``; an action whose system
     has no connector waits, and the result says so. ``cancel`` stops between chunks."""
     cur = ws.cursor()
-    require(ws, "steward", "syncing", user, cur)
+    require_for(ws, "sync", user, cur)
     report = reporter(progress, cancel, "the sync")
     where = (f"(status IN ('queued', 'running') OR ({_RESEND}))"
              + (" AND batch_id = ?" if batch_id else ""))
@@ -454,6 +455,7 @@ def _unlink(crm: CrmConnector | None, rows: pd.DataFrame) -> list[dict[str, Any]
 # --- pulling what changed ------------------------------------------------------------------------
 
 
+@guarded
 def pull(ws: Workspace, connection: str, system: Connector | CrmConnector, kind: str, *,
          user: str | None = None, full: bool = False,
          progress: Progress | None = None) -> LoadResult | None:
@@ -514,6 +516,7 @@ def _load(ws: Workspace, connection: str, side: str, kind: str, frame: pd.DataFr
                          mapping={c: c for c in wanted})
 
 
+@guarded
 def fetch(ws: Workspace, connection: str, system: Connector, actor_type: str,
           erp_keys: Sequence[str], *, user: str | None = None) -> LoadResult:
     """Bring these ERP actors into the workspace now (a hit of a live search the steward
@@ -600,6 +603,7 @@ def _side_connection(ws: Workspace, side: str, name: str | None) -> str | None:
     return names[0] if names else None
 
 
+@guarded
 def sync_now(ws: Workspace, *, batch_id: int | None = None, erp_name: str | None = None,
              crm_name: str | None = None, user: str | None = None,
              secrets: dict[str, str] | None = None, pull_kinds: tuple[str, ...] = KINDS,
@@ -666,6 +670,7 @@ def sync_now(ws: Workspace, *, batch_id: int | None = None, erp_name: str | None
     return out
 
 
+@guarded
 def propagate(ws: Workspace, loads: Sequence[int], *, user: str | None = None
               ) -> tuple[int | None, int]:
     """Carry the changes these pulls loaded to the other side of each linked record, as the
@@ -675,7 +680,7 @@ def propagate(ws: Workspace, loads: Sequence[int], *, user: str | None = None
 
     cur = ws.cursor()
     with ws.transaction(cur):
-        who = require(ws, "steward", "syncing", user, cur)
+        who = require_for(ws, "propagate", user, cur)
         changed = cur.execute(
             """SELECT rc.side, rc.kind, l.crm_id, l.erp_actor_type, l.erp_id, rc.field,
                       rc.new_value
@@ -751,6 +756,7 @@ def _current(cur: duckdb.DuckDBPyConnection, kind: str, crm_id: str, actor: str,
             "erp": erp.iloc[0].to_dict() if len(erp) else {}}
 
 
+@guarded
 def resolve_conflict(ws: Workspace, conflict_id: int, choice: str, *,
                      user: str | None = None) -> int | None:
     """Settle a field both sides changed. ``ours`` writes our value (the batch's, or the
@@ -762,7 +768,7 @@ def resolve_conflict(ws: Workspace, conflict_id: int, choice: str, *,
         raise ErpdataError(f"resolve a conflict with 'ours' or 'theirs', not {choice!r}")
     cur = ws.cursor()
     with ws.transaction(cur):
-        who = require(ws, "steward", "resolving sync conflicts", user, cur)
+        who = require_for(ws, "resolve_conflict", user, cur)
         row = cur.execute("SELECT side, kind, crm_id, erp_actor_type, erp_id, field, ours, "
                           "theirs, resolution FROM sync_conflicts WHERE conflict_id = ?",
                           [conflict_id]).fetchone()
@@ -794,6 +800,7 @@ def resolve_conflict(ws: Workspace, conflict_id: int, choice: str, *,
     return batch_id
 
 
+@guarded
 def retry_failed(ws: Workspace, *, batch_id: int | None = None, user: str | None = None
                  ) -> int:
     """Queue the failed actions of committed batches again, for the next sync; returns how
@@ -803,7 +810,7 @@ def retry_failed(ws: Workspace, *, batch_id: int | None = None, user: str | None
     action's failed tries), and the audit says who queued them again."""
     cur = ws.cursor()
     with ws.transaction(cur):
-        who = require(ws, "steward", "sending failed actions again", user, cur)
+        who = require_for(ws, "retry_failed", user, cur)
         ids = [int(i) for (i,) in cur.execute(
             f"SELECT action_id FROM actions WHERE status = 'error' AND {_LIVE}"
             + (" AND batch_id = ?" if batch_id is not None else ""),

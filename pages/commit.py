@@ -9,9 +9,18 @@ import threading
 import streamlit as st
 
 import workbench_ui as ui
-from erpdata import BatchResult, ErpdataError, Workspace, batches, commit, pending, undo
+from erpdata import BatchResult, ErpdataError, Workspace, commit, pending, undo
+from erpdata.commit import (
+    batches_in_words,
+    conflicts_in_words,
+    describe_actions,
+    left_out_in_words,
+    summary_words,
+)
 from erpdata.connections import connections
 from erpdata.progress import Progress
+from erpdata.roles import refusal
+from erpdata.states import plain
 from erpdata.sync import (
     SyncReport,
     action_counts,
@@ -107,19 +116,25 @@ c2.metric("creates waiting", ui.fmt(creates))
 c3.caption(" · ".join(f"{ui.KIND_LABELS[k]}: {ui.fmt(v['accept'])} link(s), "
                       f"{ui.fmt(v['create'])} create(s)" for k, v in waiting.items()))
 if accepts + creates:
-    sample = commit(ws, dry_run=True, first=SAMPLE_EACH, sample=20)
+    sample = commit(ws, dry_run=True, first=SAMPLE_EACH, sample=100_000)
+    # a few of each action type (links come first in a batch and would fill the sample)
+    shown_sample = sample.actions.groupby(["kind", "action"], sort=False).head(4).head(20)
     st.markdown("**Sample of the actions** (from the first decisions of each kind; the "
                 "dry run checks the whole batch)")
-    st.dataframe(sample.actions[["action", "kind", "crm_id", "erp_actor_type", "erp_id",
-                                 "payload"]], hide_index=True, width="stretch")
+    st.dataframe({"What the batch does": describe_actions(ws, shown_sample)},
+                 hide_index=True, width="stretch", key="commit_sample")
     b1, b2, _ = st.columns([1, 1, 2])
     b1.button("Dry run the whole batch", key="commit_check", disabled=running,
               on_click=_start, args=(True,), width="stretch",
               help="Counts every action and, per field, the values the batch would replace "
                    "on each side, and lists what cannot be committed; writes nothing.")
     committing = running and job is not None and job.label == "Committing"
+    refused = refusal(ws, "commit", name)
+    if refused:
+        st.caption(refused)
     b2.button(f"Commit {ui.fmt(accepts + creates)} decision(s)", type="primary",
-              key="commit_go", disabled=committing, on_click=_start, args=(False,),
+              key="commit_go", disabled=committing or refused is not None, on_click=_start,
+              args=(False,),
               width="stretch",
               help="Writes the batch in one transaction. Run the dry run first to see, per "
                    "field, what it overwrites; clicked while the dry run runs, the commit "
@@ -138,24 +153,26 @@ elif job is not None and ui.job_outcome(job):
         st.markdown(f"**Dry run** (by {job.started_by}) of the whole batch")
         cols = st.columns(len(result.counts))
         for col, (action, n) in zip(cols, result.counts.items(), strict=True):
-            col.metric(action.replace("_", " "), ui.fmt(n))
+            col.metric(plain("action", action) + "s", ui.fmt(n))
         _overwrites(result)
     else:
-        st.success(result.summary().replace("\n", "  \n"))
+        st.success(summary_words(result).replace("\n", "  \n"))
         if result.batch_id is not None:
             _overwrites(result)
     if isinstance(result, BatchResult) and len(result.left_out):
         st.warning(f"{ui.fmt(len(result.left_out))} decision(s) cannot be committed yet and "
                    "stay accepted" + (" (the first 200):" if len(result.left_out) > 200
                                       else ":"))
-        st.dataframe(result.left_out.head(200), hide_index=True, width="stretch")
+        st.dataframe(left_out_in_words(ws, result.left_out.head(200)), hide_index=True,
+                     width="stretch", key="commit_left_out")
 
 # --- Sync now: the queued actions to the live systems, then what they changed ------------------
 st.subheader("Sync now")
 linked_systems = connections(ws)
 counts = action_counts(ws)
-st.caption(" · ".join(f"{status}: {ui.fmt(n)}" for status, n in sorted(counts.items()))
-           or "No actions yet: commit a batch first.")
+st.caption("Actions: " + " · ".join(f"{plain('status', status)}: {ui.fmt(n)}"
+                                    for status, n in sorted(counts.items()))
+           if counts else "No actions yet: commit a batch first.")
 sync_job = ui.job("sync")
 sync_running = sync_job is not None and sync_job.running
 
@@ -183,8 +200,10 @@ def _sync_report(report: SyncReport, by: str) -> None:
 
 
 if not linked_systems:
-    st.info("No connection to sync with: add one on the Settings page (or with "
-            "`erpdata connect add`). Until then the change sets go out as reports.")
+    st.info("No connection to sync with: add one under Connections on the Settings page. "
+            "Until then the change sets go out as reports (Reports page).")
+    st.page_link("pages/settings.py", label="Settings: add a connection",
+                 icon=":material/settings:")
 else:
     failed = failures(ws)
     if failed:
@@ -194,7 +213,11 @@ else:
                  + (f"  \n- … and {len(failed) - 10} other reason(s)" if len(failed) > 10
                     else ""))
     s1, s2 = st.columns([1, 2])
-    s1.button("Sync now", type="primary", key="sync_go", disabled=sync_running,
+    cannot_sync = refusal(ws, "sync_now", name)
+    if cannot_sync:
+        st.caption(cannot_sync)
+    s1.button("Sync now", type="primary", key="sync_go",
+              disabled=sync_running or cannot_sync is not None,
               on_click=_sync, help="Runs every queued action once, then pulls what the "
                                    "systems changed: " + ", ".join(c.name for c in
                                                                     linked_systems))
@@ -220,12 +243,14 @@ if len(open_conflicts):
     st.warning(f"{ui.fmt(len(open_conflicts))} field(s) changed in the ERP since their batch "
                "was committed: the sync did not overwrite them. Keep our value (written at "
                "the next sync) or theirs (taken into the workspace).")
-    st.dataframe(open_conflicts[["conflict_id", "kind", "crm_id", "erp_actor_type", "erp_id",
-                                 "field", "base_value", "ours", "theirs"]].head(200),
-                 hide_index=True, width="stretch")
+    shown_conflicts = conflicts_in_words(ws, open_conflicts.head(200))
+    st.dataframe(shown_conflicts, hide_index=True, width="stretch", key="commit_conflicts")
+    said = {int(r.Conflict): f"{r.Conflict}: {r.Record}, {r.Field}"
+            for r in shown_conflicts.itertuples(index=False)}
     k1, k2, k3 = st.columns([1, 1, 1], vertical_alignment="bottom")
     chosen = k1.selectbox("Conflict", open_conflicts["conflict_id"].tolist(),
-                          key="conflict_pick")
+                          key="conflict_pick",
+                          format_func=lambda c: said.get(int(c), f"conflict {c}"))
     for col, choice, label in ((k2, "ours", "Keep ours"), (k3, "theirs", "Keep theirs")):
         if col.button(label, key=f"conflict_{choice}"):
             try:
@@ -236,15 +261,20 @@ if len(open_conflicts):
                 st.rerun()
 
 st.subheader("Batches")
-history = batches(ws)
+history = batches_in_words(ws)
 if history.empty:
     st.caption("No batches yet.")
     st.stop()
-st.dataframe(history, hide_index=True, width="stretch")
-committed = history.loc[history["status"] == "committed", "batch_id"].tolist()
+st.dataframe(history, hide_index=True, width="stretch", key="commit_batches", column_config={
+    "When": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    "Undone at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+undoable = history[history["Status"] == plain("status", "committed")]
+committed = undoable["Batch"].tolist()
 if committed:
-    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
-    batch = c1.selectbox("Batch to undo", committed, key="undo_batch")
+    about = dict(zip(undoable["Batch"], undoable["What"], strict=True))
+    c1, c2 = st.columns([2, 2], vertical_alignment="bottom")
+    batch = c1.selectbox("Batch to undo", committed, key="undo_batch",
+                         format_func=lambda b: f"Batch {b}: {about[b]}")
     if c2.button("Undo this batch…", key="undo_ask"):
         st.session_state["undo_pending"] = batch
     if st.session_state.get("undo_pending") == batch:

@@ -31,13 +31,19 @@ from erpdata import (
     queue_facets,
     queue_page,
 )
+from erpdata.commit import erp_words
 from erpdata.progress import Progress
+from erpdata.roles import refusal
+from erpdata.states import plain
 
 PAGE_SIZE = 50
 ANY = "any"
 
 ws = ui.workspace()
 name, _ = ui.user()
+# Whether this page's commit runs as this run begins: should it end while the run draws, the
+# counts drawn above its outcome are from before it, so the run is repeated once (below).
+commit_was_running = bool(getattr(st.session_state.get("match_commit"), "running", False))
 
 st.title("Match")
 st.caption("Suggest an ERP record for every CRM record, then accept or reject the suggested "
@@ -68,8 +74,12 @@ with st.container(border=True):
     left, right = st.columns([3, 1], vertical_alignment="center")
     left.markdown(f"**Run matching** for {ui.KIND_LABELS[kind].lower()}: decisions already "
                   "taken are kept; rejected pairs are never suggested again.")
+    refused = refusal(ws, "match_workspace", name)
     right.button("Run matching", type="primary", key="run_match", width="stretch",
-                 disabled=run is not None and run.running, on_click=_start, args=(kind,))
+                 disabled=(run is not None and run.running) or refused is not None,
+                 help=refused, on_click=_start, args=(kind,))
+    if refused:
+        st.caption(refused)
     if run is not None and run.running:
         ui.job_progress("match")
     elif run is not None and ui.job_outcome(run):
@@ -78,7 +88,8 @@ with st.container(border=True):
 # --- filters and facets -------------------------------------------------------------------------
 c1, c2, c3, c4, c5 = st.columns(5)
 band = c1.selectbox("Band", [ANY, "auto", "review", "low"], key="match_band")
-state = c2.selectbox("Decision", [ANY, *STATES], key="match_state")
+state = c2.selectbox("Decision", [ANY, *STATES], key="match_state",
+                     format_func=lambda s: s if s == ANY else plain("state", s))
 conflict = c3.selectbox("Conflict", [ANY, "yes", "no"], key="match_conflict")
 actor = c4.selectbox("Actor type", [ANY, *ACTOR_TYPES[kind]], key="match_actor")
 country = c5.text_input("Country", key="match_country", placeholder="e.g. NO")
@@ -91,7 +102,8 @@ facets = queue_facets(ws, replace(flt, state=None))  # every decision state, to 
 if not facets["state"]:
     st.info("No suggested links for these filters yet. Run matching, or widen the filters.")
     st.stop()
-st.caption(" · ".join(f"{value}: {ui.fmt(n)}" for value, n in sorted(facets["state"].items())))
+st.caption(" · ".join(f"{plain('state', value)}: {ui.fmt(facets['state'][value])}"
+                      for value in STATES if value in facets["state"]))
 
 # --- one page of the queue ------------------------------------------------------------------------
 if st.session_state.get("match_signature") != flt:
@@ -100,9 +112,13 @@ if st.session_state.get("match_signature") != flt:
 keys: list = st.session_state.setdefault("match_keys", [None])
 page = queue_page(ws, flt, after=keys[-1], size=PAGE_SIZE)
 if page.rows.empty:
-    st.info(f"No suggested links are {state} for these filters.")
+    st.info(f"No suggested links are {plain('state', state)} for these filters.")
 else:
-    st.dataframe(page.rows, hide_index=True, width="stretch", column_config={
+    shown = page.rows.assign(
+        state=page.rows["state"].map(lambda v: plain("state", v)),
+        erp=[erp_words(*str(e).split(":", 1)) if ":" in str(e) else e
+             for e in page.rows["erp"]])
+    st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "crm_id": "CRM id", "crm_name": "CRM name", "erp": "ERP record", "erp_name": "ERP name",
         "probability": st.column_config.ProgressColumn("Probability", min_value=0.0,
                                                        max_value=1.0, format="%.3f"),
@@ -241,5 +257,7 @@ mine = st.session_state.get("match_commit")
 if mine is not None:
     if mine.running:
         ui.job_progress("commit")
+    elif commit_was_running:
+        st.rerun()  # it ended during this run: draw the counts after it, and its outcome
     elif ui.job_outcome(mine) and isinstance(mine.result, BatchResult):
         _committed(mine.result)

@@ -18,6 +18,7 @@ import streamlit as st
 import workbench_ui as ui
 from erpdata import KINDS, ErpdataError, grant, mappings, save_mappings
 from erpdata.connections import TYPES, Connection, add_connection, connections, test_connection
+from erpdata.review import field_labels
 from erpdata.roles import ROLES, users
 from erpdata.settings import (
     DIRECTIONS,
@@ -29,6 +30,7 @@ from erpdata.settings import (
     to_frame,
     to_toml,
 )
+from erpdata.states import plain
 
 ws = ui.workspace()
 name, _ = ui.user()
@@ -41,13 +43,20 @@ if "settings_done" in st.session_state:
 
 kind = st.segmented_control("Kind", KINDS, default="company", key="settings_kind",
                             format_func=lambda k: ui.KIND_LABELS[k]) or "company"
+# the field's label (SuperOffice's name) first, read-only: the keys are what the mappings
+# store and the TOML exchanges, the label is what a steward knows the field by
+labels = field_labels(kind)
+shown_mappings = to_frame(mappings(ws, kind))
+shown_mappings.insert(0, "label", shown_mappings["erp_field"].map(labels))
 edited = st.data_editor(
-    to_frame(mappings(ws, kind)), key=f"mapping_editor_{kind}", hide_index=True,
+    shown_mappings, key=f"mapping_editor_{kind}", hide_index=True, disabled=["label"],
     num_rows="dynamic", width="stretch", column_config={
-        "erp_field": "ERP field", "crm_field": "CRM field",
-        "direction": st.column_config.SelectboxColumn("Direction", options=list(DIRECTIONS)),
+        "label": "Field", "erp_field": "ERP field key", "crm_field": "CRM field key",
+        "direction": st.column_config.SelectboxColumn(
+            "Direction", options=list(DIRECTIONS), format_func=lambda d: plain("direction", d)),
         "show_in_search": "In search", "show_in_erp_tab": "In ERP tab",
-        "winner": st.column_config.SelectboxColumn("Default winner", options=list(WINNERS)),
+        "winner": st.column_config.SelectboxColumn(
+            "Default winner", options=list(WINNERS), format_func=lambda w: plain("winner", w)),
         "mandatory": "ERP requires", "default_value": "Default for new actors",
         "ask_user": "Ask on create", "default_mandatory": "Must be given"})
 if st.button("Save mappings", type="primary", key="settings_save"):
@@ -130,7 +139,7 @@ secrets = ui.connection_secrets()
 known = connections(ws)
 if known:
     st.dataframe(pd.DataFrame([{
-        "name": c.name, "type": c.type, "side": c.side, "url": c.url,
+        "name": c.name, "type": c.type, "side": plain("side", c.side), "url": c.url,
         "database": c.database, "user": c.username, "verify TLS": c.verify_tls,
         "secret": "set" if c.name in secrets or os.environ.get(c.secret_variable)
         else f"missing: set {c.secret_variable}" if c.type != "files" else "not needed"}
@@ -142,7 +151,7 @@ if known:
         shown = answer.value if answer.ok else answer.user_explanation
         {"ok": st.success, "ok_with_info": st.success, "warning": st.warning}.get(
             answer.state, st.error)(
-            f"{probe}: {answer.state}: {shown}"
+            f"{probe}: {plain('answer', answer.state)}: {shown}"
             + (f" ({answer.tech_explanation})" if answer.tech_explanation else ""))
 with st.expander("Add or change a connection", expanded=not known):
     f1, f2, f3 = st.columns(3)

@@ -330,3 +330,89 @@ def test_commit_then_undo_is_the_identity(companies_ws: Workspace,
     assert _state(ws) == before
     # leave the shared workspace as the next example expects it
     ws.con.execute("DELETE FROM decisions; DELETE FROM picks")
+
+
+# --- what a batch does, in a steward's words -----------------------------------------------
+
+
+def test_an_action_reads_as_a_sentence_with_names_and_field_labels() -> None:
+    from erpdata.commit import action_sentence
+
+    names = {"crm_name": "Nordisk Rør AS", "erp_name": "Nordisk Rør ASA"}
+    assert action_sentence("link", "company", "12", "customer", "100071", '{"last_modified": '
+                           'null}', **names) == (
+        "link CRM company 12 Nordisk Rør AS → customer 100071 Nordisk Rør ASA")
+    assert action_sentence("update_erp", "company", "12", "customer", "100071", {
+        "fields": {"phone": "+47 22 33 44 55", "streetad1": "Storgata 1"},
+        "before": {"phone": "22 33 44 55", "streetad1": None}}, **names) == (
+        "update ERP customer 100071 Nordisk Rør ASA — Phone: 22 33 44 55 → +47 22 33 44 55; "
+        "Street address 1: (empty) → Storgata 1")
+    assert action_sentence("update_crm", "company", "12", "customer", "100071", json.dumps({
+        "fields": {"postalzip": "0150"}, "before": {"postalzip": "150"}}), **names) == (
+        "update CRM company 12 Nordisk Rør AS — Postcode: 150 → 0150")
+    assert action_sentence("create_erp", "company", "12", "customer", None, {
+        "actor_type": "customer", "fields": {"name": "Nordisk Rør AS", "vatno": None,
+                                             "phone": "22 33 44 55"}},
+        crm_name="Nordisk Rør AS") == (
+        "create ERP customer for CRM company 12 Nordisk Rør AS — Name: Nordisk Rør AS; "
+        "Phone: 22 33 44 55")
+    assert action_sentence("link", "person", "P1", "person", "E1", {}, crm_name="Kari Berg",
+                           erp_name="Kari Berg") == (
+        "link CRM person P1 Kari Berg → ERP person E1 Kari Berg")
+    assert action_sentence("unlink", "company", "12", "customer", "100071",
+                           {"compensates": "link"}, **names) == (
+        "unlink CRM company 12 Nordisk Rør AS from customer 100071 Nordisk Rør ASA "
+        "(undoing an earlier link)")
+
+
+def test_a_batch_sample_summary_and_history_read_in_plain_words(ws: Workspace) -> None:
+    """The Commit page's sample, outcome and batch list: names looked up, no codes, no JSON
+    (the CLI's summary keeps its codes: a contract for scripts)."""
+    from erpdata.commit import batch_words, batches_in_words, describe_actions, summary_words
+
+    decide(ws, "company", "accept", "1", "customer:K2", user="kari")
+    decide(ws, "company", "accept", "4", "customer:K9", user="kari")
+    pick(ws, "company", "4", "customer:K9", "name", "value", "Fjord Fisk Nord AS")
+    preview = commit(ws, dry_run=True)
+    assert describe_actions(ws, preview.actions) == [
+        "link CRM company 1 Berg Bygg AB → customer K2 Berg Bygg",
+        "link CRM company 4 Fjord Fisk AS → customer K9 Nordlys Energi AS",
+        "update CRM company 4 Fjord Fisk AS — Name: Fjord Fisk AS → Fjord Fisk Nord AS; "
+        "Org. no / VAT no: 987654321 → 911111111",
+        "update ERP customer K2 Berg Bygg — Name: Berg Bygg → Berg Bygg AB; "
+        "Org. no / VAT no: (empty) → 5560360793",
+        "update ERP customer K9 Nordlys Energi AS — Name: Nordlys Energi AS → Fjord Fisk Nord "
+        "AS; City: Bodø → Tromsø"]
+    assert summary_words(preview).splitlines()[0] == (
+        "Dry run: the batch would make 2 links, 1 CRM update, 2 ERP updates.")
+    done = commit(ws, user="ola")
+    assert summary_words(done).splitlines() == [
+        "Batch 1 committed: 2 links, 1 CRM update, 2 ERP updates.",
+        *overwrite_lines(done.overwrites, done=True)]
+    shown = batches_in_words(ws)
+    assert shown[["Batch", "By", "Status", "What", "Waiting to be sent"]].values.tolist() == [
+        [1, "ola", "committed", "commit: 2 links, 1 CRM update, 2 ERP updates", 5]]
+    assert batch_words({"what": "sync", "update_crm": 3}) == (
+        "changes a sync brought in: 3 CRM updates")
+
+
+def test_left_out_decisions_and_sync_conflicts_read_with_names_and_labels(ws: Workspace
+                                                                          ) -> None:
+    import pandas as pd
+
+    from erpdata.commit import conflicts_in_words, left_out_in_words
+
+    left = pd.DataFrame({"kind": ["company", "company"], "crm_id": ["1", "5"],
+                         "erp": ["customer:K2", "new supplier"],
+                         "reason": ["the ERP record is already linked",
+                                    "the ERP requires Name"]})
+    assert left_out_in_words(ws, left).values.tolist() == [
+        ["CRM company 1 Berg Bygg AB", "customer K2 Berg Bygg",
+         "the ERP record is already linked"],
+        ["CRM company 5 Zzyzx Quux", "a new ERP supplier", "the ERP requires Name"]]
+    found = pd.DataFrame({"conflict_id": [7], "kind": ["company"], "crm_id": ["4"],
+                          "erp_actor_type": ["customer"], "erp_id": ["K9"],
+                          "field": ["postalcity"], "base_value": ["Bodø"],
+                          "ours": ["Tromsø"], "theirs": ["Narvik"]})
+    assert conflicts_in_words(ws, found).values.tolist() == [
+        [7, "ERP customer K9 Nordlys Energi AS", "City", "Bodø", "Tromsø", "Narvik"]]

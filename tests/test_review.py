@@ -4,13 +4,14 @@ score's waterfall."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from erpdata import match_workspace
+from erpdata import commit, decide, match_workspace
 from erpdata.explain import ExplainError, waterfall
 from erpdata.ingest import load_file
 from erpdata.review import (
@@ -169,24 +170,90 @@ def test_a_whole_address_is_one_pick(address_ws: Workspace) -> None:
     items = pick_items(diff(address_ws, "company", "1", "customer:100071"), "company")
     assert items == [
         PickItem("Name", ("name",), "Nordisk Rør AS", "Nordisk Rør ASA", "crm"),
-        # the CRM has no city: its default pick is the ERP's, so the address is mixed today
+        # the CRM has no city, yet the whole address defaults to the CRM (never "mixed")
         PickItem("Postal address", ("postalad1", "postalzip", "postalcity"),
-                 "Storgata 1, 0150", "Postboks 5, 0101, Oslo", "mixed"),
+                 "Storgata 1, 0150", "Postboks 5, 0101, Oslo", "crm"),
     ]
-    assert [i.next for i in items] == ["erp", "crm"]
-    assert pick_side(address_ws, "company", "1", "customer:100071", items[1].fields, "crm",
+    assert [i.next for i in items] == ["erp", "erp"]
+    assert pick_side(address_ws, "company", "1", "customer:100071", items[1].fields, "erp",
                      user="kari") == 3
     d = diff(address_ws, "company", "1", "customer:100071")
-    # the whole address comes from the CRM: never its street with the ERP's city
+    # the whole address comes from the ERP: never its street with the CRM's postcode
     rows = {f: tuple(None if pd.isna(v) else v for v in r)
-            for f, r in _rows(d, "pick", "erp_after", "picked_by").items()}
+            for f, r in _rows(d, "pick", "crm_after", "picked_by").items()}
     assert rows == {
         "name": ("crm", "Nordisk Rør AS", None),
-        "postalad1": ("crm", "Storgata 1", "kari"),
-        "postalzip": ("crm", "0150", "kari"),
-        "postalcity": ("crm", None, "kari"),
+        "postalad1": ("erp", "Postboks 5", "kari"),
+        "postalzip": ("erp", "0101", "kari"),
+        "postalcity": ("erp", "Oslo", "kari"),
     }
-    assert pick_items(d, "company")[1].current == "crm"
+    assert pick_items(d, "company")[1].current == "erp"
+    # a steward may still mix on purpose (one field on its own); the line then says so
+    pick(address_ws, "company", "1", "customer:100071", "postalzip", "crm", user="kari")
+    assert pick_items(diff(address_ws, "company", "1", "customer:100071"),
+                      "company")[1].current == "mixed"
+
+
+def _nulls(rows: dict[str, tuple[object, ...]]) -> dict[str, tuple[object, ...]]:
+    return {f: tuple(None if pd.isna(v) else v for v in r) for f, r in rows.items()}
+
+
+def test_the_default_takes_a_whole_address_from_one_side(address_ws: Workspace) -> None:
+    """The street differs and the CRM wins it: the postcode and the city, too, default to the
+    CRM, the city the ERP alone holds included; the commit writes the CRM's address whole."""
+    d = diff(address_ws, "company", "1", "customer:100071")
+    assert _nulls(_rows(d, "status", "pick", "crm_after", "erp_after")) == {
+        "name": ("different", "crm", "Nordisk Rør AS", "Nordisk Rør AS"),
+        "postalad1": ("different", "crm", "Storgata 1", "Storgata 1"),
+        "postalzip": ("different", "crm", "0150", "0150"),
+        # field by field, the ERP's city would be taken over: Storgata 1, 0150 Oslo is an
+        # address neither side holds
+        "postalcity": ("missing_crm", "crm", None, None),
+    }
+    decide(address_ws, "company", "accept", "1", "customer:100071", user="kari")
+    commit(address_ws, user="ola")
+    (payload,) = address_ws.con.execute("SELECT payload FROM actions WHERE action = "
+                                        "'update_erp'").fetchone() or (None,)
+    assert json.loads(payload) == {
+        "fields": {"name": "Nordisk Rør AS", "postalad1": "Storgata 1", "postalzip": "0150",
+                   "postalcity": None},
+        "before": {"name": "Nordisk Rør ASA", "postalad1": "Postboks 5", "postalzip": "0101",
+                   "postalcity": "Oslo"}}
+    assert address_ws.con.execute("SELECT count(*) FROM actions WHERE action = 'update_crm'"
+                                  ).fetchone() == (0,)
+
+
+@pytest.mark.parametrize(("winners", "side"), [
+    # the ERP export was loaded after the CRM one: its record is the newer
+    ({"postalad1": "newest", "postalzip": "newest", "postalcity": "newest"}, "erp"),
+    # winners that disagree: the group's first differing field (the street line) decides
+    ({"postalad1": "erp", "postalzip": "crm", "postalcity": "crm"}, "erp"),
+    ({"postalad1": "crm", "postalzip": "erp", "postalcity": "erp"}, "crm"),
+])
+def test_the_address_default_follows_the_winner_of_its_differing_fields(
+        address_ws: Workspace, winners: dict[str, str], side: str) -> None:
+    save_mappings(address_ws, "company", [
+        FieldMapping("name", "name", "both", mandatory=True),
+        *(FieldMapping(f, f, "both", winner=w) for f, w in winners.items())])  # type: ignore[arg-type]
+    d = diff(address_ws, "company", "1", "customer:100071")
+    assert {f: p for f, (p,) in _rows(d, "pick").items()} == {
+        "name": "crm", "postalad1": side, "postalzip": side, "postalcity": side}
+    assert pick_items(d, "company")[1].current == side
+
+
+def test_an_address_without_a_difference_takes_over_what_one_side_lacks(tmp_path: Path) -> None:
+    """No second address to mix with: the same street, the postcode only the ERP has."""
+    with Workspace.open(tmp_path / "t.duckdb") as ws:
+        load_file(ws, write_text(tmp_path / "c.csv", "id;name;postalad1;postalzip\n"
+                                 "1;Vest AS;Postboks 5;\n"), side="crm", kind="company")
+        load_file(ws, write_text(tmp_path / "e.csv", "id;type;name;postalad1;postalzip\n"
+                                 "K1;customer;Vest AS;Postboks 5;0101\n"),
+                  side="erp", kind="company")
+        d = diff(ws, "company", "1", "customer:K1")
+        assert _nulls(_rows(d, "status", "pick", "crm_after")) == {
+            "name": ("equal", "crm", "Vest AS"), "postalad1": ("equal", "crm", "Postboks 5"),
+            "postalzip": ("missing_crm", "erp", "0101")}
+        assert pick_items(d, "company") == []
 
 
 def test_take_all_erp_stores_every_pick_or_none(address_ws: Workspace) -> None:

@@ -7,6 +7,7 @@ import pytest
 from erpdata.commit import commit, undo
 from erpdata.decisions import Filter, decide, decide_bulk
 from erpdata.errors import ErpdataError
+from erpdata.ingest import load_file
 from erpdata.matching import match_workspace
 from erpdata.review import pick
 from erpdata.roles import AccessDenied, grant, role_of, users
@@ -54,6 +55,23 @@ def test_roles_are_enforced_by_the_engine(ws: Workspace, action, needed: str) ->
     with pytest.raises(AccessDenied, match=f"needs the {needed} role"):
         action(ws)
     assert snapshot(ws) == before
+
+
+def test_a_viewer_can_neither_load_nor_match(ws: Workspace, tmp_path) -> None:
+    """The issue's case: eve, a viewer, loaded a file and ran matching; both are refused
+    now, with who she is, her role and the role needed, and nothing is written."""
+    grant(ws, "ola", "steward", user="kari")
+    f = tmp_path / "more.csv"
+    f.write_text("id;name\n9;Eve Test AS\n", encoding="utf-8")
+    before = snapshot(ws)
+    with pytest.raises(AccessDenied, match=r"^user 'eve' is a viewer: loading files needs "
+                                            r"the steward role"):
+        load_file(ws, f, side="crm", kind="company", partial=True, user="eve")
+    with pytest.raises(AccessDenied, match=r"^user 'eve' is a viewer: running matching needs "
+                                            r"the steward role"):
+        match_workspace(ws, "company", user="eve")
+    assert snapshot(ws) == before
+    assert load_file(ws, f, side="crm", kind="company", partial=True, user="ola").inserted == 1
 
 
 def test_a_viewer_may_look_at_the_pending_batch(ws: Workspace) -> None:

@@ -42,11 +42,12 @@ from erpdata.matching.model import Model
 from erpdata.matching.normalised import stored_features
 from erpdata.matching.spec import Comparison, Inference, explain_comparisons
 from erpdata.progress import Cancelled, Progress, reporter
+from erpdata.roles import guarded, require_for
 from erpdata.schema import SIDES, Kind, check_side_kind, display_name_sql, fields
 from erpdata.settings import thresholds
 from erpdata.sources import sql_ident, sql_text
 from erpdata.states import refresh as refresh_states
-from erpdata.workspace import Workspace, current_user
+from erpdata.workspace import Workspace
 
 
 def _c(name: str, type_: str) -> Comparison:
@@ -331,6 +332,7 @@ def _last_good_model(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[int, M
     return None if row is None else (int(row[0]), Model.from_json(json.loads(row[1])))
 
 
+@guarded
 def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = None,
                     progress: Progress | None = None,
                     cancel: threading.Event | None = None,
@@ -345,8 +347,8 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
     check_side_kind("crm", kind)
     k: Kind = kind  # type: ignore[assignment]
     con = ws.cursor()
-    who = current_user(user)
     try:
+        who = require_for(ws, "match_workspace", user, con)  # before the run is recorded
         (run_id,) = con.execute(
             "INSERT INTO match_runs (kind, started_by, started_at, status) "
             "VALUES (?, ?, ?, 'running') RETURNING run_id", [k, who, datetime.now()]
@@ -484,6 +486,7 @@ def scoring_states(ws: Workspace, kind: str) -> dict[str, int]:
     return out
 
 
+@guarded
 def suggestions(ws: Workspace, kind: str = "company", *, links_only: bool = False,
                 band: str | None = None, crm_id: str | None = None,
                 limit: int | None = None) -> pd.DataFrame:

@@ -98,7 +98,7 @@ def test_the_stewards_flow_in_a_browser(workbench, browser_page, tmp_path: Path)
     expect(page.get_by_text("Sample of the actions")).to_be_visible(timeout=60_000)
     _shot(page, "commit")
     page.get_by_role("button", name=re.compile(r"^Commit \d+ decision")).click()
-    expect(page.get_by_text(re.compile(rf"batch 1: queued {accepted + 1} link"))).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"Batch 1 committed: {accepted + 1} link"))).to_be_visible()
 
     page.goto(url + "/reports")
     expect(page.get_by_role("heading", name="Reports")).to_be_visible()

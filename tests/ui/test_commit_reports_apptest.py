@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from erpdata import Filter, build_demo, decide_bulk, grant, match_workspace
 from erpdata.commit import commit
@@ -42,16 +44,21 @@ def test_dry_run_commit_and_undo(accepted: tuple[Path, int], open_page) -> None:
     path, n = accepted
     at = open_page(path, "commit")
     assert (at.metric[0].label, at.metric[0].value) == ("accepted links waiting", f"{n:,}")
-    assert set(at.dataframe[0].value["action"]) == {"link", "update_crm", "update_erp"}
+    sample = at.dataframe[0].value["What the batch does"]  # a few of each action type
+    assert {w.split(" ")[0] for w in sample} == {"link", "update"}
+    assert all(w.startswith(("link CRM company ", "update CRM company ",
+                             "update ERP customer ", "update ERP supplier ",
+                             "update ERP partner ")) for w in sample)
+    assert any(w.startswith("update ERP customer ") for w in sample)
     at.button(key="commit_check").click().run()
     finish_jobs(at)
     assert not at.exception
-    assert (at.metric[2].label, at.metric[2].value) == ("link", f"{n:,}")
+    assert (at.metric[2].label, at.metric[2].value) == ("links", f"{n:,}")
     assert _links(path) == 0  # the dry run wrote nothing
     at.button(key="commit_go").click().run()
     finish_jobs(at)
     assert not at.exception
-    assert at.success[0].value.startswith(f"batch 1: queued {n:,} link")
+    assert at.success[0].value.startswith(f"Batch 1 committed: {n:,} links, ")
     assert _links(path) == n
     assert at.metric[0].value == "0"
     at.button(key="undo_ask").click().run()
@@ -101,8 +108,9 @@ def test_the_activity_log_shows_who_did_what(accepted: tuple[Path, int], open_pa
     at.toggle(key="activity_show").set_value(True).run()
     assert not at.exception
     log = at.dataframe[0].value
-    assert len(log) == min(n, 50) and set(log["actor"]) == {"kari"}
-    assert set(log["action"]) == {"accept"}
+    assert len(log) == min(n, 50) and set(log["Who"]) == {"kari"}
+    assert log["What"].str.match(r"accepted the link CRM company \d+ \S.* → "
+                                 r"(customer|supplier|partner) \d+ \S").all()
     at.text_input(key="activity_user").input("ola").run()
     assert at.dataframe[0].value.empty
 
@@ -214,7 +222,7 @@ def test_a_commit_clicked_while_the_dry_run_runs_is_queued_and_makes_the_batch(
     at.run()
     assert not at.exception
     assert running.result.dry_run and workbench_ui.job("commit").label == "Committing"
-    assert at.success[0].value.startswith(f"batch 1: queued {n:,} link")
+    assert at.success[0].value.startswith(f"Batch 1 committed: {n:,} links, ")
     assert _links(path) == n
     with Workspace.open(path) as ws:
         assert ws.con.execute("SELECT count(*) FROM batches").fetchone() == (1,)
@@ -316,3 +324,89 @@ def test_work_asked_for_while_a_job_runs_is_queued_or_refused_never_dropped() ->
     _settle()
     assert ui.job("t") is queued and str(queued.error) == (
         "committing was not started: checking before it was cancelled")
+
+
+# --- words a steward uses: no raw keys, codes or JSON on the pages (issue 15, item 5) ----------
+
+#: What a steward must never have to decode: field keys, status and action codes, JSON, and
+#: ERP records as ``type:id``.
+RAW = re.compile(r"\b(streetad1|streetad2|postalad1|postalzip|postalcity|streetzip|streetcity|"
+                 r"vatno|number2|firstname|lastname|actor_type|erp_actor_type|crm_id|erp_id|"
+                 r"missing_crm|missing_erp|equal_normalised|update_erp|update_crm|create_erp|"
+                 r"last_modified|undecided)\b|[{}]|\b(customer|supplier|partner|person|"
+                 r"project):\w")
+
+
+def shown_text(at: AppTest) -> list[str]:
+    """Every text the page shows: headings, messages, metrics, tables (column names and
+    cells), the options of its selects and the labels of its buttons."""
+    out: list[str] = []
+    for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error",
+                 "success"):
+        out += [str(e.value) for e in getattr(at, kind)]
+    out += [f"{m.label} {m.value}" for m in at.metric]
+    for frame in [d.value for d in at.dataframe] + [t.value for t in at.table]:
+        out += [str(c) for c in frame.columns]
+        out += [str(v) for v in frame.astype(str).to_numpy().ravel()]
+    out += [str(o) for s in at.selectbox for o in s.options]
+    out += [b.label for b in at.button]
+    return out
+
+
+@pytest.fixture
+def worked(tmp_path: Path) -> Path:
+    """A demo-like day: companies accepted and committed by kari (links, updates on both
+    sides), persons accepted by ola and waiting for the commit."""
+    path = tmp_path / "worked.duckdb"
+    with Workspace.open(path) as ws:
+        build_demo(ws, size=200, seed=5)
+        match_workspace(ws, "company")
+        decide_bulk(ws, "accept", Filter(band="auto"), user="kari")
+        commit(ws, user="kari")
+        match_workspace(ws, "person")
+        decide_bulk(ws, "accept", Filter(kind="person", band="auto"), user="ola")
+    return path
+
+
+def test_the_commit_page_shows_no_raw_keys_codes_or_json(worked: Path, open_page) -> None:
+    at = open_page(worked, "commit")
+    sample = at.dataframe[0].value["What the batch does"].tolist()
+    assert any(w.startswith("link CRM person ") and " → ERP person " in w for w in sample)
+    assert any(w.startswith("update ERP person ") and " — " in w for w in sample)
+    at.button(key="commit_check").click().run()
+    finish_jobs(at)
+    assert not at.exception
+    raw = [t for t in shown_text(at) if RAW.search(t)]
+    assert raw == []
+    batches = next(d.value for d in at.dataframe if "Waiting to be sent" in d.value.columns)
+    assert batches["What"].str.match(r"commit: [\d,]+ links, [\d,]+ CRM updates, [\d,]+ ERP "
+                                     r"updates").all()
+    assert [m.label for m in at.metric][2:] == ["links", "CRM updates", "ERP updates",
+                                                "new ERP records", "unlinks"]
+
+
+def test_the_activity_log_shows_no_raw_keys_codes_or_json(worked: Path, open_page) -> None:
+    at = open_page(worked, "reports")
+    at.toggle(key="activity_show").set_value(True).run()
+    at.text_input(key="activity_user").input("kari").run()  # the commit's rows come first
+    assert not at.exception
+    log = at.dataframe[0].value
+    assert log["What"].str.startswith(("CRM record updated: CRM company ",
+                                       "ERP record updated: ERP customer ",
+                                       "ERP record updated: ERP supplier ",
+                                       "ERP record updated: ERP partner ",
+                                       "linked CRM company ")).all()
+    assert [t for t in shown_text(at) if RAW.search(t)] == []
+
+
+def test_the_overview_says_which_page_and_button_not_a_command_line(worked: Path,
+                                                                    open_page) -> None:
+    at = open_page(worked, "overview")
+    assert not at.get("code")  # no command line to copy
+    links = [(p.proto.page, p.proto.label) for p in at.get("page_link")]
+    assert [label for _, label in links] == ["Match", "Commit", "Reports", "Load"]
+    steps = [m.value for m in at.markdown]
+    assert any("**Accept the … auto links…**" in s for s in steps)
+    assert any(s.startswith("**Commit ") and "**Dry run the whole batch**" in s
+               for s in steps)
+    assert [t for t in shown_text(at) if RAW.search(t)] == []

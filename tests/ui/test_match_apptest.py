@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from erpdata import build_demo, decide, match_workspace
+from erpdata import Filter, build_demo, decide, decide_bulk, match_workspace
 from erpdata.workspace import Workspace
 from tests.ui.conftest import finish_jobs
 
@@ -40,7 +40,11 @@ def test_run_page_and_decide_in_bulk(demo_path: Path, open_page, tmp_path: Path)
     assert at.success[0].value.startswith(f"Last run (by tester): Companies: {links:,} "
                                           "suggested links")
     assert len(at.dataframe[0].value) == 50
-    assert any(c.value == f"undecided: {links:,}" for c in at.caption)
+    assert any(c.value == f"not decided yet: {links:,}" for c in at.caption)
+    # the queue in words: the decision state said plainly, the ERP record as "customer 100071"
+    shown = at.dataframe[0].value
+    assert set(shown["state"]) == {"not decided yet"}
+    assert shown["erp"].str.fullmatch(r"(customer|supplier|partner) \d+").all()
 
     at.button(key="match_next").click().run()
     assert not at.exception
@@ -146,7 +150,8 @@ def test_the_auto_band_is_committed_in_at_most_three_clicks(matched: Path, open_
     assert _count(matched, "SELECT count(*) FROM links WHERE kind = 'company'") == auto
     assert _count(matched, "SELECT count(*) FROM links l JOIN suggestions s USING "
                            "(kind, crm_id, erp_actor_type, erp_id) WHERE s.conflict") == 0
-    assert any(c.value.startswith(f"linked: {auto:,} · undecided: ") for c in at.caption)
+    assert any(c.value.startswith("not decided yet: ") and c.value.endswith(
+        f" · linked: {auto:,}") for c in at.caption)
     assert at.button(key="match_auto").label == "Accept the 0 auto links…"
 
 
@@ -175,3 +180,28 @@ def test_five_skipped_rows_shown_offer_exactly_five(matched: Path, open_page) ->
     assert not at.exception
     assert at.success[0].value.startswith("Batch 1 committed: 5 link(s)")
     assert _count(matched, "SELECT count(*) FROM links") == 5
+
+
+def test_a_viewer_sees_why_matching_and_committing_are_not_theirs(
+        demo_path: Path, open_page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A viewer's click would start a job the engine refuses: the buttons are off, and the
+    page says why, in the engine's words."""
+    import shutil
+
+    from erpdata import grant
+
+    path = tmp_path / "viewer.duckdb"
+    shutil.copy(demo_path, path)
+    with Workspace.open(path) as ws:
+        match_workspace(ws, "company")
+        grant(ws, "kari", "admin", user="kari")
+        assert decide_bulk(ws, "accept", Filter(band="auto"), user="kari").count > 0
+    monkeypatch.setenv("ERPDATA_USER", "eve")
+    at = open_page(path, "match")
+    assert at.button(key="run_match").disabled
+    said = ("user 'eve' is a viewer: running matching needs the steward role (an admin grants "
+            "it: erpdata role NAME ROLE)")
+    assert said in [c.value for c in at.caption]
+    at.switch_page("pages/commit.py").run()
+    assert at.button(key="commit_go").disabled
+    assert said.replace("running matching", "committing") in [c.value for c in at.caption]

@@ -58,10 +58,10 @@ def test_overview_shows_the_exact_counts(small_workspace: Path, workspace_env) -
 
     loads = at.dataframe[0].value  # newest first
     assert [(r.Load, r.Side, r.Kind, r.Rows, r.New, r.Changed) for r in loads.itertuples()] == [
-        (7, "erp", "project", 1, 1, 0), (6, "erp", "person", 3, 3, 0),
-        (5, "erp", "company", 7, 7, 0), (4, "crm", "project", 2, 2, 0),
-        (3, "crm", "person", 4, 4, 0), (2, "crm", "company", 5, 0, 0),
-        (1, "crm", "company", 6, 6, 0)]
+        (7, "ERP", "Projects", 1, 1, 0), (6, "ERP", "Persons", 3, 3, 0),
+        (5, "ERP", "Companies", 7, 7, 0), (4, "CRM", "Projects", 2, 2, 0),
+        (3, "CRM", "Persons", 4, 4, 0), (2, "CRM", "Companies", 5, 0, 0),
+        (1, "CRM", "Companies", 6, 6, 0)]
     assert loads["Flagged missing"].tolist() == [0, 0, 0, 0, 0, 1, 0]
 
 
@@ -115,8 +115,13 @@ def test_empty_workspace_says_what_to_do(tmp_path: Path, workspace_env) -> None:
 
     assert [m.value for m in at.metric] == ["0.0 %"] * 3
     assert "empty" in at.info[0].value
-    assert "erpdata load" in at.code[0].value
-    assert f"ERPDATA_WORKSPACE={path.resolve()}" in at.code[0].value
+    # the page and the button, not a command line (the workbench holds the workspace open)
+    assert not at.get("code")
+    assert [(p.proto.page, p.proto.label) for p in at.get("page_link")] == [
+        ("load", "Load")]
+    assert at.markdown[0].value.startswith("**Load the exports** (companies, persons, "
+                                           "projects lack a CRM or an ERP export)")
+    assert "**Load into …**" in at.markdown[0].value
 
 
 def test_unusable_workspace_is_an_error_message_not_a_traceback(

@@ -14,6 +14,10 @@ def test_mappings_are_shown_saved_and_validated(empty_workspace: Path, open_page
     at = open_page(path, "settings")
     editor = at.dataframe[0].value  # the data editor, one row per ERP field
     assert editor["erp_field"].tolist() == [m.erp_field for m in DEFAULTS["company"]]
+    # each field by its label (SuperOffice's name) first, the stored key beside it
+    labels = dict(zip(editor["erp_field"], editor["label"], strict=True))
+    assert (labels["name"], labels["streetad1"], labels["vatno"]) == (
+        "Name", "Street address 1", "Org. no / VAT no")
     at.button(key="settings_save").click().run()
     assert not at.exception
     assert at.success[0].value == "Companies: mappings saved."
@@ -69,16 +73,16 @@ def test_connections_are_added_and_tested(empty_workspace: Path, open_page,
     assert at.success[0].value == "Connection exports saved."
     table = at.dataframe[-1].value
     assert table[["name", "type", "side", "secret"]].values.tolist() == [
-        ["exports", "files", "erp", "not needed"]]
+        ["exports", "files", "ERP", "not needed"]]
     at.button(key="conn_test").click().run()
     # an ERP folder without exports would turn every update of a sync into an error
     assert at.error[-1].value == (
-        f"exports: error: the folder {tmp_path} holds no ERP export files: a sync could not "
-        "read, and so could not update, any ERP record (looked for erp_company.*, "
+        f"exports: does not work: the folder {tmp_path} holds no ERP export files: a sync "
+        "could not read, and so could not update, any ERP record (looked for erp_company.*, "
         "erp_person.*, erp_project.*)")
     (tmp_path / "erp_company.csv").write_text("id,name\n1,Agder Rør AS\n", encoding="utf-8")
     at.button(key="conn_test").click().run()
-    assert at.success[-1].value == f"exports: ok: export folder {tmp_path}: erp_company.csv"
+    assert at.success[-1].value == f"exports: works: export folder {tmp_path}: erp_company.csv"
     # a connection that cannot work is refused with the reason
     at.text_input(key="conn_name").input("erp2").run()
     at.selectbox(key="conn_type").set_value("tryton").run()
