@@ -52,6 +52,7 @@ from erpdata.errors import ErpdataError
 from erpdata.progress import Progress
 from erpdata.roles import guarded, require_for, role_of
 from erpdata.schema import ACTOR_TYPES
+from erpdata.sql import sql_ident, sql_list, sql_text
 from erpdata.workspace import Workspace
 
 __all__ = [
@@ -1032,11 +1033,6 @@ _ERP_PROJECT_ID_BASE = 700_000
 _ACTOR_TYPES = ACTOR_TYPES["company"]  # customer, supplier, partner: actor index 0, 1, 2
 
 
-def _sql_list(values: Sequence[str]) -> str:
-    """A DuckDB list literal, for ``list_extract`` lookups by a 1-based index."""
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
-
-
 def _dict(idx: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
     """Rows of ``values`` picked by ``idx``, dictionary-encoded (gathers move integers only)."""
     return pa.DictionaryArray.from_arrays(pa.array(idx, pa.int32()), values)
@@ -1140,7 +1136,7 @@ c AS (SELECT *, CASE x_case WHEN 1 THEN upper(n2) WHEN 2 THEN lower(n2) ELSE n2 
 _CRM_COMPANY_SQL = _COMPANY_CTE + f"""
 SELECT id::VARCHAR AS id, name,
     CASE x_dept WHEN 0 THEN NULL WHEN 7 THEN 'Avd. ' || city
-         ELSE list_extract({_sql_list(_CRM_DEPARTMENTS)}, x_dept) END AS department,
+         ELSE list_extract({sql_list(_CRM_DEPARTMENTS)}, x_dept) END AS department,
     CASE WHEN NOT x_org_miss THEN org_fmt(cc, org_digits, org_sfx, x_org_style) END AS vatno,
     CASE WHEN x_code THEN upper(left(split_part(base, ' ', 1), 3)
                                 || left(split_part(base, ' ', 2), 3)) END AS number1,
@@ -1162,7 +1158,7 @@ FROM c
 
 _ERP_COMPANY_SQL = _COMPANY_CTE + f"""
 SELECT id::VARCHAR AS id,
-    list_extract({_sql_list(_ACTOR_TYPES)}, actor + 1) AS actor_type, name,
+    list_extract({sql_list(_ACTOR_TYPES)}, actor + 1) AS actor_type, name,
     CASE WHEN NOT x_org_miss THEN org_fmt(cc, org_digits, org_sfx, x_org_style) END AS vatno,
     upper(left(slug, 10)) AS number1,
     account::VARCHAR AS number2,
@@ -1225,7 +1221,7 @@ _ERP_PERSON_SQL = _PERSON_CTE + f"""
         CASE WHEN cc = 'NL' THEN concat_ws(' ', nullif(middle, ''), last) ELSE last END AS l
     FROM ph)
 SELECT id::VARCHAR AS id, parent_key::VARCHAR AS parent_key,
-    list_extract({_sql_list(_ACTOR_TYPES)}, parent_actor + 1) AS parent_actor_type,
+    list_extract({sql_list(_ACTOR_TYPES)}, parent_actor + 1) AS parent_actor_type,
     f AS firstname,
     CASE x_last WHEN 1 THEN typo(l, 1 + CAST(floor(x_u * 3) AS INTEGER), x_u)
                 WHEN 2 THEN upper(l) WHEN 3 THEN translit(l) ELSE l END AS lastname,
@@ -1256,7 +1252,7 @@ SELECT id::VARCHAR AS id, company_id::VARCHAR AS company_id, pname AS name,
     CASE WHEN x_erp_number THEN pnumber ELSE (10000 + id)::VARCHAR END AS number,
     CASE WHEN x_text THEN ptext END AS text,
     dmy(day_of(end_day)) AS enddate,
-    list_extract({_sql_list(_STATUS_CRM)}, status + 1) AS status,
+    list_extract({sql_list(_STATUS_CRM)}, status + 1) AS status,
     ptype AS project_type, manager AS project_manager
 FROM j
 """
@@ -1264,14 +1260,14 @@ FROM j
 #: x_name: 1 number prefix, 2 upper, 3 typo, 4 cut to 20 characters.
 _ERP_PROJECT_SQL = _PROJECT_CTE + f"""
 SELECT id::VARCHAR AS id, parent_key::VARCHAR AS parent_key,
-    list_extract({_sql_list(_ACTOR_TYPES)}, parent_actor + 1) AS parent_actor_type,
+    list_extract({sql_list(_ACTOR_TYPES)}, parent_actor + 1) AS parent_actor_type,
     pnumber AS number,
     CASE x_name WHEN 1 THEN pnumber || ' ' || pname WHEN 2 THEN upper(pname)
                 WHEN 3 THEN typo(pname, 1, x_u) WHEN 4 THEN left(pname, 20) ELSE pname END
         AS name,
     CASE WHEN x_text THEN ptext END AS text,
     strftime(day_of(end_day + x_shift), '%Y-%m-%d') AS enddate,
-    list_extract({_sql_list(_STATUS_ERP)}, CASE WHEN x_status THEN 3 ELSE status + 1 END)
+    list_extract({sql_list(_STATUS_ERP)}, CASE WHEN x_status THEN 3 ELSE status + 1 END)
         AS status,
     budget::VARCHAR AS budget,
     iso_ts(x_modified) AS last_modified
@@ -1794,9 +1790,8 @@ def _copy_sql(key: TableKey, sql: str, path: Path) -> str:
     cols = []
     for i, (column, header) in enumerate(headers.items()):
         label = (_BOM + header) if (i == 0 and key[0] == "crm") else header
-        cols.append(f'{column} AS "{label}"')
-    target = str(path).replace("'", "''")
-    return (f"COPY (SELECT {', '.join(cols)} FROM ({sql})) TO '{target}' "
+        cols.append(f"{column} AS {sql_ident(label)}")
+    return (f"COPY (SELECT {', '.join(cols)} FROM ({sql})) TO {sql_text(str(path))} "
             f"(FORMAT csv, HEADER, DELIMITER '{_DELIMITERS[key[0]]}', QUOTE '\"', ESCAPE '\"')")
 
 

@@ -60,7 +60,8 @@ from erpdata.schema import (
     fields,
     table_name,
 )
-from erpdata.sources import STAGE, Source, drop_stage, read_source, sql_text
+from erpdata.sources import STAGE, Source, drop_stage, read_source
+from erpdata.sql import sql_text
 from erpdata.workspace import Workspace, current_user
 
 _DATE_FORMATS = ["%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%Y%m%d", "%d.%m.%y"]

@@ -34,6 +34,7 @@ import duckdb
 import pyarrow as pa
 
 from erpdata.errors import ErpdataError, IngestError, column_letter
+from erpdata.sql import sql_ident, sql_text
 
 STAGE = "_stage"  # a view: _row + c0..cN over RAW
 RAW = "_raw"
@@ -300,17 +301,6 @@ def _value_findings(con: duckdb.DuckDBPyConnection, width: int) -> list[tuple[An
 def _describe(src: Source, index: int) -> str:
     """``'name' (B)``: a column as a spreadsheet user sees it."""
     return f"'{src.headers[index]}' ({column_letter(index)})"
-
-
-def sql_text(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def sql_ident(name: str) -> str:
-    """A quoted SQL identifier: a column name from an export (spaces, quotes) is data, never
-    SQL."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def drop_stage(con: duckdb.DuckDBPyConnection) -> None:

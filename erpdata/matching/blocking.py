@@ -35,7 +35,7 @@ from scipy import sparse
 from sparse_dot_topn import sp_matmul_topn
 
 from erpdata.matching.spec import KEY_TYPES, NAME_TYPES, Comparison
-from erpdata.sources import sql_ident
+from erpdata.sql import sql_ident
 
 #: Joined rows a key rule may produce, before the per-record cap: it sets how many records may
 #: share a key (never fewer than ``MIN_CAP``). As a key's weight is shared among its holders, a

@@ -27,7 +27,7 @@ from erpdata.matching import model as fs
 from erpdata.matching.prepare import features
 from erpdata.matching.spec import NAME_TYPES, Comparison, explain_comparisons
 from erpdata.progress import Progress
-from erpdata.sources import sql_ident
+from erpdata.sql import sql_ident, sql_text
 
 TOP = 5
 #: A candidate below this probability is not shown: "no candidate" is an honest answer.
@@ -399,8 +399,7 @@ def _explanations(comps: Sequence[Comparison], field_w: np.ndarray, gamma: np.nd
         labels = ", ".join(f"'{x}'" for x in ("missing", *compare.LEVELS[c.type].labels))
         data[f"l{k}"] = gamma[:, k].astype(np.int32) + 2  # missing (-1) is the first label
         data[f"w{k}"] = np.round(field_w[:, k], 3)
-        name = c.name.replace("'", "''")
-        parts.append(f"'{name}': {{'level': [{labels}][l{k}], 'weight': w{k}}}")
+        parts.append(f"{sql_text(c.name)}: {{'level': [{labels}][l{k}], 'weight': w{k}}}")
     if not len(field_w):
         return np.array([], dtype=object)
     con = duckdb.connect()

@@ -24,7 +24,7 @@ import pandas as pd
 
 from erpdata.matching.prepare import FEATURES_VERSION, features
 from erpdata.matching.spec import Comparison
-from erpdata.sources import sql_ident
+from erpdata.sql import sql_ident
 from erpdata.workspace import Workspace
 
 

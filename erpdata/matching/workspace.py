@@ -45,7 +45,7 @@ from erpdata.progress import Cancelled, Progress, reporter
 from erpdata.roles import guarded, require_for
 from erpdata.schema import SIDES, Kind, check_side_kind, display_name_sql, fields
 from erpdata.settings import thresholds
-from erpdata.sources import sql_ident, sql_text
+from erpdata.sql import sql_ident, sql_text
 from erpdata.states import refresh as refresh_states
 from erpdata.workspace import Workspace
 
