@@ -22,7 +22,7 @@ import streamlit as st
 
 from erpdata.errors import ErpdataError
 from erpdata.progress import Cancelled, Progress
-from erpdata.workspace import Workspace, current_user, resolve_path
+from erpdata.workspace import Workspace, acting, current_user, resolve_path
 
 DEMO_SIZE_ENV = "ERPDATA_DEMO_SIZE"
 DEFAULT_DEMO_SIZE = 2000
@@ -45,19 +45,32 @@ _opened_inode: weakref.WeakKeyDictionary[Workspace, int] = weakref.WeakKeyDictio
 
 
 def _close(ws: Workspace) -> None:
+    """The cache dropped ``ws``: closed now, or, while jobs hold it (:class:`Job`), when the
+    last of them ends (:meth:`Workspace.close` waits for :meth:`Workspace.release`)."""
     ws.close()
 
 
 def _same_file(ws: Workspace) -> bool:
     """False (and closed) when the file was deleted or replaced since it was opened, say by a
-    restored backup: DuckDB would otherwise hand the same stale database to the next open."""
+    restored backup: DuckDB would otherwise hand the same stale database to the next open.
+
+    While a job still holds it, it is kept (True) until the job ends: closing it would pull
+    the connection from under the job, and opening the new file meanwhile would get the
+    stale database from DuckDB. The next script run after the job checks again."""
     try:
         same = ws.path.stat().st_ino == _opened_inode.get(ws)
     except OSError:
         same = False
+    if not same and ws.holders:
+        return True
     if not same:
         ws.close()
     return same
+
+
+def _open_workspaces() -> list[Workspace]:
+    """The workspaces the cache opened that are not closed (one, in practice)."""
+    return [ws for ws in list(_opened_inode.keys()) if not ws.closed]
 
 
 @st.cache_resource(show_spinner=False, validate=_same_file, on_release=_close)
@@ -84,11 +97,91 @@ def counts(ws: Workspace) -> dict[str, Any]:
 
 def auth_configured() -> bool:
     """True when ``[auth]`` is in the app's secrets: users then sign in with ``st.login``
-    (OIDC), and nobody works under a local name."""
-    try:
-        return "auth" in st.secrets
-    except Exception:  # no secrets.toml at all
-        return False
+    (OIDC), and nobody works under a local name. No secrets file, or one without ``[auth]``:
+    False, a one-person workbench under the local name.
+
+    Fails closed: a secrets file that exists but cannot be read or parsed, or an ``[auth]``
+    section ``st.login`` could not sign in with, stops the app here with an error naming the
+    file and line (see :func:`auth_problem`). It used to count as "no auth configured", so a
+    typo in ``[auth]`` opened the workbench to everyone as the local user."""
+    problem, configured = auth_problem()
+    if problem is not None:
+        st.error(problem)
+        st.stop()
+    return configured
+
+
+#: What ``st.login()`` (the default provider, as the Sign in button calls it) needs in
+#: ``[auth]``: Streamlit's ``validate_auth_credentials`` refuses a sign-in without them.
+AUTH_KEYS = ("redirect_uri", "cookie_secret")
+AUTH_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+
+_STOPPED = ("The workbench does not start with it: a broken sign-in set-up would otherwise let "
+            "everyone in as the local user. Correct the file (or remove its [auth] section to "
+            "work as one local user), then reload this page.")
+
+
+def auth_problem() -> tuple[str | None, bool]:
+    """``(problem, configured)``: what is wrong with the app's secrets files or ``[auth]``
+    section (``None``: nothing), and whether sign-in is configured.
+
+    Reads the files Streamlit reads (its ``secrets.files`` option) itself, because
+    ``st.secrets`` says "no secrets" both when there is no file and when the file does not
+    parse. Never quotes a secret: only file names, lines and key names."""
+    import re
+    import tomllib
+
+    from streamlit import config
+
+    found = False
+    where, auth = "the app's secrets", None
+    for entry in config.get_option("secrets.files"):
+        if not str(entry).endswith(".toml"):  # a folder of Kubernetes secrets: Streamlit's
+            continue
+        path = Path(entry)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return f"{path}: the secrets file exists but cannot be read ({why}). {_STOPPED}", False
+        found = True
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            at = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+            what = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
+            line = f", line {at.group(1)}, column {at.group(2)}" if at else ""
+            return f"{path}{line}: not valid TOML: {what}. {_STOPPED}", False
+        if "auth" in data:  # a later file's [auth] replaces an earlier one's, as in Streamlit
+            header = next((i for i, row in enumerate(text.splitlines(), 1)
+                           if re.match(r'\s*(\[\s*"?auth"?\s*[\].]|"?auth"?\s*[.=])', row)),
+                          None)
+            where = f"{path}, line {header}" if header else str(path)
+            auth = data["auth"]
+    try:  # not in a file: secrets given in code (AppTest's at.secrets) or a secrets folder
+        auth = st.secrets.get("auth") if auth is None else auth
+    except Exception as exc:  # what Streamlit itself cannot read (a secrets folder)
+        if not found:
+            return None, False  # no secrets at all: a one-person workbench
+        return f"the app's secrets cannot be read: {exc}. {_STOPPED}", False
+    if auth is None:
+        return None, False
+    if not hasattr(auth, "get"):
+        return f"{where}: auth must be a section ([auth]), not a single value. {_STOPPED}", False
+    provider = auth.get("default") if hasattr(auth.get("default"), "get") else auth
+    missing = [k for k in AUTH_KEYS if not auth.get(k)]
+    missing += [k for k in AUTH_PROVIDER_KEYS if not provider.get(k)]
+    if missing:
+        return (f"{where}: the [auth] section lacks {', '.join(missing)}, which st.login needs "
+                "to sign users in (the provider's keys directly under [auth] or under "
+                f"[auth.default]). {_STOPPED}"), False
+    if not str(auth.get("redirect_uri")).endswith("/oauth2callback"):
+        return (f"{where}: redirect_uri must end with /oauth2callback (such as "
+                "http://localhost:8501/oauth2callback), or signing in cannot return to the "
+                f"workbench. {_STOPPED}"), False
+    return None, True
 
 
 def connection_secrets() -> dict[str, str]:
@@ -103,14 +196,15 @@ def connection_secrets() -> dict[str, str]:
 
 @st.cache_resource(show_spinner=False, on_release=lambda c: c.close())
 def _live_system(path: str, name: str, secret: str | None) -> Any:
-    from erpdata.connections import get_connection, open_connector
+    from erpdata.connections import get_connection, open_connector, serialised
 
-    return open_connector(get_connection(workspace(), name), secret)
+    return serialised(open_connector(get_connection(workspace(), name), secret), name)
 
 
 def live_system(name: str) -> Any:
     """The open connector of connection ``name`` (one per process: a live system keeps its
-    session between script runs)."""
+    session between script runs), shared by every session and job, so its calls take turns
+    (:func:`erpdata.connections.serialised`; its ``close`` too, when the cache drops it)."""
     return _live_system(str(workspace_path()), name, connection_secrets().get(name))
 
 
@@ -167,6 +261,25 @@ class Job:
     #: the process's jobs by name (:func:`_jobs`), held here because the worker thread that
     #: hands over to the next queued job runs outside any script run
     registry: dict[str, Job] | None = field(default=None, repr=False)
+    #: the workspaces this job holds open from its making (queued too) to its end: the cache
+    #: dropping one (a cleared cache, a replaced file) closes it only after the job; None:
+    #: every workspace the cache has open, since ``work`` got its own from there
+    workspaces: list[Workspace] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        held = _open_workspaces() if self.workspaces is None else self.workspaces
+        self.workspaces = []
+        for ws in held:
+            try:
+                self.workspaces.append(ws.retain())
+            except ErpdataError:  # closed meanwhile: not ours to hold
+                continue
+
+    def _release(self) -> None:
+        """Let go of the workspaces (once): a cache that dropped one closes it now."""
+        held, self.workspaces = self.workspaces or [], []
+        for ws in held:
+            ws.release()
 
     def start(self) -> Job:
         threading.Thread(target=self._run, name=f"erpdata-{self.label}", daemon=True).start()
@@ -183,7 +296,9 @@ class Job:
 
     def _run(self) -> None:
         try:
-            self.result = self.work(self._progress, self.cancel)
+            # a write kept waiting by this job is told whose and what it is
+            with acting(self.started_by or None, self.label[:1].lower() + self.label[1:]):
+                self.result = self.work(self._progress, self.cancel)
             self._progress("done", 1.0)
         except BaseException as exc:  # shown to the user by the script run that polls
             self.error = exc
@@ -196,6 +311,7 @@ class Job:
         finds this job done and starts its own, never neither. A cancelled job takes its
         queue with it (Cancel means "stop this"), each queued job ending as cancelled, so the
         page says so instead of running work the steward just stopped."""
+        self._release()
         with _jobs_lock:
             nxt = self.queued.pop(0) if self.queued else None
             if nxt is not None:

@@ -68,6 +68,8 @@ POLICY: dict[str, Policy] = {
     "save_mappings": Policy("admin", "changing field mappings"),
     "import_toml": Policy("admin", "changing field mappings"),
     "save_thresholds": Policy("admin", "changing thresholds"),
+    "save_allowed_folders": Policy("admin", "changing the folders files may be read from"),
+    "allowed_path": Policy("admin", "reading a file on the server"),
     # steward: the work on records
     "build_demo": Policy("steward", "building the demo"),
     "load_file": Policy("steward", "loading files"),

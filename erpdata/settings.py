@@ -26,7 +26,7 @@ import pandas as pd
 import tomli_w
 
 from erpdata.errors import ErpdataError
-from erpdata.roles import guarded, require, require_for
+from erpdata.roles import guarded, require_for
 from erpdata.schema import KINDS, Kind, check_side_kind, synced_fields
 from erpdata.workspace import Workspace
 
@@ -279,6 +279,7 @@ def allowed_folders(ws: Workspace, con: duckdb.DuckDBPyConnection | None = None
     return [Path(p) for p in json.loads(row[0])]
 
 
+@guarded
 def save_allowed_folders(ws: Workspace, folders: list[str | Path], *,
                          user: str | None = None) -> list[Path]:
     """Replace the allowed folders, audited; admins only (they decide what a page may read
@@ -286,7 +287,6 @@ def save_allowed_folders(ws: Workspace, folders: list[str | Path], *,
     stored resolved (symlinks and ``..`` followed), as :func:`~erpdata.paths.allowed_path`
     compares resolved paths. Every bad folder is named at once; nothing is written then."""
     cur = ws.cursor()
-    require(ws, "admin", "changing the folders files may be read from", user, cur)
     new: list[Path] = []
     bad: list[str] = []
     for given in folders:
@@ -302,7 +302,7 @@ def save_allowed_folders(ws: Workspace, folders: list[str | Path], *,
     if bad:
         raise ErpdataError("allowed folders not saved: " + "; ".join(bad))
     with ws.transaction(cur):
-        who = require(ws, "admin", "changing the folders files may be read from", user, cur)
+        who = require_for(ws, "save_allowed_folders", user, cur)
         before = [str(p) for p in allowed_folders(ws, cur)]
         after = [str(p) for p in new]
         ws.set_meta(ALLOWED_FOLDERS_KEY, json.dumps(after), cur)

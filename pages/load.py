@@ -28,10 +28,14 @@ from erpdata import (
     fields,
     load_file,
 )
+from erpdata.commit import field_label
 from erpdata.connections import connections, get_connection, open_connector
 from erpdata.ingest import changes, preview
+from erpdata.paths import allowed_path
 from erpdata.progress import Progress
+from erpdata.roles import role_of
 from erpdata.sources import check_size
+from erpdata.states import plain
 from erpdata.sync import pull
 
 ws = ui.workspace()
@@ -66,8 +70,17 @@ elif job is not None and ui.job_outcome(job):
     st.success(f"{job.result.summary()} (by {job.started_by})")
     _left_empty(job.result)
     with st.expander("What the last load changed"):
-        st.dataframe(pd.DataFrame(changes(ws, job.result.load_id, limit=200)),
-                     hide_index=True, width="stretch")
+        done = pd.DataFrame(changes(ws, job.result.load_id, limit=200),
+                            columns=["actor_type", "record_id", "change", "field", "old_value",
+                                     "new_value"])
+        st.dataframe(pd.DataFrame({
+            "Record": [" ".join(str(x) for x in (t, i) if x) for t, i in
+                       zip(done["actor_type"].fillna(""), done["record_id"], strict=True)],
+            "Change": done["change"].map(lambda c: plain("change", c)),
+            "Field": [field_label(job.result.side, job.result.kind, f) if f else ""
+                      for f in done["field"]],
+            "Before": done["old_value"], "After": done["new_value"]}),
+            hide_index=True, width="stretch", key="load_changes")
 
 c1, c2, c3 = st.columns(3)
 side = c1.segmented_control("Side", SIDES, default="crm", key="load_side",
@@ -88,11 +101,12 @@ def _start(path: Path | None, data: bytes | None, shown: str, side: str, kind: s
 
     def work(progress: Progress, _cancel: threading.Event, ws: Workspace = ws) -> LoadResult:
         with tempfile.TemporaryDirectory() as tmp:
-            source = path
             if data is not None:  # an upload: the worker's own copy of the file
                 source = Path(tmp) / shown
                 source.write_bytes(data)
-            assert source is not None
+            else:  # checked again: the file may have been swapped since the preview
+                assert path is not None
+                source = allowed_path(ws, path, user=name)
             # propose=False: the editor showed the values' proposal; what it holds now is final
             return load_file(ws, source, side=side, kind=kind, mapping=mapping,
                              actor_type=actor, user=name, display=shown, progress=progress,
@@ -129,7 +143,18 @@ if live:
               help="Reads every record of this kind from the connection, like a full export.")
 
 upload = st.file_uploader("Export file", key="load_file")
-typed_path = st.text_input("…or a path on this machine", key="load_path")
+# A typed path reads a file on the server, as the one user the workbench runs as: admins only,
+# inside the folders listed in Settings (the engine refuses anything else, whatever is shown).
+role = role_of(ws, name)
+typed_path = st.text_input("…or a path on the server", key="load_path",
+                           disabled=role != "admin",
+                           help="Only files in the folders listed in Settings (default: the "
+                                "workspace's folder); hidden files and secrets.toml are never "
+                                "read.")
+if role != "admin":
+    st.caption(f"Typing a path on the server is for admins (you are a {role}); "
+               + ("uploading an export is open to you." if role == "steward" else
+                  "loading files needs the steward role."))
 if upload is None and not typed_path.strip():
     st.stop()
 
@@ -140,7 +165,7 @@ with tempfile.TemporaryDirectory() as tmp:
             check_size(upload.size, shown)  # before a byte of it is written here
             path.write_bytes(upload.getvalue())
         else:
-            path, shown = Path(typed_path.strip()).expanduser(), typed_path.strip()
+            path, shown = allowed_path(ws, typed_path, user=name), typed_path.strip()
         pv = preview(path, side=side, kind=kind, display=shown, ws=ws, actor_type=actor)
     except ErpdataError as exc:
         st.error(str(exc))
@@ -149,11 +174,15 @@ with tempfile.TemporaryDirectory() as tmp:
                 "where the header was not recognised):")
     st.caption(" · ".join(pv.proposal))  # key (and parent): which column, and why
     options = ["extra", "id", *(f.name for f in fields(side, kind))]
+    field_words = {"extra": "(no field: kept as extra)", "id": "Record id",
+                   **{f.name: f.label for f in fields(side, kind)}}
     table = pd.DataFrame(pv.columns, columns=["header", "field", "how"])
     edited = st.data_editor(table, key=f"load_mapping_{side}_{kind}", hide_index=True,
                             disabled=["header", "how"], width="stretch", column_config={
-                                "field": st.column_config.SelectboxColumn("Field",
-                                                                          options=options)})
+                                "header": "Column", "how": "Why",
+                                "field": st.column_config.SelectboxColumn(
+                                    "Field", options=options,
+                                    format_func=lambda f: field_words.get(f, f))})
     st.dataframe(pv.rows, hide_index=True, width="stretch")
     # Rows left as proposed keep every field their column feeds (a key column that is also
     # the number shows once in the editor); edited rows say what they now feed.

@@ -19,12 +19,14 @@ import workbench_ui as ui
 from erpdata import KINDS, ErpdataError, grant, mappings, save_mappings
 from erpdata.connections import TYPES, Connection, add_connection, connections, test_connection
 from erpdata.review import field_labels
-from erpdata.roles import ROLES, users
+from erpdata.roles import ROLES, role_of, users
 from erpdata.settings import (
     DIRECTIONS,
     WINNERS,
+    allowed_folders,
     from_frame,
     import_toml,
+    save_allowed_folders,
     save_thresholds,
     thresholds,
     to_frame,
@@ -106,6 +108,35 @@ if t3.button("Save thresholds", key="thresholds_save"):
         st.session_state["settings_done"] = (f"{ui.KIND_LABELS[kind]}: thresholds saved; run "
                                              "matching to apply them.")
         st.rerun()
+
+# --- folders a typed path may read ---------------------------------------------------------------
+st.subheader("Server folders")
+st.caption("On the Load page an admin may type the path of a file on the server instead of "
+           "uploading it, but only of a file in one of these folders, and never a hidden file "
+           "or a secrets.toml. Everyone else uploads their exports.")
+folders = [str(f) for f in allowed_folders(ws)]
+if folders:
+    st.dataframe(pd.DataFrame({"Folder": folders}), hide_index=True, width="stretch",
+                 key="folders_table")
+else:
+    st.caption("No folder is listed: nobody loads a file by its path.")
+my_role = role_of(ws, name)
+if my_role == "admin":
+    text = st.text_area("Allowed folders, one whole path per line (empty: none)",
+                        "\n".join(folders), key="folders_text")
+    if st.button("Save folders", key="folders_save"):
+        try:
+            saved = save_allowed_folders(ws, [x for x in text.splitlines() if x.strip()],
+                                         user=name)
+        except ErpdataError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["settings_done"] = (
+                "Server folders saved: " + ", ".join(map(str, saved)) if saved else
+                "Server folders saved: none, so nobody loads a file by its path.")
+            st.rerun()
+else:
+    st.caption(f"Only an admin changes them (you are a {my_role}).")
 
 # --- users and roles ---------------------------------------------------------------------------
 st.subheader("Users and roles")

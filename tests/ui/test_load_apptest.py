@@ -204,3 +204,84 @@ def test_lenient_choice_loads_and_lists_the_cells_left_empty(tmp_path: Path,
     with Workspace.open(empty_workspace) as ws:
         assert ws.con.execute("SELECT id, birthdate IS NULL FROM crm_person ORDER BY id"
                               ).fetchall() == [("10", False), ("11", True)]
+
+
+def test_a_steward_cannot_type_a_server_path(tmp_path: Path, empty_workspace: Path,
+                                             open_page) -> None:
+    """Uploads stay open to stewards; the typed path is disabled, and a path typed while the
+    user was an admin (a one-person workspace) is refused by the engine once they are a
+    steward, naming the user, their role and the role needed."""
+    from erpdata.roles import grant
+
+    at = open_page(empty_workspace, "load")
+    f = write_text(tmp_path / "firma.csv", "id;name\n1;Hansen AS\n")
+    at.text_input(key="load_path").set_value(str(f)).run()
+    assert at.dataframe and not at.error  # an admin (nobody listed): the preview shows
+    with Workspace.open(empty_workspace) as ws:
+        grant(ws, "tester", "steward", user="boss")
+    at.run()
+    assert not at.exception
+    assert at.text_input(key="load_path").disabled
+    assert ("Typing a path on the server is for admins (you are a steward); uploading an "
+            "export is open to you.") in [c.value for c in at.caption]
+    assert [e.value for e in at.error] == [
+        "user 'tester' is a steward: reading a file on the server needs the admin role (an "
+        "admin grants it: erpdata role NAME ROLE)"]
+    assert not at.dataframe
+    assert not [b for b in at.button if b.key == "load_go"]
+
+
+def test_an_admin_cannot_read_files_outside_or_secrets(tmp_path: Path, empty_workspace: Path,
+                                                       open_page) -> None:
+    """/etc/passwd is outside the allowed folders; a secrets.toml beside the workspace is
+    never read: an error says why and what to do, and nothing of either file is shown."""
+    from erpdata.paths import INSTEAD
+
+    secrets = write_text(tmp_path / "secrets.toml", '[auth]\nclient_secret = "s3cret"\n')
+    at = open_page(empty_workspace, "load")
+    assert not at.text_input(key="load_path").disabled
+    at.text_input(key="load_path").set_value("/etc/passwd").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"/etc/passwd: refused: it is outside the folders the workbench may read from "
+        f"({tmp_path}). {INSTEAD}"]
+    assert not at.dataframe
+    at.text_input(key="load_path").set_value(str(secrets)).run()
+    assert [e.value for e in at.error] == [
+        f"{secrets}: refused: a secrets.toml holds the workbench's sign-in and connection "
+        "secrets and is never read as an export. If it really is an export, upload it "
+        "instead."]
+    assert not at.dataframe
+    assert not [b for b in at.button if b.key == "load_go"]
+    with Workspace.open(empty_workspace) as ws:
+        assert ws.con.execute("SELECT count(*) FROM loads").fetchone() == (0,)
+
+
+def test_an_admin_adds_a_folder_in_settings_and_loads_from_it(
+        tmp_path_factory, empty_workspace: Path, open_page) -> None:
+    """A CSV outside the workspace folder is refused until an admin lists its folder in
+    Settings; then it previews."""
+    exports = tmp_path_factory.mktemp("exports")
+    f = write_text(exports / "firma.csv", "id;name\n1;Hansen AS\n")
+    at = open_page(empty_workspace, "load")
+    at.text_input(key="load_path").set_value(str(f)).run()
+    assert [e.value for e in at.error] == [
+        f"{f}: refused: it is outside the folders the workbench may read from "
+        f"({empty_workspace.parent}). Upload the file instead, or ask an admin to add its "
+        "folder in Settings."]
+    at.switch_page("pages/settings.py").run()
+    assert next(d.value for d in at.dataframe if "Folder" in d.value.columns
+                )["Folder"].tolist() == [
+        str(empty_workspace.parent)]
+    at.text_area(key="folders_text").set_value(f"{empty_workspace.parent}\n{exports}\n").run()
+    at.button(key="folders_save").click().run()
+    assert not at.exception
+    assert at.success[0].value == (f"Server folders saved: {empty_workspace.parent}, "
+                                   f"{exports}")
+    at.switch_page("pages/load.py").run()
+    at.text_input(key="load_path").set_value(str(f) + " ").run()
+    assert not at.error
+    assert at.dataframe[0].value["header"].tolist() == ["id", "name"]
+    with Workspace.open(empty_workspace) as ws:
+        assert ws.con.execute("SELECT actor, action, after_value FROM audit").fetchall() == [
+            ("tester", "allowed_folders", f'["{empty_workspace.parent}", "{exports}"]')]
