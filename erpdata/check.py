@@ -16,8 +16,13 @@ from dataclasses import dataclass
 import duckdb
 
 from erpdata.schema import ACTOR_TYPES, KINDS
+from erpdata.sql import sql_ident, sql_text
 from erpdata.states import update_sql
 from erpdata.workspace import Workspace
+
+# SQL built here (ruff S608): tables are crm_<kind> for kind in KINDS and the fixed workspace
+# tables; actor types from ACTOR_TYPES via sql_text; the catalog's table and column names (the
+# secrets scan) via sql_ident; values are bound as ``?``.
 
 
 @dataclass(frozen=True)
@@ -57,19 +62,19 @@ def check(ws: Workspace) -> list[Violation]:
 def _links(cur: duckdb.DuckDBPyConnection) -> list[Violation]:
     out = []
     for what, cols in (("CRM record", "kind, crm_id"), ("ERP record", "erp_actor_type, erp_id")):
-        rows = _rows(cur, f"SELECT connection, {cols}, count(*) FROM links "
+        rows = _rows(cur, f"SELECT connection, {cols}, count(*) FROM links "  # noqa: S608 - cols a fixed column pair
                           f"GROUP BY connection, {cols} HAVING count(*) > 1")
         if rows:
             out.append(Violation(1, f"{len(rows)} {what}(s) with more than one link: "
                                     + _sample(rows)))
     for kind in KINDS:
-        types = ", ".join(f"'{t}'" for t in ACTOR_TYPES[kind])
-        rows = _rows(cur, f"SELECT crm_id, erp_actor_type FROM links WHERE kind = ? "
+        types = ", ".join(sql_text(t) for t in ACTOR_TYPES[kind])
+        rows = _rows(cur, f"SELECT crm_id, erp_actor_type FROM links WHERE kind = ? "  # noqa: S608 - actor types from ACTOR_TYPES via sql_text; kind bound as ?
                           f"AND erp_actor_type NOT IN ({types})", [kind])
         if rows:
             out.append(Violation(1, f"{kind} link(s) to an actor of the wrong type: "
                                     + _sample(rows)))
-        rows = _rows(cur, f"SELECT l.crm_id FROM links l LEFT JOIN crm_{kind} c "
+        rows = _rows(cur, f"SELECT l.crm_id FROM links l LEFT JOIN crm_{kind} c "  # noqa: S608 - kind from KINDS; kind bound as ?
                           f"ON c.id = l.crm_id WHERE l.kind = ? AND c.id IS NULL", [kind])
         if rows:
             out.append(Violation(1, f"{kind} link(s) of CRM records not in the workspace: "
@@ -183,7 +188,7 @@ def _decisions(cur: duckdb.DuckDBPyConnection) -> list[Violation]:
 def _scoring(cur: duckdb.DuckDBPyConnection) -> list[Violation]:
     out = []
     for kind in KINDS:
-        rows = _rows(cur, f"SELECT s.crm_id FROM scoring_state s LEFT JOIN crm_{kind} c "
+        rows = _rows(cur, f"SELECT s.crm_id FROM scoring_state s LEFT JOIN crm_{kind} c "  # noqa: S608 - kind from KINDS; kind bound as ?
                           f"ON c.id = s.crm_id WHERE s.kind = ? AND c.id IS NULL", [kind])
         if rows:
             out.append(Violation(6, f"scoring states of {kind} records not in the workspace: "
@@ -225,8 +230,8 @@ def _secrets(cur: duckdb.DuckDBPyConnection) -> list[Violation]:
                         "WHERE table_schema = 'main' AND data_type IN ('VARCHAR', 'JSON')")
     for table, column in tables:
         for name, value in secrets.items():
-            hit = _rows(cur, f'SELECT count(*) FROM "{table}" WHERE contains("{column}"::VARCHAR'
-                             ", ?)", [value])[0][0]
+            hit = _rows(cur, f"SELECT count(*) FROM {sql_ident(table)} "  # noqa: S608 - catalog table and column names via sql_ident; secret bound as ?
+                             f"WHERE contains({sql_ident(column)}::VARCHAR, ?)", [value])[0][0]
             if hit:
                 out.append(Violation(8, f"the secret of ${name} is written in {table}.{column} "
                                         f"({hit} row(s))"))

@@ -32,7 +32,12 @@ from erpdata.review import diffs
 from erpdata.roles import guarded, require_for
 from erpdata.schema import KINDS, Kind, check_side_kind, display_name_sql, fields
 from erpdata.settings import mappings
+from erpdata.sql import sql_ident
 from erpdata.workspace import Workspace
+
+# SQL built here (ruff S608): tables are <side>_<kind> (kinds taken from KINDS, a caller's
+# checked by check_side_kind()) and the fixed tables (decisions, links, audit, batches); a
+# written column is a schema field (fields()) quoted by sql_ident; values are bound as ``?``.
 
 
 class CommitError(ErpdataError):
@@ -83,7 +88,7 @@ def _pending_sql(first: int | None) -> str:
     decision), the first ``first`` of them by id when sampling."""
     limit = f"LIMIT {int(first)}" if first is not None else ""
     return f"""SELECT * FROM decisions WHERE kind = ? AND decision = ? AND superseded_by IS NULL
-               AND batch_id IS NULL ORDER BY decision_id {limit}"""
+               AND batch_id IS NULL ORDER BY decision_id {limit}"""  # noqa: S608 - fixed SQL; first forced to int; kind bound as ?
 
 
 def _accepted(cur: duckdb.DuckDBPyConnection, kind: Kind, first: int | None) -> pd.DataFrame:
@@ -103,7 +108,7 @@ def _accepted(cur: duckdb.DuckDBPyConnection, kind: Kind, first: int | None) -> 
         FROM d
         LEFT JOIN crm_{kind} c ON c.id = d.crm_id
         LEFT JOIN erp_{kind} e ON e.actor_type = d.erp_actor_type AND e.id = d.erp_id
-        ORDER BY d.decision_id""", [kind, "accept"]).df()
+        ORDER BY d.decision_id""", [kind, "accept"]).df()  # noqa: S608 - kind from KINDS (plan() checks it); parent a fixed column list; values bound as ?
 
 
 def _company_links(cur: duckdb.DuckDBPyConnection, planned: pd.DataFrame,
@@ -116,7 +121,7 @@ def _company_links(cur: duckdb.DuckDBPyConnection, planned: pd.DataFrame,
                "JOIN wanted_companies USING (crm_id) WHERE kind = 'company' AND decision = "
                "'accept' AND superseded_by IS NULL AND batch_id IS NULL") if sampling else ""
     try:
-        rows = cur.execute("SELECT crm_id, erp_actor_type || ':' || erp_id FROM links "
+        rows = cur.execute("SELECT crm_id, erp_actor_type || ':' || erp_id FROM links "  # noqa: S608 - pending a fixed clause; the ids a registered table
                            "JOIN wanted_companies USING (crm_id) WHERE kind = 'company' "
                            + pending).fetchall()
     finally:
@@ -185,7 +190,7 @@ def _create_plan(ws: Workspace, cur: duckdb.DuckDBPyConnection, kind: Kind,
         SELECT d.decision_id, d.crm_id, d.erp_actor_type, d.create_values, c.*,
                EXISTS (SELECT 1 FROM links l WHERE l.kind = d.kind AND l.crm_id = d.crm_id)
                    AS crm_linked
-        FROM d JOIN crm_{kind} c ON c.id = d.crm_id ORDER BY d.decision_id""",
+        FROM d JOIN crm_{kind} c ON c.id = d.crm_id ORDER BY d.decision_id""",  # noqa: S608 - kind from KINDS (plan() checks it); values bound as ?
                        [kind, "create"]).df()
     maps = mappings(ws, kind, cur)
     parents = (_company_links(cur, planned, rows["company_id"], first is not None)
@@ -405,15 +410,22 @@ def _actions(cur: duckdb.DuckDBPyConnection, p: Plan, batch_id: int, now: dateti
 
 
 def _write_values(cur: duckdb.DuckDBPyConnection, changes: pd.DataFrame, column: str) -> None:
-    """Set each changed field of each record to ``changes[column]`` in the workspace."""
+    """Set each changed field of each record to ``changes[column]`` in the workspace.
+
+    The side, kind and field name the UPDATE's table and column: an undo reads them back from
+    the audit, so each is checked against the schema here before it reaches the SQL."""
     for (kind, side, fld), g in changes.groupby(["kind", "side", "field"], sort=False):
+        check_side_kind(side, kind)
+        if fld not in {f.name for f in fields(side, kind)}:
+            raise CommitError(f"cannot write {side.upper()} {kind} field {fld!r}: not a field "
+                              "of the workspace (the audit of this batch is damaged)")
         cur.register("new_values", pd.DataFrame({
             "record_key": g["record_key"].astype(str), "value": g[column].astype(object)}))
         if side == "crm":
             match = "t.id = v.record_key"
         else:
             match = "t.actor_type || ':' || t.id = v.record_key"
-        cur.execute(f'UPDATE {side}_{kind} t SET "{fld}" = v.value FROM new_values v '
+        cur.execute(f"UPDATE {side}_{kind} t SET {sql_ident(fld)} = v.value FROM new_values v "  # noqa: S608 - side/kind by check_side_kind(), field from fields() via sql_ident
                     f"WHERE {match}")
         cur.unregister("new_values")
 
@@ -617,7 +629,7 @@ def _check_not_overtaken(cur: duckdb.DuckDBPyConnection, batch_id: int) -> None:
               ON x.kind = a.kind AND {key.format(t='x')} = {key.format(t='a')}
              AND x.batch_id > a.batch_id
             JOIN batches b ON b.batch_id = x.batch_id AND b.status = 'committed'
-            WHERE a.batch_id = ? AND a.record_id IS NOT NULL ORDER BY 1""",
+            WHERE a.batch_id = ? AND a.record_id IS NOT NULL ORDER BY 1""",  # noqa: S608 - key a fixed CASE; batch_id bound as ?
         [batch_id]).fetchall()
     if later:
         ids = ", ".join(str(b) for (b,) in later)
@@ -802,12 +814,12 @@ def record_names(cur: duckdb.DuckDBPyConnection, kind: str, crm_ids: Any = (),
     erp_names: dict[tuple[str, str], str] = {}
     if crm:
         crm_names = {str(i): n for i, n in cur.execute(
-            f"SELECT id, {display_name_sql(k, 't')} FROM crm_{k} t "
+            f"SELECT id, {display_name_sql(k, 't')} FROM crm_{k} t "  # noqa: S608 - kind checked by check_side_kind(); ids bound as ?
             f"WHERE id IN ({', '.join('?' * len(crm))})", crm).fetchall()}
     if erp:
         ids = sorted({i for _, i in erp})
         erp_names = {(str(a), str(i)): n for a, i, n in cur.execute(
-            f"SELECT actor_type, id, {display_name_sql(k, 't')} FROM erp_{k} t "
+            f"SELECT actor_type, id, {display_name_sql(k, 't')} FROM erp_{k} t "  # noqa: S608 - kind checked by check_side_kind(); ids bound as ?
             f"WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()}
     return crm_names, erp_names
 

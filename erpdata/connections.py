@@ -9,20 +9,23 @@ verified unless a connection says otherwise.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from erpdata.connectors.base import Answer, Connector, CrmConnector
 from erpdata.errors import ErpdataError
 from erpdata.roles import guarded, require_for
-from erpdata.workspace import Workspace
+from erpdata.workspace import Workspace, lock_timeout
 
 #: Connector types and the sides they can stand for.
 TYPES: dict[str, tuple[str, ...]] = {"files": ("erp", "crm"), "tryton": ("erp",),
@@ -196,3 +199,58 @@ def test_connection(ws: Workspace, name: str, secret: str | None = None) -> Answ
         return connector.test_connection()
     finally:
         connector.close()
+
+
+class ConnectorBusy(ErpdataError):
+    """A call waited :func:`~erpdata.workspace.lock_timeout` seconds for another call on the
+    same shared connector and gave up; says which call holds it and since when."""
+
+
+C = TypeVar("C")
+
+
+def serialised(connector: C, name: str = "") -> C:
+    """The same connector, its public methods taking turns under one lock of its own.
+
+    Why: the workbench keeps one connector per connection for the whole process (a login
+    costs an argon2 check on Tryton, and failed ones are rate-limited), and every session and
+    background job calls it from its own thread; the Tryton connector keeps its login and a
+    request counter on one ``requests.Session``, so two calls at once would interleave.
+    Why a lock and not one connector per session: a session has no end that Streamlit tells
+    us about, so per-session connectors would never be closed, each would log in again, and a
+    sync job still shares its session's connector from another thread. The methods are
+    wrapped on the instance, so its type (``isinstance``) is unchanged; the lock is
+    re-entrant, so a method calling another does not wait for itself. A call kept waiting
+    longer than the workspace's lock timeout raises :class:`ConnectorBusy` naming the call
+    that holds it."""
+    if getattr(connector, "_calls_lock", None) is not None:
+        return connector
+    lock = threading.RLock()
+    holding: list[tuple[str, datetime]] = []  # the holding call (only its thread writes it)
+    shown = f"connection {name!r}" if name else "the connection"
+
+    def wrap(method_name: str, bound: Any) -> Any:
+        @functools.wraps(bound)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if not lock.acquire(timeout=lock_timeout()):
+                first = holding[:1]  # a copy: the holder may end meanwhile
+                busy = first[0] if first else None
+                why = (f"{busy[0]} runs since {busy[1]:%H:%M:%S}" if busy
+                       else "another call is running")
+                raise ConnectorBusy(f"{shown} is busy: {why}; try again when it is done")
+            try:
+                holding.append((method_name, datetime.now()))
+                return bound(*args, **kwargs)
+            finally:
+                holding.pop()
+                lock.release()
+        return call
+
+    for attr in dir(type(connector)):
+        if attr.startswith("_"):
+            continue
+        static = inspect.getattr_static(connector, attr)
+        if inspect.isfunction(static) or isinstance(static, staticmethod | classmethod):
+            setattr(connector, attr, wrap(attr, getattr(connector, attr)))
+    connector._calls_lock = lock  # type: ignore[attr-defined]
+    return connector

@@ -30,6 +30,10 @@ from erpdata.schema import ACTOR_TYPES, KINDS, Kind, check_side_kind, display_na
 from erpdata.states import STATES
 from erpdata.workspace import Workspace
 
+# SQL built here (ruff S608): tables are crm_<kind> / erp_<kind> and the fixed tables
+# (decisions, links, suggestions), kind checked against KINDS by _kind(); names come from
+# display_name_sql(); every value from a caller or a record is bound as ``?``; LIMITs are ints.
+
 Decision = Literal["accept", "reject", "skip", "create"]
 DECISIONS: tuple[Decision, ...] = ("accept", "reject", "skip", "create")
 
@@ -52,13 +56,16 @@ def _kind(kind: str) -> Kind:
 
 
 def _active_accepts(kind: Kind) -> str:
-    """Pairs that are taken: committed links and active accepts not yet committed."""
+    """Pairs that are taken: committed links and active accepts not yet committed. ``kind``
+    is checked against KINDS here, as it is written into the SQL (a caller may pass the kind
+    of a stored decision)."""
+    _kind(kind)
     return f"""
         SELECT crm_id, erp_actor_type, erp_id, 'linked' AS how FROM links WHERE kind = '{kind}'
         UNION ALL
         SELECT crm_id, erp_actor_type, erp_id, 'accepted' FROM decisions
         WHERE kind = '{kind}' AND superseded_by IS NULL AND decision = 'accept'
-          AND batch_id IS NULL"""
+          AND batch_id IS NULL"""  # noqa: S608 - kind checked against KINDS by _kind()
 
 
 #: ``decide(seen=UNCHECKED)``: take the decision whatever was decided on the record before.
@@ -172,7 +179,7 @@ def _decide(cur: duckdb.DuckDBPyConnection, kind: Kind, decision: str, crm_id: s
 
 def _require(cur: duckdb.DuckDBPyConnection, table: str, where: str, params: list[Any],
              what: str) -> None:
-    (n,) = cur.execute(f"SELECT count(*) FROM {table} WHERE {where} AND missing_since IS NULL",
+    (n,) = cur.execute(f"SELECT count(*) FROM {table} WHERE {where} AND missing_since IS NULL",  # noqa: S608 - table crm_/erp_<kind> after _kind(), where fixed; values bound as ?
                        params).fetchone() or (0,)
     if not n:
         raise DecisionError(f"{what} is not in the workspace (or is missing from the last load)")
@@ -184,7 +191,7 @@ def _check_free(cur: duckdb.DuckDBPyConnection, kind: Kind, crm_id: str,
     taken = cur.execute(
         f"""SELECT crm_id, erp_actor_type, erp_id, how FROM ({_active_accepts(kind)})
             WHERE (crm_id = ? AND how = 'linked')
-               OR (erp_actor_type = ? AND erp_id = ? AND crm_id <> ?)""",
+               OR (erp_actor_type = ? AND erp_id = ? AND crm_id <> ?)""",  # noqa: S608 - kind checked against KINDS by _kind(); values bound as ?
         [crm_id, actor_type, erp_id, crm_id]).fetchall()
     for other_crm, other_type, other_erp, how in taken:
         if other_crm == crm_id:
@@ -325,13 +332,13 @@ def _queue(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
     if f.country is not None:  # the company's country, for persons and projects too
         company = ("SELECT id FROM crm_company WHERE upper(country) = upper(?)"
                    if kind == "company" else
-                   f"SELECT c.id FROM crm_{kind} c JOIN crm_company pc ON pc.id = c.company_id "
+                   f"SELECT c.id FROM crm_{kind} c JOIN crm_company pc ON pc.id = c.company_id "  # noqa: S608 - kind checked against KINDS by _kind(); country bound as ?
                    "WHERE upper(pc.country) = upper(?)")
         where.append(f"s.crm_id IN ({company})")
         params.append(f.country)
     sql = f"""
         SELECT s.crm_id, s.probability, s.band, s.conflict, s.erp_actor_type, s.erp_id, s.state
-        FROM suggestions s WHERE {' AND '.join(where)}"""
+        FROM suggestions s WHERE {' AND '.join(where)}"""  # noqa: S608 - fixed conditions; values bound as ?
     return sql, params
 
 
@@ -344,7 +351,7 @@ def _named(kind: Kind, sql: str) -> str:
                {display_name_sql(kind, 'e')} AS erp_name, q.* EXCLUDE (crm_id)
         FROM ({sql}) q
         JOIN crm_{kind} c ON c.id = q.crm_id
-        JOIN erp_{kind} e ON e.actor_type = q.erp_actor_type AND e.id = q.erp_id"""
+        JOIN erp_{kind} e ON e.actor_type = q.erp_actor_type AND e.id = q.erp_id"""  # noqa: S608 - kind checked against KINDS by _kind(); names from display_name_sql()
 
 
 def _with_names(cur: duckdb.DuckDBPyConnection, kind: Kind, rows: pd.DataFrame
@@ -357,7 +364,7 @@ def _with_names(cur: duckdb.DuckDBPyConnection, kind: Kind, rows: pd.DataFrame
         wanted = ids.unique().tolist()
         actor = ", t.actor_type" if side == "erp" else ""
         return cur.execute(
-            f"SELECT t.id AS {key}{actor}, {display_name_sql(kind, 't')} AS {side}_name "
+            f"SELECT t.id AS {key}{actor}, {display_name_sql(kind, 't')} AS {side}_name "  # noqa: S608 - side crm/erp, kind checked against KINDS by _kind(); ids bound as ?
             f"FROM {side}_{kind} t WHERE t.id IN ({', '.join('?' * len(wanted)) or 'NULL'})",
             wanted).df()
 
@@ -387,11 +394,11 @@ def _selection(kind: Kind, f: Filter, decision: str) -> tuple[str, list[Any]]:
     if decision == "accept":
         reasons.append(f"""WHEN EXISTS (SELECT 1 FROM ({_active_accepts(kind)}) t
                                  WHERE t.erp_actor_type = q.erp_actor_type
-                                   AND t.erp_id = q.erp_id) THEN 'taken'""")
+                                   AND t.erp_id = q.erp_id) THEN 'taken'""")  # noqa: S608 - kind checked against KINDS by _kind()
         if f.conflict is not True:
             reasons.append("WHEN q.conflict THEN 'conflict'")
     why = f"CASE {' '.join(reasons)} END"
-    return f"WITH sel AS (SELECT q.*, {why} AS why FROM ({sql}) q)", params
+    return f"WITH sel AS (SELECT q.*, {why} AS why FROM ({sql}) q)", params  # noqa: S608 - why from fixed CASE arms; sql from _queue(), values bound as ?
 
 
 @dataclass
@@ -427,7 +434,7 @@ def queue_page(ws: Workspace, f: Filter, *, state: str | None = None,
         if after is not None:
             where = "(probability < ? OR (probability = ? AND crm_id > ?))"
             extra = [after[0], after[0], after[1]]
-        rows = cur.execute(f"SELECT * FROM ({sql}) WHERE {where} "
+        rows = cur.execute(f"SELECT * FROM ({sql}) WHERE {where} "  # noqa: S608 - sql from _queue(); values bound as ?; size an int
                            f"ORDER BY probability DESC, crm_id LIMIT {int(size) + 1}",
                            params + extra).df()
     rows = _with_names(cur, k, rows)
@@ -452,7 +459,7 @@ def _to_decide(cur: duckdb.DuckDBPyConnection, kind: Kind, f: Filter,
         if after is not None:
             where += " AND (probability < ? OR (probability = ? AND crm_id > ?))"
             extra = [after[0], after[0], after[1]]
-        parts.append(cur.execute(f"SELECT * FROM ({sql}) WHERE {where} ORDER BY "
+        parts.append(cur.execute(f"SELECT * FROM ({sql}) WHERE {where} ORDER BY "  # noqa: S608 - sql from _queue(); values bound as ?; size an int
                                  f"probability DESC, crm_id LIMIT {int(size) + 1}",
                                  params + extra).df())
     need = int(size) + 1 - sum(len(p) for p in parts)
@@ -466,7 +473,7 @@ def _to_decide(cur: duckdb.DuckDBPyConnection, kind: Kind, f: Filter,
                   ON d.crm_id = q.crm_id AND d.erp_actor_type = q.erp_actor_type
                  AND d.erp_id = q.erp_id
                 WHERE q.state = 'skipped'{'' if skipped_after is None else ' AND d.skip_id > ?'}
-                ORDER BY d.skip_id LIMIT {need}""", params + extra).df())
+                ORDER BY d.skip_id LIMIT {need}""", params + extra).df())  # noqa: S608 - sql from _queue(); values bound as ?; need an int
     parts = [p for p in parts if len(p)] or parts[:1]
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
@@ -492,7 +499,7 @@ def queue_facets(ws: Workspace, f: Filter) -> dict[str, dict[str, int]]:
     facets = ("state", "band", "erp_actor_type", "conflict")
     rows = ws.cursor().execute(
         f"""SELECT {', '.join(facets)}, count(*) FROM ({sql})
-            GROUP BY GROUPING SETS ({', '.join(f'({x})' for x in facets)})""",
+            GROUP BY GROUPING SETS ({', '.join(f'({x})' for x in facets)})""",  # noqa: S608 - fixed facet columns; sql from _queue(), values bound as ?
         params).fetchall()
     out: dict[str, dict[str, int]] = {"state": {}, "band": {}, "actor_type": {}, "conflict": {}}
     for *values, n in rows:  # one set per row: the other facets are NULL
@@ -527,18 +534,19 @@ def decide_bulk(ws: Workspace, decision: str, f: Filter, *, user: str | None = N
     if decision not in ("accept", "reject", "skip"):
         raise DecisionError(f"bulk decisions are accept, reject or skip, not {decision!r}")
     with_sel, params = _selection(k, f, decision)
-    cur = ws.cursor()
-    with ws.transaction(cur):
-        why = dict(cur.execute(f"{with_sel} SELECT why, count(*) FROM sel GROUP BY why",
+    # a dry run only reads: a snapshot, so counting the filtered links never waits for (or
+    # holds up) another session's commit; a decision counts and writes in one transaction
+    with ws.snapshot() if dry_run else ws.transaction(ws.cursor()) as cur:
+        why = dict(cur.execute(f"{with_sel} SELECT why, count(*) FROM sel GROUP BY why",  # noqa: S608 - with_sel from _selection(); values bound as ?
                                params).fetchall())
         named = _named(k, "SELECT * EXCLUDE (why) FROM sel WHERE why IS NULL")
-        shown = cur.execute(f"{with_sel} SELECT crm_id, erp, probability, band, conflict, "
+        shown = cur.execute(f"{with_sel} SELECT crm_id, erp, probability, band, conflict, "  # noqa: S608 - with_sel from _selection(), named from _named(); sample an int
                             f"crm_name FROM ({named}) ORDER BY probability DESC, crm_id "
                             f"LIMIT {int(sample)}", params).df()
         count = int(why.get(None, 0))
         if not dry_run and count:
             who = require_for(ws, "decide_bulk", user, cur)
-            todo = cur.execute(f"{with_sel} SELECT crm_id, erp_actor_type, erp_id, state "
+            todo = cur.execute(f"{with_sel} SELECT crm_id, erp_actor_type, erp_id, state "  # noqa: S608 - with_sel from _selection(); values bound as ?
                                "FROM sel WHERE why IS NULL", params).df()
             _insert_many(cur, k, decision, todo, who)
     return BulkResult(decision, count, int(why.get("taken", 0)), shown, not dry_run,

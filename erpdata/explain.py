@@ -102,12 +102,12 @@ def _values(ws: Workspace, kind: Kind, crm_id: str, actor: str, erp_id: str
         cols = [d[0] for d in rel.description or []]
         return dict(zip(cols, row, strict=True)) if row else {}
 
-    crm = one(f"SELECT * FROM crm_{kind} WHERE id = ?", [crm_id])
-    erp = one(f"SELECT * FROM erp_{kind} WHERE actor_type = ? AND id = ?", [actor, erp_id])
+    crm = one(f"SELECT * FROM crm_{kind} WHERE id = ?", [crm_id])  # noqa: S608 - kind checked by check_side_kind() in waterfall(); ids bound as ?
+    erp = one(f"SELECT * FROM erp_{kind} WHERE actor_type = ? AND id = ?", [actor, erp_id])  # noqa: S608 - kind checked by check_side_kind() in waterfall(); ids bound as ?
     if kind != "company":
-        crm["parent"] = one(f"SELECT {display_name_sql('company', 'c')} AS n FROM crm_company c"
+        crm["parent"] = one(f"SELECT {display_name_sql('company', 'c')} AS n FROM crm_company c"  # noqa: S608 - fixed company name SQL from display_name_sql(); id bound as ?
                             " WHERE c.id = ?", [crm.get("company_id")]).get("n")
-        erp["parent"] = one(f"SELECT {display_name_sql('company', 'e')} AS n FROM erp_company e"
+        erp["parent"] = one(f"SELECT {display_name_sql('company', 'e')} AS n FROM erp_company e"  # noqa: S608 - fixed company name SQL from display_name_sql(); keys bound as ?
                             " WHERE e.actor_type = ? AND e.id = ?",
                             [erp.get("parent_actor_type"), erp.get("parent_key")]).get("n")
     return crm, erp

@@ -64,6 +64,10 @@ from erpdata.sources import STAGE, Source, drop_stage, read_source
 from erpdata.sql import sql_text
 from erpdata.workspace import Workspace, current_user
 
+# SQL built here (ruff S608): tables and columns come only from the schema (table_name() after
+# check_side_kind(), fields()), the staging view STAGE and its columns c<int>; every value from
+# the file (a cell, a header, an actor type) is quoted by sql_text or bound as ``?``.
+
 _DATE_FORMATS = ["%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%Y%m%d", "%d.%m.%y"]
 _TIMESTAMP_FORMATS = [
     "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M",
@@ -413,7 +417,7 @@ def _build_canonical(
         if cmap.extra else "NULL"
     )
     cols = ", ".join(f"{expr} AS {name}" for name, expr in exprs.items())
-    con.execute(f"CREATE TEMP TABLE _new AS SELECT {cols}, {extra}::JSON AS extra, "
+    con.execute(f"CREATE TEMP TABLE _new AS SELECT {cols}, {extra}::JSON AS extra, "  # noqa: S608 - columns from fields() and STAGE c<int>; headers via sql_text
                 f"_row AS source_row FROM {STAGE}")
     _check_duplicates(con, src, cmap, side, key_note)
     _check_parents(con, src, cmap, side, kind, key_note)
@@ -426,7 +430,7 @@ def _bad_cells(
     message: str,
 ) -> list[CellProblem]:
     """Every staged cell of column ``pos`` matching ``where``, as problems (a lenient load)."""
-    found = con.execute(f"SELECT _row, c{pos} FROM {STAGE} WHERE {where} ORDER BY _row").fetchall()
+    found = con.execute(f"SELECT _row, c{pos} FROM {STAGE} WHERE {where} ORDER BY _row").fetchall()  # noqa: S608 - STAGE c<int>; where built by callers from c<int> and sql_text
     return [CellProblem(src.display, int(row), src.headers[pos], column_letter(pos), name, label,
                         str(value), message.format(value=value), src.row_label)
             for row, value in found]
@@ -437,7 +441,7 @@ def _first_bad(
 ) -> None:
     """Raise for the first staged row (by row number) matching ``where``."""
     row = con.execute(
-        f"SELECT _row, c{pos} FROM {STAGE} WHERE {where} ORDER BY _row LIMIT 1"
+        f"SELECT _row, c{pos} FROM {STAGE} WHERE {where} ORDER BY _row LIMIT 1"  # noqa: S608 - STAGE c<int>; where built by callers from c<int> and sql_text
     ).fetchone()
     if row is not None:
         raise src.error(message.format(value=row[1]), row=int(row[0]), column_index=pos)
@@ -449,7 +453,7 @@ def _value_map_sql(
 ) -> str:
     """SQL CASE translating the column's distinct values to actor types; unknown ones raise."""
     values = [v for (v,) in con.execute(
-        f"SELECT DISTINCT trim(c{pos}) FROM {STAGE} WHERE nullif(trim(c{pos}), '') IS NOT NULL"
+        f"SELECT DISTINCT trim(c{pos}) FROM {STAGE} WHERE nullif(trim(c{pos}), '') IS NOT NULL"  # noqa: S608 - STAGE column c<int> only
     ).fetchall()]
     cases = []
     for value in values:
@@ -503,7 +507,7 @@ def _parent_type_sql(con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMa
         f"""SELECT s._row, s.c{key} FROM {STAGE} s
             JOIN (SELECT id FROM erp_company GROUP BY id HAVING count(*) > 1) d
               ON d.id = nullif(trim(s.c{key}), '')
-            ORDER BY s._row LIMIT 1"""
+            ORDER BY s._row LIMIT 1"""  # noqa: S608 - STAGE column c<int> only
     ).fetchone()
     if ambiguous is not None:
         raise src.error(
@@ -515,7 +519,7 @@ def _parent_type_sql(con: duckdb.DuckDBPyConnection, src: Source, cmap: ColumnMa
     # one hash join, not a lookup per row.
     con.execute("CREATE OR REPLACE TEMP TABLE _parent_types AS "
                 "SELECT id, min(actor_type) AS actor_type FROM erp_company GROUP BY id")
-    return (f"(SELECT p.actor_type FROM _parent_types p "
+    return (f"(SELECT p.actor_type FROM _parent_types p "  # noqa: S608 - STAGE column c<int> only
             f"WHERE p.id = nullif(trim({STAGE}.c{key}), ''))")
 
 
@@ -528,7 +532,7 @@ def _check_duplicates(
         f"""SELECT id, {'actor_type' if side == 'erp' else 'NULL'}, rows[1], rows[2] FROM (
               SELECT {keys}, list(source_row ORDER BY source_row) AS rows FROM _new
               GROUP BY {keys} HAVING count(*) > 1)
-            ORDER BY rows[2] LIMIT 1"""
+            ORDER BY rows[2] LIMIT 1"""  # noqa: S608 - fixed column names chosen by side
     ).fetchone()
     if dup is not None:
         rid, actor, first, second = dup
@@ -544,7 +548,7 @@ def _check_duplicates(
                                   rows[2]) FROM (
               SELECT list(id ORDER BY source_row) AS ids, list(source_row ORDER BY source_row)
                 AS rows FROM _new GROUP BY {'actor_type, ' if side == 'erp' else ''}lower(id)
-              HAVING count(*) > 1)"""
+              HAVING count(*) > 1)"""  # noqa: S608 - fixed column names chosen by side
     ).fetchone() or (0, None)
     if groups:
         a, b, row_a, row_b = pair
@@ -573,7 +577,7 @@ def _check_parents(
     bad = con.execute(
         f"""SELECT n.source_row, n.{col} FROM _new n
             WHERE n.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})
-            ORDER BY n.source_row LIMIT 1"""
+            ORDER BY n.source_row LIMIT 1"""  # noqa: S608 - col, parent and join from the fixed crm/erp pairs above
     ).fetchone()
     if bad is not None:
         why = ""
@@ -609,20 +613,20 @@ def _apply(
               o.id IS NULL AS is_new,
               o.id IS NOT NULL AND ({differs}) AS is_changed,
               o.missing_since IS NOT NULL AS was_missing
-            FROM _new n LEFT JOIN {target} o ON {on}"""
+            FROM _new n LEFT JOIN {target} o ON {on}"""  # noqa: S608 - target from table_name(), columns from fields()
     )
     scope = "TRUE"
     if partial:
         scope = "FALSE"
     elif side == "erp" and kind == "company":
         scope = "actor_type IN (SELECT DISTINCT actor_type FROM _new)"
-    vanished = (f"{scope} AND missing_since IS NULL AND ({', '.join(key)}) NOT IN "
+    vanished = (f"{scope} AND missing_since IS NULL AND ({', '.join(key)}) NOT IN "  # noqa: S608 - fixed scope and key columns
                 f"(SELECT ({', '.join(key)}) FROM _new)")
     inserted, updated, reappeared = con.execute(
         "SELECT count(*) FILTER (is_new), count(*) FILTER (is_changed), "
         "count(*) FILTER (was_missing) FROM _cmp"
     ).fetchone() or (0, 0, 0)
-    (missing,) = con.execute(f"SELECT count(*) FROM {target} WHERE {vanished}").fetchone() or (0,)
+    (missing,) = con.execute(f"SELECT count(*) FROM {target} WHERE {vanished}").fetchone() or (0,)  # noqa: S608 - target from table_name(), vanished from fixed columns
     rows = src.rows
     mapping = cmap.as_dict()
     (load_id,) = con.execute(
@@ -640,16 +644,16 @@ def _apply(
     con.execute(
         f"""UPDATE {target} o SET {sets}, source_file = ?, source_row = n.source_row,
               load_id = ?, missing_since = NULL
-            FROM _new n WHERE {on}""",
+            FROM _new n WHERE {on}""",  # noqa: S608 - target from table_name(), columns from fields(); values bound as ?
         [src.display, load_id],
     )
-    con.execute(f"UPDATE {target} SET missing_since = ? WHERE {vanished}", [load_id])
+    con.execute(f"UPDATE {target} SET missing_since = ? WHERE {vanished}", [load_id])  # noqa: S608 - target from table_name(); load_id bound as ?
     all_cols = key + data_cols
     con.execute(
         f"""INSERT INTO {target} ({', '.join(all_cols)}, source_file, source_row, first_load_id,
               load_id)
             SELECT {', '.join('n.' + c for c in all_cols)}, ?, n.source_row, ?, ?
-            FROM _new n JOIN _cmp c USING ({', '.join(key)}) WHERE c.is_new""",
+            FROM _new n JOIN _cmp c USING ({', '.join(key)}) WHERE c.is_new""",  # noqa: S608 - target from table_name(), columns from fields(); values bound as ?
         [src.display, load_id, load_id],
     )
     return LoadResult(
@@ -682,7 +686,7 @@ def _log_changes(
     con.execute(f"INSERT INTO record_changes {per_field}")
     actor_o = "actor_type" if side == "erp" else "NULL"
     con.execute(
-        f"INSERT INTO record_changes SELECT {load_id}, '{side}', '{kind}', {actor_o}, id, "
+        f"INSERT INTO record_changes SELECT {load_id}, '{side}', '{kind}', {actor_o}, id, "  # noqa: S608 - side/kind checked by check_side_kind(); load_id an int from RETURNING
         f"'missing', NULL, NULL, NULL FROM {target} WHERE {vanished}"
     )
 
@@ -711,7 +715,7 @@ def recent_loads(ws: Workspace, limit: int = 10) -> list[dict[str, Any]]:
         cols = ("load_id", "side", "kind", "source_file", "format", "rows", "inserted",
                 "updated", "unchanged", "missing", "reappeared", "loaded_by", "finished_at")
         rows = cur.execute(
-            f"SELECT {', '.join(cols)} FROM loads ORDER BY load_id DESC LIMIT ?", [limit]
+            f"SELECT {', '.join(cols)} FROM loads ORDER BY load_id DESC LIMIT ?", [limit]  # noqa: S608 - fixed column names from the cols tuple; limit bound as ?
         ).fetchall()
     finally:
         cur.close()
@@ -763,7 +767,7 @@ def preview(path: str | os.PathLike[str], *, side: str, kind: str,
                            file=src.display, mapping_file=mapping_file)
         propose_columns(con, cmap, s, k)
         _resolve_types(explicit.types, cmap, s, k, mapping_file or src.display)
-        rows = con.execute(f"SELECT * EXCLUDE (_row) FROM {STAGE} LIMIT {int(limit)}").df()
+        rows = con.execute(f"SELECT * EXCLUDE (_row) FROM {STAGE} LIMIT {int(limit)}").df()  # noqa: S608 - STAGE view, limit forced to int
         if ws is not None:
             absent = _absent_count(con, cmap, s, k, constant_type)
     finally:
@@ -792,22 +796,22 @@ def _absent_count(con: duckdb.DuckDBPyConnection, cmap: ColumnMapping, side: Sid
         type_sql = sql_text(constant_type) if constant_type else "NULL"
         if pos is not None:
             values = [v for (v,) in con.execute(
-                f"SELECT DISTINCT trim(c{pos}) FROM {STAGE} "
+                f"SELECT DISTINCT trim(c{pos}) FROM {STAGE} "  # noqa: S608 - STAGE column c<int> only
                 f"WHERE nullif(trim(c{pos}), '') IS NOT NULL").fetchall()]
             cases = " ".join(f"WHEN {sql_text(v)} THEN {sql_text(a)}" for v in values
                              if (a := _actor_type_of(v, ACTOR_TYPES["company"])) is not None)
             if cases:
                 type_sql = f"coalesce(CASE trim(c{pos}) {cases} END, {type_sql})"
-        file_rows = f"SELECT DISTINCT {id_sql} AS id, {type_sql} AS actor_type FROM {STAGE}"
+        file_rows = f"SELECT DISTINCT {id_sql} AS id, {type_sql} AS actor_type FROM {STAGE}"  # noqa: S608 - STAGE c<int>; file values via sql_text
         scope = "o.actor_type IN (SELECT actor_type FROM f)"
         match = "f.id = o.id AND f.actor_type = o.actor_type"
     else:
-        file_rows = f"SELECT DISTINCT {id_sql} AS id FROM {STAGE}"
+        file_rows = f"SELECT DISTINCT {id_sql} AS id FROM {STAGE}"  # noqa: S608 - STAGE column c<int> only
         scope, match = "TRUE", "f.id = o.id"
     (count,) = con.execute(
         f"""WITH f AS ({file_rows})
             SELECT count(*) FROM {target} o
             WHERE o.missing_since IS NULL AND {scope}
-              AND NOT EXISTS (SELECT 1 FROM f WHERE {match})"""
+              AND NOT EXISTS (SELECT 1 FROM f WHERE {match})"""  # noqa: S608 - target from table_name(); file_rows from STAGE c<int> and sql_text
     ).fetchone() or (0,)
     return int(count)

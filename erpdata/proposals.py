@@ -43,6 +43,9 @@ from erpdata.columns import PARENT_FIELD, ColumnMapping, fold
 from erpdata.schema import Kind, Side
 from erpdata.sources import STAGE
 
+# SQL built here (ruff S608): only the staging view STAGE, its columns c<int> (positions),
+# the ERP companies table and this module's constants; no value of the file is in the text.
+
 #: Share of a column's non-empty values that must be keys of the ERP companies for it to be
 #: proposed as the parent: a few orphans (a company deleted in the ERP) do not hide a column
 #: that is plainly the parent, and the load then names each orphan's row.
@@ -107,7 +110,7 @@ def _parent_stats(con: duckdb.DuckDBPyConnection, candidates: list[int], compani
         f"""SELECT {p} AS pos, count(s.v) AS filled, count(k.id) AS hits,
                    count(DISTINCT k.id) AS keys
             FROM (SELECT nullif(trim(c{p}), '') AS v FROM {STAGE}) s
-            LEFT JOIN (SELECT DISTINCT id FROM erp_company) k ON k.id = s.v"""
+            LEFT JOIN (SELECT DISTINCT id FROM erp_company) k ON k.id = s.v"""  # noqa: S608 - STAGE columns c<int> only
         for p in candidates
     ]
     rows = con.execute(" UNION ALL ".join(parts)).fetchall()
@@ -137,7 +140,7 @@ def _propose_key(con: duckdb.DuckDBPyConnection, cmap: ColumnMapping, candidates
             f"count(*) FILTER (regexp_matches({v}, '[0-9]')), "
             f"count(*) FILTER ({v} = upper({v}))"
         )
-    row = con.execute(f"SELECT count(*), {', '.join(aggs)} FROM {STAGE}").fetchone()
+    row = con.execute(f"SELECT count(*), {', '.join(aggs)} FROM {STAGE}").fetchone()  # noqa: S608 - STAGE c<int> and module constants
     assert row is not None
     n, stats = int(row[0]), row[1:]
     shaped = []
@@ -148,9 +151,9 @@ def _propose_key(con: duckdb.DuckDBPyConnection, cmap: ColumnMapping, candidates
             shaped.append((_parent_like(hits.get(p)), not hinted, p))
     for *_, pos in sorted(shaped):
         v = f"trim(c{pos})"
-        (distinct,) = con.execute(f"SELECT count(DISTINCT {v}) FROM {STAGE}").fetchone() or (0,)
+        (distinct,) = con.execute(f"SELECT count(DISTINCT {v}) FROM {STAGE}").fetchone() or (0,)  # noqa: S608 - STAGE column c<int> only
         not_date = con.execute(  # one row that is no date is enough: LIMIT 1 stops the scan
-            f"SELECT 1 FROM {STAGE} WHERE TRY_CAST({v} AS DATE) IS NULL "
+            f"SELECT 1 FROM {STAGE} WHERE TRY_CAST({v} AS DATE) IS NULL "  # noqa: S608 - STAGE column c<int> only
             f"AND TRY_CAST({v} AS TIMESTAMP) IS NULL LIMIT 1").fetchone()
         if distinct == n and not_date is not None:
             keep = any(cmap.fields.get(f) == pos for f in NUMBER_FIELDS)

@@ -40,6 +40,7 @@ from erpdata.errors import ErpdataError
 from erpdata.roles import guarded, require_for
 from erpdata.schema import Kind, check_side_kind, display_name_sql, fields
 from erpdata.settings import FieldMapping, mappings
+from erpdata.sql import sql_ident
 from erpdata.workspace import Workspace
 
 STATUSES = ("equal", "equal_normalised", "different", "missing_crm", "missing_erp", "empty")
@@ -108,6 +109,13 @@ def _records(cur: duckdb.DuckDBPyConnection, kind: Kind, maps: list[FieldMapping
     when each record last changed (for the ``newest`` winner)."""
     crm_cols = sorted({m.crm_field for m in maps if m.crm_field})
     erp_cols = sorted({m.erp_field for m in maps})
+    # the mapped fields become column names below; the stored mappings were checked when
+    # saved, and are checked again here so that nothing else reaches the SQL
+    unknown = ([f"CRM {x!r}" for x in crm_cols if x not in {f.name for f in fields("crm", kind)}]
+               + [f"ERP {x!r}" for x in erp_cols if x not in {f.name for f in fields("erp", kind)}])
+    if unknown:
+        raise ReviewError(f"the {kind} field mapping names {', '.join(unknown)}, which are no "
+                          f"{kind} fields: fix the field mapping in Settings")
     country = "c.country" if kind == "company" else "pc.country"
     erp_country = "e.country" if kind == "company" else "pe.country"
     joins = "" if kind == "company" else (
@@ -124,8 +132,8 @@ def _records(cur: duckdb.DuckDBPyConnection, kind: Kind, maps: list[FieldMapping
         WITH crm_changed AS ({changed.format(side='crm', kind=kind, key='crm_id')}),
              erp_changed AS ({changed.format(side='erp', kind=kind, key='erp_id')})
         SELECT p._pos, p.crm_id, p.erp_actor_type, p.erp_id,
-               {', '.join(f'c.{x} AS "crm__{x}"' for x in crm_cols)},
-               {', '.join(f'e.{x} AS "erp__{x}"' for x in erp_cols)},
+               {', '.join(f'c.{sql_ident(x)} AS {sql_ident("crm__" + x)}' for x in crm_cols)},
+               {', '.join(f'e.{sql_ident(x)} AS {sql_ident("erp__" + x)}' for x in erp_cols)},
                {country} AS crm__country_, {erp_country} AS erp__country_,
                c.id IS NOT NULL AS crm_found, e.id IS NOT NULL AS erp_found,
                cc.at AS crm_changed,
@@ -136,7 +144,7 @@ def _records(cur: duckdb.DuckDBPyConnection, kind: Kind, maps: list[FieldMapping
         LEFT JOIN crm_changed cc ON cc.record_id = c.id
         LEFT JOIN erp_changed ec ON ec.record_id = e.id
         {joins}
-        ORDER BY p._pos""").df()
+        ORDER BY p._pos""").df()  # noqa: S608 - kind checked by check_side_kind() in diffs(); mapped fields checked against fields() and quoted by sql_ident
 
 
 def diffs(ws: Workspace, kind: str, pairs: pd.DataFrame,
@@ -443,7 +451,7 @@ def competitors(ws: Workspace, kind: str, crm_id: str, erp: str) -> pd.DataFrame
             FROM suggestions s JOIN crm_{k} c ON c.id = s.crm_id
             WHERE s.kind = ? AND s.erp_actor_type = ? AND s.erp_id = ? AND s.crm_id <> ?
               AND s.rank = 1
-            ORDER BY s.probability DESC, s.crm_id""", [k, actor, erp_id, crm_id]).df()
+            ORDER BY s.probability DESC, s.crm_id""", [k, actor, erp_id, crm_id]).df()  # noqa: S608 - kind checked by check_side_kind(); values bound as ?
 
 
 def reject_as_duplicate(ws: Workspace, kind: str, crm_id: str, erp: str, of_crm_id: str, *,
@@ -457,7 +465,7 @@ def reject_as_duplicate(ws: Workspace, kind: str, crm_id: str, erp: str, of_crm_
     if of_crm_id == crm_id:
         raise ReviewError(f"CRM {kind} {crm_id!r} cannot be a duplicate of itself")
     (name,) = ws.cursor().execute(
-        f"SELECT {display_name_sql(k, 'c')} FROM crm_{k} c WHERE c.id = ?",
+        f"SELECT {display_name_sql(k, 'c')} FROM crm_{k} c WHERE c.id = ?",  # noqa: S608 - kind checked by check_side_kind(); id bound as ?
         [of_crm_id]).fetchone() or (None,)
     if name is None:
         raise ReviewError(f"CRM {kind} {of_crm_id!r} is not in the workspace")

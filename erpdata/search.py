@@ -37,6 +37,11 @@ from erpdata.schema import Kind, check_side_kind, display_name_sql, field_names
 from erpdata.settings import mappings
 from erpdata.workspace import Workspace
 
+# SQL built here (ruff S608): tables are <side>_<kind> after check_side_kind() and the fixed
+# tables (links, decisions); columns are schema fields (field_names(), a criterion's field is
+# refused unless it is one), operators come from OPERATORS, names from display_name_sql();
+# every searched word and criterion value is bound as ``?``.
+
 #: Operator -> SQL over a lower-cased column ``{c}`` and lower-cased values ``?``.
 OPERATORS: dict[str, str] = {
     "=": "{c} = ?", "isnot": "{c} IS DISTINCT FROM ?", "begins": "starts_with({c}, ?)",
@@ -113,7 +118,7 @@ def search_erp(ws: Workspace, kind: str, text: str = "", *,
     sql = f"""SELECT e.actor_type || ':' || e.id AS erp, {display_name_sql(k, 'e')} AS name
                      {', ' + columns if columns else ''}, e.actor_type, e.id
               FROM erp_{kind} e WHERE {' AND '.join(where)}
-              ORDER BY e.actor_type, e.id LIMIT {int(size) + 1}"""
+              ORDER BY e.actor_type, e.id LIMIT {int(size) + 1}"""  # noqa: S608 - kind checked by check_side_kind(); columns from field_names(); words bound as ?
     rows = ws.cursor().execute(sql, params).df()
     more = len(rows) > size
     rows = rows.head(size)
@@ -197,7 +202,7 @@ def _candidates(ws: Workspace, side: str, kind: str) -> _Candidates:
     cur = ws.cursor()
     vatno = "r.vatno" if kind == "company" else "NULL"
     digest = cur.execute(
-        f"SELECT count(*), sum(hash({key_sql}, {name_sql}, {country}, {vatno})) "
+        f"SELECT count(*), sum(hash({key_sql}, {name_sql}, {country}, {vatno})) "  # noqa: S608 - side/kind checked by check_side_kind() in search(); expressions from _record_sql()
         f"FROM {side}_{kind} r WHERE r.missing_since IS NULL").fetchone() or (0, None)
     slot = (str(ws.path), side, kind)
     with _CACHE_LOCK:
@@ -205,7 +210,7 @@ def _candidates(ws: Workspace, side: str, kind: str) -> _Candidates:
     if cached is not None and cached.digest == tuple(digest):
         return cached
     frame = cur.execute(
-        f"SELECT {key_sql} AS key, lower(r.id) AS id, {name_sql} AS name, {country} AS country, "
+        f"SELECT {key_sql} AS key, lower(r.id) AS id, {name_sql} AS name, {country} AS country, "  # noqa: S608 - side/kind checked by check_side_kind() in search(); expressions from _record_sql()
         f"{org_sql} AS org FROM {side}_{kind} r WHERE r.missing_since IS NULL "
         "ORDER BY key").df()
     names = normalise_names(kind, frame["name"], frame["country"] if kind == "company" else None)
@@ -291,7 +296,7 @@ def search(ws: Workspace, text: str = "", *, side: str = "erp", kind: str = "com
     if criteria or parent is not None:
         where, params = _filters(side, kind, criteria, parent, "r")
         key_sql, _, _ = _record_sql(side, kind, "r")
-        allowed = ws.cursor().execute(f"SELECT {key_sql} FROM {side}_{kind} r "
+        allowed = ws.cursor().execute(f"SELECT {key_sql} FROM {side}_{kind} r "  # noqa: S608 - side/kind checked by check_side_kind(); where from _filters(), values bound as ?
                                       f"WHERE {' AND '.join(where)}", params).df().iloc[:, 0]
         rows = rows[pd.Index(cands.keys).isin(allowed)]
     ranked, scores, tiers = _rank(cands, rows, text, kind, min_score)
@@ -313,20 +318,20 @@ def details(ws: Workspace, side: str, kind: str, keys: Sequence[str]) -> pd.Data
     key_sql, name_sql, _ = _record_sql(side, kind, "r")
     # an accept that waits for its commit claims the record as surely as a link: a steward
     # connecting it elsewhere would be refused at commit, so the hit says so now
-    waiting = ("SELECT crm_id, erp_actor_type, erp_id FROM decisions WHERE superseded_by IS NULL "
+    waiting = ("SELECT crm_id, erp_actor_type, erp_id FROM decisions WHERE superseded_by IS NULL "  # noqa: S608 - side/kind checked by check_side_kind()
                f"AND batch_id IS NULL AND decision = 'accept' AND kind = '{kind}'")
-    links = (f"(SELECT crm_id, erp_actor_type, erp_id, '' AS note FROM links "
+    links = (f"(SELECT crm_id, erp_actor_type, erp_id, '' AS note FROM links "  # noqa: S608 - side/kind checked by check_side_kind()
              f"WHERE kind = '{kind}' UNION ALL SELECT *, ', accepted, not yet committed' "
              f"FROM ({waiting}))")
     if side == "erp":
         link_on = "l.erp_actor_type = r.actor_type AND l.erp_id = r.id"
-        partner = (f"SELECT string_agg(DISTINCT {display_name_sql(k, 'o')} || ' (CRM ' || o.id "
+        partner = (f"SELECT string_agg(DISTINCT {display_name_sql(k, 'o')} || ' (CRM ' || o.id "  # noqa: S608 - side/kind checked by check_side_kind(); names from display_name_sql()
                    f"|| l.note || ')', '; ') FROM {links} l JOIN crm_{kind} o "
                    f"ON o.id = l.crm_id WHERE {link_on}")
         company_on = ("o.id = r.parent_key AND (r.parent_actor_type IS NULL OR "
                       "o.actor_type = r.parent_actor_type)")
     else:
-        partner = (f"SELECT string_agg(DISTINCT {display_name_sql(k, 'o')} || ' (' || "
+        partner = (f"SELECT string_agg(DISTINCT {display_name_sql(k, 'o')} || ' (' || "  # noqa: S608 - side/kind checked by check_side_kind(); names from display_name_sql()
                    f"o.actor_type || ' ' || o.id || l.note || ')', '; ') FROM {links} l "
                    f"JOIN erp_{kind} o ON o.actor_type = l.erp_actor_type AND o.id = l.erp_id "
                    f"WHERE l.crm_id = r.id")
@@ -336,7 +341,7 @@ def details(ws: Workspace, side: str, kind: str, keys: Sequence[str]) -> pd.Data
         city = "coalesce(r.postalcity, r.streetcity)"
         org = "r.vatno"
     else:  # a person's or project's place and number are its company's
-        parent = f"(SELECT {{col}} FROM {side}_company o WHERE {company_on} LIMIT 1)"
+        parent = f"(SELECT {{col}} FROM {side}_company o WHERE {company_on} LIMIT 1)"  # noqa: S608 - side/kind checked by check_side_kind(); company_on a fixed join
         company = parent.format(col="o.name")
         city = parent.format(col="coalesce(o.postalcity, o.streetcity)")
         org = parent.format(col="o.vatno")
@@ -350,7 +355,7 @@ def details(ws: Workspace, side: str, kind: str, keys: Sequence[str]) -> pd.Data
                        {company} AS company, {city} AS city, {org} AS org_number,
                        ({partner}) AS linked_to
                 FROM search_page p JOIN {side}_{kind} r ON {key_sql} = p.key
-                WHERE r.missing_since IS NULL ORDER BY p.pos""").df()
+                WHERE r.missing_since IS NULL ORDER BY p.pos""").df()  # noqa: S608 - side/kind checked by check_side_kind(); every piece built above from fixed SQL
     finally:
         cur.unregister("search_page")
     return out.astype(object).where(out.notna(), None)
@@ -394,12 +399,13 @@ def linked_label(linked_to: object) -> str:
 
 def parent_of(ws: Workspace, kind: str, crm_id: str) -> str | None:
     """The ERP actor (``actor_type:id``) a person's or project's CRM company is linked to."""
+    check_side_kind("crm", kind)  # kind names the table below: only a known one
     if kind == "company":
         return None
     row = ws.cursor().execute(
         f"""SELECT l.erp_actor_type || ':' || l.erp_id FROM crm_{kind} c
             JOIN links l ON l.kind = 'company' AND l.crm_id = c.company_id
-            WHERE c.id = ?""", [crm_id]).fetchone()
+            WHERE c.id = ?""", [crm_id]).fetchone()  # noqa: S608 - kind checked by check_side_kind(); crm_id bound as ?
     return row[0] if row else None
 
 
@@ -409,7 +415,7 @@ def crm_record(ws: Workspace, kind: str, crm_id: str) -> dict[str, object] | Non
     check_side_kind("crm", kind)
     k: Kind = kind  # type: ignore[assignment]
     rows = ws.cursor().execute(
-        f"SELECT *, {display_name_sql(k, 'c')} AS display_name FROM crm_{kind} c "
+        f"SELECT *, {display_name_sql(k, 'c')} AS display_name FROM crm_{kind} c "  # noqa: S608 - kind checked by check_side_kind(); crm_id bound as ?
         "WHERE id = ? AND missing_since IS NULL", [crm_id]).df()
     return None if rows.empty else rows.iloc[0].to_dict()
 

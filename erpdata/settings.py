@@ -208,7 +208,7 @@ def _replace(cur: duckdb.DuckDBPyConnection, kind: str, new: list[FieldMapping],
 
 def stored(cur: duckdb.DuckDBPyConnection, kind: str) -> list[FieldMapping]:
     """The stored mappings of ``kind`` only (no defaults): what an audit row calls "before"."""
-    rows = cur.execute(f"SELECT {', '.join(_KEYS)} FROM field_mappings WHERE kind = ? "
+    rows = cur.execute(f"SELECT {', '.join(_KEYS)} FROM field_mappings WHERE kind = ? "  # noqa: S608 - columns: the constant _KEYS
                        "ORDER BY rank, erp_field", [kind]).fetchall()
     return [FieldMapping(*row) for row in rows]
 

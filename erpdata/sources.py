@@ -36,6 +36,10 @@ import pyarrow as pa
 from erpdata.errors import ErpdataError, IngestError, column_letter
 from erpdata.sql import sql_ident, sql_text
 
+# SQL built here (ruff S608): tables are the constants RAW and STAGE, columns c<int>; a header
+# or a column name from the file is quoted by sql_ident or sql_text, the file's path and
+# delimiter are bound as ``?``, and the regular expressions are this module's constants.
+
 STAGE = "_stage"  # a view: _row + c0..cN over RAW
 RAW = "_raw"
 CHUNK = 16 * 1024 * 1024
@@ -187,11 +191,11 @@ def read_source(
     src = reader(con, p, shown, fmt)
     if fmt == "csv":  # rowid follows file order: RAW is built by one ordered CREATE TABLE AS
         con.execute(
-            f"CREATE TEMP VIEW {STAGE} AS SELECT (rowid - (SELECT min(rowid) FROM {RAW}) + 2)"
+            f"CREATE TEMP VIEW {STAGE} AS SELECT (rowid - (SELECT min(rowid) FROM {RAW}) + 2)"  # noqa: S608 - constant tables RAW and STAGE
             f"::INTEGER AS _row, * FROM {RAW}"
         )
     else:
-        con.execute(f"CREATE TEMP VIEW {STAGE} AS SELECT * FROM {RAW}")
+        con.execute(f"CREATE TEMP VIEW {STAGE} AS SELECT * FROM {RAW}")  # noqa: S608 - constant tables RAW and STAGE
     if src.rows == 0:
         if src.row_label == "row":
             raise src.error("the file has a header but no data rows: an empty export would "
@@ -235,7 +239,7 @@ def _check_values(con: duckdb.DuckDBPyConnection, src: Source) -> None:
     boms = [(row, i, n) for i, (_, row, n, _f, _fn) in enumerate(per) if row is not None]
     if boms:
         for _row, i, _n in boms:
-            con.execute(f"UPDATE {RAW} SET c{i} = replace(c{i}, chr(65279), '') "
+            con.execute(f"UPDATE {RAW} SET c{i} = replace(c{i}, chr(65279), '') "  # noqa: S608 - RAW and columns c<int>
                         f"WHERE contains(c{i}, chr(65279))")
         row, i, _ = min(boms)
         src.warnings.append(
@@ -246,7 +250,7 @@ def _check_values(con: duckdb.DuckDBPyConnection, src: Source) -> None:
     if src.row_label == "row":
         same = " AND ".join(f"trim(c{i}) IS NOT DISTINCT FROM {sql_text(h)}"
                             for i, h in enumerate(src.headers))
-        again = con.execute(f"SELECT min(_row) FROM {STAGE} WHERE {same}").fetchone()
+        again = con.execute(f"SELECT min(_row) FROM {STAGE} WHERE {same}").fetchone()  # noqa: S608 - STAGE c<int>; headers quoted by sql_text
         if again is not None and again[0] is not None:
             raise src.error(
                 "this row repeats the header row: two exports joined into one file? Remove the "
@@ -256,8 +260,9 @@ def _check_values(con: duckdb.DuckDBPyConnection, src: Source) -> None:
     formulas = [(row, i, n) for i, (*_, row, n) in enumerate(per) if row is not None]
     if formulas:
         row, i, _ = min(formulas)
-        (value,) = con.execute(f"SELECT c{i} FROM {STAGE} WHERE _row = ?", [row]).fetchone() \
-            or ("",)
+        (value,) = con.execute(
+            f"SELECT c{i} FROM {STAGE} WHERE _row = ?", [row]  # noqa: S608 - STAGE c<int>; row bound as ?
+        ).fetchone() or ("",)
         shown = value if len(value) <= 40 else value[:37] + "..."
         src.warnings.append(
             f"{sum(n for *_, n in formulas)} value(s) look like spreadsheet formulas, first in "
@@ -276,7 +281,7 @@ def _value_findings(con: duckdb.DuckDBPyConnection, width: int) -> list[tuple[An
     there is anything to find at all, which there seldom is."""
     line = "concat_ws(chr(31), " + ", ".join(f"c{i}" for i in range(width)) + ")"
     (anything,) = con.execute(
-        f"SELECT bool_or(contains({line}, chr(0)) OR contains({line}, chr(65279)) OR "
+        f"SELECT bool_or(contains({line}, chr(0)) OR contains({line}, chr(65279)) OR "  # noqa: S608 - STAGE c<int>; the regex a module constant
         f"regexp_matches({line}, '{_FORMULA_IN_LINE}')) "
         f"FROM {STAGE}").fetchone() or (False,)
     if not anything:
@@ -293,7 +298,7 @@ def _value_findings(con: duckdb.DuckDBPyConnection, width: int) -> list[tuple[An
                      f"count(*) FILTER (WHERE contains({c}, chr(65279)))",
                      f"min(_row) FILTER (WHERE {formula})",
                      f"count(*) FILTER (WHERE {formula})"]
-        found = con.execute(f"SELECT {', '.join(aggs)} FROM {STAGE}").fetchone() or ()
+        found = con.execute(f"SELECT {', '.join(aggs)} FROM {STAGE}").fetchone() or ()  # noqa: S608 - STAGE c<int>; the regex a module constant
         per += [tuple(found[k: k + 5]) for k in range(0, len(found), 5)]
     return per
 
@@ -627,7 +632,7 @@ def _duckdb_csv(con: duckdb.DuckDBPyConnection, path: Path, src: Source) -> None
               SELECT * FROM read_csv(?, delim = ?, quote = '"', escape = '"', header = true,
                 auto_detect = false, columns = {{{cols}}}, strict_mode = true,
                 null_padding = false, store_rejects = true, rejects_table = '_rej_errors',
-                rejects_scan = '_rej_scans', max_line_size = 4000000, parallel = true)""",
+                rejects_scan = '_rej_scans', max_line_size = 4000000, parallel = true)""",  # noqa: S608 - RAW; columns c<int>; path and delimiter bound as ?
             [str(path), src.delimiter],
         )
     except duckdb.Error as exc:
@@ -638,7 +643,7 @@ def _duckdb_csv(con: duckdb.DuckDBPyConnection, path: Path, src: Source) -> None
         "FROM _rej_errors ORDER BY line_byte_position LIMIT 1"
     ).fetchone()
     if reject is None:
-        (n,) = con.execute(f"SELECT count(*) FROM {RAW}").fetchone() or (0,)
+        (n,) = con.execute(f"SELECT count(*) FROM {RAW}").fetchone() or (0,)  # noqa: S608 - constant table RAW
         src.rows = int(n)
         return
     line_pos, _byte_pos, col_idx, kind, msg = reject
@@ -915,7 +920,7 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, shown: str, fmt: str)
     )
     con.register("_xlsx_arrow", table)
     try:
-        con.execute(f"CREATE TEMP TABLE {RAW} AS SELECT * FROM _xlsx_arrow")
+        con.execute(f"CREATE TEMP TABLE {RAW} AS SELECT * FROM _xlsx_arrow")  # noqa: S608 - constant tables RAW and _xlsx_arrow
     finally:
         con.unregister("_xlsx_arrow")
     return src
@@ -947,7 +952,7 @@ def _as_text(name: str, type_: str, whole_doubles: bool = False) -> str:
 
 def _stage_typed(con: duckdb.DuckDBPyConnection, src: Source, relation: str, params: list[Any],
                  rownum: str, whole_doubles: bool = False) -> None:
-    described = con.execute(f"DESCRIBE SELECT * FROM {relation}", params).fetchall()
+    described = con.execute(f"DESCRIBE SELECT * FROM {relation}", params).fetchall()  # noqa: S608 - relation a fixed reader call with columns via sql_text; path bound as ?
     names = [(r[0], r[1]) for r in described if r[0] != "file_row_number"]
     _check_width(len(names), src.display, src.row_label)
     src.headers = [n for n, _ in names]
@@ -955,10 +960,10 @@ def _stage_typed(con: duckdb.DuckDBPyConnection, src: Source, relation: str, par
     cols = ", ".join(f"{_as_text(n, t, whole_doubles)} AS c{i}"
                      for i, (n, t) in enumerate(names))
     con.execute(
-        f"CREATE TEMP TABLE {RAW} AS SELECT ({rownum})::INTEGER AS _row, {cols} "
+        f"CREATE TEMP TABLE {RAW} AS SELECT ({rownum})::INTEGER AS _row, {cols} "  # noqa: S608 - names via sql_ident in _as_text(); relation fixed, path bound as ?
         f"FROM {relation}", params,
     )
-    (n,) = con.execute(f"SELECT count(*) FROM {RAW}").fetchone() or (0,)
+    (n,) = con.execute(f"SELECT count(*) FROM {RAW}").fetchone() or (0,)  # noqa: S608 - constant table RAW
     src.rows = int(n)
 
 
@@ -1001,7 +1006,7 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, shown: str, fmt: str)
                 "maximum_object_size = 67108864{})")
     params = [str(path), jformat]
     try:
-        detected = con.execute(f"DESCRIBE SELECT * FROM {relation.format('')}",
+        detected = con.execute(f"DESCRIBE SELECT * FROM {relation.format('')}",  # noqa: S608 - relation a fixed read_json call; path bound as ?
                                params).fetchall()
         if any(str(t).upper().startswith(_JSON_STRING_TYPES) for _, t, *_ in detected):
             # DuckDB reads a string that looks like a UUID, a date or a time as one, and

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 import duckdb
 import pandas as pd
 
+from erpdata.schema import check_side_kind
+
 #: Where a suggested link stands: linked (committed), accepted or create (the CRM record has
 #: an active accept or create), rejected or skipped (this pair), or undecided.
 STATES = ("undecided", "accepted", "create", "rejected", "skipped", "linked")
@@ -22,7 +24,9 @@ STATES = ("undecided", "accepted", "create", "rejected", "skipped", "linked")
 
 def update_sql(kind: str, only_listed: bool) -> str:
     """``UPDATE suggestions`` setting the state of ``kind``'s rows: all of them, or (with
-    ``only_listed``) those of the CRM ids in the registered table ``state_ids``."""
+    ``only_listed``) those of the CRM ids in the registered table ``state_ids``. ``kind`` is
+    written into the SQL: checked against KINDS here (a caller may pass a stored kind)."""
+    check_side_kind("crm", kind)
     listed = " AND crm_id IN (SELECT crm_id FROM state_ids)" if only_listed else ""
     active = f"FROM decisions WHERE kind = '{kind}' AND superseded_by IS NULL{listed}"
     return f"""
@@ -48,7 +52,7 @@ def update_sql(kind: str, only_listed: bool) -> str:
             WHERE s.kind = '{kind}'{listed.replace('crm_id', 's.crm_id', 1)}
         ) n
         WHERE t.kind = '{kind}' AND t.crm_id = n.crm_id AND t.erp_actor_type = n.erp_actor_type
-          AND t.erp_id = n.erp_id AND t.state IS DISTINCT FROM n.state"""
+          AND t.erp_id = n.erp_id AND t.state IS DISTINCT FROM n.state"""  # noqa: S608 - kind checked against KINDS by check_side_kind() above
 
 
 def refresh(cur: duckdb.DuckDBPyConnection, kind: str, crm_ids: Iterable[str] | None = None

@@ -57,8 +57,9 @@ from erpdata.errors import ErpdataError
 from erpdata.ingest import LoadResult, load_file
 from erpdata.progress import Progress, reporter
 from erpdata.roles import guarded, require_for
-from erpdata.schema import ACTOR_TYPES, KINDS, fields
+from erpdata.schema import ACTOR_TYPES, KINDS, fields, table_name
 from erpdata.settings import mappings
+from erpdata.sql import sql_ident
 from erpdata.workspace import Workspace
 
 R = TypeVar("R")
@@ -190,7 +191,7 @@ def sync(ws: Workspace, *, erp: Connector | None = None, crm: CrmConnector | Non
     report = reporter(progress, cancel, "the sync")
     where = (f"(status IN ('queued', 'running') OR ({_RESEND}))"
              + (" AND batch_id = ?" if batch_id else ""))
-    todo = cur.execute(f"SELECT action_id, batch_id, kind, action, crm_id, erp_actor_type, "
+    todo = cur.execute(f"SELECT action_id, batch_id, kind, action, crm_id, erp_actor_type, "  # noqa: S608 - where: constants (_RESEND) and ? only
                        f"erp_id, payload, result FROM actions WHERE {where} "
                        f"ORDER BY action_id", [batch_id] if batch_id else []).df()
     result = SyncResult()
@@ -552,7 +553,7 @@ def failures(ws: Workspace) -> list[Outcome]:
 def conflicts(ws: Workspace, *, open_only: bool = True) -> pd.DataFrame:
     """The fields a sync did not overwrite because both sides had changed them."""
     where = "WHERE resolution IS NULL" if open_only else ""
-    return ws.cursor().execute(f"SELECT * FROM sync_conflicts {where} ORDER BY conflict_id"
+    return ws.cursor().execute(f"SELECT * FROM sync_conflicts {where} ORDER BY conflict_id"  # noqa: S608 - where: one of two constants
                                ).df()
 
 
@@ -749,9 +750,10 @@ def _stale(cur: duckdb.DuckDBPyConnection, changed: pd.DataFrame) -> pd.Series:
 def _current(cur: duckdb.DuckDBPyConnection, kind: str, crm_id: str, actor: str, erp_id: str
              ) -> dict[str, dict[str, Any]]:
     """Both records of a linked pair as the workspace holds them now."""
-    crm = cur.execute(f"SELECT * FROM crm_{kind} WHERE id = ?", [crm_id]).df()
-    erp = cur.execute(f"SELECT * FROM erp_{kind} WHERE actor_type = ? AND id = ?",
-                      [actor, erp_id]).df()
+    crm = cur.execute(f"SELECT * FROM {table_name('crm', kind)} WHERE id = ?",  # noqa: S608 - table_name() checks kind
+                      [crm_id]).df()
+    erp = cur.execute(f"SELECT * FROM {table_name('erp', kind)} WHERE actor_type = ? "  # noqa: S608 - table_name() checks kind
+                      "AND id = ?", [actor, erp_id]).df()
     return {"crm": crm.iloc[0].to_dict() if len(crm) else {},
             "erp": erp.iloc[0].to_dict() if len(erp) else {}}
 
@@ -779,8 +781,13 @@ def resolve_conflict(ws: Workspace, conflict_id: int, choice: str, *,
             raise ErpdataError(f"sync conflict {conflict_id} is already resolved ({done})")
         batch_id = None
         if choice == "theirs" and side == "erp":  # the workspace takes the ERP's value
-            cur.execute(f'UPDATE erp_{kind} SET "{fld}" = ? WHERE actor_type = ? AND id = ?',
-                        [theirs, actor, erp_id])
+            # kind and field come back from a stored row: checked against the schema, never
+            # trusted as SQL (a damaged row must not set another column)
+            if fld not in {f.name for f in fields("erp", kind)}:
+                raise ErpdataError(f"sync conflict {conflict_id}: {fld!r} is not an ERP "
+                                   f"{kind} field")
+            cur.execute(f"UPDATE {table_name('erp', kind)} SET {sql_ident(fld)} = ? "  # noqa: S608 - table_name() checks kind; field checked against fields()
+                        "WHERE actor_type = ? AND id = ?", [theirs, actor, erp_id])
             cur.execute("INSERT INTO audit (logged_at, actor, action, kind, side, record_id, "
                         "actor_type, field, before_value, after_value) "
                         "VALUES (?, ?, 'resolve_conflict', ?, 'erp', ?, ?, ?, ?, ?)",
@@ -812,7 +819,7 @@ def retry_failed(ws: Workspace, *, batch_id: int | None = None, user: str | None
     with ws.transaction(cur):
         who = require_for(ws, "retry_failed", user, cur)
         ids = [int(i) for (i,) in cur.execute(
-            f"SELECT action_id FROM actions WHERE status = 'error' AND {_LIVE}"
+            f"SELECT action_id FROM actions WHERE status = 'error' AND {_LIVE}"  # noqa: S608 - _LIVE: a constant
             + (" AND batch_id = ?" if batch_id is not None else ""),
             [batch_id] if batch_id is not None else []).fetchall()]
         if ids:

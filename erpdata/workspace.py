@@ -17,10 +17,12 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +34,37 @@ from erpdata.schema import ACTOR_TYPES, KINDS, SIDES, Kind, Side, fields, table_
 DEFAULT_WORKSPACE = "workspace.duckdb"
 WORKSPACE_ENV = "ERPDATA_WORKSPACE"
 USER_ENV = "ERPDATA_USER"
+LOCK_TIMEOUT_ENV = "ERPDATA_LOCK_TIMEOUT"
+#: Seconds a write waits for another write of this process before it gives up and says who
+#: holds the workspace. Why 30: an ordinary write (a decision, a pick, a setting) holds the
+#: lock for milliseconds and a commit of a few thousand pairs for seconds, so a wait this long
+#: means a long job (a match run storing, a big load) that the steward should be told about,
+#: not a page that hangs with no word; and it is shorter than a steward waits before clicking
+#: again. ``$ERPDATA_LOCK_TIMEOUT`` changes it (seconds; scripts that queue behind a nightly
+#: load may want minutes).
+DEFAULT_LOCK_TIMEOUT = 30.0
 
 
 def resolve_path(cli_value: str | os.PathLike[str] | None = None) -> Path:
     """Workspace path: ``--workspace``, else ``$ERPDATA_WORKSPACE``, else ``./workspace.duckdb``."""
     value = cli_value or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE
     return Path(value).expanduser()
+
+
+def lock_timeout() -> float:
+    """How long a write waits for the write lock: ``$ERPDATA_LOCK_TIMEOUT`` seconds, else
+    :data:`DEFAULT_LOCK_TIMEOUT`; a value that is not a positive number is refused by name."""
+    value = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not value:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise WorkspaceError(f"${LOCK_TIMEOUT_ENV} is {value!r}: give the seconds a write may "
+                             "wait for another one, a number above 0 (say 30)")
+    return seconds
 
 
 def current_user(explicit: str | None = None) -> str:
@@ -478,12 +505,109 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> lis
     return [m.version for m in todo]
 
 
+class WorkspaceBusy(WorkspaceError):
+    """A write waited :func:`lock_timeout` seconds for another write of this process and gave
+    up; the message names who holds the workspace, doing what, since when."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a workspace's write lock: the user, what they are doing, since when."""
+
+    user: str
+    what: str
+    since: datetime
+
+    def describe(self, now: datetime | None = None) -> str:
+        """``kari is committing since 14:05:03 (2 min)``: what a kept-waiting writer reads."""
+        seconds = max(0, int(((now or datetime.now()) - self.since).total_seconds()))
+        took = f"{seconds} s" if seconds < 60 else f"{seconds // 60} min"
+        return f"{self.user} is {self.what} since {self.since:%H:%M:%S} ({took})"
+
+
+def busy_message(holder: Holder | None, waited: float) -> str:
+    """The error of a write that gave up waiting, in the steward's words."""
+    who = holder.describe() if holder else f"another write held it for over {waited:g} s"
+    return f"the workspace is busy: {who}; try again when it is done"
+
+
+_acting = threading.local()
+
+
+@contextmanager
+def acting(user: str | None, what: str) -> Iterator[None]:
+    """Name the user and the work behind this thread's writes (a job's worker: "kari",
+    "committing"), so that a writer kept waiting is told who holds the workspace."""
+    previous = getattr(_acting, "value", None)
+    _acting.value = (user, what)
+    try:
+        yield
+    finally:
+        _acting.value = previous
+
+
+def _entry_point_acting(depth: int = 20) -> tuple[str | None, str | None]:
+    """The user and the work of the engine entry point up the calling stack (say ``commit``
+    called with ``user="kari"``: ``("kari", "committing")``), in the words of
+    :data:`erpdata.roles.POLICY`.
+
+    Why the stack: the thirty-odd writers live in their own modules and every one of them is
+    an entry point with a ``user`` argument and a policy entry; reading them here names the
+    holder of the lock without threading two more arguments through every writer."""
+    from erpdata.roles import POLICY  # a module above this one: imported when needed
+
+    frame = sys._getframe(2)
+    for _ in range(depth):
+        if frame is None:
+            break
+        policy = POLICY.get(frame.f_code.co_name)
+        if policy is not None and policy.role != "viewer":
+            user = frame.f_locals.get("user")
+            return (user if isinstance(user, str) and user else None), policy.what
+        frame = frame.f_back
+    return None, None
+
+
+class WriteLock:
+    """A workspace's write lock: re-entrant within a thread (a writer may call another), it
+    records who holds it, and a writer that waits gives up after :func:`lock_timeout` seconds
+    with :class:`WorkspaceBusy` naming the holder, instead of hanging with no word."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._holder: Holder | None = None
+        self._depth = 0  # only the holding thread changes it
+
+    @property
+    def holder(self) -> Holder | None:
+        """Who holds the lock now; None when it is free."""
+        return self._holder
+
+    def acquire(self, user: str, what: str, timeout: float) -> None:
+        """Take the lock, or raise :class:`WorkspaceBusy` after ``timeout`` seconds."""
+        if not self._lock.acquire(timeout=timeout):
+            raise WorkspaceBusy(busy_message(self._holder, timeout))
+        self._depth += 1
+        if self._depth == 1:
+            self._holder = Holder(user, what, datetime.now())
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._holder = None
+        self._lock.release()
+
+
 class Workspace:
     """An open workspace. Use :meth:`open`; close it (or use ``with``) when done.
 
     Why a class and not a bare connection: it owns the one writable DuckDB connection of the
     process, hands out cursors for threads (Streamlit runs each script run in its own thread),
-    and is where transactions and the schema check live.
+    and is where transactions, the write lock, the read snapshot and the schema check live.
+
+    A job in a worker thread may hold the workspace (:meth:`retain`) so that closing it (the
+    workbench's cache dropping it) waits for the job instead of pulling the connection from
+    under it; :meth:`close` then closes when the last holder releases it.
     """
 
     def __init__(self, path: Path, con: duckdb.DuckDBPyConnection) -> None:
@@ -492,8 +616,11 @@ class Workspace:
         # Writes of one process take turns (the workbench's sessions are threads of one
         # process, and DuckDB lets only one process write): a decision checks one-to-one and
         # then writes, and two sessions doing that at once under snapshot isolation would
-        # both see the ERP record free. Reads never wait for it.
-        self._write_lock = threading.RLock()
+        # both see the ERP record free. Reads never wait for it (:meth:`snapshot`).
+        self._write_lock = WriteLock()
+        self._users = 0
+        self._close_asked = False
+        self._users_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -554,8 +681,46 @@ class Workspace:
         self.close()
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent); while jobs hold the workspace (:meth:`retain`),
+        when the last of them releases it."""
+        with self._users_lock:
+            self._close_asked = True
+            if self._users:
+                return
         self.con.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called (the connection may stay open for the jobs
+        still holding it, but no new one may take it)."""
+        return self._close_asked
+
+    @property
+    def holders(self) -> int:
+        """How many jobs hold the workspace open (:meth:`retain`)."""
+        return self._users
+
+    def retain(self) -> Workspace:
+        """Hold the workspace open for a job: :meth:`close` waits for the matching
+        :meth:`release`. A closed workspace cannot be taken (its connection may be gone)."""
+        with self._users_lock:
+            if self._close_asked:
+                raise WorkspaceError(f"workspace {self.path} was closed; open it again")
+            self._users += 1
+        return self
+
+    def release(self) -> None:
+        """End one :meth:`retain`; the last one closes the workspace if it was closed."""
+        with self._users_lock:
+            self._users = max(0, self._users - 1)
+            close = self._close_asked and not self._users
+        if close:
+            self.con.close()
+
+    @property
+    def write_holder(self) -> Holder | None:
+        """Who is writing now (user, what, since); None when nobody is."""
+        return self._write_lock.holder
 
     @property
     def version(self) -> int:
@@ -567,12 +732,25 @@ class Workspace:
 
     @contextmanager
     def transaction(
-        self, con: duckdb.DuckDBPyConnection | None = None
+        self, con: duckdb.DuckDBPyConnection | None = None, *, user: str | None = None,
+        what: str | None = None,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """``with ws.transaction() as tx:`` everything inside commits together or not at all,
-        and no other transaction of this workspace object runs meanwhile."""
+        and no other transaction of this workspace object runs meanwhile.
+
+        For writes only: a read takes :meth:`snapshot`, which never waits. A write that waits
+        longer than :func:`lock_timeout` raises :class:`WorkspaceBusy` naming the holder:
+        ``user`` and ``what`` (else those of :func:`acting`, else of the engine entry point
+        that called, else the current user "writing") are what the next waiter is told."""
         tx = con or self.con
-        with self._write_lock:
+        timeout = lock_timeout()
+        if user is None or what is None:
+            held = getattr(_acting, "value", None) or (None, None)
+            if held == (None, None):
+                held = _entry_point_acting()
+            user, what = user or held[0], what or held[1]
+        self._write_lock.acquire(current_user(user), what or "writing", timeout)
+        try:
             tx.execute("BEGIN TRANSACTION")
             try:
                 yield tx
@@ -580,6 +758,27 @@ class Workspace:
                 tx.execute("ROLLBACK")
                 raise
             tx.execute("COMMIT")
+        finally:
+            self._write_lock.release()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """``with ws.snapshot() as cur:`` a cursor of its own in a read transaction: every query
+        inside sees the same committed state (reports that agree with each other), and it never
+        takes the write lock, so a report read while a long commit runs returns at once.
+
+        Why this is safe: DuckDB's cursors of one connection share the database under MVCC; a
+        reader sees what was committed when its transaction began, never a half-done write.
+        The transaction is rolled back at the end: nothing inside may write."""
+        cur = self.cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            finally:
+                cur.execute("ROLLBACK")
+        finally:
+            cur.close()
 
     def counts(self, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, Any]:
         """Record counts per side and kind (present records only), missing ones, and links.
@@ -593,7 +792,7 @@ class Workspace:
         for side in SIDES:
             for kind in KINDS:
                 parts.append(
-                    f"SELECT '{side}' AS side, '{kind}' AS kind, "
+                    f"SELECT '{side}' AS side, '{kind}' AS kind, "  # noqa: S608 - SIDES, KINDS
                     "count(*) FILTER (WHERE missing_since IS NULL), "
                     "count(*) FILTER (WHERE missing_since IS NOT NULL) "
                     f"FROM {table_name(side, kind)}"
@@ -614,7 +813,7 @@ class Workspace:
 
     def tables(self) -> list[str]:
         """Names of the workspace's tables, sorted."""
-        return sorted(t for (t,) in self.con.execute(
+        return sorted(t for (t,) in self.cursor().execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
             "AND table_type = 'BASE TABLE'"
         ).fetchall())

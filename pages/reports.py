@@ -20,7 +20,7 @@ from erpdata import KINDS, ErpdataError, Workspace, default_delimiter, export_re
 from erpdata.progress import Progress
 from erpdata.reports import (
     DELIMITERS,
-    activity,
+    activity_in_words,
     decisions_over_time,
     probability_histogram,
     workspace_country,
@@ -128,9 +128,8 @@ if st.toggle("Show the activity log", key="activity_show",
     if st.session_state.get("activity_for") != who:
         st.session_state["activity_for"] = who
         keys[:] = [None]
-    rows, next_key = activity(ws, actor=who, after=keys[-1], size=PAGE_SIZE)
-    st.dataframe(rows, hide_index=True, width="stretch", column_config={
-        "logged_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
-        "actor": "Who", "action": "What", "kind": "Kind", "record": "Record",
-        "detail": "Detail", "batch_id": "Batch"})
+    log, next_key = activity_in_words(ws, actor=who, after=keys[-1], size=PAGE_SIZE)
+    st.dataframe(log, hide_index=True, width="stretch", key="activity_log", column_config={
+        "When": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+        "What": st.column_config.TextColumn(width="large")})
     ui.pager(keys, next_key, "activity", f"Page {len(keys)} · {PAGE_SIZE} per page")

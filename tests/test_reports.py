@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -31,11 +32,13 @@ from erpdata.reports import (
     default_delimiter,
     export_reports,
     neutralise,
+    neutralise_cell,
     probability_histogram,
     workspace_country,
 )
 from erpdata.review import pick
 from erpdata.workspace import Workspace
+from tests.conftest import write_csv_file
 from tests.helpers import write_text
 
 GOLDEN = Path(__file__).parent / "golden" / "reports"
@@ -92,14 +95,17 @@ def test_xlsx_has_a_styled_sheet_per_report_with_the_csv_cells(ws: Workspace,
     links = book["links"]
     assert links.freeze_panes == "A2"
     assert all(cell.font.bold for cell in links[1])
-    assert links.column_dimensions["C"].width == len("'=HYPERLINK(\"http://x\")") + 2
+    assert links.column_dimensions["C"].width == len("=HYPERLINK(\"http://x\")") + 2
     rows = [[c.value for c in row] for row in links.iter_rows(min_row=2)]
+    # text cells hold the text itself: no prefix, and no formula (data type "s")
     assert [r[:6] for r in rows] == [
         ["company", "1", "Berg Bygg AB", "supplier", "L1", "Berg Bygg AB"],
-        ["company", "4", "'=HYPERLINK(\"http://x\")", "customer", "K9",
-         "'=HYPERLINK(\"http://x\")"]]
-    creates = [[c.value for c in row] for row in book["erp_creates"].iter_rows()]
-    assert creates[0][-1] == "category" and creates[1][-1] == "'@SUM(A1)"
+        ["company", "4", "=HYPERLINK(\"http://x\")", "customer", "K9",
+         "=HYPERLINK(\"http://x\")"]]
+    assert [links["C3"].data_type, links["C3"].quotePrefix] == ["s", True]
+    creates = book["erp_creates"]
+    assert creates["J1"].value == "category" and creates["J2"].value == "@SUM(A1)"
+    assert [creates["J2"].data_type, creates["J2"].quotePrefix] == ["s", True]
 
 
 def test_parquet_keeps_values_as_they_are(ws: Workspace, tmp_path: Path) -> None:
@@ -123,14 +129,80 @@ def test_reports_as_dataframes(ws: Workspace) -> None:
 
 
 @pytest.mark.parametrize(("value", "safe"), [
-    ("=1+1", "'=1+1"), ("+47 22 33 44 55", "'+47 22 33 44 55"), ("-2", "'-2"),
-    ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("Hansen", "Hansen"),
-    ("a=b", "a=b"), ("", ""),
+    ("=1+1", "'=1+1"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("=", "'="),
+    # a sign followed by anything but a number is a formula ...
+    ("+SUM(A1)", "'+SUM(A1)"), ("-cmd", "'-cmd"), ("+", "'+"), ("-", "'-"), ("- 5", "'- 5"),
+    ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"), ("-1+E5", "'-1+E5"),
+    # ... a sign followed by a number (a phone number, an amount) is data, left as it is;
+    # -2+3 too: nothing but digits and signs, arithmetic at worst, never a call
+    ("+47 22 33 44 55", "+47 22 33 44 55"), ("-12.5", "-12.5"), ("-2", "-2"),
+    ("-2+3", "-2+3"), ("+1 (555) 123-4567", "+1 (555) 123-4567"),
+    ("-1\u00a0234,50", "-1\u00a0234,50"), ("-.5", "-.5"), ("+(47) 22", "+(47) 22"),
+    ("Hansen", "Hansen"), ("a=b", "a=b"), ("", ""), (" =1", " =1"),
 ])
 def test_formula_neutralisation(value: str, safe: str) -> None:
     frame = pd.DataFrame({"text": [value], "number": [-2]})
     out = neutralise(frame)
     assert out["text"].tolist() == [safe] and out["number"].tolist() == [-2]
+    assert neutralise_cell(value) == safe and neutralise_cell(-2) == -2
+
+
+#: A phone number, an amount, four formulas and two more numbers: what a report must carry.
+SPREADSHEET_VALUES = ['+47 22 33 44 55', '-12.5', '=HYPERLINK("x")', '@SUM(A1)', '+SUM(A1)',
+                      '-2+3', '-cmd', '-5']
+
+
+@pytest.fixture
+def values_ws(tmp_path: Path) -> Iterator[Workspace]:
+    """CRM companies named :data:`SPREADSHEET_VALUES`, each accepted with an ERP customer
+    ``Firma i`` and committed: the names are in the links report (for people) and, as the
+    CRM wins the name, in the ERP change set (for the import tool)."""
+    with Workspace.open(tmp_path / "v.duckdb") as w:
+        crm = [["id", "name"], *([str(i), v] for i, v in enumerate(SPREADSHEET_VALUES, 1))]
+        erp = [["id", "type", "name"],
+               *([f"K{i}", "customer", f"Firma {i}"] for i in range(1, 9))]
+        load_file(w, write_csv_file(tmp_path / "c.csv", crm), side="crm", kind="company")
+        load_file(w, write_csv_file(tmp_path / "e.csv", erp), side="erp", kind="company")
+        for i in range(1, 9):
+            decide(w, "company", "accept", str(i), f"customer:K{i}", user="kari")
+        commit(w, user="kari")
+        yield w
+
+
+def test_phone_numbers_and_amounts_survive_every_report_format(values_ws: Workspace,
+                                                               tmp_path: Path) -> None:
+    """Issue 16, item 5: the people's CSV neutralises only the formulas; the change set an
+    import tool reads is byte-exact; the XLSX holds every value exactly, as text, not as a
+    formula (read back by openpyxl and by calamine, the reader pandas uses)."""
+    from python_calamine import CalamineWorkbook
+
+    export_reports(values_ws, "csv", tmp_path / "csv", delimiter=";")
+    links = (tmp_path / "csv" / "links.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert [line.split(";")[2] for line in links[1:]] == [
+        '+47 22 33 44 55', '-12.5', '"\'=HYPERLINK(""x"")"', "'@SUM(A1)", "'+SUM(A1)", '-2+3',
+        "'-cmd", '-5']
+    assert (tmp_path / "csv" / "erp_updates.csv").read_bytes() == BOM + (
+        b"batch_id;action_id;kind;crm_id;erp_actor_type;erp_id;field;before;after\n"
+        b"1;9;company;1;customer;K1;name;Firma 1;+47 22 33 44 55\n"
+        b"1;10;company;2;customer;K2;name;Firma 2;-12.5\n"
+        b'1;11;company;3;customer;K3;name;Firma 3;"=HYPERLINK(""x"")"\n'
+        b"1;12;company;4;customer;K4;name;Firma 4;@SUM(A1)\n"
+        b"1;13;company;5;customer;K5;name;Firma 5;+SUM(A1)\n"
+        b"1;14;company;6;customer;K6;name;Firma 6;-2+3\n"
+        b"1;15;company;7;customer;K7;name;Firma 7;-cmd\n"
+        b"1;16;company;8;customer;K8;name;Firma 8;-5\n")
+
+    (path,) = export_reports(values_ws, "xlsx", tmp_path / "r.xlsx")
+    book = load_workbook(path)
+    for sheet, column in (("links", "C"), ("erp_updates", "I")):
+        cells = [c for (c,) in book[sheet][f"{column}2:{column}9"]]
+        assert [c.value for c in cells] == SPREADSHEET_VALUES, sheet
+        assert {c.data_type for c in cells} == {"s"}, sheet  # text, never a formula
+    calamine = CalamineWorkbook.from_path(str(path))
+    for sheet, index in (("links", 2), ("erp_updates", 8)):
+        rows = calamine.get_sheet_by_name(sheet).to_python()
+        assert [r[index] for r in rows[1:]] == SPREADSHEET_VALUES, sheet
 
 
 def test_bad_format_or_path_says_what_to_do(ws: Workspace, tmp_path: Path) -> None:
@@ -179,7 +251,7 @@ def test_csv_for_spreadsheets_has_a_bom_the_delimiter_and_decimal_commas_with_se
     # UTF-8 with a BOM: Excel reads ø as ø
     assert (tmp_path / "comma" / "erp_updates.csv").read_bytes() == BOM + (
         "batch_id,action_id,kind,crm_id,erp_actor_type,erp_id,field,before,after\n"
-        '1,4,company,4,customer,K9,name,Nordlys Energi AS,"\'=HYPERLINK(""http://x"")"\n'
+        '1,4,company,4,customer,K9,name,Nordlys Energi AS,"=HYPERLINK(""http://x"")"\n'
         "1,4,company,4,customer,K9,postalcity,Bodø,Tromsø\n").encode()
     # semicolons: decimal commas in number columns ...
     assert (tmp_path / "semicolon" / "conflicts.csv").read_bytes() == BOM + (
@@ -189,7 +261,7 @@ def test_csv_for_spreadsheets_has_a_bom_the_delimiter_and_decimal_commas_with_se
     # ... while text (ids, org numbers, the values of the change sets) is written as it is
     assert (tmp_path / "semicolon" / "crm_updates.csv").read_bytes() == BOM + (
         b"batch_id;action_id;kind;crm_id;field;before;after\n"
-        b'1;3;company;4;name;Fjord Fisk AS;"\'=HYPERLINK(""http://x"")"\n'
+        b'1;3;company;4;name;Fjord Fisk AS;"=HYPERLINK(""http://x"")"\n'
         b"1;3;company;4;vatno;987654321;911111111\n")
     # any other delimiter keeps decimal points
     assert (tmp_path / "tab" / "conflicts.csv").read_bytes().splitlines()[1] == (
@@ -302,3 +374,37 @@ def test_a_cancelled_xlsx_writes_no_file(tmp_path: Path) -> None:
                              "crm_updates; nothing of it was written"):
         export_reports(ws, "xlsx", tmp_path / "r.xlsx", progress=progress, cancel=cancel)
     assert not (tmp_path / "r.xlsx").exists()
+
+
+def test_the_activity_log_reads_in_plain_words(ws: Workspace) -> None:
+    """Every row a sentence with the records' names and the fields' labels: no codes such as
+    ``update_erp`` or ``supplier:L1``, no JSON (the steward's console, issue 15, item 5)."""
+    from erpdata.reports import activity, activity_in_words
+    from erpdata.roles import grant
+    from erpdata.settings import save_thresholds
+
+    save_thresholds(ws, "company", auto=0.95, review=0.6, user="kari")
+    grant(ws, "ola", "steward", user="kari")
+    rows, key = activity_in_words(ws, size=100)
+    assert key is None and list(rows.columns) == ["When", "Who", "What", "Batch"]
+    assert rows["What"].tolist() == [
+        "gave ola the role steward",
+        "changed the thresholds of the companies: the model's → auto 0.950, review 0.600",
+        "new ERP supplier for CRM company 5 Zzyzx Quux",
+        'linked CRM company 4 =HYPERLINK("http://x") → customer K9 =HYPERLINK("http://x")',
+        "linked CRM company 1 Berg Bygg AB → supplier L1 Berg Bygg AB",
+        'ERP record updated: ERP customer K9 =HYPERLINK("http://x") — City: Bodø → Tromsø',
+        'ERP record updated: ERP customer K9 =HYPERLINK("http://x") — Name: Nordlys Energi AS '
+        '→ =HYPERLINK("http://x")',
+        'CRM record updated: CRM company 4 =HYPERLINK("http://x") — Org. no / VAT no: '
+        "987654321 → 911111111",
+        'CRM record updated: CRM company 4 =HYPERLINK("http://x") — Name: Fjord Fisk AS → '
+        '=HYPERLINK("http://x")',
+        "asked for a new ERP supplier for CRM company 5 Zzyzx Quux",
+        'accepted the link CRM company 4 =HYPERLINK("http://x") → customer K9 '
+        '=HYPERLINK("http://x")',
+        "accepted the link CRM company 1 Berg Bygg AB → supplier L1 Berg Bygg AB"]
+    # the same rows, in the same order, as the codes the scripts read
+    codes, _ = activity(ws, size=100)
+    assert rows["When"].tolist() == codes["logged_at"].tolist()
+    assert rows["Who"].tolist() == codes["actor"].tolist()

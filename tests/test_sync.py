@@ -18,6 +18,7 @@ from erpdata.connectors.base import Answer, ErpActor
 from erpdata.connectors.files import FilesConnector, FilesCrmConnector
 from erpdata.decisions import decide
 from erpdata.errors import ErpdataError
+from erpdata.ingest import load_file
 from erpdata.sync import (
     SyncResult,
     conflicts,
@@ -28,6 +29,7 @@ from erpdata.sync import (
     sync_now,
 )
 from erpdata.workspace import Workspace
+from tests.conftest import write_csv_file
 
 
 @pytest.fixture
@@ -80,6 +82,40 @@ def test_sync_sends_every_action_once(batch: tuple[Workspace, Path]) -> None:
     assert sync(ws, erp=erp, crm=crm).summary() == "nothing to sync: no queued actions"
     erp.close()
     crm.close()
+
+
+#: A phone number, an amount, four formulas and two more numbers (issue 16, item 5).
+SPREADSHEET_VALUES = ['+47 22 33 44 55', '-12.5', '=HYPERLINK("x")', '@SUM(A1)', '+SUM(A1)',
+                      '-2+3', '-cmd', '-5']
+
+
+def test_a_synced_change_set_carries_phone_numbers_and_amounts_byte_exact(
+        tmp_path: Path) -> None:
+    """Committed CRM names go to the ERP's import tool as they are: the outbox an import
+    tool reads is never neutralised, not even a formula (no spreadsheet opens it)."""
+    folder = tmp_path / "erp"
+    erp_rows = [["id", "type", "name"],
+                *([f"K{i}", "customer", f"Firma {i}"] for i in range(1, 9))]
+    crm_rows = [["id", "name"], *([str(i), v] for i, v in enumerate(SPREADSHEET_VALUES, 1))]
+    with Workspace.open(tmp_path / "v.duckdb") as ws:
+        load_file(ws, write_csv_file(tmp_path / "c.csv", crm_rows), side="crm", kind="company")
+        load_file(ws, write_csv_file(folder / "erp_company.csv", erp_rows), side="erp",
+                  kind="company")
+        for i in range(1, 9):
+            decide(ws, "company", "accept", str(i), f"customer:K{i}", user="kari")
+        commit(ws, user="kari")
+        erp, crm = FilesConnector(folder), FilesCrmConnector(folder)
+        assert sync(ws, erp=erp, crm=crm).statuses == {"ok": 16}  # 8 links, 8 updates
+        erp.close()
+        crm.close()
+    data = (folder / "outbox" / "erp_updates.csv").read_bytes()
+    assert [line.split(b",", 1)[1] for line in data.split(b"\r\n")[1:-1]] == [
+        b"customer,K1,name,+47 22 33 44 55", b"customer,K2,name,-12.5",
+        b'customer,K3,name,"=HYPERLINK(""x"")"', b"customer,K4,name,@SUM(A1)",
+        b"customer,K5,name,+SUM(A1)", b"customer,K6,name,-2+3", b"customer,K7,name,-cmd",
+        b"customer,K8,name,-5"]
+    assert [row[3] for row in _csv(folder / "outbox" / "erp_updates.csv")] == \
+        SPREADSHEET_VALUES
 
 
 def test_an_interrupted_sync_resumes_without_doing_anything_twice(

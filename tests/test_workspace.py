@@ -3,6 +3,10 @@ transactions, and the invariants the database itself enforces."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -10,7 +14,17 @@ import pytest
 
 from erpdata.errors import WorkspaceError
 from erpdata.ingest import load_file
-from erpdata.workspace import MIGRATIONS, SCHEMA_VERSION, Workspace, migrate, resolve_path
+from erpdata.workspace import (
+    DEFAULT_LOCK_TIMEOUT,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Workspace,
+    WorkspaceBusy,
+    acting,
+    lock_timeout,
+    migrate,
+    resolve_path,
+)
 from tests.helpers import COMPANIES, snapshot, write_text
 
 RECORD_TABLES = ["crm_company", "crm_person", "crm_project", "erp_company", "erp_person",
@@ -188,3 +202,141 @@ def test_counts_shape(ws: Workspace) -> None:
     assert counts["crm"] == {"company": 3, "person": 0, "project": 0}
     assert counts["erp"] == {"company": 2, "person": 0, "project": 0}
     assert counts["links"] == {"company": 0, "person": 0, "project": 0}
+
+
+# --- the write lock: who holds it, and a writer that waits gives up with that --------------
+
+
+def _hold_write(ws: Workspace, held: threading.Event, end: threading.Event,
+                hold: object) -> threading.Thread:
+    """A thread that enters ``hold`` (a context manager factory taking the cursor), writes
+    ``meta`` key ``held``, signals ``held`` and keeps the write open until ``end``."""
+
+    def run() -> None:
+        cur = ws.cursor()
+        with hold(cur):  # type: ignore[operator]
+            ws.set_meta("held", "1", cur)
+            held.set()
+            end.wait(10)
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert held.wait(10)
+    return t
+
+
+def _busy(ws: Workspace, holder: str) -> str:
+    since = ws.write_holder.since  # type: ignore[union-attr]
+    return (f"the workspace is busy: {holder} since {since:%H:%M:%S} (0 s); try again when "
+            "it is done")
+
+
+@pytest.mark.parametrize("how", ["arguments", "acting", "entry point"])
+def test_a_waiting_write_gives_up_naming_the_holder(tmp_path: Path, how: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kari commits (the holder named by the transaction's arguments, by :func:`acting` as a
+    job's worker does, or by the engine entry point that called, here ``commit``); Ola's
+    write waits the lock timeout, then gives up with who, what and since, writing nothing."""
+    monkeypatch.setenv("ERPDATA_LOCK_TIMEOUT", "0.3")
+
+    @contextmanager
+    def commit(cur: duckdb.DuckDBPyConnection, user: str | None = "kari") -> Iterator[None]:
+        with ws.transaction(cur):  # in a function named like the entry point: "committing"
+            yield
+
+    hold = {"arguments": lambda cur: ws.transaction(cur, user="kari", what="committing"),
+            "acting": lambda cur: _acting_transaction(ws, cur),
+            "entry point": commit}[how]
+    held, end = threading.Event(), threading.Event()
+    with Workspace.open(tmp_path / "lock.duckdb") as ws:
+        kari = _hold_write(ws, held, end, hold)
+        try:
+            expected = _busy(ws, "kari is committing")
+            started = time.monotonic()
+            with pytest.raises(WorkspaceBusy) as err, ws.transaction(user="ola") as tx:
+                ws.set_meta("ola", "1", tx)
+            waited = time.monotonic() - started
+        finally:
+            end.set()
+            kari.join()
+        assert str(err.value) == expected
+        assert 0.3 <= waited < 2
+        assert (ws.get_meta("held"), ws.get_meta("ola")) == ("1", None)
+        assert ws.write_holder is None
+        with ws.transaction(user="ola") as tx:  # free again: Ola's write goes through
+            ws.set_meta("ola", "1", tx)
+        assert ws.get_meta("ola") == "1"
+
+
+def _acting_transaction(ws: Workspace, cur: duckdb.DuckDBPyConnection) -> object:
+    stack = ExitStack()
+    stack.enter_context(acting("kari", "committing"))
+    stack.enter_context(ws.transaction(cur))
+    return stack
+
+
+def test_the_lock_is_reentrant_and_names_the_outer_write(tmp_path: Path) -> None:
+    """A writer calling another writer in its thread does not wait for itself; the holder
+    stays the outer write until it ends."""
+    with Workspace.open(tmp_path / "re.duckdb") as ws:
+        with ws.transaction(user="kari", what="loading files"):
+            other = ws.cursor()
+            with ws.transaction(other, user="kari", what="writing") as tx:
+                ws.set_meta("inner", "1", tx)
+            assert ws.write_holder is not None
+            assert (ws.write_holder.user, ws.write_holder.what) == ("kari", "loading files")
+        assert ws.write_holder is None and ws.get_meta("inner") == "1"
+
+
+def test_lock_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ERPDATA_LOCK_TIMEOUT", raising=False)
+    assert lock_timeout() == DEFAULT_LOCK_TIMEOUT == 30.0
+    monkeypatch.setenv("ERPDATA_LOCK_TIMEOUT", "2.5")
+    assert lock_timeout() == 2.5
+    for bad in ("soon", "0", "-1"):
+        monkeypatch.setenv("ERPDATA_LOCK_TIMEOUT", bad)
+        with pytest.raises(WorkspaceError) as err:
+            lock_timeout()
+        assert str(err.value) == (f"$ERPDATA_LOCK_TIMEOUT is {bad!r}: give the seconds a write "
+                                  "may wait for another one, a number above 0 (say 30)")
+
+
+def test_a_snapshot_read_during_a_long_write_returns_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read never takes the write lock: while Kari's write is open, a snapshot returns at
+    once and sees the committed state, not Kari's half-done write."""
+    monkeypatch.setenv("ERPDATA_LOCK_TIMEOUT", "5")
+    held, end = threading.Event(), threading.Event()
+    with Workspace.open(tmp_path / "read.duckdb") as ws:
+        ws.set_meta("before", "1")
+        kari = _hold_write(ws, held, end, lambda cur: ws.transaction(cur, user="kari"))
+        try:
+            started = time.monotonic()
+            with ws.snapshot() as cur:
+                seen = cur.execute("SELECT key FROM meta ORDER BY key").fetchall()
+            took = time.monotonic() - started
+        finally:
+            end.set()
+            kari.join()
+        assert seen == [("before",)] and took < 1
+        assert ws.get_meta("held") == "1"
+
+
+def test_a_held_workspace_closes_when_its_last_holder_ends(tmp_path: Path) -> None:
+    """A job holds the workspace (``retain``): closing it (the workbench's cache dropping it)
+    waits for the job, and the last release closes it."""
+    ws = Workspace.open(tmp_path / "held.duckdb")
+    ws.retain()
+    ws.retain()
+    ws.close()
+    assert ws.closed and ws.holders == 2
+    with ws.transaction() as tx:  # the job goes on writing
+        ws.set_meta("job", "done", tx)
+    with pytest.raises(WorkspaceError, match="was closed; open it again"):
+        ws.retain()  # no new holder for a closed workspace
+    ws.release()
+    assert ws.get_meta("job") == "done"
+    ws.release()
+    with pytest.raises(duckdb.ConnectionException):
+        ws.con.execute("SELECT 1")
+

@@ -6,6 +6,8 @@ connector everything works without a server: records are read from the folder's 
 reads, mapped the same way), and what a sync would send is appended to change-set files in
 ``<folder>/outbox/`` for the import tool. Appends are idempotent: a change already in the file
 (same key, field and value) is not written twice, so a retried sync writes each change once.
+The change sets are byte-exact, never neutralised for spreadsheets: an import tool reads them,
+and a ``'`` before ``+47 22 33 44 55`` or ``-12.5`` would go into the ERP as part of the value.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from erpdata.connectors.base import (
     Restriction,
 )
 from erpdata.errors import ErpdataError
-from erpdata.schema import ACTOR_TYPES, KINDS, fields
+from erpdata.schema import ACTOR_TYPES, KINDS, fields, table_name
+from erpdata.sql import sql_ident
 from erpdata.workspace import Workspace
 
 OUTBOX = "outbox"
@@ -73,7 +76,7 @@ class _Folder:
 
                 load_file(self._ws, path, side=side, kind=kind, user="files-connector")
             self._loaded.add((side, kind))
-        return self._ws, f"{side}_{kind}"
+        return self._ws, table_name(side, kind)  # type: ignore[arg-type]
 
     def append(self, name: str, header: list[str], rows: list[list[Any]]) -> Path:
         """Append rows to ``outbox/<name>.csv`` unless the same row is there already."""
@@ -148,8 +151,8 @@ class FilesConnector(_FolderSystem, Connector):
             return Answer.failed(f"unknown actor type {actor_type!r}")
         try:
             ws, table = self._files.table("erp", kind)
-            rows = ws.cursor().execute(
-                f"SELECT * FROM {table} WHERE actor_type = ? AND missing_since IS NULL "
+            rows = ws.cursor().execute(  # where: _text / _condition over schema fields
+                f"SELECT * FROM {table} WHERE actor_type = ? AND missing_since IS NULL "  # noqa: S608 - table: table(); where: built from schema fields, values bound as ?
                 f"AND ({where}) ORDER BY id LIMIT {int(limit) + 1} OFFSET {int(offset)}",
                 [actor_type, *params]).df()
         except ErpdataError as exc:
@@ -194,9 +197,14 @@ class FilesConnector(_FolderSystem, Connector):
 
     def search_advanced(self, actor_type: str, restrictions: Sequence[Restriction], *,
                         offset: int = 0, limit: int = 50) -> Answer[Page[ErpActor]]:
+        if actor_type not in _KIND_OF:
+            return Answer.failed(f"unknown actor type {actor_type!r}")
+        known_fields = {f.name for f in fields("erp", _KIND_OF[actor_type])}
         parts, params = ["true"], []
         for r in restrictions:
             column = {"parent_erp_key": "parent_key"}.get(r.field, r.field)
+            if column not in known_fields:  # a field name becomes SQL text: schema fields only
+                return Answer.failed(f"{r.field!r} is not a field of an ERP {actor_type}")
             sql = _condition(column, r.operator, list(r.values))
             if sql is None:
                 known = sorted({o for ops in OPERATORS.values() for o in ops})
@@ -246,7 +254,7 @@ class FilesConnector(_FolderSystem, Connector):
 
 def _condition(column: str, operator: str, values: list[str]) -> tuple[str, list[Any]] | None:
     """SQL for one advanced-search restriction (text compared case-insensitively)."""
-    col = f'lower(CAST("{column}" AS VARCHAR))'
+    col = f"lower(CAST({sql_ident(column)} AS VARCHAR))"
     v = [str(x).lower() for x in values]
     simple = {"=": (f"{col} = ?", v[:1]), "isnot": (f"{col} IS DISTINCT FROM ?", v[:1]),
               "!=": (f"{col} IS DISTINCT FROM ?", v[:1]),
@@ -272,7 +280,7 @@ class FilesCrmConnector(_FolderSystem, CrmConnector):
     def records(self, kind: str, since: datetime | None = None) -> Answer[list[CrmRecord]]:
         try:
             ws, table = self._files.table("crm", kind)
-            rows = ws.cursor().execute(f"SELECT * FROM {table} WHERE missing_since IS NULL "
+            rows = ws.cursor().execute(f"SELECT * FROM {table} WHERE missing_since IS NULL "  # noqa: S608 - table: table() from SIDES and KINDS
                                        "ORDER BY id").df()
         except ErpdataError as exc:
             return Answer.failed(f"the export of CRM {kind} records cannot be read", str(exc))

@@ -37,6 +37,10 @@ from sparse_dot_topn import sp_matmul_topn
 from erpdata.matching.spec import KEY_TYPES, NAME_TYPES, Comparison
 from erpdata.sql import sql_ident
 
+# SQL built here (ruff S608): table names are this module's own temp tables (l, r, rule_<i>,
+# rare1_<i>, ...), column names are comparison names quoted by sql_ident, and the rest is
+# numbers (caps, budgets, weights) computed here; no value from a record reaches the text.
+
 #: Joined rows a key rule may produce, before the per-record cap: it sets how many records may
 #: share a key (never fewer than ``MIN_CAP``). As a key's weight is shared among its holders, a
 #: key held by dozens of records hardly ranks anyway: on the demo at 100,000 per side, a budget
@@ -199,7 +203,7 @@ def _shared_keys(con: duckdb.DuckDBPyConnection, name: str, lkeys: str, rkeys: s
                  SELECT k, n, sum(a * n) OVER (ORDER BY a * n, k ROWS UNBOUNDED PRECEDING) AS c
                  FROM lc JOIN rc USING (k)) WHERE c <= {budget})
         SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / min(ok.n) AS s
-        FROM {lkeys} a JOIN ok USING (k) JOIN {rkeys} b USING (k) GROUP BY ALL""")
+        FROM {lkeys} a JOIN ok USING (k) JOIN {rkeys} b USING (k) GROUP BY ALL""")  # noqa: S608 - own temp tables (callers' constants); cap/budget ints
 
 
 def _token_tables(con: duckdb.DuckDBPyConnection, f: str, i: int, cap: int, *,
@@ -210,14 +214,14 @@ def _token_tables(con: duckdb.DuckDBPyConnection, f: str, i: int, cap: int, *,
     for side in ("l", "r"):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}tok AS
             SELECT rid, unnest({_tokens(f)}[1:{MAX_TOKENS}]) AS tok
-            FROM {side} WHERE {f} IS NOT NULL AND {f} <> ''""")
+            FROM {side} WHERE {f} IS NOT NULL AND {f} <> ''""")  # noqa: S608 - side l/r; name expr from comparisons via sql_ident
     con.execute("""CREATE OR REPLACE TEMP TABLE tokdf AS
         SELECT tok, count(*) AS df FROM (SELECT tok FROM ltok UNION ALL SELECT tok FROM rtok)
         GROUP BY tok""")
     for side in ("l", "r"):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}rare AS
             SELECT rid, tok, df, row_number() OVER (PARTITION BY rid ORDER BY df, tok) AS k
-            FROM {side}tok JOIN tokdf USING (tok) QUALIFY k <= 2""")
+            FROM {side}tok JOIN tokdf USING (tok) QUALIFY k <= 2""")  # noqa: S608 - side l/r and own temp tables
     # rare1: a record's rarest token against every token of the other side, both ways.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE rare1_{i} AS
         SELECT lrid, rrid, 1.0 / min(n) AS s FROM (
@@ -226,15 +230,15 @@ def _token_tables(con: duckdb.DuckDBPyConnection, f: str, i: int, cap: int, *,
             UNION ALL
             SELECT b.rid, a.rid, a.df FROM rrare a JOIN ltok b USING (tok)
             WHERE a.k = 1 AND a.df <= {cap})
-        GROUP BY lrid, rrid""")
+        GROUP BY lrid, rrid""")  # noqa: S608 - own temp tables; i and cap ints
     for side in ("l", "r"):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}pair AS
             SELECT rid, min(tok) || ' ' || max(tok) AS k FROM {side}rare
-            GROUP BY rid HAVING count(*) = 2""")
+            GROUP BY rid HAVING count(*) = 2""")  # noqa: S608 - side l/r and own temp tables
     con.execute(f"""CREATE OR REPLACE TEMP TABLE rare2_{i} AS
         WITH ok AS (SELECT k, count(*) AS n FROM rpair GROUP BY k HAVING count(*) <= {cap})
         SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / ok.n AS s FROM lpair a JOIN ok USING (k)
-        JOIN rpair b USING (k)""")
+        JOIN rpair b USING (k)""")  # noqa: S608 - own temp tables; i and cap ints
     if typo_budget:
         _typo_table(con, i, cap, typo_budget)
     for t in ("ltok", "rtok", "tokdf", "lrare", "rrare", "lpair", "rpair"):
@@ -260,12 +264,12 @@ def _typo_table(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int) -
     for side in ("l", "r"):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}vocab AS
             SELECT tok, count(*) AS a FROM {side}rare WHERE length(tok) >= {MIN_TYPO_LENGTH}
-            GROUP BY tok""")
+            GROUP BY tok""")  # noqa: S608 - side l/r and own temp tables; constant int
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}del AS
             SELECT tok, tok AS k FROM {side}vocab
             UNION
             SELECT tok, substr(tok, 1, p - 1) || substr(tok, p + 1) FROM (
-                SELECT tok, unnest(range(1, length(tok) + 1)) AS p FROM {side}vocab)""")
+                SELECT tok, unnest(range(1, length(tok) + 1)) AS p FROM {side}vocab)""")  # noqa: S608 - side l/r and own temp tables
     con.execute(f"""CREATE OR REPLACE TEMP TABLE typo_{i} AS
         WITH near AS (SELECT DISTINCT a.tok AS ltok, b.tok AS rtok FROM ldel a JOIN rdel b
                       USING (k) WHERE a.tok <> b.tok),
@@ -275,7 +279,7 @@ def _typo_table(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int) -
                     QUALIFY sum(lv.a * rv.a) OVER (ORDER BY lv.a * rv.a, ltok, rtok
                                                    ROWS UNBOUNDED PRECEDING) <= {budget})
         SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / min(ok.n) AS s
-        FROM lrare a JOIN ok ON a.tok = ok.ltok JOIN rrare b ON b.tok = ok.rtok GROUP BY ALL""")
+        FROM lrare a JOIN ok ON a.tok = ok.ltok JOIN rrare b ON b.tok = ok.rtok GROUP BY ALL""")  # noqa: S608 - own temp tables; i, cap, budget ints
     for t in ("lvocab", "rvocab", "ldel", "rdel"):
         con.execute(f"DROP TABLE {t}")
 
@@ -302,7 +306,7 @@ def _date_table(con: duckdb.DuckDBPyConnection, c: Comparison, initials: str | N
             SELECT DISTINCT rid, p || '|' || unnest(i) AS k FROM (
                 SELECT rid, unnest({parts}) AS p,
                        if(coalesce(len({init}), 0) = 0, [''], {init}) AS i FROM {side}
-                WHERE length(CAST({d} AS VARCHAR)) = 10)""")
+                WHERE length(CAST({d} AS VARCHAR)) = 10)""")  # noqa: S608 - side l/r; date column via sql_ident; own temp tables
     _shared_keys(con, f"date_{j}", "ldate", "rdate", cap, budget)
     con.execute("DROP TABLE ldate")
     con.execute("DROP TABLE rdate")
@@ -374,7 +378,7 @@ def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Compariso
     text = "lower(" + _joined(comparisons) + ")"
     sides = []
     for side in ("l", "r"):
-        t = con.sql(f"SELECT rid, coalesce({text}, '') AS s FROM {side}").to_arrow_table()
+        t = con.sql(f"SELECT rid, coalesce({text}, '') AS s FROM {side}").to_arrow_table()  # noqa: S608 - side l/r; columns via sql_ident in _joined()
         sides.append((t.column("rid").to_numpy(), *_gram_codes(t.column("s"))))
     occ_a, occ_b = (np.bincount(codes, minlength=_GRAMS + 1)[:_GRAMS].astype(np.int64)
                     for _, codes, _ in sides)
@@ -446,7 +450,7 @@ def block(
     for i, rule in enumerate(rules(comparisons)):
         if rule.source:
             tables.add(rule.source)
-            sql = f"SELECT lrid, rrid, {rule.weight} * s AS w FROM {rule.source}"
+            sql = f"SELECT lrid, rrid, {rule.weight} * s AS w FROM {rule.source}"  # noqa: S608 - rule.source one of this module's temp tables; weight a float
         else:
             # the key is computed once per record (not again for the filter)
             # an empty key (a blank code, a blank name) is no key: it would pair all blanks
@@ -456,11 +460,11 @@ def block(
                                  WHERE k NOT NULL AND CAST(k AS VARCHAR) <> ''),
                        ok AS (SELECT k, count(*) AS n FROM rk GROUP BY k HAVING count(*) <= {cap})
                   SELECT lk.rid AS lrid, rk.rid AS rrid, {rule.weight} / ok.n AS w
-                  FROM lk JOIN ok USING (k) JOIN rk USING (k)"""
+                  FROM lk JOIN ok USING (k) JOIN rk USING (k)"""  # noqa: S608 - rule.key built by rules() from sql_ident names
         con.execute(f"CREATE OR REPLACE TEMP TABLE rule_{i} AS {sql}")
-        (n,) = con.execute(f"SELECT count(*) FROM rule_{i}").fetchone() or (0,)
+        (n,) = con.execute(f"SELECT count(*) FROM rule_{i}").fetchone() or (0,)  # noqa: S608 - own temp table rule_<int>
         counts[rule.name] = counts.get(rule.name, 0) + int(n)
-        selects.append(f"SELECT lrid * {span} + rrid AS p, w FROM rule_{i}")
+        selects.append(f"SELECT lrid * {span} + rrid AS p, w FROM rule_{i}")  # noqa: S608 - own temp table rule_<int>; span an int
     for table in tables:
         con.execute(f"DROP TABLE {table}")
     union = (" UNION ALL ".join(selects) if selects
@@ -469,18 +473,19 @@ def block(
     # of every rule's rows is the costliest step); rounded: a float sum depends on the order
     # DuckDB adds in, and ties must break the same way (by rrid) in every run
     scored = f"""SELECT p // {span} AS lrid, p % {span} AS rrid, score FROM (
-        SELECT p, round(sum(w), 9) AS score FROM ({union}) GROUP BY p)"""
+        SELECT p, round(sum(w), 9) AS score FROM ({union}) GROUP BY p)"""  # noqa: S608 - span an int; union of own rule_<int> selects
     if n_l * n_r <= cross_product_below:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE pairs AS
             SELECT l.rid AS lrid, r.rid AS rrid, coalesce(s.score, 0.0) AS score
-            FROM l CROSS JOIN r LEFT JOIN ({scored}) s ON s.lrid = l.rid AND s.rrid = r.rid""")
+            FROM l CROSS JOIN r LEFT JOIN ({scored}) s ON s.lrid = l.rid AND s.rrid = r.rid""")  # noqa: S608 - scored built above from ints and own tables
     else:
         # the share cut first (a grouped max), so that only the survivors are sorted
         con.execute(f"""CREATE OR REPLACE TEMP TABLE pairs AS
             WITH s AS ({scored}), b AS (SELECT lrid, max(score) AS best FROM s GROUP BY lrid)
-            SELECT lrid, rrid, score FROM s JOIN b USING (lrid) WHERE score >= {min_share} * best
+            SELECT lrid, rrid, score FROM s JOIN b USING (lrid)
+            WHERE score >= {float(min_share)} * best
             QUALIFY row_number() OVER (PARTITION BY lrid ORDER BY score DESC, rrid)
-                <= {per_record}""")
+                <= {int(per_record)}""")  # noqa: S608 - scored built above; min_share float, per_record int
     for i in range(len(selects)):
         con.execute(f"DROP TABLE rule_{i}")
     (total,) = con.execute("SELECT count(*) FROM pairs").fetchone() or (0,)

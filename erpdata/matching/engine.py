@@ -80,7 +80,7 @@ def _content(con: duckdb.DuckDBPyConnection, table: str,
     """A hash of each record's normalised compared values (in row order): equal for records
     that are identical after normalisation (duplicates)."""
     cols = ", ".join(sql_ident(c.name) for c in comparisons)
-    (hashes,) = con.execute(f"SELECT hash({cols}) FROM {table} ORDER BY rid").fetchnumpy(
+    (hashes,) = con.execute(f"SELECT hash({cols}) FROM {table} ORDER BY rid").fetchnumpy(  # noqa: S608 - table l or r (callers' constants); columns via sql_ident
         ).values()
     return np.asarray(hashes)
 
@@ -396,7 +396,7 @@ def _explanations(comps: Sequence[Comparison], field_w: np.ndarray, gamma: np.nd
     data: dict[str, np.ndarray] = {}
     parts = [f"'prior': {round(prior_weight, 3)}"]
     for k, c in enumerate(comps):
-        labels = ", ".join(f"'{x}'" for x in ("missing", *compare.LEVELS[c.type].labels))
+        labels = ", ".join(sql_text(x) for x in ("missing", *compare.LEVELS[c.type].labels))
         data[f"l{k}"] = gamma[:, k].astype(np.int32) + 2  # missing (-1) is the first label
         data[f"w{k}"] = np.round(field_w[:, k], 3)
         parts.append(f"{sql_text(c.name)}: {{'level': [{labels}][l{k}], 'weight': w{k}}}")
@@ -405,7 +405,7 @@ def _explanations(comps: Sequence[Comparison], field_w: np.ndarray, gamma: np.nd
     con = duckdb.connect()
     try:
         con.register("w", pd.DataFrame(data))
-        out = con.sql(f"SELECT to_json({{{', '.join(parts)}}})::VARCHAR FROM w").to_arrow_table()
+        out = con.sql(f"SELECT to_json({{{', '.join(parts)}}})::VARCHAR FROM w").to_arrow_table()  # noqa: S608 - names via sql_text, labels from compare.LEVELS via sql_text; numbers
     finally:
         con.close()
     return pd.array(out.column(0).combine_chunks(), dtype="str")

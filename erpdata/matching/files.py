@@ -29,7 +29,7 @@ def read_table(path: str | os.PathLike[str], id_col: str = "id") -> pd.DataFrame
     con = duckdb.connect()
     try:
         src = read_source(con, path)
-        frame = con.execute(f"SELECT * EXCLUDE (_row) FROM {STAGE} ORDER BY _row").df()
+        frame = con.execute(f"SELECT * EXCLUDE (_row) FROM {STAGE} ORDER BY _row").df()  # noqa: S608 - the constant staging view STAGE
         drop_stage(con)
     finally:
         con.close()

@@ -24,11 +24,15 @@ import pandas as pd
 
 from erpdata.matching.prepare import FEATURES_VERSION, features
 from erpdata.matching.spec import Comparison
+from erpdata.schema import check_side_kind
 from erpdata.sql import sql_ident
 from erpdata.workspace import Workspace
 
 
 def table_name(side: str, kind: str) -> str:
+    """The table caching one side's features; side and kind are checked (they name it in the
+    SQL of :func:`stored_features`)."""
+    check_side_kind(side, kind)
     return f"normalised_{side}_{kind}"
 
 
@@ -61,7 +65,7 @@ def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
             cached = pd.DataFrame({"id": pd.Series(dtype=object),
                                    "digest": pd.Series(dtype=np.int64)})
         else:
-            cached = con.execute(f"SELECT id, digest FROM {table}").df()
+            cached = con.execute(f"SELECT id, digest FROM {table}").df()  # noqa: S608 - table from table_name() after check_side_kind()
         known = pd.Series(cached["digest"].to_numpy(), index=cached["id"].to_numpy())
         stale = known.reindex(ids).to_numpy() != digest
         fresh = features(frame[stale].reset_index(drop=True), comparisons, side).drop(
@@ -74,10 +78,10 @@ def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
                 f'{"DOUBLE" if pd.api.types.is_float_dtype(dtype) else "VARCHAR"}'
                 for name, dtype in fresh.dtypes.items() if name != "digest")
             con.execute(f"CREATE TABLE {table} ({columns}, digest BIGINT)")
-        con.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT id FROM present_ids) "
+        con.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT id FROM present_ids) "  # noqa: S608 - table from table_name() after check_side_kind()
                     "OR id IN (SELECT id FROM fresh_features)")
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM fresh_features")
-        out = con.execute(f"SELECT t.* EXCLUDE (digest) FROM present_ids p JOIN {table} t "
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM fresh_features")  # noqa: S608 - table from table_name() after check_side_kind()
+        out = con.execute(f"SELECT t.* EXCLUDE (digest) FROM present_ids p JOIN {table} t "  # noqa: S608 - table from table_name() after check_side_kind()
                           "USING (id) ORDER BY p._pos").df()
         for name in ("fresh_features", "present_ids"):
             con.unregister(name)

@@ -49,6 +49,10 @@ from erpdata.sql import sql_ident, sql_text
 from erpdata.states import refresh as refresh_states
 from erpdata.workspace import Workspace
 
+# SQL built here (ruff S608): tables are crm_<kind> / erp_<kind> (kind checked against KINDS by
+# check_side_kind()) and the fixed match tables; canonical columns come from fields() and
+# COMPARISONS, an unmapped column's header is quoted by sql_ident / sql_text; values are ``?``.
+
 
 def _c(name: str, type_: str) -> Comparison:
     return Comparison(name, name, name, type_)
@@ -77,9 +81,12 @@ def _canonical(con: duckdb.DuckDBPyConnection, kind: Kind) -> list[Comparison]:
     stored at load time, :func:`erpdata.ingest.field_types`): a compared field takes the given
     type, and a typed field not compared yet is compared too. Why: an export's "Kundenr" is a
     code to be compared exactly, and only the steward who knows the export can say so."""
-    from erpdata.ingest import field_types  # here: ingest is not needed to match frames
+    from erpdata.ingest import field_types, typable_fields  # here: not needed to match frames
 
-    types = field_types(con, kind)
+    # the names become SQL column names (_blank_sides): only fields [types] may name, as
+    # ingest checked before storing them
+    allowed = set(typable_fields(kind))
+    types = {n: t for n, t in field_types(con, kind).items() if n in allowed}
     out = [Comparison(c.name, c.crm_col, c.erp_col, types.get(c.name, c.type))
            if c.name in types and not c.crm_lng_col else c for c in COMPARISONS[kind]]
     named = {c.name for c in out}
@@ -157,7 +164,7 @@ def _shared_extra(con: duckdb.DuckDBPyConnection, kind: Kind) -> list[str]:
                 SELECT unnest(json_keys(extra)) AS k, generate_subscripts(json_keys(extra), 1) AS i
                 FROM {table} WHERE missing_since IS NULL AND extra IS NOT NULL) GROUP BY k"""
     rows = con.execute(
-        f"SELECT c.k FROM ({keys.format(table=f'crm_{kind}')}) c "
+        f"SELECT c.k FROM ({keys.format(table=f'crm_{kind}')}) c "  # noqa: S608 - kind checked by check_side_kind() in the entry point
         f"JOIN ({keys.format(table=f'erp_{kind}')}) e USING (k) ORDER BY c.i, c.k").fetchall()
     return [str(r[0]) for r in rows]
 
@@ -167,7 +174,7 @@ def _extra_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
     """The present records' values of unmapped columns ``headers`` (one frame column each,
     named by its header)."""
     cols = ", ".join(f"{_extra_sql(h)} AS {sql_ident(h)}" for h in headers)
-    return con.execute(f"SELECT {cols} FROM {side}_{kind} WHERE missing_since IS NULL "
+    return con.execute(f"SELECT {cols} FROM {side}_{kind} WHERE missing_since IS NULL "  # noqa: S608 - kind checked by check_side_kind() in the entry point; headers via sql_ident and sql_text
                        "ORDER BY id").df()
 
 
@@ -184,7 +191,7 @@ def _blank_sides(con: duckdb.DuckDBPyConnection, kind: Kind,
         counts = ", ".join(
             "count(*) FILTER (" + " OR ".join(f"{col} IS NOT NULL" for col in c.columns(side))
             + ")" for c in comps)
-        row = con.execute(f"SELECT {counts} FROM {side}_{kind} WHERE missing_since IS NULL"
+        row = con.execute(f"SELECT {counts} FROM {side}_{kind} WHERE missing_since IS NULL"  # noqa: S608 - kind checked by check_side_kind() in the entry point; columns from COMPARISONS and typable_fields()
                           ).fetchone() or ()
         for c, n in zip(comps, row, strict=True):
             if not n:
@@ -199,6 +206,7 @@ def explain(con: duckdb.DuckDBPyConnection, kind: Kind) -> Plan:
     :func:`~erpdata.matching.spec.explain_comparisons` (as ``match-files`` types them)."""
     from erpdata.ingest import field_types
 
+    check_side_kind("crm", kind)  # kind names the tables read below: only a known one
     fixed = field_types(con, kind)
     canonical = _canonical(con, kind)
     blank = _blank_sides(con, kind, canonical)
@@ -274,9 +282,9 @@ def _frames(con: duckdb.DuckDBPyConnection, kind: Kind,
         return f", {select(alias)}" if cols else ""
 
     if kind == "company":
-        crm = con.execute(f"SELECT id{head()} FROM crm_company WHERE missing_since IS NULL "
+        crm = con.execute(f"SELECT id{head()} FROM crm_company WHERE missing_since IS NULL "  # noqa: S608 - canonical columns from fields(), others via sql_ident
                           "ORDER BY id").df()
-        erp = con.execute(f"SELECT actor_type || ':' || id AS id{head()} FROM erp_company "
+        erp = con.execute(f"SELECT actor_type || ':' || id AS id{head()} FROM erp_company "  # noqa: S608 - canonical columns from fields(), others via sql_ident
                           "WHERE missing_since IS NULL ORDER BY actor_type, id").df()
         return crm, erp
     # The ERP actor each CRM company is linked to, else its suggested link.
@@ -290,11 +298,11 @@ def _frames(con: duckdb.DuckDBPyConnection, kind: Kind,
     crm = con.execute(
         f"""SELECT p.id{head('p.')}, m.erp_key AS parent
             FROM crm_{kind} p LEFT JOIN ({parent_map}) m ON m.crm_id = p.company_id
-            WHERE p.missing_since IS NULL ORDER BY p.id""").df()
+            WHERE p.missing_since IS NULL ORDER BY p.id""").df()  # noqa: S608 - kind checked by check_side_kind() in the entry point; columns from fields() or via sql_ident
     erp = con.execute(
         f"""SELECT actor_type || ':' || id AS id{head()},
                    parent_actor_type || ':' || parent_key AS parent
-            FROM erp_{kind} WHERE missing_since IS NULL ORDER BY id""").df()
+            FROM erp_{kind} WHERE missing_since IS NULL ORDER BY id""").df()  # noqa: S608 - kind checked by check_side_kind() in the entry point; columns from fields() or via sql_ident
     return crm, erp
 
 
@@ -462,7 +470,7 @@ def _failed(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: i
             f"""INSERT OR REPLACE INTO scoring_state
                 SELECT ?, id, 'failed', ?, ? FROM crm_{kind}
                 WHERE missing_since IS NULL AND id NOT IN
-                  (SELECT crm_id FROM scoring_state WHERE kind = ? AND state = 'scored')""",
+                  (SELECT crm_id FROM scoring_state WHERE kind = ? AND state = 'scored')""",  # noqa: S608 - kind checked by check_side_kind() in the entry point; values bound as ?
             [kind, reason, run_id, kind])
 
 
@@ -472,11 +480,11 @@ def scoring_states(ws: Workspace, kind: str) -> dict[str, int]:
     check_side_kind("crm", kind)
     cur = ws.cursor()
     try:
-        (n,) = cur.execute(f"SELECT count(*) FROM crm_{kind} WHERE missing_since IS NULL"
+        (n,) = cur.execute(f"SELECT count(*) FROM crm_{kind} WHERE missing_since IS NULL"  # noqa: S608 - kind checked by check_side_kind()
                            ).fetchone() or (0,)
         rows = dict(cur.execute(
             f"""SELECT s.state, count(*) FROM scoring_state s JOIN crm_{kind} c ON c.id = s.crm_id
-                WHERE s.kind = ? AND c.missing_since IS NULL GROUP BY s.state""", [kind]
+                WHERE s.kind = ? AND c.missing_since IS NULL GROUP BY s.state""", [kind]  # noqa: S608 - kind checked by check_side_kind(); kind bound as ?
         ).fetchall())
     finally:
         cur.close()
@@ -512,7 +520,7 @@ def suggestions(ws: Workspace, kind: str = "company", *, links_only: bool = Fals
         JOIN crm_{kind} c ON c.id = s.crm_id
         JOIN erp_{kind} e ON e.actor_type = s.erp_actor_type AND e.id = s.erp_id
         WHERE {' AND '.join(where)}
-        ORDER BY s.probability DESC, s.crm_id, s.rank"""
+        ORDER BY s.probability DESC, s.crm_id, s.rank"""  # noqa: S608 - kind checked by check_side_kind(); names from display_name_sql(); values bound as ?
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return ws.cursor().execute(sql, params).df()

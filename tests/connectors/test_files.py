@@ -3,12 +3,13 @@ changed since), and creates and saves go to the outbox once."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from erpdata.connectors.base import ErpActor, Restriction
+from erpdata.connectors.base import CrmRecord, ErpActor, Restriction
 from erpdata.connectors.files import FilesConnector, FilesCrmConnector
 from tests.helpers import write_text
 
@@ -54,6 +55,11 @@ def test_search_under_a_parent_and_advanced(erp: FilesConnector) -> None:
     ) == ["L1"]
     bad = erp.search_advanced("customer", [Restriction("name", "like", ("x",))])
     assert not bad.ok and bad.user_explanation.startswith("operator 'like' is not one of")
+    # a field name becomes SQL text: only the schema's fields, never what a caller wrote
+    sneaky = erp.search_advanced("customer", [Restriction('name" IS NOT NULL OR "id', "=",
+                                                          ("x",))])
+    assert (sneaky.ok, sneaky.user_explanation) == (
+        False, "'name\" IS NOT NULL OR \"id' is not a field of an ERP customer")
 
 
 def test_get_names_the_keys_it_did_not_find(erp: FilesConnector) -> None:
@@ -91,3 +97,33 @@ def test_a_crm_export_folder(tmp_path: Path) -> None:
     assert crm.connect("company", "1", "supplier", "L1", {}).ok
     assert not crm.create_erp_actor("company", "2", "customer", {}).ok
     crm.close()
+
+
+#: A phone number, an amount, four formulas and two more numbers (issue 16, item 5).
+SPREADSHEET_VALUES = ['+47 22 33 44 55', '-12.5', '=HYPERLINK("x")', '@SUM(A1)', '+SUM(A1)',
+                      '-2+3', '-cmd', '-5']
+STAMP = re.compile(rb"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2},", re.MULTILINE)
+
+
+def test_the_outbox_change_sets_are_byte_exact(erp: FilesConnector, tmp_path: Path) -> None:
+    """The import tool gets every value as the steward committed it: no ``'`` before a phone
+    number, an amount or even a formula (no spreadsheet opens these files)."""
+    erp.save([ErpActor("customer", f"K{i}", {"phone": v})
+              for i, v in enumerate(SPREADSHEET_VALUES, 1)])
+    crm = FilesCrmConnector(tmp_path)
+    crm.save([CrmRecord("company", str(i), {"phone": v})
+              for i, v in enumerate(SPREADSHEET_VALUES, 1)])
+    crm.close()
+    for name, header, key in (("erp_updates", b"actor_type,erp_key", b"customer,K"),
+                              ("crm_updates", b"kind,crm_id", b"company,")):
+        data = (tmp_path / "outbox" / f"{name}.csv").read_bytes()
+        assert STAMP.sub(b"", data) == (
+            b"written_at," + header + b",field,value\r\n"
+            + key + b"1,phone,+47 22 33 44 55\r\n"
+            + key + b"2,phone,-12.5\r\n"
+            + key + b'3,phone,"=HYPERLINK(""x"")"\r\n'
+            + key + b"4,phone,@SUM(A1)\r\n"
+            + key + b"5,phone,+SUM(A1)\r\n"
+            + key + b"6,phone,-2+3\r\n"
+            + key + b"7,phone,-cmd\r\n"
+            + key + b"8,phone,-5\r\n"), name

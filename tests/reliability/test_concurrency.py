@@ -1,23 +1,39 @@
 """Concurrent stewards: two sessions deciding on the same pairs keep every decision and never
-link a record twice; a second program opening a workspace in use is told who holds it."""
+link a record twice; a second program opening a workspace in use is told who holds it; reads
+never wait for a long write; a job's workspace outlives the cache dropping it; sessions sharing
+one live-system connector take turns."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
+import duckdb
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+import workbench_ui as ui
 from erpdata.check import check
 from erpdata.commit import commit
-from erpdata.decisions import DecisionError, current_decision, decide, withdraw
+from erpdata.connections import ConnectorBusy, serialised
+from erpdata.connectors.tryton import TrytonConnector
+from erpdata.decisions import DecisionError, Filter, current_decision, decide, queue_page, withdraw
 from erpdata.demo import build_demo
 from erpdata.errors import WorkspaceError
 from erpdata.matching import match_workspace
+from erpdata.reports import build_reports
+from erpdata.search import search
 from erpdata.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,3 +208,195 @@ def _message(path: Path, crm_id: str, decision: str) -> str:
     return (f"{by} decided on CRM company {crm_id!r} at {at:%H:%M:%S}, after your page showed "
             f"it (accept of {a_type}:{erp_id}): your {decision} was not stored. Look at the "
             "record again, and decide again if you still disagree")
+
+
+# --- reads never wait for a write; a job's workspace; a shared connector -------------------
+
+
+def test_reads_return_at_once_while_a_long_write_runs(companies_ws: Workspace,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kari's long commit holds the write lock; meanwhile Ola's report, queue page, search
+    and counts return at once, and show what was committed, not Kari's half-done write."""
+    monkeypatch.setenv("ERPDATA_LOCK_TIMEOUT", "5")
+    ws = companies_ws
+    match_workspace(ws, "company")
+
+    def reads() -> tuple[Any, ...]:
+        return (build_reports(ws), queue_page(ws, Filter(kind="company")).rows,
+                search(ws, "Berg Bygg").rows, ws.counts())
+
+    before = reads()
+    held, end = threading.Event(), threading.Event()
+
+    def kari() -> None:
+        cur = ws.cursor()
+        with suppress(RuntimeError), ws.transaction(cur, user="kari", what="committing"):
+            cur.execute("DELETE FROM suggestions")
+            cur.execute("DELETE FROM erp_company")
+            held.set()
+            end.wait(10)
+            raise RuntimeError("rolled back")  # nothing of it is ever seen
+
+    writer = threading.Thread(target=kari)
+    writer.start()
+    assert held.wait(10)
+    try:
+        started = time.monotonic()
+        during = reads()
+        took = time.monotonic() - started
+    finally:
+        end.set()
+        writer.join()
+    assert took < 1, took
+    assert len(before[1]) == 2 and len(before[2]) == 2
+    for seen, committed in zip(during[:3], before[:3], strict=True):
+        frames = seen.values() if isinstance(seen, dict) else [seen]
+        for got, want in zip(frames, committed.values() if isinstance(committed, dict)
+                             else [committed], strict=True):
+            pd.testing.assert_frame_equal(got, want)
+    assert during[3] == before[3]
+
+
+def test_a_jobs_workspace_survives_the_cache_dropping_it(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job works on the cached workspace; the cache is cleared meanwhile (as Streamlit does
+    on a "Clear cache", or when the file is replaced): the job's reads and its write still
+    work, and the workspace is closed when the job ends, not before."""
+    monkeypatch.setenv("ERPDATA_WORKSPACE", str(tmp_path / "job.duckdb"))
+    st.cache_resource.clear()
+    go = threading.Event()
+    ws = ui.workspace()
+
+    def work(progress: Any, cancel: threading.Event) -> str:
+        assert go.wait(10)
+        with ws.transaction(user="kari") as tx:
+            ws.set_meta("job", "wrote", tx)
+        return ws.get_meta("job") or ""
+
+    try:
+        job = ui.start_job("survive", "Testing", work, "kari")
+        assert ws.holders == 1
+        st.cache_resource.clear()  # the cache lets go of the workspace while the job runs
+        assert ws.closed
+        go.set()
+        assert job.done.wait(10)
+        assert (job.error, job.result) == (None, "wrote")
+        assert ws.holders == 0
+        with pytest.raises(duckdb.ConnectionException):  # closed with the job's end
+            ws.con.execute("SELECT 1")
+        fresh = ui.workspace()  # the next script run opens it again, the job's write kept
+        assert fresh is not ws and fresh.get_meta("job") == "wrote"
+    finally:
+        st.cache_resource.clear()
+
+
+class _OverlapServer:
+    """A Tryton-like JSON-RPC server on 127.0.0.1 that records how many requests it serves at
+    once (each takes 30 ms), and answers every request with that request's own id."""
+
+    RESULTS: ClassVar[dict[str, Any]] = {
+        "common.server.version": "8.2", "common.db.list": ["erp"],
+        "common.db.login": [1, "key"], "model.res.user.get_preferences": {"company": 1},
+    }
+
+    def __init__(self) -> None:
+        self.now = self.most = self.served = 0
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with outer.lock:
+                    outer.now += 1
+                    outer.most = max(outer.most, outer.now)
+                time.sleep(0.03)
+                with outer.lock:
+                    outer.now -= 1
+                    outer.served += 1
+                result = outer.RESULTS.get(body["method"], [{"id": 7, "name": "x"}])
+                data = json.dumps({"id": body["id"], "result": result}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def overlap_server() -> Iterator[_OverlapServer]:
+    server = _OverlapServer()
+    yield server
+    server.http.shutdown()
+    server.http.server_close()
+
+
+def _two_sessions(connector: TrytonConnector) -> list[str]:
+    """Two sessions' threads test the one shared connector three times each, at once."""
+    barrier = threading.Barrier(2)
+    answers: list[str] = []
+
+    def session() -> None:
+        barrier.wait()
+        for _ in range(3):
+            answer = connector.test_connection()
+            answers.append(answer.state if answer.ok else answer.user_explanation)
+
+    threads = [threading.Thread(target=session) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def test_two_sessions_sharing_a_connector_take_turns(overlap_server: _OverlapServer) -> None:
+    """The workbench's one connector per connection, used by two sessions at once: the
+    server never sees two of its requests at the same time, and every answer is its own
+    (the connector's login and request counter are not interleaved)."""
+    shared = serialised(TrytonConnector(overlap_server.url, "erp", "admin", "pw"), "tryton")
+    assert isinstance(shared, TrytonConnector)
+    assert _two_sessions(shared) == ["ok"] * 6
+    # each test: version, databases, login, preferences; the first also looks up 3 ids
+    assert (overlap_server.most, overlap_server.served) == (1, 6 * 4 + 3)
+
+
+def test_a_call_on_a_busy_connector_gives_up_naming_the_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call kept waiting longer than the lock timeout by another session's long call says
+    which call holds the connection, and since when."""
+    monkeypatch.setenv("ERPDATA_LOCK_TIMEOUT", "0.2")
+    inside, end = threading.Event(), threading.Event()
+
+    class Slow:
+        def records(self, kind: str) -> str:
+            inside.set()
+            end.wait(10)
+            return kind
+
+        def test_connection(self) -> str:
+            return "good"
+
+    shared = serialised(Slow(), "superoffice")
+    pulling = threading.Thread(target=shared.records, args=("company",))
+    pulling.start()
+    assert inside.wait(10)
+    since = datetime.now()
+    try:
+        with pytest.raises(ConnectorBusy) as err:
+            shared.test_connection()
+    finally:
+        end.set()
+        pulling.join()
+    assert str(err.value) in {
+        f"connection 'superoffice' is busy: records runs since {t:%H:%M:%S}; try again when "
+        "it is done" for t in (since, datetime.fromtimestamp(since.timestamp() - 1))}
+    assert shared.test_connection() == "good"
+
