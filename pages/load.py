@@ -33,7 +33,7 @@ from erpdata.connections import connections, get_connection, open_connector
 from erpdata.ingest import changes, preview
 from erpdata.paths import allowed_path
 from erpdata.progress import Progress
-from erpdata.roles import role_of
+from erpdata.roles import refusal, role_of
 from erpdata.sources import check_size
 from erpdata.states import plain
 from erpdata.sync import pull
@@ -135,10 +135,16 @@ def _pull(connection: str, side: str, kind: str) -> None:
 
 
 live = [c.name for c in connections(ws) if c.side == side]
+# a viewer's click would start a job the engine refuses (and open the live system with its
+# secret first): the buttons are off, with the engine's words beside them
+cannot_load = refusal(ws, "load_file", name)
+if cannot_load:
+    st.caption(cannot_load)
 if live:
     p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
     source = p1.selectbox(f"Pull from a live {side.upper()} system", live, key="load_source")
-    p2.button(f"Pull {ui.KIND_LABELS[kind].lower()}", key="load_pull", disabled=running,
+    p2.button(f"Pull {ui.KIND_LABELS[kind].lower()}", key="load_pull",
+              disabled=running or refusal(ws, "pull", name) is not None,
               on_click=_pull, args=(source, side, kind), width="stretch",
               help="Reads every record of this kind from the connection, like a full export.")
 
@@ -223,6 +229,6 @@ with tempfile.TemporaryDirectory() as tmp:
                        "If the file holds only some records, choose \"Only some records\".")
     data = upload.getvalue() if upload is not None else None
     st.button(f"Load into {what}", type="primary",
-              key="load_go", disabled=running, on_click=_start,
+              key="load_go", disabled=running or cannot_load is not None, on_click=_start,
               args=(path if data is None else None, data, shown, side, kind, mapping, actor,
                     scope == "partial", cells == "lenient"))

@@ -205,3 +205,5 @@ def test_a_viewer_sees_why_matching_and_committing_are_not_theirs(
     at.switch_page("pages/commit.py").run()
     assert at.button(key="commit_go").disabled
     assert said.replace("running matching", "committing") in [c.value for c in at.caption]
+    at.switch_page("pages/load.py").run()
+    assert said.replace("running matching", "loading files") in [c.value for c in at.caption]
