@@ -198,3 +198,39 @@ def test_crm_type_column_and_actor_type_do_not_refuse_the_file(tmp_path: Path) -
         "an actor type (customer) applies to ERP records only: ignored for these CRM records",
         "1 column(s) match no field and are kept in extra: 'Type' (C)"]
     assert extra == [("K1", '{"Type":"customer"}'), ("K2", '{"Type":"supplier"}')]
+
+
+def test_a_field_blank_on_one_side_meets_that_sides_own_columns(tmp_path: Path) -> None:
+    """An ERP that exports a person's name whole ("Name", a column no header maps) against a
+    CRM's first and last name: the CRM's two fields, blank in every ERP record, are paired by
+    their values with the ERP's own column, joined, so the persons still match by name (a
+    third of the ERP records have no e-mail: those link by name alone)."""
+    given = ["Kari", "Ola", "Ingrid", "Lars", "Sigrid", "Nils", "Astrid", "Per", "Liv", "Jon",
+             "Eva", "Tor", "Trude"]
+    family = ["Nordmann", "Hansen", "Berg", "Dahl", "Lie", "Moen", "Strand", "Holm", "Lund",
+              "Bakke", "Haugen", "Vik", "Aas", "Eide", "Foss", "Solberg", "Myhre"]
+    people = [(given[i % 13], family[i % 17]) for i in range(90)]
+
+    def mail(i: int, g: str, f: str) -> str:
+        return f"{g}.{f}{i}@example.no".lower()
+
+    crm = write_csv_file(tmp_path / "c.csv", [["id", "firstname", "lastname", "email"]] + [
+        [f"P{i}", g, f, mail(i, g, f)] for i, (g, f) in enumerate(people)])
+    erp = write_csv_file(tmp_path / "e.csv", [["id", "Name", "email"]] + [
+        [str(100 + i), f"{g} {f}", mail(i, g, f) if i % 3 else ""]
+        for i, (g, f) in enumerate(people)])
+    with Workspace.open(tmp_path / "w.duckdb") as ws:
+        load_file(ws, crm, side="crm", kind="person")
+        load_file(ws, erp, side="erp", kind="person")
+        plan = explain(ws.cursor(), "person")
+        named = [c for c in plan.comparisons if c.name not in ("parent", "email")]
+        assert [(c.crm_col, c.crm_more, c.erp_col, c.type) for c in named] == [
+            ("firstname", ("lastname",), "Name", "person")]
+        why = {i.column: i.evidence for i in plan.inference}
+        assert why["firstname+lastname=Name"].startswith(
+            "CRM field firstname + field lastname against ERP unmapped column 'Name': ")
+        assert not {"firstname", "lastname"} & {i.column for i in plan.inference if i.left_out}
+        match_workspace(ws, "person", user="t")
+        links = set(ws.con.execute("SELECT crm_id, erp_id FROM suggestions WHERE link"
+                                   ).fetchall())
+    assert links == {(f"P{i}", str(100 + i)) for i in range(90)}

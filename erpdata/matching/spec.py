@@ -1032,10 +1032,85 @@ def explain_comparisons(
             why_list.append(Inference((c,), (c,), type_, reason))
     comps += [c for c, _ in paired]
     why_list += [i for _, i in paired]
+    comps, why_list = _drop_derived(crm, erp, comps, why_list)
     if not comps:
         raise ValueError("no column can be compared: " + "; ".join(
             f"{i.column}: {i.evidence}" for i in why_list))
     return comps, why_list
+
+
+#: Share of rows (where both hold a value) in which every word of one name column occurs in
+#: another for the other to be built from it. Columns that are not built from each other
+#: almost never hold every word of another name column (a few per hundred: a surname that is
+#: also a place); built ones do in nearly every row, less the rows where one of the two was
+#: retyped with a typo or a nickname. Half is the midpoint.
+DERIVED = 0.5
+
+
+def _word_sets(table: pd.DataFrame, comps: Sequence[Comparison], side: str
+               ) -> dict[str, pd.Series]:
+    """Per name comparison, the casefolded words of each sampled row's value (the same rows
+    for every comparison; NA where the value is blank)."""
+    rows = table.sample(SAMPLE, random_state=0) if len(table) > SAMPLE else table
+    out = {}
+    for c in comps:
+        words = _joined(rows, c.columns(side)).str.casefold().str.findall(r"\w+")
+        out[c.name] = words.map(lambda w: frozenset(w) if isinstance(w, list) and w else pd.NA)
+    return out
+
+
+def _contained(part: pd.Series, whole: pd.Series) -> float:
+    """Share of the rows holding both values in which every word of ``part`` is in ``whole``."""
+    both = part.notna() & whole.notna()
+    if not both.any():
+        return 0.0
+    hits = [p <= w for p, w in zip(part[both], whole[both], strict=True)]
+    return sum(hits) / len(hits)
+
+
+def _drop_derived(crm: pd.DataFrame, erp: pd.DataFrame, comps: list[Comparison],
+                  why: list[Inference]) -> tuple[list[Comparison], list[Inference]]:
+    """Leave out a name column built from others: a full name next to the first name and the
+    surname it joins (or the same name twice under two headers).
+
+    Why: the model takes the comparisons as independent pieces of evidence given a match or
+    not. A full name agrees exactly when its first name and surname do, so comparing it too
+    counts one agreement two or three times: a pair sharing only a common name then looks
+    certain (on persons with a full name and a first-and-surname column beside the parts, a
+    third of the links were wrong). The parts are kept: each has its own weight (a surname
+    says more than a given name). A column is built from others when, in at least
+    :data:`DERIVED` of the rows on both sides, it holds every word of each of two or more
+    other name columns, or holds the same words as one other."""
+    names = [c for c in comps if c.type in NAME_TYPES]
+    if len(names) < 2:
+        return comps, why
+    words = [_word_sets(crm, names, "crm"), _word_sets(erp, names, "erp")]
+    dropped: dict[str, str] = {}
+    for x in names:
+        live = [y for y in names if y.name != x.name and y.name not in dropped]
+        parts = [y for y in live
+                 if min(_contained(w[y.name], w[x.name]) for w in words) >= DERIVED]
+        same = [y for y in parts
+                if min(_contained(w[x.name], w[y.name]) for w in words) >= DERIVED]
+        if len(parts) >= 2:
+            dropped[x.name] = ("it holds the words of " + " and ".join(y.name for y in parts)
+                               + " in most rows: a name built from them, compared through them")
+        elif same:
+            dropped[x.name] = (f"it holds the same words as {same[0].name} in most rows: the "
+                               "same name twice, compared once")
+    if not dropped:
+        return comps, why
+    kept = [c for c in comps if c.name not in dropped]
+    notes = []
+    for i in why:
+        hit = next((c for c in comps if c.name in dropped and i.type
+                    and tuple(c.columns("crm")) == i.crm_columns
+                    and tuple(c.columns("erp")) == i.erp_columns), None)
+        notes.append(i if hit is None else
+                     Inference(i.crm_columns, i.erp_columns, "",
+                               f"{dropped[hit.name]} (counting it too would count the same "
+                               "agreement twice)"))
+    return kept, notes
 
 
 def infer_comparisons(

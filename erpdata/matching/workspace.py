@@ -20,8 +20,11 @@ sides, typed from their values exactly as ``match-files`` types them
 (:func:`erpdata.matching.spec.explain_comparisons`). Why both: an export whose headers say
 nothing ("c1".."c6", "Felt 3") still holds names, phones and org numbers, and two exports of
 one system share their headers; matching only what the synonyms recognised would leave such a
-workspace with nothing to compare. Fields that are blank on a side in every record are left
-out (they can never agree, and would only dilute the model), with the reason.
+workspace with nothing to compare. A canonical field blank on one side in every record is
+paired by its values with that side's own unmapped columns (a CRM's first and last name against
+an ERP's whole "Name", a birth date against year, month and day columns), as ``match-files``
+pairs columns whose headers differ; one with no such partner is left out (it can never agree,
+and would only dilute the model), with the reason.
 """
 
 from __future__ import annotations
@@ -157,16 +160,35 @@ def _extra_sql(header: str, alias: str = "") -> str:
     return f"nullif(json_extract_string({alias}extra, {_json_path(header)}), '')"
 
 
+_EXTRA_KEYS = """SELECT k, min(i) AS i FROM (
+    SELECT unnest(json_keys(extra)) AS k, generate_subscripts(json_keys(extra), 1) AS i
+    FROM {table} WHERE missing_since IS NULL AND extra IS NOT NULL) GROUP BY k"""
+
+
 def _shared_extra(con: duckdb.DuckDBPyConnection, kind: Kind) -> list[str]:
     """Headers kept in ``extra`` by present records of both sides, in the CRM file's column
     order (an export's order; the key of a date over three columns is its first one)."""
-    keys = """SELECT k, min(i) AS i FROM (
-                SELECT unnest(json_keys(extra)) AS k, generate_subscripts(json_keys(extra), 1) AS i
-                FROM {table} WHERE missing_since IS NULL AND extra IS NOT NULL) GROUP BY k"""
     rows = con.execute(
-        f"SELECT c.k FROM ({keys.format(table=f'crm_{kind}')}) c "  # noqa: S608 - kind checked by check_side_kind() in the entry point
-        f"JOIN ({keys.format(table=f'erp_{kind}')}) e USING (k) ORDER BY c.i, c.k").fetchall()
+        f"SELECT c.k FROM ({_EXTRA_KEYS.format(table=f'crm_{kind}')}) c "  # noqa: S608 - kind checked by check_side_kind() in the entry point
+        f"JOIN ({_EXTRA_KEYS.format(table=f'erp_{kind}')}) e USING (k) ORDER BY c.i, c.k"
+    ).fetchall()
     return [str(r[0]) for r in rows]
+
+
+def _own_extra(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
+               shared: list[str]) -> list[str]:
+    """Headers kept in ``extra`` by present records of ``side`` only, in its file's order."""
+    rows = con.execute(f"SELECT k FROM ({_EXTRA_KEYS.format(table=f'{side}_{kind}')}) "  # noqa: S608 - side and kind checked by check_side_kind() in the entry point
+                       "ORDER BY i, k").fetchall()
+    return [str(r[0]) for r in rows if str(r[0]) not in shared]
+
+
+def _canonical_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
+                      names: list[str]) -> pd.DataFrame:
+    """The present records' values of canonical fields ``names`` (one frame column each)."""
+    cols = ", ".join(sql_ident(n) for n in names)
+    return con.execute(f"SELECT {cols} FROM {side}_{kind} WHERE missing_since IS NULL "  # noqa: S608 - kind checked by check_side_kind(); names from COMPARISONS via sql_ident
+                       "ORDER BY id").df()
 
 
 def _extra_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
@@ -179,11 +201,11 @@ def _extra_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
 
 
 def _blank_sides(con: duckdb.DuckDBPyConnection, kind: Kind,
-                 canonical: list[Comparison]) -> dict[str, str]:
-    """Canonical comparison name -> the side ("CRM"/"ERP") on which every present record has
+                 canonical: list[Comparison]) -> dict[str, list[str]]:
+    """Canonical comparison name -> the sides ("CRM", "ERP") on which every present record has
     it blank. Why leave those out: a field that is empty on a side can never agree or disagree,
     so it only dilutes the model (``match-files`` leaves such columns out too)."""
-    out: dict[str, str] = {}
+    out: dict[str, list[str]] = {}
     for side in ("crm", "erp"):
         comps = [c for c in canonical if c.name != "parent"]
         if not comps:
@@ -195,7 +217,7 @@ def _blank_sides(con: duckdb.DuckDBPyConnection, kind: Kind,
                           ).fetchone() or ()
         for c, n in zip(comps, row, strict=True):
             if not n:
-                out.setdefault(c.name, side.upper())
+                out.setdefault(c.name, []).append(side.upper())
     return out
 
 
@@ -217,24 +239,48 @@ def explain(con: duckdb.DuckDBPyConnection, kind: Kind) -> Plan:
         cols = (tuple(c.columns("crm")), tuple(c.columns("erp")))
         if c.name in blank:
             left_out.append(Inference(*cols, "", f"canonical field {c.name}: all blank in the "
-                                                 f"{blank[c.name]} records"))
+                                                 f"{blank[c.name][0]} records"))
             continue
         comps.append(c)
         why.append(Inference(*cols, c.type, "mapping file [types]" if c.name in fixed
                              else "parent: the ERP company the CRM company is linked to"
                              if c.name == "parent" else f"canonical field {c.name}"))
     shared = _shared_extra(con, kind)
-    if shared:
-        crm = _extra_values(con, "crm", kind, shared)
-        erp = _extra_values(con, "erp", kind, shared)
+    # A canonical field blank on one side meets the other side's own unmapped columns, paired
+    # by what they hold: an ERP that exports a person's name whole ("Name") or a birth date as
+    # three columns still holds what the CRM's first name, last name and birth date hold.
+    one_sided = {side: [c.name for c in canonical if blank.get(c.name) == [other.upper()]
+                        and len(c.columns(side)) == 1 and c.name != "parent"]
+                 for side, other in (("crm", "erp"), ("erp", "crm"))}
+    own = {side: _own_extra(con, side, kind, shared) if one_sided["crm"] or one_sided["erp"]
+           else [] for side in ("crm", "erp")}
+    pairable = any(one_sided[s] and own[o] for s, o in (("crm", "erp"), ("erp", "crm")))
+    if shared or pairable:
+        frames = []
+        for side in ("crm", "erp"):
+            heads = shared + (own[side] if pairable else [])
+            extra_df = (_extra_values(con, side, kind, heads) if heads
+                        else pd.DataFrame(index=range(0)))
+            if pairable and one_sided[side]:
+                canon = _canonical_values(con, side, kind, one_sided[side])
+                extra_df = (pd.concat([extra_df.reset_index(drop=True), canon], axis=1)
+                            if heads else canon)
+            frames.append(extra_df)
+        crm, erp = frames
         try:
             extra, inferred = explain_comparisons(crm, erp, id_col="")
         except ValueError as exc:  # no shared column can be compared: say why, compare none
-            extra, inferred = [], [Inference(tuple(shared), tuple(shared), "", str(exc))]
+            extra, inferred = [], ([Inference(tuple(shared), tuple(shared), "", str(exc))]
+                                   if shared else [])
         reserved = _reserved(kind)
+        canonical_cols = {n for names in one_sided.values() for n in names} if pairable else set()
+        used = {col for c in extra for side in ("crm", "erp") for col in c.columns(side)}
+        # a canonical field paired this way is compared, no longer left out as blank
+        left_out = [i for i in left_out if not (set(i.crm_columns) & used & canonical_cols)]
 
         def framed(cols: list[str]) -> list[str]:
-            return [_frame_column(col, reserved) for col in cols]
+            return [col if col in canonical_cols else _frame_column(col, reserved)
+                    for col in cols]
 
         for c in extra:
             crm_cols, erp_cols = framed(c.columns("crm")), framed(c.columns("erp"))
@@ -246,12 +292,22 @@ def explain(con: duckdb.DuckDBPyConnection, kind: Kind) -> Plan:
                 crm_lng_col=crm_cols[1] if lng else "", erp_lng_col=erp_cols[1] if lng else "",
                 crm_more=tuple(crm_cols[1 + lng:]), erp_more=tuple(erp_cols[1 + lng:])))
         for i in inferred:
-            note = Inference(i.crm_columns, i.erp_columns, i.type,
-                             f"unmapped column{'s' if len(i.crm_columns) > 1 else ''} "
-                             f"{', '.join(repr(h) for h in i.crm_columns)} in both files: "
-                             f"{i.evidence}")
-            (why if i.type else left_out).append(note)
+            if i.crm_columns == i.erp_columns:
+                what = (f"unmapped column{'s' if len(i.crm_columns) > 1 else ''} "
+                        f"{', '.join(repr(h) for h in i.crm_columns)} in both files")
+            else:
+                what = f"CRM {_described(i.crm_columns, canonical_cols)} against ERP " + \
+                    _described(i.erp_columns, canonical_cols)
+            note = Inference(i.crm_columns, i.erp_columns, i.type, f"{what}: {i.evidence}")
+            if i.type or set(i.crm_columns) & set(shared):  # one side's own column: no note
+                (why if i.type else left_out).append(note)
     return Plan(comps, why + left_out)
+
+
+def _described(columns: tuple[str, ...], canonical: set[str]) -> str:
+    """Columns in words: a canonical field by its name, an unmapped one by its header."""
+    return " + ".join(f"field {c}" if c in canonical else f"unmapped column {c!r}"
+                      for c in columns)
 
 
 def comparisons(con: duckdb.DuckDBPyConnection, kind: Kind) -> list[Comparison]:

@@ -325,3 +325,28 @@ def test_latitude_and_longitude_under_meaningless_headers_are_a_location() -> No
     money = table.assign(c2=[f"{x:.2f}" for x in rng.uniform(1, 80, n)],
                          c3=[f"{x:.2f}" for x in rng.uniform(1, 80, n)])
     assert all(c.type != "location" for c in infer_comparisons(money, money))
+
+
+def test_a_name_built_from_other_name_columns_is_left_out() -> None:
+    """A full name beside the first name and surname it joins (here with middle names in some
+    rows and a typo in others), and the same name again under another header, would count one
+    agreement two or three times; the parts are compared, the built columns are left out."""
+    rng = np.random.default_rng(5)
+    n = 300
+    given, surname = rng.choice(GIVEN[:25], n), rng.choice(SURNAMES, n)
+    middle = np.where(rng.random(n) < 0.4, " ann", "")
+    full = [f"{g}{m} {s}" for g, m, s in zip(given, middle, surname, strict=True)]
+    full[::7] = [f"{x}x" for x in full[::7]]  # a typo in one row in seven
+    crm = pd.DataFrame({"id": [str(i) for i in range(n)], "first_name": given,
+                        "surname": surname, "full_name": full,
+                        "first_and_surname": [f"{g} {s}" for g, s in
+                                              zip(given, surname, strict=True)],
+                        "employer": rng.choice(["Berg AS", "Holm AB", "Lind Oy"], n)})
+    comps, why = explain_comparisons(crm, crm.assign(id=[f"e{i}" for i in range(n)]))
+    assert [c.name for c in comps] == ["first_name", "surname", "employer"]
+    out = {i.column: i.evidence for i in why if i.left_out}
+    assert set(out) == {"full_name", "first_and_surname"}
+    assert "holds the words of first_name and surname" in out["full_name"]
+    # without the parts the full name is compared (nothing else holds its evidence)
+    alone = crm[["id", "full_name", "employer"]]
+    assert [c.name for c in infer_comparisons(alone, alone)] == ["full_name", "employer"]
