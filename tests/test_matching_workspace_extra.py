@@ -132,11 +132,12 @@ def test_cli_prints_the_unmapped_comparisons(blind_ws: Path,
 
 
 def _nothing_ws(tmp_path: Path) -> Path:
-    """Companies whose files share no header but the key, and no header names a field."""
+    """Companies whose files share no header but the key, no header names a field, and no
+    column of one file holds the words of a column of the other (nothing pairs by values)."""
     crm = write_csv_file(tmp_path / "c.csv", [["id", "a1", "a2"], ["K1", "x", "y"],
                                               ["K2", "z", "w"]])
-    erp = write_csv_file(tmp_path / "e.csv", [["id", "b1", "b2"], ["1", "x", "y"],
-                                              ["2", "z", "w"]])
+    erp = write_csv_file(tmp_path / "e.csv", [["id", "b1", "b2"], ["1", "q", "r"],
+                                              ["2", "s", "t"]])
     path = tmp_path / "n.duckdb"
     with Workspace.open(path) as ws:
         load_file(ws, crm, side="crm", kind="company")
@@ -234,3 +235,25 @@ def test_a_field_blank_on_one_side_meets_that_sides_own_columns(tmp_path: Path) 
         links = set(ws.con.execute("SELECT crm_id, erp_id FROM suggestions WHERE link"
                                    ).fetchall())
     assert links == {(f"P{i}", str(100 + i)) for i in range(90)}
+
+
+def test_columns_of_one_file_pair_with_the_other_files_by_values(tmp_path: Path) -> None:
+    """A Norwegian CRM export ("Postnr", "Poststed") against an English ERP export ("ZIP",
+    "Town"): no header maps these person columns and none is shared, yet they hold the same
+    values, so they are compared (postcode and city), as match-files compares them."""
+    places = [("0150", "Oslo"), ("5003", "Bergen"), ("7011", "Trondheim"), ("9008", "Tromsø"),
+              ("4006", "Stavanger"), ("8006", "Bodø")]
+    crm = write_csv_file(tmp_path / "c.csv", [["id", "Fornavn", "Etternavn", "Postnr", "Poststed"]]
+                         + [[f"P{i}", f"Navn{i}", "Berg", *places[i % 6]] for i in range(24)])
+    erp = write_csv_file(tmp_path / "e.csv", [["id", "First name", "Last name", "ZIP", "Town"]]
+                         + [[str(i), f"Navn{i}", "Berg", *places[i % 6]] for i in range(24)])
+    with Workspace.open(tmp_path / "w.duckdb") as ws:
+        load_file(ws, crm, side="crm", kind="person")
+        load_file(ws, erp, side="erp", kind="person")
+        plan = explain(ws.cursor(), "person")
+    compared = [(c.crm_col, c.erp_col, c.type) for c in plan.comparisons]
+    assert compared == [("firstname", "firstname", "person"), ("lastname", "lastname", "person"),
+                        ("parent", "parent", "code"), ("Postnr", "ZIP", "postcode"),
+                        ("Poststed", "Town", "city")]
+    why = {i.column: i.evidence for i in plan.inference}
+    assert why["Postnr=ZIP"].startswith("Postnr (CRM) against ZIP (ERP): no shared name; ")

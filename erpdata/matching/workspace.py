@@ -160,27 +160,22 @@ def _extra_sql(header: str, alias: str = "") -> str:
     return f"nullif(json_extract_string({alias}extra, {_json_path(header)}), '')"
 
 
-_EXTRA_KEYS = """SELECT k, min(i) AS i FROM (
+_EXTRA_KEYS = """SELECT k FROM (
     SELECT unnest(json_keys(extra)) AS k, generate_subscripts(json_keys(extra), 1) AS i
-    FROM {table} WHERE missing_since IS NULL AND extra IS NOT NULL) GROUP BY k"""
+    FROM {table} WHERE missing_since IS NULL AND extra IS NOT NULL) GROUP BY k ORDER BY min(i), k"""
 
 
-def _shared_extra(con: duckdb.DuckDBPyConnection, kind: Kind) -> list[str]:
-    """Headers kept in ``extra`` by present records of both sides, in the CRM file's column
-    order (an export's order; the key of a date over three columns is its first one)."""
-    rows = con.execute(
-        f"SELECT c.k FROM ({_EXTRA_KEYS.format(table=f'crm_{kind}')}) c "  # noqa: S608 - kind checked by check_side_kind() in the entry point
-        f"JOIN ({_EXTRA_KEYS.format(table=f'erp_{kind}')}) e USING (k) ORDER BY c.i, c.k"
-    ).fetchall()
-    return [str(r[0]) for r in rows]
-
-
-def _own_extra(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
-               shared: list[str]) -> list[str]:
-    """Headers kept in ``extra`` by present records of ``side`` only, in its file's order."""
-    rows = con.execute(f"SELECT k FROM ({_EXTRA_KEYS.format(table=f'{side}_{kind}')}) "  # noqa: S608 - side and kind checked by check_side_kind() in the entry point
-                       "ORDER BY i, k").fetchall()
-    return [str(r[0]) for r in rows if str(r[0]) not in shared]
+def _extra_headers(con: duckdb.DuckDBPyConnection, kind: Kind
+                   ) -> tuple[list[str], dict[str, list[str]]]:
+    """Headers kept in ``extra`` by present records: those of both sides (in the CRM file's
+    column order: an export's order; the key of a date over three columns is its first one),
+    and per side those of that side only (in its file's order)."""
+    # the table names: side from this tuple, kind checked by check_side_kind() in the entry
+    # point (the query itself has no f-string: S608 does not apply)
+    keys = {side: [str(r[0]) for r in con.execute(
+        _EXTRA_KEYS.format(table=f"{side}_{kind}")).fetchall()] for side in ("crm", "erp")}
+    shared = [k for k in keys["crm"] if k in set(keys["erp"])]
+    return shared, {side: [k for k in ks if k not in shared] for side, ks in keys.items()}
 
 
 def _canonical_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
@@ -245,16 +240,16 @@ def explain(con: duckdb.DuckDBPyConnection, kind: Kind) -> Plan:
         why.append(Inference(*cols, c.type, "mapping file [types]" if c.name in fixed
                              else "parent: the ERP company the CRM company is linked to"
                              if c.name == "parent" else f"canonical field {c.name}"))
-    shared = _shared_extra(con, kind)
-    # A canonical field blank on one side meets the other side's own unmapped columns, paired
-    # by what they hold: an ERP that exports a person's name whole ("Name") or a birth date as
-    # three columns still holds what the CRM's first name, last name and birth date hold.
+    shared, own = _extra_headers(con, kind)
+    # Columns of one side only (its own unmapped columns, and canonical fields blank on the
+    # other side) are paired by what they hold, as match-files pairs columns whose headers
+    # differ: an ERP that exports a person's name whole ("Name") or a birth date as three
+    # columns still holds what the CRM's first name, last name and birth date hold, and a
+    # Norwegian export's "Postnr" what an English one's "ZIP" holds.
     one_sided = {side: [c.name for c in canonical if blank.get(c.name) == [other.upper()]
                         and len(c.columns(side)) == 1 and c.name != "parent"]
                  for side, other in (("crm", "erp"), ("erp", "crm"))}
-    own = {side: _own_extra(con, side, kind, shared) if one_sided["crm"] or one_sided["erp"]
-           else [] for side in ("crm", "erp")}
-    pairable = any(one_sided[s] and own[o] for s, o in (("crm", "erp"), ("erp", "crm")))
+    pairable = all(one_sided[side] or own[side] for side in ("crm", "erp"))
     if shared or pairable:
         frames = []
         for side in ("crm", "erp"):
@@ -294,11 +289,13 @@ def explain(con: duckdb.DuckDBPyConnection, kind: Kind) -> Plan:
         for i in inferred:
             if i.crm_columns == i.erp_columns:
                 what = (f"unmapped column{'s' if len(i.crm_columns) > 1 else ''} "
-                        f"{', '.join(repr(h) for h in i.crm_columns)} in both files")
-            else:
-                what = f"CRM {_described(i.crm_columns, canonical_cols)} against ERP " + \
-                    _described(i.erp_columns, canonical_cols)
-            note = Inference(i.crm_columns, i.erp_columns, i.type, f"{what}: {i.evidence}")
+                        f"{', '.join(repr(h) for h in i.crm_columns)} in both files: ")
+            elif canonical_cols & {*i.crm_columns, *i.erp_columns}:
+                what = (f"CRM {_described(i.crm_columns, canonical_cols)} against ERP "
+                        f"{_described(i.erp_columns, canonical_cols)}: ")
+            else:  # the evidence names both sides' columns
+                what = ""
+            note = Inference(i.crm_columns, i.erp_columns, i.type, what + i.evidence)
             if i.type or set(i.crm_columns) & set(shared):  # one side's own column: no note
                 (why if i.type else left_out).append(note)
     return Plan(comps, why + left_out)
