@@ -240,13 +240,22 @@ def test_a_field_blank_on_one_side_meets_that_sides_own_columns(tmp_path: Path) 
 def test_columns_of_one_file_pair_with_the_other_files_by_values(tmp_path: Path) -> None:
     """A Norwegian CRM export ("Postnr", "Poststed") against an English ERP export ("ZIP",
     "Town"): no header maps these person columns and none is shared, yet they hold the same
-    values, so they are compared (postcode and city), as match-files compares them."""
+    values, so they are compared (postcode and city), as match-files compares them. Columns
+    that share no value are not paired by their types alone: a sales rep's initials are no
+    currency code, and the date a CRM record was registered is not the date an ERP record
+    was last modified."""
     places = [("0150", "Oslo"), ("5003", "Bergen"), ("7011", "Trondheim"), ("9008", "Tromsø"),
               ("4006", "Stavanger"), ("8006", "Bodø")]
-    crm = write_csv_file(tmp_path / "c.csv", [["id", "Fornavn", "Etternavn", "Postnr", "Poststed"]]
-                         + [[f"P{i}", f"Navn{i}", "Berg", *places[i % 6]] for i in range(24)])
-    erp = write_csv_file(tmp_path / "e.csv", [["id", "First name", "Last name", "ZIP", "Town"]]
-                         + [[str(i), f"Navn{i}", "Berg", *places[i % 6]] for i in range(24)])
+    crm = write_csv_file(
+        tmp_path / "c.csv", [["id", "Fornavn", "Etternavn", "Postnr", "Poststed", "Selger",
+                              "Registrert"]]
+        + [[f"P{i}", f"Navn{i}", "Berg", *places[i % 6], ["KN", "OL"][i % 2],
+            f"{1 + i % 28:02d}.03.2019"] for i in range(24)])
+    erp = write_csv_file(
+        tmp_path / "e.csv", [["id", "First name", "Last name", "ZIP", "Town", "Currency",
+                              "Last modified"]]
+        + [[str(i), f"Navn{i}", "Berg", *places[i % 6], ["NOK", "SEK"][i % 2],
+            f"2024-11-{1 + i % 28:02d}"] for i in range(24)])
     with Workspace.open(tmp_path / "w.duckdb") as ws:
         load_file(ws, crm, side="crm", kind="person")
         load_file(ws, erp, side="erp", kind="person")

@@ -10,7 +10,7 @@ column names and values, so ``match-files`` works on two tables it has never see
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -776,7 +776,7 @@ def _ymd_units(s: _Leftovers, cols: Sequence[str]) -> list[tuple[tuple[str, ...]
     return out
 
 
-def _pair_by_values(crm: _Leftovers, erp: _Leftovers
+def _pair_by_values(crm: _Leftovers, erp: _Leftovers, trusted: Collection[str] | None = None
                     ) -> list[tuple[Comparison, Inference]]:
     """Pair the columns of two files whose names differ, by what they hold. In this order, each
     stage taking only columns no earlier one took:
@@ -797,6 +797,12 @@ def _pair_by_values(crm: _Leftovers, erp: _Leftovers
        against one name column are the same field); an address against street + postcode /
        city columns, joined; then one column of a type on each side, for types compared
        through a normaliser (:data:`_TYPED_ALONE`).
+
+    Stages 1, 2 and 5 pair columns by their types alone, with no value shared. ``trusted``
+    (None: every column) limits them to pairs holding a trusted column: a workspace trusts its
+    canonical fields (a "birth date" is one) but not its administrative columns, where a
+    CRM's "registered" and an ERP's "last modified" are the only dates and a sales rep's
+    initials and a currency code the only single words.
     """
     done: list[tuple[Comparison, Inference]] = []
     taken: set[tuple[str, str]] = set()
@@ -819,6 +825,12 @@ def _pair_by_values(crm: _Leftovers, erp: _Leftovers
         taken.update(("crm", c) for c in crm_all)
         taken.update(("erp", c) for c in erp_all)
 
+    def add_typed(crm_cols: Sequence[str], erp_cols: Sequence[str], type_: str, why: str,
+                  lng: tuple[str, str] = ("", "")) -> None:
+        """:func:`add` for a pair found by types alone: only with a trusted column."""
+        if trusted is None or {*crm_cols, *erp_cols, *lng} & set(trusted):
+            add(crm_cols, erp_cols, type_, why, lng)
+
     def listed(cols: Sequence[str], s: _Leftovers) -> str:
         return f"{', '.join(cols)} ({s.label})"
 
@@ -826,14 +838,14 @@ def _pair_by_values(crm: _Leftovers, erp: _Leftovers
     points = {s.side: _coordinate_pairs(s.table, free(s)) for s in (crm, erp)}
     if len(points["crm"]) == 1 and len(points["erp"]) == 1:
         (a_lat, a_lng, a_why), (b_lat, b_lng, b_why) = points["crm"][0], points["erp"][0]
-        add([a_lat], [b_lat], "location", f"no shared name; CRM {a_lat}, {a_lng}: {a_why}; "
-            f"ERP {b_lat}, {b_lng}: {b_why}", (a_lng, b_lng))
+        add_typed([a_lat], [b_lat], "location", f"no shared name; CRM {a_lat}, {a_lng}: "
+                  f"{a_why}; ERP {b_lat}, {b_lng}: {b_why}", (a_lng, b_lng))
     # 2. date
     dates = {s.side: _ymd_units(s, free(s)) for s in (crm, erp)}
     if len(dates["crm"]) == 1 and len(dates["erp"]) == 1:
         (a, a_why), (b, b_why) = dates["crm"][0], dates["erp"][0]
-        add(a, b, "date", f"date {listed(a, crm)} against {listed(b, erp)}: no shared name; "
-            f"one date on each side (CRM: {a_why}; ERP: {b_why})")
+        add_typed(a, b, "date", f"date {listed(a, crm)} against {listed(b, erp)}: no shared "
+                  f"name; one date on each side (CRM: {a_why}; ERP: {b_why})")
     # 3. pieces of one column of the other file, and 4. words shared both ways
     wholes: list[tuple[_Leftovers, str, _Leftovers, list[str], float]] = []
     for a, b in ((crm, erp), (erp, crm)):
@@ -876,23 +888,23 @@ def _pair_by_values(crm: _Leftovers, erp: _Leftovers
         names = [c for c in free(b) if b.types[c][0] in ("person", "text")]
         if len(persons) >= 2 and len(names) == 1 and len(persons) > len(
                 [c for c in names if b.types[c][0] == "person"]):
-            _join_against(add, b, names[0], a, persons, "both person names by values")
+            _join_against(add_typed, b, names[0], a, persons, "both person names by values")
     for a, b in ((crm, erp), (erp, crm)):
         addr = [c for c in free(b) if b.types[c][0] == "address"]
         parts = [c for c in free(a) if a.types[c][0] in ("address", "postcode", "city")]
         if (len(addr) == 1 and [c for c in parts if a.types[c][0] == "address"]
                 and len(parts) >= 2 and not [c for c in free(b) if b.types[c][0] in
                                              ("postcode", "city")]):
-            _join_against(add, b, addr[0], a, parts, "an address against street and "
+            _join_against(add_typed, b, addr[0], a, parts, "an address against street and "
                           "postcode / city columns by values")
     for type_ in _TYPED_ALONE:
         a_cols = [c for c in free(crm) if crm.types[c][0] == type_]
         b_cols = [c for c in free(erp) if erp.types[c][0] == type_]
         if len(a_cols) == 1 and len(b_cols) == 1:
             c, e = a_cols[0], b_cols[0]
-            add([c], [e], type_, f"{c} (CRM) against {e} (ERP): no shared name; the only "
-                f"{type_} column on each side (CRM: {crm.types[c][1]}; ERP: "
-                f"{erp.types[e][1]})")
+            add_typed([c], [e], type_, f"{c} (CRM) against {e} (ERP): no shared name; the "
+                      f"only {type_} column on each side (CRM: {crm.types[c][1]}; ERP: "
+                      f"{erp.types[e][1]})")
     return done
 
 
@@ -952,11 +964,12 @@ def _given(crm: pd.DataFrame, erp: pd.DataFrame, given: Sequence[Comparison]
 
 def explain_comparisons(
     crm: pd.DataFrame, erp: pd.DataFrame, id_col: str = "id",
-    given: Sequence[Comparison] = (),
+    given: Sequence[Comparison] = (), *, trusted: Collection[str] | None = None,
 ) -> tuple[list[Comparison], list[Inference]]:
     """The comparisons to run and, for each, why (see :func:`infer_comparisons`); the
     :class:`Inference` list also names the shared columns left out (all blank, one value,
-    junk)."""
+    junk). ``trusted``: the only columns of one file that may pair with a column of the other
+    by types alone (see :func:`_pair_by_values`); None: all."""
     if given:
         return _given(crm, erp, given)
     shared = [c for c in crm.columns if c in set(erp.columns) and c != id_col]
@@ -964,7 +977,8 @@ def explain_comparisons(
     # by what they hold (see _pair_by_values)
     paired = _pair_by_values(
         _leftovers(crm, "crm", [c for c in crm.columns if c not in shared and c != id_col]),
-        _leftovers(erp, "erp", [c for c in erp.columns if c not in shared and c != id_col]))
+        _leftovers(erp, "erp", [c for c in erp.columns if c not in shared and c != id_col]),
+        trusted)
     if not shared and not paired:
         def cols(t: pd.DataFrame) -> str:
             return ", ".join(f"'{c}'" for c in t.columns if c != id_col) or "(none)"

@@ -262,13 +262,13 @@ def explain(con: duckdb.DuckDBPyConnection, kind: Kind) -> Plan:
                             if heads else canon)
             frames.append(extra_df)
         crm, erp = frames
+        canonical_cols = {n for names in one_sided.values() for n in names} if pairable else set()
         try:
-            extra, inferred = explain_comparisons(crm, erp, id_col="")
+            extra, inferred = explain_comparisons(crm, erp, id_col="", trusted=canonical_cols)
         except ValueError as exc:  # no shared column can be compared: say why, compare none
             extra, inferred = [], ([Inference(tuple(shared), tuple(shared), "", str(exc))]
                                    if shared else [])
         reserved = _reserved(kind)
-        canonical_cols = {n for names in one_sided.values() for n in names} if pairable else set()
         used = {col for c in extra for side in ("crm", "erp") for col in c.columns(side)}
         # a canonical field paired this way is compared, no longer left out as blank
         left_out = [i for i in left_out if not (set(i.crm_columns) & used & canonical_cols)]
