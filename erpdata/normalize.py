@@ -71,12 +71,14 @@ __all__ = [
     "company_name",
     "country_code",
     "email",
+    "email_and_domain",
     "email_domain",
     "fold_text",
     "is_free_mail_domain",
     "org_number",
     "person_name",
     "phone",
+    "phone_and_digits",
     "phone_digits",
     "postcode",
     "street",
@@ -90,7 +92,6 @@ CountryArg = pd.Series | str | None
 # =============================================================================================
 
 _STR = pa.large_string()
-_SEP = "\x1f"  # joins a value and its country into one key (never part of real data)
 
 
 def _to_arrow(s: pd.Series) -> pa.Array:
@@ -112,7 +113,10 @@ def _nullify_empty(a: pa.Array) -> pa.Array:
 
 def _squash(a: pa.Array) -> pa.Array:
     """Runs of spaces collapsed, ends trimmed, empty strings made null."""
-    return _nullify_empty(pc.utf8_trim(pc.replace_substring_regex(a, " {2,}", " "), " "))
+    # a plain substring search finds the few values with a run faster than the regex passes
+    a = _patch(a, pc.match_substring(a, "  "),
+               lambda x: pc.replace_substring_regex(x, " {2,}", " "))
+    return _nullify_empty(pc.utf8_trim(a, " "))
 
 
 def _np_bool(a: pa.Array) -> np.ndarray:
@@ -138,7 +142,7 @@ def _country_array(country: CountryArg, index: pd.Index, default: str | None = N
     ``None``; ``default`` fills the unknown ones."""
     if country is None or isinstance(country, str):
         code = _COUNTRY_LOOKUP.get(_fold_py(country)) if country else None
-        codes = pa.array([code or ""] * len(index), _STR)
+        codes = pa.repeat(pa.scalar(code or "", _STR), len(index))
     else:
         aligned = country if country.index.equals(index) else country.reindex(index)
         codes = pc.fill_null(_to_arrow(country_code(aligned)), "")
@@ -148,12 +152,27 @@ def _country_array(country: CountryArg, index: pd.Index, default: str | None = N
 
 def _unique_pairs(s: pd.Series, countries: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
     """Distinct ``(value, country)`` pairs: (values, countries ("" if unknown), row indices)."""
-    values = _to_arrow(s)
-    sep = pa.scalar(_SEP, _STR)
-    enc = pc.binary_join_element_wise(values, countries, sep).dictionary_encode()
-    # split at the last separator: a value may hold one (a file can), a country code never
-    parts = pc.split_pattern(enc.dictionary, _SEP, max_splits=1, reverse=True)
-    return pc.list_element(parts, 0), pc.list_element(parts, 1), enc.indices
+    enc = _to_arrow(s).dictionary_encode()
+    value_rows, pair_countries, indices = _pair_index(enc.indices, countries)
+    return enc.dictionary.take(value_rows), pair_countries, indices
+
+
+def _pair_index(value_idx: pa.Array, countries: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Distinct ``(value, country)`` pairs of already encoded values: (index of each pair's
+    value, each pair's country, per row the index of its pair (null where the value or the
+    country is missing)).
+
+    Why integers: a pair is ``value index * number of countries + country index``, so finding
+    the distinct pairs hashes one int64 per row; joining each value to its country as text,
+    encoding that and splitting it again cost three passes over a million strings."""
+    country_enc = countries.dictionary_encode()
+    width = max(len(country_enc.dictionary), 1)
+    key = pc.add(pc.multiply(value_idx.cast(pa.int64()), width),
+                 country_enc.indices.cast(pa.int64()))
+    enc = key.dictionary_encode()
+    pairs = enc.dictionary.to_numpy()
+    return (pa.array(pairs // width), country_enc.dictionary.take(pa.array(pairs % width)),
+            enc.indices)
 
 
 def _map_tokens(a: pa.Array, mapping: Mapping[str, str]) -> pa.Array:
@@ -204,18 +223,31 @@ _LITERAL_FOLDS = (("ß", "ss"), ("æ", "ae"), ("ø", "o"), ("đ", "d"), ("ð", "
 def _fold_chars(a: pa.Array, *, aa: bool = True) -> pa.Array:
     """Lower case, Nordic/German letters folded, diacritics stripped, "aa"→"a" (unless ``aa``
     is false); punctuation kept."""
+    # Most values are plain ASCII, where folding is just lower case (NFKD, the literal folds
+    # and the marks change no ASCII letter): the Unicode steps, a dozen passes over the text,
+    # run on the other values only.
+    ascii_rows = pc.fill_null(pc.string_is_ascii(a), True)
+    lowered = pc.ascii_lower(a)
+    if not pc.all(ascii_rows).as_py():
+        other = pc.invert(ascii_rows)
+        lowered = pc.replace_with_mask(lowered, other, _fold_unicode(pc.filter(a, other)))
+    return _collapse_aa(lowered) if aa else lowered
+
+
+def _fold_unicode(a: pa.Array) -> pa.Array:
+    """:func:`_fold_chars` without "aa"→"a", for any text (ASCII need not come here)."""
     # NFKD before lower case and the literal folds: a compatibility character can decompose
     # to capitals ("℡" → "TEL") or to a letter folded here ("ǽ" → "æ" + accent)
     a = pc.utf8_lower(pc.utf8_normalize(a, form="NFKD"))
     for old, new in _LITERAL_FOLDS:
         a = pc.replace_substring(a, old, new)
-    a = pc.replace_substring_regex(a, r"\p{M}+", "")
-    return _collapse_aa(a) if aa else a
+    return pc.replace_substring_regex(a, r"\p{M}+", "")
 
 
 def _collapse_aa(a: pa.Array) -> pa.Array:
     """Every run of "a" ("aa", and "aaa" too, so that folding twice changes nothing) → "a"."""
-    return pc.replace_substring_regex(a, "a{2,}", "a")
+    return _patch(a, pc.match_substring(a, "aa"),
+                  lambda x: pc.replace_substring_regex(x, "a{2,}", "a"))
 
 
 def _fold(a: pa.Array) -> pa.Array:
@@ -446,22 +478,25 @@ def _strip_form(names: pa.Array, pattern: str, table: Mapping[str, str], countri
     fast unanchored search; the removed text is recovered by slicing, on the hits only.
     """
     hit = _np_bool(pc.and_(todo, pc.match_substring_regex(names, pattern)))
-    rest = pc.utf8_trim(pc.replace_substring_regex(names, pattern, ""), " ")
     rows = np.flatnonzero(hit)
-    full, kept = names.take(rows).to_pylist(), rest.take(rows).to_pylist()
+    full_hits = names.take(rows)
+    rest = pc.utf8_trim(pc.replace_substring_regex(full_hits, pattern, ""), " ")  # hits only
+    full, kept = full_hits.to_pylist(), rest.to_pylist()
     at_end = pattern.endswith("$")
     forms = [f[len(k):].strip() if at_end else f[:len(f) - len(k)].strip()
              for f, k in zip(full, kept, strict=True)]
     codes_np = np.full(len(names), None, dtype=object)
     codes_np[rows] = [table[f] for f in forms]
     codes = pa.array(codes_np.tolist(), _STR)
-    hit &= _np_bool(pc.greater(pc.utf8_length(rest), 0))  # a name that is only a form stays
+    hit[rows] = _np_bool(pc.greater(pc.utf8_length(rest), 0))  # a name only a form stays
     restricted = hit & _np_bool(pc.is_in(codes, pa.array(list(_FORM_COUNTRIES), _STR)))
     for i in np.flatnonzero(restricted):
         country = countries[i].as_py()
         hit[i] = not country or country in _FORM_COUNTRIES[codes_np[i]]
     mask = pa.array(hit)
-    return (pc.if_else(mask, rest, names), pc.if_else(mask, codes, pa.scalar(None, _STR)), mask)
+    stripped = pc.replace_with_mask(names, mask, rest.filter(pa.array(hit[rows]))) \
+        if hit.any() else names
+    return stripped, pc.if_else(mask, codes, pa.scalar(None, _STR)), mask
 
 
 def _company_keys(values: pa.Array, countries: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -629,12 +664,21 @@ _CALLING_CODES = {width: pa.array(sorted(str(c) for c in phonenumbers.COUNTRY_CO
                                          if len(str(c)) == width), _STR) for width in (1, 2, 3)}
 
 
-def _phone_clean(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _phone_text(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(text of the first number (:func:`_first_number`), its digits) of each value.
+
+    Computed once for :func:`phone` and :func:`phone_digits` alike (:func:`phone_and_digits`): the
+    label :func:`_phone_clean` drops before the number holds no digit, so both read the same
+    digits."""
+    first = _first_number(values)
+    return first, pc.replace_substring_regex(first, r"\D+", "")
+
+
+def _phone_clean(first: pa.Array, digits: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(digits, written with "+", parseable by string rules) after dropping labels, extensions
-    and "(0)"."""
-    a = pc.replace_substring_regex(_first_number(values), r"^[^\d+(]*", "")  # "Tel.: "
+    and "(0)", from :func:`_phone_text`."""
+    a = pc.replace_substring_regex(first, r"^[^\d+(]*", "")  # "Tel.: "
     plus = pc.starts_with(pc.replace_substring_regex(a, r"^[\s(]+", ""), "+")
-    digits = pc.replace_substring_regex(a, r"\D+", "")
     length = pc.fill_null(pc.utf8_length(digits), 0)
     simple = pc.and_(pc.invert(pc.match_substring_regex(a, r"\pL")),
                      pc.and_(pc.greater_equal(length, 4), pc.less_equal(length, 17)))
@@ -682,14 +726,16 @@ class _Parsed:
 
 
 def _phone_parse(digits: np.ndarray, plus: np.ndarray, simple: np.ndarray,
-                 regions: np.ndarray) -> tuple[_Parsed, np.ndarray]:
-    """String-rule parse of the simple values: (candidates, handled mask)."""
+                 regions: np.ndarray, region_names: list[str]) -> tuple[_Parsed, np.ndarray]:
+    """String-rule parse of the simple values: (candidates, handled mask). ``regions``: per
+    value the index of its region in ``region_names`` (integers: comparing a million strings
+    once per region would cost more than the parse)."""
     parsed = _Parsed(len(digits))
     parsed.rest[simple & plus] = digits[simple & plus]
     national = simple & ~plus
-    for region in pd.unique(regions[national]):  # hashing, not sorting, a million strings
-        rows = np.flatnonzero(national & (regions == region))
-        rules = _region_rules(region)
+    for code in np.unique(regions[national]):
+        rows = np.flatnonzero(national & (regions == code))
+        rules = _region_rules(region_names[code])
         numbers = digits[rows]
         intl = np.zeros(len(rows), dtype=bool)
         for prefix in rules[2] if rules else ("00",):
@@ -731,18 +777,24 @@ def _phone_slow(value: str, region: str, strict: bool) -> str | None:
     return f"+{number.country_code}{national}" if ok else None
 
 
-def _phone_keys(values: pa.Array, regions: pa.Array, strict: bool) -> pa.Array:
-    digits, plus, simple = _phone_clean(values)
-    region_np = regions.to_numpy(zero_copy_only=False)
-    parsed, handled = _phone_parse(digits, plus, simple, region_np)
+def _phone_keys(values: pa.Array, regions: pa.Array, strict: bool,
+                text: tuple[pa.Array, pa.Array] | None = None) -> pa.Array:
+    """E.164 of distinct ``(value, region)`` pairs; ``text``: :func:`_phone_text` of
+    ``values`` when already at hand."""
+    digits, plus, simple = _phone_clean(*(text or _phone_text(values)))
+    region_enc = regions.dictionary_encode()
+    region_names = region_enc.dictionary.to_pylist()
+    region_np = pc.fill_null(region_enc.indices, -1).to_numpy(zero_copy_only=False)
+    parsed, handled = _phone_parse(digits, plus, simple, region_np, region_names)
     ok_stripped = _valid_national(parsed.cc, parsed.stripped, strict)
     ok_full = _valid_national(parsed.cc, parsed.national, strict) & ~ok_stripped
     out = np.full(len(digits), None, dtype=object)
     for ok, numbers in ((ok_stripped, parsed.stripped), (ok_full, parsed.national)):
         out[ok] = [f"+{c}{x}" for c, x in zip(parsed.cc[ok], numbers[ok], strict=True)]
-    raw = values.to_numpy(zero_copy_only=False)
-    for i in np.flatnonzero(~handled & np.not_equal(raw, None)):
-        out[i] = _phone_slow(raw[i], region_np[i], strict)
+    # only the few values the string rules leave become Python strings
+    slow = np.flatnonzero(~handled & _np_bool(pc.is_valid(values)))
+    for i, value in zip(slow.tolist(), values.take(slow).to_pylist(), strict=True):
+        out[i] = _phone_slow(value, region_names[region_np[i]], strict)
     return pa.array(out.tolist(), _STR)
 
 
@@ -775,8 +827,29 @@ def phone(s: pd.Series, country: CountryArg = None, *, default_country: str | No
     return _to_series(_phone_keys(values, regions, strict).take(indices), s.index)
 
 
+def phone_and_digits(s: pd.Series, country: CountryArg = None, *,
+               default_country: str | None = None, strict: bool = False) -> pd.DataFrame:
+    """:func:`phone` (column ``phone``) and :func:`phone_digits` (``digits``) of one column.
+
+    The same values as the two calls, in one pass: the distinct values are found once and the
+    text both read (the first number's digits) is cleaned once, which is most of the cost of
+    :func:`phone_digits` (what the matcher uses; see :mod:`erpdata.matching.prepare`)."""
+    countries = _country_array(country, s.index, default_country)
+    enc = _to_arrow(s).dictionary_encode()
+    first, digits = _phone_text(enc.dictionary)
+    value_rows, regions, indices = _pair_index(enc.indices, countries)
+    e164 = _phone_keys(enc.dictionary.take(value_rows), regions, strict,
+                       (first.take(value_rows), digits.take(value_rows)))
+    return pd.DataFrame({"phone": _to_series(e164.take(indices), s.index),
+                         "digits": _to_series(_digits_tail(digits).take(enc.indices), s.index)})
+
+
 def _digits_keys(values: pa.Array) -> pa.Array:
-    digits = pc.replace_substring_regex(_first_number(values), r"\D+", "")
+    return _digits_tail(_phone_text(values)[1])
+
+
+def _digits_tail(digits: pa.Array) -> pa.Array:
+    """The last 8 of the digits, or null for fewer than 6 (:func:`phone_digits`)."""
     length = pc.fill_null(pc.utf8_length(digits), 0)
     tail = pc.utf8_slice_codeunits(digits, -8)
     return pc.if_else(pc.greater_equal(length, 6), tail, pa.scalar(None, _STR))
@@ -830,13 +903,37 @@ def email(s: pd.Series) -> pd.Series:
 
 
 def _email_domain_keys(values: pa.Array) -> pa.Array:
-    parts = pc.split_pattern(_email_keys(values), "@", max_splits=1)
-    return pc.list_element(parts, 1)
+    return _domain_of(_email_keys(values))
+
+
+def _domain_of(addresses: pa.Array) -> pa.Array:
+    """The part after the "@" of valid addresses (:func:`_email_keys`: exactly one "@")."""
+    return pc.list_element(pc.split_pattern(addresses, "@", max_splits=1), 1)
 
 
 def email_domain(s: pd.Series) -> pd.Series:
     """The domain of each e-mail address ("post@Firma.no" → "firma.no"); NA if invalid."""
     return _per_unique(s, _email_domain_keys)
+
+
+def email_and_domain(s: pd.Series) -> pd.DataFrame:
+    """:func:`email` (column ``email``), its :func:`email_domain` (``domain``) and
+    :func:`is_free_mail_domain` of that (``free``, bool) of one column.
+
+    The same values as the three calls, in one pass over the distinct values: an address
+    :func:`email` gives is its own key (valid, lower case, no "mailto:"), so its domain is
+    what follows its "@", and the matcher need not find a million distinct values three
+    times (see :mod:`erpdata.matching.prepare`)."""
+    values, indices = _unique(s)
+    mail = _email_keys(values)
+    domain = _domain_of(mail)
+    domains = domain.dictionary_encode()
+    free = _free_mail_flags(pc.utf8_lower(pc.utf8_trim_whitespace(domains.dictionary)))
+    free = pc.fill_null(free.take(domains.indices).take(indices), False)
+    return pd.DataFrame({"email": _to_series(mail.take(indices), s.index),
+                         "domain": _to_series(domain.take(indices), s.index),
+                         "free": pd.Series(free.to_numpy(zero_copy_only=False), index=s.index,
+                                           dtype=bool)})
 
 
 #: Brands whose every domain is a free mailbox (hotmail.no, yahoo.co.uk, live.se, gmx.at, ...).
@@ -878,6 +975,15 @@ _FREE_MAIL_DOMAINS = frozenset({
 })
 
 
+def _free_mail_flags(values: pa.Array) -> pa.Array:
+    """:func:`is_free_mail_domain` of trimmed, lower-case domains (null stays null)."""
+    brand = pc.replace_substring_regex(values, r"\..*$", "")
+    rest = pc.replace_substring_regex(values, r"^[^.]*\.?", "")
+    branded = pc.and_(pc.is_in(brand, pa.array(sorted(_FREE_MAIL_BRANDS), _STR)),
+                      pc.match_substring_regex(rest, r"^[a-z]{2,4}(?:\.[a-z]{2,3})?$"))
+    return pc.or_(pc.is_in(values, pa.array(sorted(_FREE_MAIL_DOMAINS), _STR)), branded)
+
+
 def is_free_mail_domain(domains: pd.Series) -> pd.Series:
     """Whether each (normalised) domain is a free or consumer mailbox (bool; NA → False).
 
@@ -888,15 +994,8 @@ def is_free_mail_domain(domains: pd.Series) -> pd.Series:
     being listed while "live.firma.no" does not. Throughput: 0.25 s per 1,000,000 values
     (320,000 distinct).
     """
-    def flags(values: pa.Array) -> pa.Array:
-        brand = pc.replace_substring_regex(values, r"\..*$", "")
-        rest = pc.replace_substring_regex(values, r"^[^.]*\.?", "")
-        branded = pc.and_(pc.is_in(brand, pa.array(sorted(_FREE_MAIL_BRANDS), _STR)),
-                          pc.match_substring_regex(rest, r"^[a-z]{2,4}(?:\.[a-z]{2,3})?$"))
-        return pc.or_(pc.is_in(values, pa.array(sorted(_FREE_MAIL_DOMAINS), _STR)), branded)
-
     values, indices = _unique(domains)
-    result = flags(pc.utf8_lower(pc.utf8_trim_whitespace(values))).take(indices)
+    result = _free_mail_flags(pc.utf8_lower(pc.utf8_trim_whitespace(values))).take(indices)
     return pd.Series(pc.fill_null(result, False).to_numpy(zero_copy_only=False),
                      index=domains.index, dtype=bool)
 
@@ -1231,7 +1330,13 @@ def _postcode_keys(values: pa.Array, countries: pa.Array) -> pa.Array:
                                      pc.fill_null(pc.struct_field(nl_parts, "l"), ""),
                                      pa.scalar("", _STR))
     out = alnum
+    # a pass per country: the absent ones are skipped (a null country, never one here, would
+    # make every pass write a null, so then none is)
+    absent = set() if countries.null_count else set(_POSTCODE_DIGITS) - set(
+        pc.unique(countries).to_pylist())
     for cc, width in _POSTCODE_DIGITS.items():
+        if cc in absent:
+            continue
         rows = pc.equal(countries, cc)
         padded = pc.utf8_slice_codeunits(pc.utf8_lpad(digits, width, "0"), 0, width) \
             if cc == "US" else pc.utf8_lpad(digits, width, "0")
