@@ -1,7 +1,7 @@
 """Benchmark: does matching hold on exports it has never seen? (issue "Step 7", item 6)
 
 Not a test (never run by pytest). Run:
-    python bench/generalise.py [--datasets a,b] [--variants a,b,c,c2,f,d] [--no-peers]
+    python bench/generalise.py [--datasets a,b] [--variants a,b,c,c2,f,d,e,n] [--no-peers]
         [--splink] [--recordlinkage] [--no-workspace] [--seed N] [--write docs/BENCHMARKS.md]
         [--markdown FILE] [--json FILE]
     (against another checkout: PYTHONPATH=/path/to/checkout python bench/generalise.py ...)
@@ -33,6 +33,10 @@ Variants (seeded ``numpy`` Generator per set and variant, from ``--seed``; print
   given names the ``nicknames`` package knows) or by its initial (10 %, half with a dot), then
   one random edit (delete / insert / substitute / swap) in 20 % of the name values (given,
   surname, full and organisation names).
+* ``e`` a name in several shapes, on both sides: a ``full_name`` (given names, a middle
+  initial in 40 % of the rows, surname) and a ``first_and_surname`` column added beside the
+  name columns they are built from; only for sets with a given name and a surname.
+* ``n`` many blanks: 30 % of the cells (not the id) left empty, on both sides.
 
 Figures per set x variant: P / R / F1 of the links (``match == 1``) at the default thresholds,
 recall@5, pair completeness (``result.blocked_pairs``), auto-band precision (``band == "auto"``
@@ -97,11 +101,12 @@ DEFAULT_SEED = 20261204
 SETS = ("splink_fake_1000", "patstat_nl_applicants", "chicago_childcare_orgs",
         "affiliation_strings", "demo_2000", "demo_persons_2000", "febrl4", "rldata10000")
 EXTERNAL = ("febrl4", "rldata10000")
-VARIANTS = ("a", "b", "c", "c2", "f", "d")
+VARIANTS = ("a", "b", "c", "c2", "f", "d", "e", "n")
 #: Sets that also run through the workspace, and the kind they load as.
 WORKSPACE_KIND = {"demo_2000": "company", "splink_fake_1000": "person", "febrl4": "person",
                   "chicago_childcare_orgs": "company", "demo_persons_2000": "person"}
 NICKNAME_RATE, INITIAL_RATE, TYPO_RATE = 0.15, 0.10, 0.20
+MIDDLE_RATE, BLANK_RATE = 0.4, 0.3  # variant e: middle initials; variant n: blank cells
 PEER_FLOOR = 40  # rapidfuzz pairs kept: score >= this, plus each CRM record's best 10
 
 
@@ -155,8 +160,11 @@ def rng_for(seed: int, name: str, variant: str) -> np.random.Generator:
 
 
 def applies(name: str, variant: str) -> bool:
-    """``f`` needs a date column; every other variant applies to every set."""
+    """``f`` needs a date column, ``e`` a given name and a surname; every other variant
+    applies to every set."""
     roles = ROLES[name]
+    if variant == "e":
+        return bool(roles.given and roles.surname)
     return variant != "f" or bool(roles.dates)
 
 
@@ -329,6 +337,32 @@ def dirty(df: pd.DataFrame, roles: Roles, rng: np.random.Generator) -> pd.DataFr
     return out
 
 
+def built_names(df: pd.DataFrame, roles: Roles, rng: np.random.Generator) -> pd.DataFrame:
+    """Variant ``e`` on one frame: a ``full_name`` (given names, a middle initial in
+    ``MIDDLE_RATE`` of the rows, surname) and a ``first_and_surname`` column added, built from
+    the name columns, as exports that carry a person's name in several shapes do."""
+    out = df.copy()
+    given, surname = _join(df, list(roles.given)), _join(df, list(roles.surname))
+    both = _join(pd.DataFrame({"g": given, "s": surname}), ["g", "s"])
+    letters = np.array(list("ABCDEFGHJKLMNPRSTW"))
+    middle = np.where(rng.random(len(df)) < MIDDLE_RATE,
+                      letters[rng.integers(0, len(letters), len(df))], "")
+    full = pd.DataFrame({"g": given, "m": pd.Series(middle, index=df.index).replace("", None),
+                         "s": surname})
+    out["full_name"] = _join(full, ["g", "m", "s"])
+    out["first_and_surname"] = both
+    return out
+
+
+def blanked(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Variant ``n`` on one frame: each cell but the id left empty with ``BLANK_RATE``."""
+    out = df.copy()
+    for col in out.columns:
+        if col != "id":
+            out[col] = out[col].astype(object).where(rng.random(len(out)) >= BLANK_RATE, None)
+    return out
+
+
 def build(ds: Dataset, variant: str, seed: int) -> Variant:
     """The two frames of ``variant`` for data set ``ds`` (see the module doc)."""
     name = ds.meta["name"]
@@ -358,6 +392,12 @@ def build(ds: Dataset, variant: str, seed: int) -> Variant:
         return Variant(crm, reformat_dates(erp, roles), types)
     if variant == "d":
         return Variant(crm, dirty(erp, roles, rng), types)
+    if variant == "e":
+        crm2, erp2 = built_names(crm, roles, rng), built_names(erp, roles, rng)
+        return Variant(crm2, erp2, {**types, "full_name": "person_name",
+                                    "first_and_surname": "person_name"})
+    if variant == "n":
+        return Variant(blanked(crm, rng), blanked(erp, rng), types)
     raise ValueError(f"unknown variant {variant!r}")
 
 
@@ -661,7 +701,9 @@ def render(rows: list[dict[str, Any]], peers: list[str], seed: int, command: str
         "split, dates split into year/month/day (or merged), addresses merged with postcode "
         "and city (or split), on both sides; c2 the c reshape on the ERP side only; f ERP date "
         "formats changed; d ERP names dirtied (nicknames 15 %, initials 10 %, one typo in 20 % "
-        "of names). The engine gets no hints: `match_frames(crm, erp, None, id_col='id', "
+        "of names); e a full name (middle initial in 40 %) and a first-and-surname column "
+        "added beside the name columns, both sides; n 30 % of the cells blank, both sides. "
+        "The engine gets no hints: `match_frames(crm, erp, None, id_col='id', "
         "many_to_many=...)`. P / R / F1 of the links at the default thresholds; R@5; PC: pair "
         "completeness after blocking; auto P (n): precision of the auto band's links; ΔF1: "
         "F1 minus the set's variant a. Peers: best F1 with the threshold picked on the truth "
