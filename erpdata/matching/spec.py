@@ -185,7 +185,7 @@ _MONTHS = ("jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mai|okt|des|dez|mrt|
 #: Date layouts: (label, regex with named groups y / m / d / a / b for an ambiguous first and
 #: second field, resolved by which one exceeds 12).
 _DATE_FORMATS: list[tuple[str, str]] = [
-    ("Y-m-d", r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:[T ][\d:.+\-Z ]*)?"),
+    ("Y-m-d", r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:[Tt ][\d:.+\-Zz ]*)?"),
     ("Y/m/d", r"(?P<y>\d{4})[/.](?P<m>\d{1,2})[/.](?P<d>\d{1,2})"),
     ("YYYYMMDD", r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})"),
     ("d.m.Y", r"(?P<a>\d{1,2})\.\s?(?P<b>\d{1,2})\.\s?(?P<y>\d{4})"),

@@ -82,7 +82,10 @@ def test_values_overrule_a_wrong_header_but_a_right_one_stays() -> None:
 def test_dates_in_any_common_layout() -> None:
     for values, expect in [(["31.12.2026", "01.02.1999", "15.06.1975"], "d.m.Y"),
                            (["12/31/2026", "02/01/1999", "06/15/1975"], "m/d/Y"),
-                           (["2026-12-31", "1999-2-1", "1975-06-15"], "Y-m-d")]:
+                           (["2026-12-31", "1999-2-1", "1975-06-15"], "Y-m-d"),
+                           # ISO timestamps, as ERPs export a "last modified" (read casefolded)
+                           (["2023-01-23T21:19:32", "2019-05-07T04:13:52Z",
+                             "2016-04-10 20:33:44"], "Y-m-d")]:
         crm = pd.DataFrame({"id": ["1", "2", "3"], "c1": values})
         comps, why = explain_comparisons(crm, crm)
         assert comps[0].type == "date" and f"format {expect}" in why[0].evidence, values
