@@ -24,7 +24,7 @@ cosine (:func:`_ngram_pairs`).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -76,7 +76,7 @@ _GRAM_BITS = 6
 
 
 def _byte_classes() -> np.ndarray:
-    out = np.zeros(256, dtype=np.int32)
+    out = np.zeros(256, dtype=np.uint8)  # one byte per byte of text: the gather stays small
     out[ord("a"):ord("z") + 1] = np.arange(1, 27)
     out[ord("A"):ord("Z") + 1] = np.arange(1, 27)
     out[ord("0"):ord("9") + 1] = np.arange(27, 37)
@@ -318,39 +318,87 @@ _GRAMS = 1 << 3 * _GRAM_BITS
 _NO_GRAM = _GRAMS
 
 
-def _gram_codes(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """The 3-gram code starting at every byte of ``text`` (byte classes, see
-    :data:`_GRAM_BITS`), ``_NO_GRAM`` where none starts (the last two bytes of a value), and
-    the values' byte offsets: all in numpy over the Arrow buffers, nothing per record."""
-    arr = text.combine_chunks().cast(pa.large_binary())
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
-    data = (np.frombuffer(bufs[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-            if bufs[2] is not None else np.zeros(0, dtype=np.uint8))
-    offsets = offsets - offsets[0]
-    codes = np.full(len(data), _NO_GRAM, dtype=np.int32)
+#: Bytes of text turned into gram codes at a time: the codes of a whole side would take four
+#: bytes per byte of text (6 GB per side at 10,000,000 records); a chunk keeps them in a few
+#: tens of megabytes, reused, whatever the size.
+GRAM_CHUNK = 1 << 24
+_CLASS_TABLE = bytes(_CLASSES)  # for bytes.translate: one pass, no index array
+
+
+@dataclass(frozen=True)
+class _Text:
+    """One side's joined text as Arrow holds it: its UTF-8 bytes and each value's offsets."""
+
+    rid: np.ndarray
+    data: np.ndarray  # uint8, a view of the Arrow buffer
+    offsets: np.ndarray  # int64, len(rid) + 1, from 0
+
+    @classmethod
+    def of(cls, rid: np.ndarray, text: pa.ChunkedArray) -> _Text:
+        arr = text.combine_chunks().cast(pa.large_binary())
+        bufs = arr.buffers()
+        offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+        data = (np.frombuffer(bufs[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+                if bufs[2] is not None else np.zeros(0, dtype=np.uint8))
+        return cls(rid, data, offsets - offsets[0])
+
+    def chunks(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(first value, end value, gram codes of their bytes)`` over runs of whole values
+        of about :data:`GRAM_CHUNK` bytes (a value longer than that is a run of its own)."""
+        n, v = len(self.offsets) - 1, 0
+        while v < n:
+            w = int(np.searchsorted(self.offsets, self.offsets[v] + GRAM_CHUNK, side="right")) - 1
+            w = min(max(w, v + 1), n)
+            lo, hi = int(self.offsets[v]), int(self.offsets[w])
+            yield v, w, _gram_codes(self.data[lo:hi], self.offsets[v:w + 1] - lo)
+            v = w
+
+
+def _gram_codes(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The 3-gram code starting at every byte of ``data`` (byte classes, see
+    :data:`_GRAM_BITS`), ``_NO_GRAM`` where none starts (the last two bytes of a value): all in
+    numpy, nothing per record."""
+    codes = np.empty(len(data), dtype=np.int32)  # every byte is written below: no fill pass
     if len(data) < 3:
-        return codes, offsets
-    sym = _CLASSES[data]
+        codes[:] = _NO_GRAM
+        return codes
+    sym = np.frombuffer(data.tobytes().translate(_CLASS_TABLE), dtype=np.uint8)
+    codes[-2:] = _NO_GRAM
     head = codes[:-2]
-    np.left_shift(sym[:-2], 2 * _GRAM_BITS, out=head)
-    head |= sym[1:-1] << _GRAM_BITS
-    head |= sym[2:]
+    # in place, Horner-wise: no temporary as large as the text's bytes times four
+    head[:] = sym[:-2]
+    head <<= _GRAM_BITS
+    np.bitwise_or(head, sym[1:-1], out=head)
+    head <<= _GRAM_BITS
+    np.bitwise_or(head, sym[2:], out=head)
     for back in (1, 2):  # a gram must not run into the next value
         ends = offsets[1:] - back
         codes[ends[ends >= offsets[:-1]]] = _NO_GRAM
-    return codes, offsets
+    return codes
 
 
-def _gram_matrix(codes: np.ndarray, offsets: np.ndarray, weight: np.ndarray
-                 ) -> sparse.csr_matrix:
+def _gram_counts(text: _Text) -> np.ndarray:
+    """Occurrences of each gram code in one side's text (``_NO_GRAM`` left out). Each chunk's
+    codes are cast to int64 first: numpy's bincount of an int32 array is ten times slower."""
+    occ = np.zeros(_GRAMS + 1, dtype=np.int64)
+    for _, _, codes in text.chunks():
+        occ += np.bincount(codes.astype(np.int64), minlength=_GRAMS + 1)
+    return occ[:_GRAMS]
+
+
+def _gram_matrix(text: _Text, weight: np.ndarray) -> sparse.csr_matrix:
     """Rows of L2-normalised ``weight`` per distinct gram, over the grams with a weight."""
-    keep = weight[codes] > 0
-    cols = codes[keep]
-    counts = np.cumsum(keep, dtype=np.int64 if len(keep) >= 1 << 31 else np.int32)
-    indptr = np.concatenate([[0], counts])[offsets]
-    m = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), cols, indptr),
-                          shape=(len(offsets) - 1, _GRAMS))
+    wanted = weight > 0
+    cols, per_value = [], np.zeros(len(text.offsets) - 1, dtype=np.int64)
+    for v, w, codes in text.chunks():
+        # the kept grams' positions (a small share of all bytes) and how many each value holds
+        at = np.flatnonzero(wanted[codes])
+        cols.append(codes[at])
+        per_value[v:w] = np.diff(np.searchsorted(at, text.offsets[v:w + 1] - text.offsets[v]))
+    indptr = np.concatenate([[0], np.cumsum(per_value)])
+    col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
+    m = sparse.csr_matrix((np.ones(len(col), dtype=np.float32), col, indptr),
+                          shape=(len(per_value), _GRAMS))
     m.sum_duplicates()  # counts: the term frequency
     m.data *= weight[m.indices]
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
@@ -379,22 +427,21 @@ def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Compariso
     sides = []
     for side in ("l", "r"):
         t = con.sql(f"SELECT rid, coalesce({text}, '') AS s FROM {side}").to_arrow_table()  # noqa: S608 - side l/r; columns via sql_ident in _joined()
-        sides.append((t.column("rid").to_numpy(), *_gram_codes(t.column("s"))))
-    occ_a, occ_b = (np.bincount(codes, minlength=_GRAMS + 1)[:_GRAMS].astype(np.int64)
-                    for _, codes, _ in sides)
+        sides.append(_Text.of(t.column("rid").to_numpy(), t.column("s")))
+    occ_a, occ_b = (_gram_counts(x) for x in sides)
     joined = occ_a * occ_b
     order = np.argsort(joined, kind="stable")
     kept = order[(joined[order] > 0) & (np.cumsum(joined[order]) <= budget)]
-    n = sum(len(offsets) - 1 for _, _, offsets in sides)
+    n = sum(len(x.rid) for x in sides)
     weight = np.zeros(_GRAMS + 1, dtype=np.float32)
     # idf; a gram in nearly every record still weighs a little (it was kept: it is rare here)
     weight[kept] = np.maximum(np.log(n / (occ_a[kept] + occ_b[kept])), 1e-3)
-    a, b = (_gram_matrix(codes, offsets, weight) for _, codes, offsets in sides)
+    a, b = (_gram_matrix(x, weight) for x in sides)
     if not a.nnz or not b.nnz:
         return none
     top = sp_matmul_topn(a, b.T.tocsr(), top_n=k, threshold=0.0, n_threads=os.cpu_count() or 1)
     rows = np.repeat(np.arange(top.shape[0]), np.diff(top.indptr))
-    return pd.DataFrame({"lrid": sides[0][0][rows], "rrid": sides[1][0][top.indices],
+    return pd.DataFrame({"lrid": sides[0].rid[rows], "rrid": sides[1].rid[top.indices],
                          "s": top.data.astype(np.float64)})
 
 

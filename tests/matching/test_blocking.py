@@ -141,3 +141,26 @@ def test_empty_and_tiny_tables_block() -> None:
     comps = [Comparison("name", "name", "name", "code")]
     assert blocked(crm, crm.iloc[:0], comps) == set()
     assert blocked(crm, crm, comps) == {("1", "1")}
+
+
+def test_gram_chunks_change_nothing(persons, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 3-gram generator reads each side's text in chunks of whole values to keep its
+    memory flat; chunks of a few values (and a value longer than a chunk) give exactly the
+    pairs and cosines of one chunk for everything."""
+    crm, erp, _ = persons
+    erp = erp.copy()
+    erp.loc[7, "surname"] = "x" * 300 + erp.loc[7, "surname"]  # longer than a chunk below
+    left, right = features(crm, PERSON, "crm"), features(erp, PERSON, "erp")
+
+    def pairs() -> pd.DataFrame:
+        con = blocking.connect(left, right)
+        try:
+            return blocking._ngram_pairs(con, PERSON, 10, blocking.ROW_BUDGET)
+        finally:
+            con.close()
+
+    whole = pairs()
+    monkeypatch.setattr(blocking, "GRAM_CHUNK", 100)
+    chunked = pairs()
+    assert len(whole) > 1000
+    pd.testing.assert_frame_equal(whole, chunked, check_exact=True)
