@@ -266,3 +266,24 @@ def test_columns_of_one_file_pair_with_the_other_files_by_values(tmp_path: Path)
                         ("Poststed", "Town", "city")]
     why = {i.column: i.evidence for i in plan.inference}
     assert why["Postnr=ZIP"].startswith("Postnr (CRM) against ZIP (ERP): no shared name; ")
+
+
+def test_an_unmapped_name_built_from_the_canonical_names_is_left_out(tmp_path: Path) -> None:
+    """Both exports carry a "Full name" beside the first and last name their headers map:
+    compared too, one name agreement would count twice; it is left out, with the reason."""
+    rows = [["id", "firstname", "lastname", "Full name"]] + [
+        [f"P{i}", g, f, f"{g} {f}"] for i, (g, f) in enumerate(
+            (g, f) for g in ("Kari", "Ola", "Liv", "Per") for f in ("Berg", "Dahl", "Moen"))]
+    crm = write_csv_file(tmp_path / "c.csv", rows)
+    erp = write_csv_file(tmp_path / "e.csv", [rows[0]] + [[f"E{r[0]}", *r[1:]]
+                                                            for r in rows[1:]])
+    with Workspace.open(tmp_path / "w.duckdb") as ws:
+        load_file(ws, crm, side="crm", kind="person")
+        load_file(ws, erp, side="erp", kind="person")
+        plan = explain(ws.cursor(), "person")
+    assert "Full name" not in {c.name for c in plan.comparisons}
+    why = {i.column: i.evidence for i in plan.inference if i.left_out}
+    assert why["Full name"] == (
+        "unmapped column 'Full name' in both files: it holds the words of firstname and "
+        "lastname in most rows: a name built from them, compared through them (counting it "
+        "too would count the same agreement twice)")

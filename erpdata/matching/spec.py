@@ -1046,7 +1046,7 @@ def explain_comparisons(
             why_list.append(Inference((c,), (c,), type_, reason))
     comps += [c for c, _ in paired]
     why_list += [i for _, i in paired]
-    comps, why_list = _drop_derived(crm, erp, comps, why_list)
+    comps, why_list = drop_derived(crm, erp, comps, why_list)
     if not comps:
         raise ValueError("no column can be compared: " + "; ".join(
             f"{i.column}: {i.evidence}" for i in why_list))
@@ -1082,8 +1082,9 @@ def _contained(part: pd.Series, whole: pd.Series) -> float:
     return sum(hits) / len(hits)
 
 
-def _drop_derived(crm: pd.DataFrame, erp: pd.DataFrame, comps: list[Comparison],
-                  why: list[Inference]) -> tuple[list[Comparison], list[Inference]]:
+def drop_derived(crm: pd.DataFrame, erp: pd.DataFrame, comps: list[Comparison],
+                 why: list[Inference], keep: Collection[str] = ()
+                 ) -> tuple[list[Comparison], list[Inference]]:
     """Leave out a name column built from others: a full name next to the first name and the
     surname it joins (or the same name twice under two headers).
 
@@ -1094,13 +1095,16 @@ def _drop_derived(crm: pd.DataFrame, erp: pd.DataFrame, comps: list[Comparison],
     third of the links were wrong). The parts are kept: each has its own weight (a surname
     says more than a given name). A column is built from others when, in at least
     :data:`DERIVED` of the rows on both sides, it holds every word of each of two or more
-    other name columns, or holds the same words as one other."""
+    other name columns, or holds the same words as one other. ``keep``: comparisons never
+    left out (a workspace's canonical first and last name), only looked at as parts."""
     names = [c for c in comps if c.type in NAME_TYPES]
     if len(names) < 2:
         return comps, why
     words = [_word_sets(crm, names, "crm"), _word_sets(erp, names, "erp")]
     dropped: dict[str, str] = {}
     for x in names:
+        if x.name in keep:
+            continue
         live = [y for y in names if y.name != x.name and y.name not in dropped]
         parts = [y for y in live
                  if min(_contained(w[y.name], w[x.name]) for w in words) >= DERIVED]

@@ -43,7 +43,13 @@ from erpdata.errors import ErpdataError
 from erpdata.matching.engine import MatchResult, match_frames
 from erpdata.matching.model import Model
 from erpdata.matching.normalised import stored_features
-from erpdata.matching.spec import Comparison, Inference, explain_comparisons
+from erpdata.matching.spec import (
+    NAME_TYPES,
+    Comparison,
+    Inference,
+    drop_derived,
+    explain_comparisons,
+)
 from erpdata.progress import Cancelled, Progress, reporter
 from erpdata.roles import guarded, require_for
 from erpdata.schema import SIDES, Kind, check_side_kind, display_name_sql, fields
@@ -268,6 +274,7 @@ def explain(con: duckdb.DuckDBPyConnection, kind: Kind) -> Plan:
         except ValueError as exc:  # no shared column can be compared: say why, compare none
             extra, inferred = [], ([Inference(tuple(shared), tuple(shared), "", str(exc))]
                                    if shared else [])
+        extra, inferred = _without_derived(con, kind, comps, extra, inferred, (crm, erp))
         reserved = _reserved(kind)
         used = {col for c in extra for side in ("crm", "erp") for col in c.columns(side)}
         # a canonical field paired this way is compared, no longer left out as blank
@@ -299,6 +306,27 @@ def explain(con: duckdb.DuckDBPyConnection, kind: Kind) -> Plan:
             if i.type or set(i.crm_columns) & set(shared):  # one side's own column: no note
                 (why if i.type else left_out).append(note)
     return Plan(comps, why + left_out)
+
+
+def _without_derived(con: duckdb.DuckDBPyConnection, kind: Kind, canonical: list[Comparison],
+                     extra: list[Comparison], inferred: list[Inference],
+                     frames: tuple[pd.DataFrame, pd.DataFrame]
+                     ) -> tuple[list[Comparison], list[Inference]]:
+    """``extra`` without the unmapped name columns built from the canonical names (a "Full
+    name" beside the first and last name a header mapped), as match-files leaves out a name
+    built from others (:func:`~erpdata.matching.spec.drop_derived`): comparing it too would
+    count one agreement twice."""
+    names = [c for c in canonical if c.type in NAME_TYPES and c.name != "parent"]
+    if not names or not any(c.type in NAME_TYPES for c in extra):
+        return extra, inferred
+    sides = []
+    for side, frame in zip(("crm", "erp"), frames, strict=True):
+        missing = [c.name for c in names if c.name not in frame.columns]
+        sides.append(pd.concat([frame.reset_index(drop=True),
+                                _canonical_values(con, side, kind, missing)], axis=1)
+                     if missing else frame)
+    kept, inferred = drop_derived(*sides, names + extra, inferred, keep={c.name for c in names})
+    return [c for c in kept if c not in names], inferred
 
 
 def _described(columns: tuple[str, ...], canonical: set[str]) -> str:
