@@ -172,7 +172,7 @@ def _keep_or_fit(model: fs.Model, fallback: fs.Model | None, comps: Sequence[Com
     ``log2(m/u)``: a ``u`` from a much smaller table (a few hundred random pairs) would change
     weights that neither fit checked. Many-to-many data refits from the competing fit in
     stages of its own and never gets a fallback (a workspace matches one-to-one)."""
-    p = model.score(gamma, tf, (lrid, rrid), copies)[0]
+    p = model.probability(model.log_lr(gamma, tf), (lrid, rrid), copies)
     if labels is not None:
         p = np.where(labels >= 0, labels.astype(float), p)
     level_labels = [tuple(x) for x in model.level_labels]
@@ -296,7 +296,9 @@ def match_frames(
     if many_to_many:
         model, tf = _many_to_many_model(model, comps, left, right, lrid, rrid, gamma,
                                         gamma_random, labels)
-    p, weight, field_w = model.score(gamma, tf, None if many_to_many else (lrid, rrid), copies)
+    log_lr = model.log_lr(gamma, tf)
+    p = model.probability(log_lr, None if many_to_many else (lrid, rrid), copies)
+    weight = model.prior_weight + log_lr
     calibration = "model"
     if many_to_many and len(p):
         review = min(max(assign.best_f1_review(p), fs.EPS), 1 - fs.EPS)
@@ -327,7 +329,7 @@ def match_frames(
     floored = "review" not in fixed and best_f1 is not None and best_f1 < assign.REVIEW_FLOOR
     limits = {**chosen, **fixed}
     limits["auto"] = max(limits["auto"], limits["review"])  # a fixed review above the model's auto
-    candidates = _candidates(left, right, comps, lrid, rrid, p, weight, field_w, gamma,
+    candidates = _candidates(left, right, comps, lrid, rrid, p, weight, (model, tf), gamma,
                              linked, ambiguous, limits, model.prior_weight, many_to_many)
     times["assign"] = time.perf_counter() - t
     no_candidate = left["id"][~_among(left["id"], candidates["crm_id"])].tolist()
@@ -346,7 +348,8 @@ def match_frames(
 
 def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
                 lrid: np.ndarray, rrid: np.ndarray, p: np.ndarray, weight: np.ndarray,
-                field_w: np.ndarray, gamma: np.ndarray, linked: np.ndarray,
+                weigh: tuple[fs.Model, dict[int, np.ndarray]], gamma: np.ndarray,
+                linked: np.ndarray,
                 ambiguous: np.ndarray, limits: dict[str, float], prior_weight: float,
                 many_to_many: bool) -> pd.DataFrame:
     """The best :data:`TOP` candidates per CRM record, with band, link flag, conflict and
@@ -355,11 +358,15 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
     ``ambiguous``: pairs whose ERP record has identical copies among the CRM record's
     candidates. Which copy gets the link is arbitrary, so they are a conflict (a probable ERP
     duplicate) and never auto-accepted."""
-    order = np.lexsort((rrid, -weight, -p, lrid))  # equal probability: more evidence first
+    # equal probability: more evidence first; both compared as shown (rounded), so that pairs
+    # tied but for the last bits of a float sum rank by the ERP record, whatever order the
+    # sum was taken in
+    order = np.lexsort((rrid, -np.round(weight, 3), -np.round(p, 6), lrid))
     lrid, rrid, p, weight = lrid[order], rrid[order], p[order], weight[order]
-    field_w, gamma, linked = field_w[order], gamma[order], linked[order]
-    ambiguous = ambiguous[order]
-    rank = pd.Series(lrid).groupby(lrid).cumcount().to_numpy() + 1
+    linked, ambiguous = linked[order], ambiguous[order]
+    # lrid is sorted now: a pair's rank is its place after the first pair of its CRM record
+    starts = np.flatnonzero(np.r_[True, lrid[1:] != lrid[:-1]]) if len(lrid) else lrid
+    rank = np.arange(1, len(lrid) + 1) - np.repeat(starts, np.diff(np.r_[starts, len(lrid)]))
     match = linked & (p >= limits["review"])
     conflict = ambiguous & (p >= limits["review"])
     if not many_to_many and len(p):
@@ -383,7 +390,12 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
         "match": match[keep].astype(np.int8),
         "conflict": conflict[keep],
     })
-    frame["explanation"] = _explanations(comps, field_w[keep], gamma[keep], prior_weight)
+    # the per-field weights (a row per pair; ``weigh``: the model and its term-frequency
+    # override) only for the rows kept
+    chosen = order[keep]
+    model, tf = weigh
+    field_w = model.field_weights(gamma[chosen], {k: v[chosen] for k, v in tf.items()})
+    frame["explanation"] = _explanations(comps, field_w, gamma[chosen], prior_weight)
     return frame.reset_index(drop=True)
 
 

@@ -106,6 +106,15 @@ class Model:
         log_lr = w.sum(axis=1)
         return self.probability(log_lr, pairs, copies), self.prior_weight + log_lr, w
 
+    def log_lr(self, gamma: np.ndarray, log_u_override: dict[int, np.ndarray] | None = None
+               ) -> np.ndarray:
+        """Each pair's summed field weights (the ``total`` of :meth:`score` less the prior
+        weight), per agreement pattern: what :meth:`score` gives without the per-field array
+        that only the explanations of the pairs shown need."""
+        patterns = Patterns.of(gamma)
+        return (patterns.log_sum(self.m)[patterns.code]
+                - patterns.sum_log_u(gamma, self.u, log_u_override))
+
     def probability(self, log_lr: np.ndarray, pairs: tuple[np.ndarray, np.ndarray] | None = None,
                     copies: Copies | None = None) -> np.ndarray:
         """Match probability of each pair from its summed field weights ``log_lr`` (see
