@@ -828,7 +828,8 @@ def phone(s: pd.Series, country: CountryArg = None, *, default_country: str | No
 
 
 def phone_and_digits(s: pd.Series, country: CountryArg = None, *,
-               default_country: str | None = None, strict: bool = False) -> pd.DataFrame:
+                     default_country: str | None = None, strict: bool = False
+                     ) -> pd.DataFrame:
     """:func:`phone` (column ``phone``) and :func:`phone_digits` (``digits``) of one column.
 
     The same values as the two calls, in one pass: the distinct values are found once and the

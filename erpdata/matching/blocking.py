@@ -76,7 +76,7 @@ _GRAM_BITS = 6
 
 
 def _byte_classes() -> np.ndarray:
-    out = np.zeros(256, dtype=np.uint8)  # one byte per byte of text: the gather stays small
+    out = np.zeros(256, dtype=np.uint8)
     out[ord("a"):ord("z") + 1] = np.arange(1, 27)
     out[ord("A"):ord("Z") + 1] = np.arange(1, 27)
     out[ord("0"):ord("9") + 1] = np.arange(27, 37)
@@ -84,7 +84,8 @@ def _byte_classes() -> np.ndarray:
     return out
 
 
-_CLASSES = _byte_classes()
+#: The byte classes as a ``bytes.translate`` table: one pass over the text, no index array.
+_CLASS_TABLE = bytes(_byte_classes())
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,6 @@ _NO_GRAM = _GRAMS
 #: bytes per byte of text (6 GB per side at 10,000,000 records); a chunk keeps them in a few
 #: tens of megabytes, reused, whatever the size.
 GRAM_CHUNK = 1 << 24
-_CLASS_TABLE = bytes(_CLASSES)  # for bytes.translate: one pass, no index array
 
 
 @dataclass(frozen=True)

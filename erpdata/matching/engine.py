@@ -329,8 +329,8 @@ def match_frames(
     floored = "review" not in fixed and best_f1 is not None and best_f1 < assign.REVIEW_FLOOR
     limits = {**chosen, **fixed}
     limits["auto"] = max(limits["auto"], limits["review"])  # a fixed review above the model's auto
-    candidates = _candidates(left, right, comps, lrid, rrid, p, weight, (model, tf), gamma,
-                             linked, ambiguous, limits, model.prior_weight, many_to_many)
+    candidates = _candidates(left, right, comps, lrid, rrid, p, weight, model, tf, gamma,
+                             linked, ambiguous, limits, many_to_many)
     times["assign"] = time.perf_counter() - t
     no_candidate = left["id"][~_among(left["id"], candidates["crm_id"])].tolist()
     blocked = pd.DataFrame({"crm_id": left["id"].array.take(lrid),
@@ -348,9 +348,8 @@ def match_frames(
 
 def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
                 lrid: np.ndarray, rrid: np.ndarray, p: np.ndarray, weight: np.ndarray,
-                weigh: tuple[fs.Model, dict[int, np.ndarray]], gamma: np.ndarray,
-                linked: np.ndarray,
-                ambiguous: np.ndarray, limits: dict[str, float], prior_weight: float,
+                model: fs.Model, tf: dict[int, np.ndarray], gamma: np.ndarray,
+                linked: np.ndarray, ambiguous: np.ndarray, limits: dict[str, float],
                 many_to_many: bool) -> pd.DataFrame:
     """The best :data:`TOP` candidates per CRM record, with band, link flag, conflict and
     explanation (built in DuckDB, not row by row).
@@ -390,12 +389,11 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
         "match": match[keep].astype(np.int8),
         "conflict": conflict[keep],
     })
-    # the per-field weights (a row per pair; ``weigh``: the model and its term-frequency
-    # override) only for the rows kept
+    # the per-field weights (a row per pair, ``tf`` the model's term-frequency override) only
+    # for the rows kept
     chosen = order[keep]
-    model, tf = weigh
     field_w = model.field_weights(gamma[chosen], {k: v[chosen] for k, v in tf.items()})
-    frame["explanation"] = _explanations(comps, field_w, gamma[chosen], prior_weight)
+    frame["explanation"] = _explanations(comps, field_w, gamma[chosen], model.prior_weight)
     return frame.reset_index(drop=True)
 
 

@@ -430,11 +430,7 @@ def decontaminate_u(model: Model, gamma_random: np.ndarray, max_iterations: int 
     # the weights and the non-match mass are the same for all random pairs of one pattern
     patterns = Patterns.of(gamma_random)
     for _ in range(max_iterations):
-        w = np.zeros(len(patterns.levels))
-        for k in range(gamma_random.shape[1]):
-            g = patterns.levels[:, k]
-            present = g != MISSING
-            w[present] += np.log2(model.m[k][g[present]]) - np.log2(u[k][g[present]])
+        w = patterns.log_sum(model.m) - patterns.log_sum(u)
         match = 1.0 / (1.0 + np.exp2(-np.clip(np.log2(rate / (1 - rate)) + w, -60, 60)))
         sums = patterns.level_sums(patterns.count * (1.0 - match), n_levels)
         new_u = []
@@ -457,7 +453,7 @@ def refit_prior(model: Model, gamma: np.ndarray,
     """For many-to-many data: keep the weights learnt with competing candidates (where near
     misses cannot pose as matches) and re-estimate only the prior, by EM, with each pair judged
     on its own, since a record may now have many matches."""
-    w = model.field_weights(gamma, log_u_override).sum(axis=1)
+    w = model.log_lr(gamma, log_u_override)
     prior = model.prior
     for _ in range(max_iterations):
         logit = np.log2(prior / (1 - prior)) + w

@@ -192,6 +192,15 @@ def _canonical_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
                        "ORDER BY id").df()
 
 
+def _side_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind, headers: list[str],
+                 canonical: list[str]) -> pd.DataFrame:
+    """The present records' values of unmapped columns ``headers`` and canonical fields
+    ``canonical``, one frame column each (both read in id order, so the rows align)."""
+    parts = ([_extra_values(con, side, kind, headers)] if headers else []) + (
+        [_canonical_values(con, side, kind, canonical)] if canonical else [])
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame()
+
+
 def _extra_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
                   headers: list[str]) -> pd.DataFrame:
     """The present records' values of unmapped columns ``headers`` (one frame column each,
@@ -257,17 +266,9 @@ def explain(con: duckdb.DuckDBPyConnection, kind: Kind) -> Plan:
                  for side, other in (("crm", "erp"), ("erp", "crm"))}
     pairable = all(one_sided[side] or own[side] for side in ("crm", "erp"))
     if shared or pairable:
-        frames = []
-        for side in ("crm", "erp"):
-            heads = shared + (own[side] if pairable else [])
-            extra_df = (_extra_values(con, side, kind, heads) if heads
-                        else pd.DataFrame(index=range(0)))
-            if pairable and one_sided[side]:
-                canon = _canonical_values(con, side, kind, one_sided[side])
-                extra_df = (pd.concat([extra_df.reset_index(drop=True), canon], axis=1)
-                            if heads else canon)
-            frames.append(extra_df)
-        crm, erp = frames
+        crm, erp = (_side_values(con, side, kind, shared + (own[side] if pairable else []),
+                                 one_sided[side] if pairable else [])
+                    for side in ("crm", "erp"))
         canonical_cols = {n for names in one_sided.values() for n in names} if pairable else set()
         try:
             extra, inferred = explain_comparisons(crm, erp, id_col="", trusted=canonical_cols)
@@ -319,12 +320,9 @@ def _without_derived(con: duckdb.DuckDBPyConnection, kind: Kind, canonical: list
     names = [c for c in canonical if c.type in NAME_TYPES and c.name != "parent"]
     if not names or not any(c.type in NAME_TYPES for c in extra):
         return extra, inferred
-    sides = []
-    for side, frame in zip(("crm", "erp"), frames, strict=True):
-        missing = [c.name for c in names if c.name not in frame.columns]
-        sides.append(pd.concat([frame.reset_index(drop=True),
-                                _canonical_values(con, side, kind, missing)], axis=1)
-                     if missing else frame)
+    sides = [pd.concat([frame, _side_values(con, side, kind, [], [
+        c.name for c in names if c.name not in frame.columns])], axis=1)
+             for side, frame in zip(("crm", "erp"), frames, strict=True)]
     kept, inferred = drop_derived(*sides, names + extra, inferred, keep={c.name for c in names})
     return [c for c in kept if c not in names], inferred
 
