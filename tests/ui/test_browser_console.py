@@ -26,10 +26,14 @@ GOAL_CLICKS = 3
 CONFLICTS = 3
 
 #: Counts what the steward does on the page: trusted (user) clicks and key presses.
+# Counted on the document, not the window: Playwright guards each click with a capture listener
+# on the window, and when the page moved under the pointer (a rerender) it swallows that click
+# there (stopImmediatePropagation) and clicks again. A window listener counted the swallowed
+# click too (3 for 2 in one CI run); only clicks that reach the page are counted here.
 COUNTER = """
 window.erpdataInput = {clicks: 0, keys: 0};
-window.addEventListener('click', e => { if (e.isTrusted) window.erpdataInput.clicks++; }, true);
-window.addEventListener('keydown', e => { if (e.isTrusted) window.erpdataInput.keys++; }, true);
+document.addEventListener('click', e => { if (e.isTrusted) window.erpdataInput.clicks++; }, true);
+document.addEventListener('keydown', e => { if (e.isTrusted) window.erpdataInput.keys++; }, true);
 """
 
 
