@@ -664,7 +664,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted: nothing was written by the step that was running", file=sys.stderr)
+        print("interrupted: the step that was running changed nothing it had not finished (a "
+              "match keeps the stages it finished; run it again to resume after them)",
+              file=sys.stderr)
         return 130
 
 

@@ -205,7 +205,7 @@ def test_normalised_features_are_stored_and_only_changes_recomputed(
     before = ws.con.execute(same).fetchall()
     seen.clear()
     match_workspace(ws, "company")  # nothing changed: nothing normalised again, same result
-    assert seen == [[], []]
+    assert seen == []
     assert ws.con.execute(same).fetchall() == before
     # A re-load that changes company 4 and drops company 5: only company 4 is normalised again.
     load_file(ws, write_text(tmp_path / "c2.csv",
@@ -215,7 +215,7 @@ def test_normalised_features_are_stored_and_only_changes_recomputed(
               side="crm", kind="company")
     seen.clear()
     match_workspace(ws, "company")
-    assert seen == [["4"], []]
+    assert seen == [["4"]]
     assert ws.con.execute("SELECT id, name FROM normalised_crm_company ORDER BY id"
                           ).fetchall()[-1] == ("4", "nordlys energi")
     assert ("4", "customer", "K9") in _suggested_links(ws)
@@ -270,12 +270,12 @@ def test_a_cancelled_run_keeps_the_previous_suggestions(ws: Workspace, stop_at: 
 
     def progress(stage: str, fraction: float) -> None:
         stages.append(stage)
-        if stage == stop_at:
+        if stage.startswith(stop_at):  # this run reuses the first one's blocked pairs
             stop.set()  # as the Cancel button does, from another thread
 
     with pytest.raises(Cancelled, match="matching company was cancelled while"):
         match_workspace(ws, "company", progress=progress, cancel=stop)
-    assert stages[-1] == stop_at
+    assert stages[-1].startswith(stop_at)
     assert {t: ws.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
             for t in before} == before
     assert ws.con.execute("SELECT status FROM match_runs ORDER BY run_id").fetchall() == [

@@ -35,6 +35,7 @@ from scipy import sparse
 from sparse_dot_topn import sp_matmul_topn
 
 from erpdata.matching.spec import KEY_TYPES, NAME_TYPES, Comparison
+from erpdata.progress import Progress
 from erpdata.sql import sql_ident
 
 # SQL built here (ruff S608): table names are this module's own temp tables (l, r, rule_<i>,
@@ -459,6 +460,7 @@ def connect(left: pd.DataFrame, right: pd.DataFrame) -> duckdb.DuckDBPyConnectio
 def block(
     con: duckdb.DuckDBPyConnection, comparisons: Sequence[Comparison], *, per_record: int,
     min_share: float = MIN_SHARE, cross_product_below: int = 2_000_000,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     """Fill ``pairs(lrid, rrid, score)`` from tables ``l`` and ``r``; return rows per rule.
 
@@ -469,7 +471,10 @@ def block(
     of its best (0 keeps all ``per_record``: many-to-many data, where a record's second partner
     may score well below its first). The 3-gram generator offers each CRM record its
     ``per_record`` nearest ERP records, so that it alone could fill the record's quota.
+    ``progress`` hears of each step (a name's token keys, a date's keys, the 3-gram
+    generator, each rule's join, the final ranking) with the share of the steps done.
     """
+    report = progress or (lambda _label, _fraction: None)
     # fetchall, not fetchone: a result left unfinished would block the Arrow read below
     ((n_l,),) = con.execute("SELECT count(*) FROM l").fetchall()
     ((n_r, span),) = con.execute("SELECT count(*), coalesce(max(rid), 0) + 1 FROM r").fetchall()
@@ -483,18 +488,30 @@ def block(
     selects: list[str] = []
     counts: dict[str, int] = {}
     sources = _name_sources(comparisons)
+    dates = [x for x in comparisons if x.type == "date"]
+    all_rules = rules(comparisons)
+    steps = len(sources) + len(dates) + len(all_rules) + 2
+    done = iter(range(steps))
+
+    def step(label: str) -> None:
+        report(label, next(done) / steps)
+
     for i, (label, f) in enumerate(sources):
+        step(f"the words of {label}")
         typo = _typo_keys(label, sources, comparisons)
         _token_tables(con, f, i, cap, typo_budget=quota if typo else 0)
     initials = _initials_source(comparisons)
-    for j, c in enumerate(x for x in comparisons if x.type == "date"):
+    for j, c in enumerate(dates):
+        step(f"the parts of {c.name}")
         _date_table(con, c, initials, j, cap, quota)
+    step("3-grams of all columns")
     near = _ngram_pairs(con, comparisons, per_record, ROW_BUDGET)
     con.register("ngram_df", near)
     con.execute("CREATE OR REPLACE TEMP TABLE ngram AS SELECT * FROM ngram_df")
     con.unregister("ngram_df")
     tables: set[str] = set()
-    for i, rule in enumerate(rules(comparisons)):
+    for i, rule in enumerate(all_rules):
+        step(rule.name)
         if rule.source:
             tables.add(rule.source)
             sql = f"SELECT lrid, rrid, {rule.weight} * s AS w FROM {rule.source}"  # noqa: S608 - rule.source one of this module's temp tables; weight a float
@@ -514,6 +531,7 @@ def block(
         selects.append(f"SELECT lrid * {span} + rrid AS p, w FROM rule_{i}")  # noqa: S608 - own temp table rule_<int>; span an int
     for table in tables:
         con.execute(f"DROP TABLE {table}")
+    step("ranking each record's candidates")
     union = (" UNION ALL ".join(selects) if selects
              else "SELECT 0 AS p, 0.0 AS w LIMIT 0")
     # grouped on one integer per pair (a third faster than on two columns: this aggregation

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
@@ -24,10 +24,14 @@ import pyarrow.compute as pc
 
 from erpdata.matching import assign, blocking, compare
 from erpdata.matching import model as fs
+from erpdata.matching.checkpoints import Stage
 from erpdata.matching.prepare import features
 from erpdata.matching.spec import NAME_TYPES, Comparison, explain_comparisons
 from erpdata.progress import Progress
 from erpdata.sql import sql_ident, sql_text
+
+if TYPE_CHECKING:
+    from erpdata.matching.checkpoints import Checkpoint
 
 TOP = 5
 #: A candidate below this probability is not shown: "no candidate" is an honest answer.
@@ -67,21 +71,30 @@ class MatchResult:
 
 
 def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame,
-           lrid: np.ndarray, rrid: np.ndarray) -> np.ndarray:
-    """Levels of every pair (rows) for every comparison (columns)."""
+           lrid: np.ndarray, rrid: np.ndarray, progress: Progress | None = None) -> np.ndarray:
+    """Levels of every pair (rows) for every comparison (columns); ``progress`` hears of each
+    comparison (field by field, not in chunks of pairs: each field's values are factorised
+    once for all pairs)."""
     out = np.empty((len(lrid), len(comparisons)), dtype=np.int8)
     for k, c in enumerate(comparisons):
+        if progress is not None:
+            progress(f"comparing {len(lrid):,} pairs: {c.name} ({k + 1} of {len(comparisons)})",
+                     k / len(comparisons))
         out[:, k] = compare.levels(c.type, left[c.name].array, right[c.name].array, lrid, rrid)
     return out
 
 
-def _content(con: duckdb.DuckDBPyConnection, table: str,
-             comparisons: Sequence[Comparison]) -> np.ndarray:
+def _content(frame: pd.DataFrame, comparisons: Sequence[Comparison]) -> np.ndarray:
     """A hash of each record's normalised compared values (in row order): equal for records
     that are identical after normalisation (duplicates)."""
     cols = ", ".join(sql_ident(c.name) for c in comparisons)
-    (hashes,) = con.execute(f"SELECT hash({cols}) FROM {table} ORDER BY rid").fetchnumpy(  # noqa: S608 - table l or r (callers' constants); columns via sql_ident
-        ).values()
+    con = duckdb.connect()
+    try:
+        con.register("side", frame)
+        (hashes,) = con.execute(f"SELECT hash({cols}) FROM side ORDER BY rid").fetchnumpy(  # noqa: S608 - columns via sql_ident
+            ).values()
+    finally:
+        con.close()
     return np.asarray(hashes)
 
 
@@ -222,6 +235,7 @@ def match_frames(
     prepared: tuple[pd.DataFrame, pd.DataFrame] | None = None,
     limits: dict[str, float] | None = None,
     fallback: fs.Model | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> MatchResult:
     """Match every CRM row to its best ERP rows.
 
@@ -240,7 +254,9 @@ def match_frames(
     of these comparisons (a workspace keeps it); one-to-one, when this run's fit is degenerate
     (:func:`~erpdata.matching.model.degenerate`, ``stats["degenerate"]``) its ``m`` and ``u``
     are kept and only the share of records with a match is estimated again
-    (``stats["model"] == "kept"``).
+    (``stats["model"] == "kept"``). ``checkpoint``: where the blocked and the compared pairs
+    are kept (:mod:`.checkpoints`); a stage it already holds for these records is reused
+    (``stats["reused"]``: which stage, and the run that left it).
     Many-to-many: when the model's prior has collapsed, the probabilities come from the two
     groups of match weights instead (:func:`~erpdata.matching.model.score_mixture`,
     ``stats["calibration"]``); the weights and explanations stay the model's.
@@ -255,28 +271,43 @@ def match_frames(
     times["normalise"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    report("blocking", 0.3)
-    con = blocking.connect(left, right)
-    try:
-        contents = (None if many_to_many else
-                    (_content(con, "l", comps), _content(con, "r", comps)))
-        cap = per_record or (50 if many_to_many else 10)
-        rule_counts = blocking.block(con, comps, per_record=cap,
-                                     min_share=0.0 if many_to_many else blocking.MIN_SHARE)
-        lrid, rrid = (np.asarray(a) for a in con.execute(
-            "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
-    finally:
-        con.close()
-    lrid, rrid = lrid.astype(np.int64), rrid.astype(np.int64)
-    if exclude is not None and not exclude.empty and len(lrid):
-        bad = _labels(lrid, rrid, left, right, exclude.assign(label=1))
-        keep = bad != 1 if bad is not None else np.ones(len(lrid), dtype=bool)
-        lrid, rrid = lrid[keep], rrid[keep]
+    contents = None if many_to_many else (_content(left, comps), _content(right, comps))
+    stage = checkpoint.load() if checkpoint is not None else None
+    reused = None if stage is None else {"stage": stage.name, "run": stage.run_id}
+    if stage is None:
+        report("blocking", 0.3)
+        con = blocking.connect(left, right)
+        try:
+            rule_counts = blocking.block(
+                con, comps, per_record=per_record or (50 if many_to_many else 10),
+                min_share=0.0 if many_to_many else blocking.MIN_SHARE,
+                progress=lambda label, f: report(f"blocking: {label}", 0.3 + 0.2 * f))
+            lrid, rrid = (np.asarray(a, dtype=np.int64) for a in con.execute(
+                "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
+        finally:
+            con.close()
+        stage = Stage(lrid, rrid, None, rule_counts)
+        if checkpoint is not None:
+            checkpoint.save(stage)
+    else:
+        report(f"blocking: the pairs found by run {stage.run_id} reused", 0.5)
     times["block"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    report("comparing", 0.5)
-    gamma = _gamma(comps, left, right, lrid, rrid)
+    if stage.gamma is None:
+        stage = replace(stage, gamma=_gamma(comps, left, right, stage.lrid, stage.rrid,
+                                            lambda label, f: report(label, 0.5 + 0.25 * f)))
+        if checkpoint is not None:
+            checkpoint.save(stage)
+    else:
+        report(f"comparing: the levels compared by run {stage.run_id} reused", 0.75)
+    lrid, rrid, gamma, rule_counts = stage.lrid, stage.rrid, stage.gamma, stage.rule_counts
+    # rejected pairs are left out after comparing: the stored stages hold every blocked pair,
+    # whatever stewards decide between two runs
+    if exclude is not None and not exclude.empty and len(lrid):
+        bad = _labels(lrid, rrid, left, right, exclude.assign(label=1))
+        if bad is not None:
+            lrid, rrid, gamma = lrid[bad != 1], rrid[bad != 1], gamma[bad != 1]
     rl, rr = _random_pairs(len(left), len(right))
     gamma_random = _gamma(comps, left, right, rl, rr)
     times["compare"] = time.perf_counter() - t
@@ -335,7 +366,7 @@ def match_frames(
     no_candidate = left["id"][~_among(left["id"], candidates["crm_id"])].tolist()
     blocked = pd.DataFrame({"crm_id": left["id"].array.take(lrid),
                             "erp_id": right["id"].array.take(rrid)})
-    stats = {"pairs": len(lrid), "blocking": rule_counts, "seconds": times,
+    stats = {"pairs": len(lrid), "blocking": rule_counts, "seconds": times, "reused": reused,
              "em_iterations": model.iterations, "prior": model.prior,
              "calibration": calibration, **model_note,
              "review_best_f1": best_f1,

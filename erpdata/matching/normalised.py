@@ -22,8 +22,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from erpdata.matching.checkpoints import content_digest
 from erpdata.matching.prepare import FEATURES_VERSION, features
 from erpdata.matching.spec import Comparison
+from erpdata.progress import Progress
 from erpdata.schema import check_side_kind
 from erpdata.sql import sql_ident
 from erpdata.workspace import Workspace
@@ -47,12 +49,21 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(n)
 
 
-def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, kind: str,
-                    frame: pd.DataFrame, comparisons: Sequence[Comparison]) -> pd.DataFrame:
-    """:func:`features` of ``frame`` (in its row order), normalising only the records that are
-    new or changed since the last run and storing them, in one transaction.
+#: Records normalised and stored per transaction: a run that is stopped keeps the chunks it
+#: finished (the next run normalises only the rest), and progress is told of each.
+CHUNK = 100_000
 
-    Returns the same frame :func:`features` would (``rid`` = row number)."""
+
+def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, kind: str,
+                    frame: pd.DataFrame, comparisons: Sequence[Comparison],
+                    progress: Progress | None = None) -> tuple[pd.DataFrame, str]:
+    """:func:`features` of ``frame`` (in its row order), normalising only the records that are
+    new or changed since the last run and storing them, :data:`CHUNK` records per transaction
+    (``progress`` hears of each chunk, and may stop the work between two).
+
+    Returns the same frame :func:`features` would (``rid`` = row number), and a digest of the
+    records' ids and compared values
+    (:func:`~erpdata.matching.checkpoints.content_digest`)."""
     table = table_name(side, kind)
     raw = list(dict.fromkeys(col for c in comparisons for col in c.columns(side)))
     digest = pd.util.hash_pandas_object(frame[raw].astype("string"), index=False
@@ -62,29 +73,45 @@ def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
     with ws.transaction(con):
         if ws.get_meta(table) != fingerprint or not _exists(con, table):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+            ws.set_meta(table, fingerprint, con)
             cached = pd.DataFrame({"id": pd.Series(dtype=object),
                                    "digest": pd.Series(dtype=np.int64)})
         else:
             cached = con.execute(f"SELECT id, digest FROM {table}").df()  # noqa: S608 - table from table_name() after check_side_kind()
-        known = pd.Series(cached["digest"].to_numpy(), index=cached["id"].to_numpy())
-        stale = known.reindex(ids).to_numpy() != digest
-        fresh = features(frame[stale].reset_index(drop=True), comparisons, side).drop(
-            columns="rid").assign(digest=digest[stale])
-        con.register("fresh_features", fresh)
+    known = pd.Series(cached["digest"].to_numpy(), index=cached["id"].to_numpy())
+    stale = np.flatnonzero(known.reindex(ids).to_numpy() != digest)
+    what = f"{side.upper()} {kind} records"
+    for start in range(0, len(stale), CHUNK):
+        if progress is not None:
+            progress(f"normalising {what}: {start:,} of {len(stale):,} new or changed",
+                     start / len(stale))
+        rows = stale[start:start + CHUNK]
+        fresh = features(frame.iloc[rows].reset_index(drop=True), comparisons, side).drop(
+            columns="rid").assign(digest=digest[rows])
+        with ws.transaction(con):
+            _store(con, table, fresh)
+    with ws.transaction(con):
         con.register("present_ids", pd.DataFrame({"id": ids, "_pos": np.arange(len(ids))}))
-        if not _exists(con, table):
-            columns = ", ".join(
-                f'{sql_ident(str(name))} '
-                f'{"DOUBLE" if pd.api.types.is_float_dtype(dtype) else "VARCHAR"}'
-                for name, dtype in fresh.dtypes.items() if name != "digest")
-            con.execute(f"CREATE TABLE {table} ({columns}, digest BIGINT)")
-        con.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT id FROM present_ids) "  # noqa: S608 - table from table_name() after check_side_kind()
-                    "OR id IN (SELECT id FROM fresh_features)")
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM fresh_features")  # noqa: S608 - table from table_name() after check_side_kind()
-        out = con.execute(f"SELECT t.* EXCLUDE (digest) FROM present_ids p JOIN {table} t "  # noqa: S608 - table from table_name() after check_side_kind()
-                          "USING (id) ORDER BY p._pos").df()
-        for name in ("fresh_features", "present_ids"):
-            con.unregister(name)
-        ws.set_meta(table, fingerprint, con)
+        if _exists(con, table):
+            con.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT id FROM present_ids)")  # noqa: S608 - table from table_name() after check_side_kind()
+            out = con.execute(f"SELECT t.* EXCLUDE (digest) FROM present_ids p JOIN {table} t "  # noqa: S608 - table from table_name() after check_side_kind()
+                              "USING (id) ORDER BY p._pos").df()
+        else:  # no record on this side: the columns features() gives
+            out = features(frame.iloc[:0], comparisons, side).drop(columns="rid")
+        con.unregister("present_ids")
     out.insert(0, "rid", np.arange(len(out), dtype=np.int64))
-    return out
+    return out, content_digest(ids, digest)
+
+
+def _store(con: duckdb.DuckDBPyConnection, table: str, fresh: pd.DataFrame) -> None:
+    """Replace the stored features of the records in ``fresh`` (creating the table first)."""
+    con.register("fresh_features", fresh)
+    if not _exists(con, table):
+        columns = ", ".join(
+            f'{sql_ident(str(name))} '
+            f'{"DOUBLE" if pd.api.types.is_float_dtype(dtype) else "VARCHAR"}'
+            for name, dtype in fresh.dtypes.items() if name != "digest")
+        con.execute(f"CREATE TABLE {table} ({columns}, digest BIGINT)")
+    con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM fresh_features)")  # noqa: S608 - table from table_name() after check_side_kind()
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM fresh_features")  # noqa: S608 - table from table_name() after check_side_kind()
+    con.unregister("fresh_features")

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from erpdata.errors import ErpdataError
+from erpdata.matching.checkpoints import Checkpoint, fingerprint
 from erpdata.matching.engine import MatchResult, match_frames
 from erpdata.matching.model import Model
 from erpdata.matching.normalised import stored_features
@@ -436,10 +437,13 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
     con = ws.cursor()
     try:
         who = require_for(ws, "match_workspace", user, con)  # before the run is recorded
-        (run_id,) = con.execute(
-            "INSERT INTO match_runs (kind, started_by, started_at, status) "
-            "VALUES (?, ?, ?, 'running') RETURNING run_id", [k, who, datetime.now()]
-        ).fetchone() or (0,)
+        with ws.transaction(con), _LIVE_LOCK:
+            _end_dead_runs(ws, con)
+            (run_id,) = con.execute(
+                "INSERT INTO match_runs (kind, started_by, started_at, status) "
+                "VALUES (?, ?, ?, 'running') RETURNING run_id", [k, who, datetime.now()]
+            ).fetchone() or (0,)
+            _LIVE.add((str(ws.path), run_id))
         try:
             plan = plan or explain(con, k)
             compared = plan.comparisons
@@ -451,32 +455,65 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                 raise ErpdataError(nothing_to_compare(k))
             decisions = _decisions(con, k)
             last_good = _last_good_model(con, k)
-            report = reporter(progress, cancel, f"matching {k}")
+            report = reporter(progress, cancel, f"matching {k}",
+                              "the suggestions are as they were; the stages it finished are "
+                              "kept, and the next run resumes after them")
             report("normalising new and changed records", 0.0)
-            prepared = (stored_features(ws, con, "crm", k, crm, compared),
-                        stored_features(ws, con, "erp", k, erp, compared))
+            (left, crm_digest), (right, erp_digest) = (
+                stored_features(ws, con, side, k, frame, compared,
+                                lambda label, f, at=at: report(label, (at + f) * 0.15))
+                for at, (side, frame) in enumerate((("crm", crm), ("erp", erp))))
             result = match_frames(
                 crm, erp, compared, decisions=decisions,
                 exclude=decisions[decisions["label"] == 0][["crm_id", "erp_id"]],
-                taken=_taken(con, k), progress=report, prepared=prepared,
+                taken=_taken(con, k), progress=report, prepared=(left, right),
                 limits=thresholds(ws, k, con),
                 fallback=None if last_good is None else last_good[1],
+                checkpoint=Checkpoint(ws, con, k, fingerprint(
+                    compared, crm_digest, erp_digest, PER_RECORD), run_id),
+                per_record=PER_RECORD,
             )
             if result.stats.get("model") == "kept" and last_good is not None:
                 result.stats["model_from_run"] = last_good[0]
             report("storing the suggestions", 1.0)  # the last point where cancelling stops it
             _store(ws, con, k, run_id, crm, result)
-        except Cancelled:
+        except (Cancelled, KeyboardInterrupt) as exc:  # Cancel on the page, Ctrl-C
             with ws.transaction(con):
-                con.execute("UPDATE match_runs SET status = 'cancelled', finished_at = ? "
-                            "WHERE run_id = ?", [datetime.now(), run_id])
+                con.execute("UPDATE match_runs SET status = 'cancelled', finished_at = ?, "
+                            "error = ? WHERE run_id = ?",
+                            [datetime.now(), str(exc) or "interrupted (Ctrl-C)", run_id])
             raise
         except Exception as exc:
             _failed(ws, con, k, run_id, exc)
             raise
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard((str(ws.path), run_id))
     finally:
         con.close()
     return result
+
+
+#: Blocking keeps this many candidates per CRM record (the engine's one-to-one default): part of
+#: what a checkpoint's pairs depend on.
+PER_RECORD = 10
+
+#: Runs going on in this process, as (workspace file, run id). A workspace file is open for
+#: writing in one process at a time, so a run still marked ``running`` that is not among these
+#: was stopped without a word (the process was killed or the machine went down).
+_LIVE: set[tuple[str, int]] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def _end_dead_runs(ws: Workspace, con: duckdb.DuckDBPyConnection) -> None:
+    """Mark runs left ``running`` by a process that ended as failed, saying so (caller holds
+    the transaction and :data:`_LIVE_LOCK`)."""
+    con.execute(
+        "UPDATE match_runs SET status = 'failed', error = ? WHERE status = 'running' "
+        "AND NOT list_contains(?::INTEGER[], run_id)",
+        ["interrupted: the process running it ended before it finished (killed, or the "
+         "machine stopped); a later run resumes after the stages it had finished",
+         [r for path, r in _LIVE if path == str(ws.path)]])
 
 
 def run_notes(stats: dict[str, Any]) -> list[str]:
@@ -484,6 +521,11 @@ def run_notes(stats: dict[str, Any]) -> list[str]:
     last good model was kept, the fit learnt nothing and there was none to keep, or the review
     threshold was raised to its floor."""
     notes = []
+    if stats.get("reused"):
+        what = ("blocked and compared" if stats["reused"]["stage"] == "compared"
+                else "blocked")
+        notes.append(f"the pairs run {stats['reused']['run']} {what} were reused: the records' "
+                     "compared values have not changed since")
     if stats.get("model") == "kept":
         notes.append(f"the records left had nothing to learn from ({stats.get('degenerate')}): "
                      f"kept the weights of the last good model (run "

@@ -99,7 +99,8 @@ def test_a_running_match_can_be_cancelled(demo_path: Path, open_page, tmp_path: 
     release.set()
     finish_jobs(at)
     assert at.info[0].value == ("matching company was cancelled while normalising new and "
-                                "changed records; nothing of it was written")
+                                "changed records; the suggestions are as they were; the stages it "
+                                "finished are kept, and the next run resumes after them")
     assert _count(path, "SELECT count(*) FROM suggestions") == 0
     assert _count(path, "SELECT count(*) FROM match_runs WHERE status = 'cancelled'") == 1
 

@@ -1,0 +1,206 @@
+"""Interrupt and resume: a match run stopped by Cancel, Ctrl-C or a kill resumes after the last
+stage it finished (normalising per chunk, blocking, comparing), and the resumed run's
+suggestions are exactly those of a run never stopped. A changed record invalidates the
+stored stages."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from erpdata.check import check
+from erpdata.demo import build_demo
+from erpdata.matching import match_workspace
+from erpdata.matching import normalised as normalised_module
+from erpdata.matching.workspace import run_notes
+from erpdata.progress import Cancelled
+from erpdata.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+SAME = "SELECT * EXCLUDE (run_id) FROM suggestions ORDER BY ALL"
+#: Enough records per side that blocking runs its rules (not the small tables' cross product).
+SIZE = 1500
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple]]:
+    """A demo workspace never matched, and the company suggestions of one uninterrupted run
+    (on a copy)."""
+    folder = tmp_path_factory.mktemp("resume")
+    path = folder / "demo.duckdb"
+    with Workspace.open(path) as ws:
+        build_demo(ws, size=SIZE, seed=8)
+    whole = _copy(path, folder / "whole.duckdb")
+    with Workspace.open(whole) as ws:
+        match_workspace(ws, "company")
+        expected = ws.con.execute(SAME).fetchall()
+    assert len(expected) > 1000
+    return path, expected
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copy(src, dst)
+    return dst
+
+
+def _checkpoint(ws: Workspace) -> dict:
+    return json.loads(ws.get_meta("match_checkpoint_company") or "{}")
+
+
+def _stopping_at(prefix: str, stop: threading.Event, seen: list[str]):
+    """Progress that presses Cancel when a stage starting with ``prefix`` is reported: the run
+    stops at its next progress point."""
+
+    def progress(stage: str, fraction: float) -> None:
+        seen.append(stage)
+        if stage.startswith(prefix):
+            stop.set()  # as the page's Cancel button does
+    return progress
+
+
+def test_a_cancelled_run_resumes_after_blocking_with_the_same_suggestions(
+        demo: tuple[Path, list[tuple]], tmp_path: Path) -> None:
+    path, expected = demo
+    with Workspace.open(_copy(path, tmp_path / "w.duckdb")) as ws:
+        stop, seen = threading.Event(), []
+        with pytest.raises(Cancelled, match="the stages it finished are kept"):
+            match_workspace(ws, "company", progress=_stopping_at("comparing", stop, seen),
+                            cancel=stop)
+        assert any(s.startswith("blocking: ") for s in seen)  # the rules, one by one
+        assert _checkpoint(ws)["stage"] == "blocked" and _checkpoint(ws)["run_id"] == 1
+        assert ws.con.execute("SELECT count(*) FROM suggestions").fetchone() == (0,)
+
+        seen = []
+        result = match_workspace(ws, "company", progress=lambda s, f: seen.append(s))
+        assert result.stats["reused"] == {"stage": "blocked", "run": 1}
+        assert "blocking: the pairs found by run 1 reused" in seen
+        assert not any(s.startswith("blocking: the words") for s in seen)  # not blocked again
+        assert any(s.startswith("comparing ") for s in seen)
+        assert ws.con.execute(SAME).fetchall() == expected
+        assert run_notes(result.stats)[0].startswith("the pairs run 1 blocked were reused")
+        assert ws.con.execute("SELECT run_id, status, error FROM match_runs ORDER BY run_id"
+                              ).fetchall() == [
+            (1, "cancelled", "matching company was cancelled while comparing "
+             f"{result.stats['blocking']['candidate pairs']:,} pairs: vatno (2 of 10); the "
+             "suggestions are as they were; the stages it finished are kept, and the next run "
+             "resumes after them"),
+            (2, "done", None)]
+
+        # Nothing changed: the next run reuses the compared levels too.
+        again = match_workspace(ws, "company")
+        assert again.stats["reused"] == {"stage": "compared", "run": 2}
+        assert ws.con.execute(SAME).fetchall() == expected
+
+
+def test_ctrl_c_is_recorded_and_the_next_run_resumes(
+        demo: tuple[Path, list[tuple]], tmp_path: Path) -> None:
+    path, expected = demo
+
+    def interrupt(stage: str, fraction: float) -> None:
+        if stage == "estimating the model":
+            raise KeyboardInterrupt  # what Ctrl-C raises in the CLI's thread
+
+    with Workspace.open(_copy(path, tmp_path / "w.duckdb")) as ws:
+        with pytest.raises(KeyboardInterrupt):
+            match_workspace(ws, "company", progress=interrupt)
+        assert ws.con.execute("SELECT status, error FROM match_runs").fetchall() == [
+            ("cancelled", "interrupted (Ctrl-C)")]
+        assert _checkpoint(ws)["stage"] == "compared"
+        result = match_workspace(ws, "company")
+        assert result.stats["reused"] == {"stage": "compared", "run": 1}
+        assert ws.con.execute(SAME).fetchall() == expected
+
+
+CHILD = """
+import sys
+from erpdata.workspace import Workspace
+from erpdata.matching import match_workspace
+ws = Workspace.open(sys.argv[1])
+match_workspace(ws, "company", progress=lambda stage, f: print(stage, flush=True))
+print("finished", flush=True)
+"""
+
+
+def test_a_killed_run_resumes_and_is_marked_interrupted(
+        demo: tuple[Path, list[tuple]], tmp_path: Path) -> None:
+    """SIGKILL once the first field is being compared (blocking is stored by then): no
+    handler runs, so the next run finds the run still marked running and says why it ended."""
+    path, expected = demo
+    work = _copy(path, tmp_path / "w.duckdb")
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(work)], stdout=subprocess.PIPE,
+                             text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert child.stdout is not None
+    lines = []
+    for line in child.stdout:
+        lines.append(line.strip())
+        if line.startswith("comparing "):
+            child.send_signal(signal.SIGKILL)
+            break
+    child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL, lines
+    with Workspace.open(work) as ws:
+        assert ws.con.execute("SELECT status FROM match_runs").fetchall() == [("running",)]
+        result = match_workspace(ws, "company")
+        assert result.stats["reused"] == {"stage": "blocked", "run": 1}
+        assert ws.con.execute(SAME).fetchall() == expected
+        (status, error), = ws.con.execute(
+            "SELECT status, error FROM match_runs WHERE run_id = 1").fetchall()
+        assert status == "failed" and error.startswith("interrupted: the process running it "
+                                                       "ended before it finished")
+        assert check(ws) == []
+
+
+def test_normalising_resumes_per_chunk(demo: tuple[Path, list[tuple]], tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path, expected = demo
+    monkeypatch.setattr(normalised_module, "CHUNK", 400)
+    normalised: list[int] = []
+    real = normalised_module.features
+
+    def counting(frame, *args, **kwargs):  # type: ignore[no-untyped-def]
+        normalised.append(len(frame))
+        return real(frame, *args, **kwargs)
+
+    monkeypatch.setattr(normalised_module, "features", counting)
+    with Workspace.open(_copy(path, tmp_path / "w.duckdb")) as ws:
+        stop, seen = threading.Event(), []
+        with pytest.raises(Cancelled):
+            match_workspace(ws, "company",
+                            progress=_stopping_at("normalising CRM company records: 400 of",
+                                                  stop, seen), cancel=stop)
+        assert normalised == [400, 400]  # two chunks stored before the stop
+        (crm,) = ws.con.execute("SELECT count(*) FROM crm_company").fetchone() or (0,)
+        (erp,) = ws.con.execute("SELECT count(*) FROM erp_company").fetchone() or (0,)
+        normalised.clear()
+        match_workspace(ws, "company")
+        assert sum(normalised) == crm - 800 + erp  # only the rest
+        assert ws.con.execute(SAME).fetchall() == expected
+
+
+def test_a_changed_record_is_never_matched_from_stored_stages(
+        demo: tuple[Path, list[tuple]], tmp_path: Path) -> None:
+    path, _ = demo
+    with Workspace.open(_copy(path, tmp_path / "w.duckdb")) as ws:
+        match_workspace(ws, "company")
+        (crm_id, erp_type, erp_id), = ws.con.execute(
+            "SELECT crm_id, erp_actor_type, erp_id FROM suggestions WHERE link AND band = 'auto' "
+            "ORDER BY crm_id LIMIT 1").fetchall()
+        # the CRM record takes another company's every compared value: its stored pairs are
+        # no longer its own
+        cols = ("name", "vatno", "phone", "email", "url", "streetad1", "postalad1",
+                "postalzip", "postalcity", "country")
+        ws.con.execute(f"""UPDATE crm_company SET {', '.join(f'{c} = o.{c}' for c in cols)}
+                           FROM (SELECT * FROM crm_company WHERE id <> ? ORDER BY id LIMIT 1) o
+                           WHERE crm_company.id = ?""", [crm_id, crm_id])
+        result = match_workspace(ws, "company")
+        assert result.stats["reused"] is None
+        assert (crm_id, erp_type, erp_id) not in ws.con.execute(
+            "SELECT crm_id, erp_actor_type, erp_id FROM suggestions WHERE link").fetchall()
