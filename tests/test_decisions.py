@@ -285,3 +285,38 @@ def test_the_command_line_decides_skipped_pairs_with_state_skipped(
     assert capsys.readouterr().err.startswith("accepted 1 suggested company link(s)")
     with Workspace.open(path) as again:
         assert _active(again) == [("1", "supplier", "L1", "accept")]
+
+
+def test_the_queue_read_in_stored_order_is_the_sorted_queue(tmp_path: Path) -> None:
+    """A page read without sorting (the run stored the suggestions in the queue's order) is
+    the page a sort gives, on every page and filter; and suggestions stored without that order
+    (no meta entry, as in a workspace from before) are sorted per page."""
+    from erpdata.decisions import display_order_key
+    from erpdata.demo import build_demo
+
+    with Workspace.open(tmp_path / "demo.duckdb") as ws:
+        build_demo(ws, size=400, seed=4)
+        match_workspace(ws, "company")
+        decide_bulk(ws, "accept", Filter(band="auto", state="undecided"), user="kari")
+        assert ws.get_meta(display_order_key("company")) == "1"
+
+        def listed(flt: Filter, size: int) -> list[tuple[str, float]]:
+            out, key = [], None
+            while True:
+                page = queue_page(ws, flt, after=key, size=size)
+                out += list(zip(page.rows["crm_id"], page.rows["probability"], strict=True))
+                if (key := page.next_key) is None:
+                    return out
+
+        def sorted_(flt: Filter) -> list[tuple[str, float]]:
+            return sorted(listed(flt, 10_000), key=lambda r: (-r[1], r[0]))
+
+        for flt in (Filter(), Filter(band="review"), Filter(state="accepted"),
+                    Filter(conflict=False, actor_type="customer")):
+            assert listed(flt, 7) == sorted_(flt) != []
+        # stored in another order, with no word of it: sorted per page
+        ws.con.execute("CREATE TEMP TABLE s AS SELECT * FROM suggestions ORDER BY crm_id DESC")
+        ws.con.execute("DELETE FROM suggestions")
+        ws.con.execute("INSERT INTO suggestions SELECT * FROM s ORDER BY crm_id DESC")
+        ws.con.execute("DELETE FROM meta WHERE key = ?", [display_order_key("company")])
+        assert listed(Filter(), 7) == sorted_(Filter())

@@ -39,6 +39,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from erpdata.decisions import display_order_key
 from erpdata.errors import ErpdataError
 from erpdata.matching.checkpoints import Checkpoint, fingerprint
 from erpdata.matching.engine import MatchResult, match_frames
@@ -560,8 +561,11 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
     with ws.transaction(con):
         con.execute("DELETE FROM suggestions WHERE kind = ?", [kind])
         con.register("new_suggestions", rows)
-        con.execute("INSERT INTO suggestions BY NAME SELECT * FROM new_suggestions")
+        # in the order the queue lists them: see erpdata.decisions.DISPLAY_ORDER
+        con.execute("INSERT INTO suggestions BY NAME SELECT * FROM new_suggestions "
+                    "ORDER BY probability DESC, crm_id, rank")
         con.unregister("new_suggestions")
+        ws.set_meta(display_order_key(kind), str(run_id), con)
         refresh_states(con, kind)
         con.execute("DELETE FROM scoring_state WHERE kind = ?", [kind])
         con.register("new_states", states)
