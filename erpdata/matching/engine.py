@@ -212,7 +212,8 @@ def _labels(pairs_l: np.ndarray, pairs_r: np.ndarray, left: pd.DataFrame, right:
         return None
     lpos = pd.Series(left["rid"].to_numpy(), index=left["id"])
     rpos = pd.Series(right["rid"].to_numpy(), index=right["id"])
-    d = decisions[decisions["crm_id"].isin(lpos.index) & decisions["erp_id"].isin(rpos.index)]
+    d = decisions[_among(decisions["crm_id"], left["id"]) & _among(decisions["erp_id"],
+                                                                    right["id"])]
     key = pd.Series(d["label"].to_numpy(dtype=np.int8),
                     index=pd.MultiIndex.from_arrays([lpos[d["crm_id"]].to_numpy(),
                                                      rpos[d["erp_id"]].to_numpy()]))
