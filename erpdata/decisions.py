@@ -414,7 +414,7 @@ def display_order_key(kind: str) -> str:
     return f"suggestions_in_display_order_{kind}"
 
 
-def _in_display_order(cur: duckdb.DuckDBPyConnection, kind: Kind) -> bool:
+def _in_display_order(ws: Workspace, cur: duckdb.DuckDBPyConnection, kind: Kind) -> bool:
     """Whether a page of the queue may be read in stored order, without sorting.
 
     Why: a match run stores its suggestions sorted as the queue lists them (probability
@@ -425,11 +425,9 @@ def _in_display_order(cur: duckdb.DuckDBPyConnection, kind: Kind) -> bool:
     them tied at probability 1.0, sorting for a page of 50 read the whole table (17-30 ms);
     in stored order it reads the first rows (3 ms). A workspace whose suggestions were stored
     before they were sorted has no meta entry and is sorted per page as before."""
-    row = cur.execute("SELECT value FROM meta WHERE key = ?", [display_order_key(kind)]
-                      ).fetchone()
     (setting,) = cur.execute("SELECT current_setting('preserve_insertion_order')"
                              ).fetchone() or (False,)
-    return row is not None and bool(setting)
+    return bool(setting) and ws.get_meta(display_order_key(kind)) is not None
 
 
 @dataclass
@@ -465,7 +463,7 @@ def queue_page(ws: Workspace, f: Filter, *, state: str | None = None,
         if after is not None:
             where = "(probability < ? OR (probability = ? AND crm_id > ?))"
             extra = [after[0], after[0], after[1]]
-        order = "" if _in_display_order(cur, k) else "ORDER BY probability DESC, crm_id "
+        order = "" if _in_display_order(ws, cur, k) else "ORDER BY probability DESC, crm_id "
         rows = cur.execute(f"SELECT * FROM ({sql}) WHERE {where} {order}"  # noqa: S608 - sql from _queue(); values bound as ?; size an int
                            f"LIMIT {int(size) + 1}", params + extra).df()
     rows = _with_names(cur, k, rows)

@@ -308,7 +308,8 @@ def match_frames(
     if exclude is not None and not exclude.empty and len(lrid):
         bad = _labels(lrid, rrid, left, right, exclude.assign(label=1))
         if bad is not None:
-            lrid, rrid, gamma = lrid[bad != 1], rrid[bad != 1], gamma[bad != 1]
+            keep = bad != 1
+            lrid, rrid, gamma = lrid[keep], rrid[keep], gamma[keep]
     rl, rr = _random_pairs(len(left), len(right))
     gamma_random = _gamma(comps, left, right, rl, rr)
     times["compare"] = time.perf_counter() - t

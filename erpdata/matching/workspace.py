@@ -561,7 +561,7 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
     with ws.transaction(con):
         con.execute("DELETE FROM suggestions WHERE kind = ?", [kind])
         con.register("new_suggestions", rows)
-        # in the order the queue lists them: see erpdata.decisions.DISPLAY_ORDER
+        # in the order the queue lists them (see erpdata.decisions._in_display_order)
         con.execute("INSERT INTO suggestions BY NAME SELECT * FROM new_suggestions "
                     "ORDER BY probability DESC, crm_id, rank")
         con.unregister("new_suggestions")
