@@ -187,6 +187,16 @@ def _decisions(cur: duckdb.DuckDBPyConnection) -> list[Violation]:
 
 def _scoring(cur: duckdb.DuckDBPyConnection) -> list[Violation]:
     out = []
+    # no key enforces these (see erpdata.workspace._v9): a run writes them unique
+    rows = _rows(cur, "SELECT kind, crm_id, count(*) FROM scoring_state GROUP BY ALL "
+                      "HAVING count(*) > 1")
+    if rows:
+        out.append(Violation(6, "CRM record(s) with more than one scoring state: "
+                                + _sample(rows)))
+    rows = _rows(cur, "SELECT kind, crm_id, erp_actor_type || ':' || erp_id, count(*) "
+                      "FROM suggestions GROUP BY ALL HAVING count(*) > 1")
+    if rows:
+        out.append(Violation(6, "pair(s) suggested more than once: " + _sample(rows)))
     for kind in KINDS:
         rows = _rows(cur, f"SELECT s.crm_id FROM scoring_state s LEFT JOIN crm_{kind} c "  # noqa: S608 - kind from KINDS; kind bound as ?
                           f"ON c.id = s.crm_id WHERE s.kind = ? AND c.id IS NULL", [kind])

@@ -8,6 +8,12 @@ as a parameter (a column name) or where a statement is built once for many value
 
 from __future__ import annotations
 
+import warnings
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
 
 def sql_ident(name: str) -> str:
     '''A quoted SQL identifier: the header ``Kunde "nr"`` becomes ``"Kunde ""nr"""``.'''
@@ -22,3 +28,29 @@ def sql_text(text: str) -> str:
 def sql_list(values: list[str]) -> str:
     """A DuckDB list literal of strings: ``['a', 'b''c']``."""
     return "[" + ", ".join(sql_text(v) for v in values) + "]"
+
+
+def read_frame(con: duckdb.DuckDBPyConnection, sql: str,
+               params: list[object] | None = None) -> pd.DataFrame:
+    """The result of ``sql`` as the frame DuckDB's ``.df()`` gives (same dtypes), read
+    through Arrow.
+
+    Why: ``.df()`` makes a Python string of every text value, which pandas then turns back
+    into Arrow strings: 7.0 s for 1,000,000 records of 16 text columns, 2.4 s this way. Dates
+    become microsecond timestamps and integer columns holding a NULL nullable integers, as
+    ``.df()`` has them."""
+    with warnings.catch_warnings():
+        # execute(), not sql(): a result the caller left unfinished (a fetchone) must not
+        # block this read; the extra copy DuckDB warns of costs 0.1 s per million records
+        warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
+        table = con.execute(sql, params or []).to_arrow_table()
+    for i, f in enumerate(table.schema):
+        if pa.types.is_date(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.timestamp("us")))
+    nullable = {f.name for f, col in zip(table.schema, table.columns, strict=True)
+                if pa.types.is_integer(f.type) and col.null_count}
+    out = table.to_pandas(date_as_object=False, ignore_metadata=True, types_mapper=None)
+    for name in nullable:
+        out[name] = pd.array(table.column(name).to_numpy(zero_copy_only=False),
+                             dtype=f"Int{table.schema.field(name).type.bit_width}")
+    return out

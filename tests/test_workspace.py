@@ -66,6 +66,37 @@ def test_older_workspace_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
         assert [r[0] for r in after["schema_version"]] == [m.version for m in MIGRATIONS]
 
 
+def test_version_9_keeps_suggestions_and_states_in_their_order_without_a_key(
+        tmp_path: Path) -> None:
+    """Suggestions and scoring states lose their primary key (a run replaces them whole, and
+    deleting keyed rows cost most of a 1M-record run): every row, value and the stored order
+    (the queue reads it unsorted) is kept."""
+    path = tmp_path / "v8.duckdb"
+    con = duckdb.connect(str(path))
+    migrate(con, target=8)
+    con.execute("INSERT INTO match_runs (kind, started_by, started_at, status) "
+                "VALUES ('company', 'kari', now(), 'done')")
+    for crm_id, erp_id, p in (("9", "K1", 0.9), ("1", "K2", 0.5), ("5", "K3", 0.99)):
+        con.execute("INSERT INTO suggestions (kind, crm_id, erp_actor_type, erp_id, rank, "
+                    "probability, band, explanation, run_id, link) "
+                    "VALUES ('company', ?, 'customer', ?, 1, ?, 'review', '{}', 1, true)",
+                    [crm_id, erp_id, p])
+        con.execute("INSERT INTO scoring_state VALUES ('company', ?, 'scored', NULL, 1)",
+                    [crm_id])
+    before = [con.execute(f"SELECT * FROM {t}").fetchall()
+              for t in ("suggestions", "scoring_state")]
+    con.close()
+    with Workspace.open(path) as ws:
+        assert ws.version == SCHEMA_VERSION
+        after = [ws.con.execute(f"SELECT * FROM {t}").fetchall()
+                 for t in ("suggestions", "scoring_state")]
+        assert after == before
+        assert [r[1] for r in after[0]] == ["9", "1", "5"]
+        assert ws.con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name IN "
+                              "('suggestions', 'scoring_state') AND constraint_type = "
+                              "'PRIMARY KEY'").fetchone() == (0,)
+
+
 def test_migration_is_one_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "v1.duckdb"
     con = duckdb.connect(str(path))

@@ -36,7 +36,6 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from erpdata.decisions import display_order_key
@@ -56,7 +55,7 @@ from erpdata.progress import Cancelled, Progress, reporter
 from erpdata.roles import guarded, require_for
 from erpdata.schema import SIDES, Kind, check_side_kind, display_name_sql, fields
 from erpdata.settings import thresholds
-from erpdata.sql import sql_ident, sql_text
+from erpdata.sql import read_frame, sql_ident, sql_text
 from erpdata.states import refresh as refresh_states
 from erpdata.workspace import Workspace
 
@@ -190,8 +189,8 @@ def _canonical_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
                       names: list[str]) -> pd.DataFrame:
     """The present records' values of canonical fields ``names`` (one frame column each)."""
     cols = ", ".join(sql_ident(n) for n in names)
-    return con.execute(f"SELECT {cols} FROM {side}_{kind} WHERE missing_since IS NULL "  # noqa: S608 - kind checked by check_side_kind(); names from COMPARISONS via sql_ident
-                       "ORDER BY id").df()
+    return read_frame(con, f"SELECT {cols} FROM {side}_{kind} WHERE missing_since IS NULL "  # noqa: S608 - kind checked by check_side_kind(); names from COMPARISONS via sql_ident
+                      "ORDER BY id")
 
 
 def _side_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind, headers: list[str],
@@ -208,8 +207,8 @@ def _extra_values(con: duckdb.DuckDBPyConnection, side: str, kind: Kind,
     """The present records' values of unmapped columns ``headers`` (one frame column each,
     named by its header)."""
     cols = ", ".join(f"{_extra_sql(h)} AS {sql_ident(h)}" for h in headers)
-    return con.execute(f"SELECT {cols} FROM {side}_{kind} WHERE missing_since IS NULL "  # noqa: S608 - kind checked by check_side_kind() in the entry point; headers via sql_ident and sql_text
-                       "ORDER BY id").df()
+    return read_frame(con, f"SELECT {cols} FROM {side}_{kind} WHERE missing_since IS NULL "  # noqa: S608 - kind checked by check_side_kind() in the entry point; headers via sql_ident and sql_text
+                      "ORDER BY id")
 
 
 def _blank_sides(con: duckdb.DuckDBPyConnection, kind: Kind,
@@ -363,10 +362,10 @@ def _frames(con: duckdb.DuckDBPyConnection, kind: Kind,
         return f", {select(alias)}" if cols else ""
 
     if kind == "company":
-        crm = con.execute(f"SELECT id{head()} FROM crm_company WHERE missing_since IS NULL "  # noqa: S608 - canonical columns from fields(), others via sql_ident
-                          "ORDER BY id").df()
-        erp = con.execute(f"SELECT actor_type || ':' || id AS id{head()} FROM erp_company "  # noqa: S608 - canonical columns from fields(), others via sql_ident
-                          "WHERE missing_since IS NULL ORDER BY actor_type, id").df()
+        crm = read_frame(con, f"SELECT id{head()} FROM crm_company "  # noqa: S608 - canonical columns from fields(), others via sql_ident
+                         "WHERE missing_since IS NULL ORDER BY id")
+        erp = read_frame(con, f"SELECT actor_type || ':' || id AS id{head()} FROM erp_company "  # noqa: S608 - canonical columns from fields(), others via sql_ident
+                         "WHERE missing_since IS NULL ORDER BY actor_type, id")
         return crm, erp
     # The ERP actor each CRM company is linked to, else its suggested link.
     parent_map = """
@@ -376,22 +375,22 @@ def _frames(con: duckdb.DuckDBPyConnection, kind: Kind,
         SELECT s.crm_id, s.erp_actor_type || ':' || s.erp_id FROM suggestions s
         WHERE s.kind = 'company' AND s.link
           AND s.crm_id NOT IN (SELECT crm_id FROM links WHERE kind = 'company')"""
-    crm = con.execute(
-        f"""SELECT p.id{head('p.')}, m.erp_key AS parent
+    crm = read_frame(
+        con, f"""SELECT p.id{head('p.')}, m.erp_key AS parent
             FROM crm_{kind} p LEFT JOIN ({parent_map}) m ON m.crm_id = p.company_id
-            WHERE p.missing_since IS NULL ORDER BY p.id""").df()  # noqa: S608 - kind checked by check_side_kind() in the entry point; columns from fields() or via sql_ident
-    erp = con.execute(
-        f"""SELECT actor_type || ':' || id AS id{head()},
+            WHERE p.missing_since IS NULL ORDER BY p.id""")  # noqa: S608 - kind checked by check_side_kind() in the entry point; columns from fields() or via sql_ident
+    erp = read_frame(
+        con, f"""SELECT actor_type || ':' || id AS id{head()},
                    parent_actor_type || ':' || parent_key AS parent
-            FROM erp_{kind} WHERE missing_since IS NULL ORDER BY id""").df()  # noqa: S608 - kind checked by check_side_kind() in the entry point; columns from fields() or via sql_ident
+            FROM erp_{kind} WHERE missing_since IS NULL ORDER BY id""")  # noqa: S608 - kind checked by check_side_kind() in the entry point; columns from fields() or via sql_ident
     return crm, erp
 
 
 def _decisions(con: duckdb.DuckDBPyConnection, kind: Kind) -> pd.DataFrame:
     """Labels for the model: accepted (1) and rejected (0) pairs, and linked pairs no decision
     speaks for (a link synchronised from a live system): a link is a match a person made."""
-    return con.execute(
-        """SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_id,
+    return read_frame(
+        con, """SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_id,
                   CASE decision WHEN 'accept' THEN 1 ELSE 0 END AS label
            FROM decisions WHERE kind = ? AND superseded_by IS NULL
              AND decision IN ('accept', 'reject')
@@ -401,7 +400,7 @@ def _decisions(con: duckdb.DuckDBPyConnection, kind: Kind) -> pd.DataFrame:
                SELECT 1 FROM decisions d WHERE d.kind = l.kind AND d.crm_id = l.crm_id
                  AND d.erp_actor_type = l.erp_actor_type AND d.erp_id = l.erp_id
                  AND d.superseded_by IS NULL AND d.decision IN ('accept', 'reject'))""",
-        [kind, kind]).df()
+        [kind, kind])
 
 
 def _taken(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[list[str], list[str]]:
@@ -546,33 +545,38 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
            crm: pd.DataFrame, result: MatchResult) -> None:
     """Replace the kind's suggestions and scoring states with this run's, in one transaction."""
     cand = result.candidates
-    # split by hand: ``str.partition`` of no rows has no columns (a run with no candidate)
-    parts = cand["erp_id"].str.split(":", n=1)
-    actor, erp_id = parts.str[0], parts.str[1]
     rows = pd.DataFrame({
-        "kind": kind, "crm_id": cand["crm_id"], "erp_actor_type": actor, "erp_id": erp_id,
-        "rank": cand["rank"], "probability": cand["probability"],
-        "match_weight": cand["match_weight"], "band": cand["band"],
-        "conflict": cand["conflict"], "explanation": cand["explanation"],
-        "run_id": run_id, "link": cand["match"].astype(bool),
+        "crm_id": cand["crm_id"], "erp": cand["erp_id"], "rank": cand["rank"],
+        "probability": cand["probability"], "match_weight": cand["match_weight"],
+        "band": cand["band"], "conflict": cand["conflict"],
+        "explanation": cand["explanation"], "link": cand["match"].astype(bool),
     })
-    states = pd.DataFrame({"crm_id": crm["id"]})
-    states["state"] = np.where(states["crm_id"].isin(cand["crm_id"]), "scored", "no_candidate")
+    # the ERP key split, and each record's state, in SQL: pandas' split and isin on Arrow
+    # strings go value by value in Python (6 s at 1,000,000 records)
     with ws.transaction(con):
         con.execute("DELETE FROM suggestions WHERE kind = ?", [kind])
         con.register("new_suggestions", rows)
         # in the order the queue lists them (see erpdata.decisions._in_display_order)
-        con.execute("INSERT INTO suggestions BY NAME SELECT * FROM new_suggestions "
-                    "ORDER BY probability DESC, crm_id, rank")
-        con.unregister("new_suggestions")
+        con.execute(
+            """INSERT INTO suggestions BY NAME
+               SELECT ? AS kind, crm_id, split_part(erp, ':', 1) AS erp_actor_type,
+                      substr(erp, strpos(erp, ':') + 1) AS erp_id, rank, probability,
+                      match_weight, band, conflict, explanation, ? AS run_id, link
+               FROM new_suggestions ORDER BY probability DESC, crm_id, rank""",
+            [kind, run_id])
         ws.set_meta(display_order_key(kind), str(run_id), con)
         refresh_states(con, kind)
         con.execute("DELETE FROM scoring_state WHERE kind = ?", [kind])
-        con.register("new_states", states)
+        con.register("new_states", pd.DataFrame({"crm_id": crm["id"]}))
         con.execute(
-            "INSERT INTO scoring_state SELECT ?, crm_id, state, NULL, ? FROM new_states",
+            """INSERT INTO scoring_state
+               SELECT ?, crm_id, CASE WHEN s.crm_id IS NULL THEN 'no_candidate' ELSE 'scored'
+                                 END, NULL, ?
+               FROM new_states LEFT JOIN (SELECT DISTINCT crm_id FROM new_suggestions) s
+                    USING (crm_id)""",
             [kind, run_id])
         con.unregister("new_states")
+        con.unregister("new_suggestions")
         con.execute(
             "UPDATE match_runs SET status = 'done', finished_at = ?, thresholds = ?, stats = ? "
             "WHERE run_id = ?",
@@ -591,11 +595,13 @@ def _failed(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: i
     with ws.transaction(con):
         con.execute("UPDATE match_runs SET status = 'failed', finished_at = ?, error = ? "
                     "WHERE run_id = ?", [datetime.now(), reason, run_id])
+        # the table has no key to replace on (see erpdata.workspace._v9): out, then in
+        con.execute("DELETE FROM scoring_state WHERE kind = ? AND state <> 'scored'", [kind])
         con.execute(
-            f"""INSERT OR REPLACE INTO scoring_state
+            f"""INSERT INTO scoring_state
                 SELECT ?, id, 'failed', ?, ? FROM crm_{kind}
                 WHERE missing_since IS NULL AND id NOT IN
-                  (SELECT crm_id FROM scoring_state WHERE kind = ? AND state = 'scored')""",  # noqa: S608 - kind checked by check_side_kind() in the entry point; values bound as ?
+                  (SELECT crm_id FROM scoring_state WHERE kind = ?)""",  # noqa: S608 - kind checked by check_side_kind() in the entry point; values bound as ?
             [kind, reason, run_id, kind])
 
 

@@ -83,6 +83,20 @@ def test_stale_states_and_a_rejected_pair_suggested_again(ws: Workspace) -> None
         "invariant 5: rejected pair(s) suggested again by a later run: company 2 customer:K1"]
 
 
+def test_a_pair_suggested_twice_and_a_record_scored_twice(ws: Workspace) -> None:
+    """No key enforces these since schema version 9 (a run replaces its rows whole): the
+    checker does."""
+    ws.con.execute("INSERT INTO suggestions SELECT * FROM suggestions WHERE crm_id = '3' "
+                   "AND rank = 1")
+    ws.con.execute("INSERT INTO scoring_state SELECT * FROM scoring_state WHERE crm_id = '3' "
+                   "AND kind = 'company'")
+    pair = ws.con.execute("SELECT erp_actor_type || ':' || erp_id FROM suggestions "
+                          "WHERE crm_id = '3' AND rank = 1 LIMIT 1").fetchone()
+    assert [str(v) for v in check(ws)] == [
+        "invariant 6: CRM record(s) with more than one scoring state: company 3 2",
+        f"invariant 6: pair(s) suggested more than once: company 3 {pair[0] if pair else ''} 2"]
+
+
 def test_a_create_done_twice(ws: Workspace) -> None:
     (batch,) = ws.con.execute("SELECT max(batch_id) FROM batches").fetchone() or (0,)
     for n in (1, 2):
