@@ -11,11 +11,17 @@ records' compared values and the plan are unchanged, which the :class:`Checkpoin
 record's compared values (:func:`erpdata.matching.normalised.stored_features`), the blocking
 cap and :data:`VERSION`. Normalising has its own per-record store and resumes per chunk.
 
+When the records did change (a re-load), blocking runs again, but a pair's levels depend on
+its two records' values alone: a pair whose two records have the same id and digest as when
+the stored levels were compared keeps them (:meth:`Checkpoint.known_levels`), and only the
+pairs of new or changed records are compared. For that the comparing stage also keeps the
+records it compared, ``match_checkpoint_<kind>_records`` (side, row number, id, digest).
+
 A checkpoint is one table per kind, ``match_checkpoint_<kind>`` (``lrid, rrid`` and, once
-compared, one ``TINYINT`` level column per comparison), and one meta entry saying which stage it
-holds; both are written in one transaction, so a kill leaves the previous checkpoint or the new
-one, never half of one. Like the normalised features it is derived data: dropping it loses
-nothing but time.
+compared, one ``TINYINT`` level column per comparison), its records' table, and one meta entry
+saying which stage it holds; all are written in one transaction, so a kill leaves the previous
+checkpoint or the new one, never half of one. Like the normalised features it is derived data:
+dropping it loses nothing but time.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from erpdata.workspace import Workspace
 #: Raise it when blocking or comparing changes what it produces from the same records, so that
 #: older checkpoints are not reused.
 VERSION = 1
+#: The level of a pair not compared yet (:meth:`Checkpoint.known_levels`).
+UNKNOWN = -2
 
 
 def table_name(kind: str) -> str:
@@ -53,21 +61,39 @@ def content_digest(ids: np.ndarray, digest: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def fingerprint(comparisons: Sequence[Comparison], crm_digest: str, erp_digest: str,
+@dataclass(frozen=True)
+class Records:
+    """One side's records as a run sees them: ids in frame order (a record's ``rid`` is its
+    place here) and each record's compared-values digest."""
+
+    ids: np.ndarray
+    digests: np.ndarray
+
+    def digest(self) -> str:
+        return content_digest(self.ids, self.digests)
+
+
+def _levels_key(comparisons: Sequence[Comparison]) -> str:
+    """What a pair's levels depend on besides its two records' values."""
+    return json.dumps({"version": VERSION,
+                       "comparisons": [(c.name, c.type, c.columns("crm"), c.columns("erp"))
+                                       for c in comparisons]})
+
+
+def fingerprint(comparisons: Sequence[Comparison], crm: Records, erp: Records,
                 per_record: int) -> str:
     """What a checkpoint's pairs and levels depend on (see the module docstring)."""
-    return json.dumps({
-        "version": VERSION, "per_record": per_record, "crm": crm_digest, "erp": erp_digest,
-        "comparisons": [(c.name, c.type, c.columns("crm"), c.columns("erp"))
-                        for c in comparisons]})
+    return json.dumps({"levels": _levels_key(comparisons), "per_record": per_record,
+                       "crm": crm.digest(), "erp": erp.digest()})
 
 
 @dataclass(frozen=True)
 class Stage:
-    """What the blocking stage (``gamma`` None) or the comparing stage left: the candidate
-    pairs as row numbers of the two sides, sorted by ``lrid, rrid``, each pair's level per
-    comparison, and the rows each blocking rule produced (the run's stats). ``run_id``: the
-    run that computed it."""
+    """What the blocking stage or the comparing stage left: the candidate pairs as row numbers
+    of the two sides, sorted by ``lrid, rrid``, each pair's level per comparison, and the rows
+    each blocking rule produced (the run's stats). ``run_id``: the run that computed it.
+    After blocking, ``gamma`` is None, or holds the levels known from an earlier run
+    (:meth:`Checkpoint.known_levels`) with :data:`UNKNOWN` in the rows still to compare."""
 
     lrid: np.ndarray
     rrid: np.ndarray
@@ -77,22 +103,33 @@ class Stage:
 
     @property
     def name(self) -> str:
-        return "compared" if self.gamma is not None else "blocked"
+        return ("compared" if self.gamma is not None and not (self.gamma == UNKNOWN).any()
+                else "blocked")
 
 
 class Checkpoint:
     """The checkpoint of one kind's run in a workspace, valid for ``fingerprint`` only."""
 
     def __init__(self, ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str,
-                 fingerprint: str, run_id: int) -> None:
+                 comparisons: Sequence[Comparison], crm: Records, erp: Records,
+                 per_record: int, run_id: int) -> None:
         self.ws, self.con, self.table = ws, con, table_name(kind)
-        self.fingerprint, self.run_id = fingerprint, run_id
+        self.fingerprint = fingerprint(comparisons, crm, erp, per_record)
+        self.levels_key, self.records, self.run_id = _levels_key(comparisons), (crm, erp), run_id
+
+    def _meta(self) -> dict:
+        raw = self.ws.get_meta(self.table)
+        return json.loads(raw) if raw else {}
+
+    def stored_run(self) -> int | None:
+        """The run that left the stored stage (None: nothing stored)."""
+        run = self._meta().get("run_id")
+        return None if run is None else int(run)
 
     def load(self) -> Stage | None:
         """The stage stored for this fingerprint, or None (none stored, or stored for other
         records or comparisons)."""
-        raw = self.ws.get_meta(self.table)
-        meta = json.loads(raw) if raw else {}
+        meta = self._meta()
         if meta.get("fingerprint") != self.fingerprint:
             return None
         cols = self.con.execute(f"SELECT * FROM {self.table} ORDER BY lrid, rrid"  # noqa: S608 - table from table_name() after check_side_kind()
@@ -100,7 +137,7 @@ class Checkpoint:
         levels = [np.asarray(cols[f"g{k}"], dtype=np.int8) for k in range(meta["levels"])]
         return Stage(np.asarray(cols["lrid"], dtype=np.int64),
                      np.asarray(cols["rrid"], dtype=np.int64),
-                     np.column_stack(levels) if meta["stage"] == "compared" else None,
+                     np.column_stack(levels) if levels else None,
                      {str(k): int(v) for k, v in meta["rule_counts"].items()},
                      int(meta["run_id"]))
 
@@ -111,11 +148,60 @@ class Checkpoint:
         for k in range(n_levels):
             data[f"g{k}"] = stage.gamma[:, k]  # type: ignore[index]
         frame = pd.DataFrame(data)
-        meta = {"fingerprint": self.fingerprint, "stage": stage.name, "levels": n_levels,
-                "rule_counts": stage.rule_counts, "run_id": self.run_id}
+        meta = {"fingerprint": self.fingerprint, "levels_key": self.levels_key,
+                "stage": stage.name, "levels": n_levels, "rule_counts": stage.rule_counts,
+                "run_id": self.run_id}
         with self.ws.transaction(self.con):
             self.con.register("checkpoint_rows", frame)
             self.con.execute(f"CREATE OR REPLACE TABLE {self.table} AS "  # noqa: S608 - table from table_name() after check_side_kind()
                              "SELECT * FROM checkpoint_rows")
             self.con.unregister("checkpoint_rows")
+            if stage.gamma is not None:  # the records the levels were compared on
+                self.con.register("checkpoint_records", self._records_frame())
+                self.con.execute(f"CREATE OR REPLACE TABLE {self.table}_records AS "  # noqa: S608 - table from table_name() after check_side_kind()
+                                 "SELECT * FROM checkpoint_records")
+                self.con.unregister("checkpoint_records")
             self.ws.set_meta(self.table, json.dumps(meta), self.con)
+
+    def _records_frame(self) -> pd.DataFrame:
+        """Both sides' records as (side, rid, id, digest), ``side`` 0 for the CRM."""
+        return pd.concat([pd.DataFrame({
+            "side": np.int8(at), "rid": np.arange(len(r.ids), dtype=np.int64),
+            "id": r.ids, "digest": r.digests}) for at, r in enumerate(self.records)],
+            ignore_index=True)
+
+    def known_levels(self, lrid: np.ndarray, rrid: np.ndarray) -> np.ndarray | None:
+        """The stored levels of the pairs whose two records are unchanged since the stored
+        comparing stage (same id, same digest) and were compared then, :data:`UNKNOWN` in
+        every other row; None when no comparing stage of these comparisons is stored.
+
+        Why this is exact: a pair's level for a comparison depends on its two records'
+        normalised values alone (:func:`erpdata.matching.compare.levels`), and those follow
+        from the raw values the digest covers. So after a re-load that changed 1% of the
+        records, only the pairs of changed or new records are compared again."""
+        meta = self._meta()
+        if meta.get("stage") != "compared" or meta.get("levels_key") != self.levels_key:
+            return None
+        out = np.full((len(lrid), int(meta["levels"])), UNKNOWN, dtype=np.int8)
+        levels = ", ".join(f"c.g{k}" for k in range(int(meta["levels"])))
+        self.con.register("now_records", self._records_frame())
+        self.con.register("now_pairs", pd.DataFrame({"i": np.arange(len(lrid)), "lrid": lrid,
+                                                     "rrid": rrid}))
+        try:
+            found = self.con.execute(f"""
+                WITH moved AS (
+                    SELECT n.side, n.rid AS now, o.rid AS was FROM now_records n
+                    JOIN {self.table}_records o USING (side, id, digest))
+                SELECT p.i, {levels} FROM now_pairs p
+                JOIN moved l ON l.side = 0 AND l.now = p.lrid
+                JOIN moved r ON r.side = 1 AND r.now = p.rrid
+                JOIN {self.table} c ON c.lrid = l.was AND c.rrid = r.was""").fetchnumpy()  # noqa: S608 - table from table_name() after check_side_kind(); levels g<int>
+        except duckdb.CatalogException:  # derived data someone dropped: compare them all
+            return None
+        finally:
+            self.con.unregister("now_records")
+            self.con.unregister("now_pairs")
+        rows = np.asarray(found.pop("i"), dtype=np.int64)
+        for k, column in enumerate(found.values()):
+            out[rows, k] = np.asarray(column, dtype=np.int8)
+        return out

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from erpdata.matching import assign, blocking, compare
 from erpdata.matching import model as fs
-from erpdata.matching.checkpoints import Stage
+from erpdata.matching.checkpoints import UNKNOWN, Stage
 from erpdata.matching.prepare import features
 from erpdata.matching.spec import NAME_TYPES, Comparison, explain_comparisons
 from erpdata.progress import Progress
@@ -71,17 +71,40 @@ class MatchResult:
 
 
 def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame,
-           lrid: np.ndarray, rrid: np.ndarray, progress: Progress | None = None) -> np.ndarray:
+           lrid: np.ndarray, rrid: np.ndarray, progress: Progress | None = None,
+           known: np.ndarray | None = None) -> np.ndarray:
     """Levels of every pair (rows) for every comparison (columns); ``progress`` hears of each
     comparison (field by field, not in chunks of pairs: each field's values are factorised
-    once for all pairs)."""
+    once for all pairs). ``known``: levels already at hand (a checkpoint's, see
+    :meth:`~erpdata.matching.checkpoints.Checkpoint.known_levels`); only the rows marked
+    ``UNKNOWN`` there are compared."""
     out = np.empty((len(lrid), len(comparisons)), dtype=np.int8)
+    todo = np.arange(len(lrid))
+    if known is not None:
+        out[:] = known
+        todo = np.flatnonzero(known[:, 0] == UNKNOWN) if known.shape[1] else todo[:0]
+    lrid, rrid = lrid[todo], rrid[todo]
+    names = [c.name for c in comparisons]
+    # few records involved (a re-load's changed ones): factorise their values, not everyone's
+    lsub, lrid = _involved(left[names], lrid)
+    rsub, rrid = _involved(right[names], rrid)
     for k, c in enumerate(comparisons):
         if progress is not None:
             progress(f"comparing {len(lrid):,} pairs: {c.name} ({k + 1} of {len(comparisons)})",
                      k / len(comparisons))
-        out[:, k] = compare.levels(c.type, left[c.name].array, right[c.name].array, lrid, rrid)
+        out[todo, k] = compare.levels(c.type, lsub[c.name].array, rsub[c.name].array, lrid,
+                                      rrid)
     return out
+
+
+def _involved(side: pd.DataFrame, rid: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """``side`` and ``rid`` unchanged, or, when the pairs involve fewer than half of the
+    records, those records only with ``rid`` renumbered into them (a level depends on the
+    two values alone, so comparing fewer records' values gives the same levels)."""
+    used = np.unique(rid)
+    if 2 * len(used) >= len(side):
+        return side, rid
+    return side.take(used), np.searchsorted(used, rid)
 
 
 def _content(frame: pd.DataFrame, comparisons: Sequence[Comparison]) -> np.ndarray:
@@ -112,17 +135,6 @@ def _random_pairs(n_l: int, n_r: int) -> tuple[np.ndarray, np.ndarray]:
         return grid[0].astype(np.int64), grid[1].astype(np.int64)
     rng = np.random.default_rng(0)
     return rng.integers(0, n_l, RANDOM_PAIRS), rng.integers(0, n_r, RANDOM_PAIRS)
-
-
-def _random_gamma(comps: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame
-                  ) -> np.ndarray:
-    """Levels of the random pairs (:func:`_random_pairs`), compared on the sampled records'
-    values only: a level depends on the two values alone, and factorising every record's
-    values for 150,000 pairs took 5 s of a 1M-record run."""
-    rl, rr = _random_pairs(len(left), len(right))
-    names = [c.name for c in comps]
-    pos = np.arange(len(rl))
-    return _gamma(comps, left[names].take(rl), right[names].take(rr), pos, pos)
 
 
 def _tf_override(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame,
@@ -268,7 +280,9 @@ def match_frames(
     are kept and only the share of records with a match is estimated again
     (``stats["model"] == "kept"``). ``checkpoint``: where the blocked and the compared pairs
     are kept (:mod:`.checkpoints`); a stage it already holds for these records is reused
-    (``stats["reused"]``: which stage, and the run that left it).
+    (``stats["reused"]``: which stage, and the run that left it), and after blocking, the
+    levels it holds of pairs whose two records did not change
+    (``stats["levels_reused"]``: how many pairs, of how many, from which run).
     Many-to-many: when the model's prior has collapsed, the probabilities come from the two
     groups of match weights instead (:func:`~erpdata.matching.model.score_mixture`,
     ``stats["calibration"]``); the weights and explanations stay the model's.
@@ -286,6 +300,7 @@ def match_frames(
     contents = None if many_to_many else (_content(left, comps), _content(right, comps))
     stage = checkpoint.load() if checkpoint is not None else None
     reused = None if stage is None else {"stage": stage.name, "run": stage.run_id}
+    levels_reused = None
     if stage is None:
         report("blocking", 0.3)
         con = blocking.connect(left, right)
@@ -298,7 +313,13 @@ def match_frames(
                 "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
         finally:
             con.close()
-        stage = Stage(lrid, rrid, None, rule_counts)
+        # the levels stored of pairs whose records did not change, kept with the pairs (so a
+        # run stopped while comparing resumes with them)
+        known = None if checkpoint is None else checkpoint.known_levels(lrid, rrid)
+        if known is not None and len(known):
+            levels_reused = {"pairs": int((known[:, 0] != UNKNOWN).sum()), "of": len(known),
+                             "run": checkpoint.stored_run()}  # type: ignore[union-attr]
+        stage = Stage(lrid, rrid, known, rule_counts)
         if checkpoint is not None:
             checkpoint.save(stage)
     else:
@@ -306,9 +327,10 @@ def match_frames(
     times["block"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    if stage.gamma is None:
+    if stage.name == "blocked":
         stage = replace(stage, gamma=_gamma(comps, left, right, stage.lrid, stage.rrid,
-                                            lambda label, f: report(label, 0.5 + 0.25 * f)))
+                                            lambda label, f: report(label, 0.5 + 0.25 * f),
+                                            stage.gamma))
         if checkpoint is not None:
             checkpoint.save(stage)
     else:
@@ -321,7 +343,8 @@ def match_frames(
         if bad is not None:
             keep = bad != 1
             lrid, rrid, gamma = lrid[keep], rrid[keep], gamma[keep]
-    gamma_random = _random_gamma(comps, left, right)
+    # on the sampled records' values only (_involved): all of them took 5 s at 1M
+    gamma_random = _gamma(comps, left, right, *_random_pairs(len(left), len(right)))
     times["compare"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -379,6 +402,7 @@ def match_frames(
     blocked = pd.DataFrame({"crm_id": left["id"].array.take(lrid),
                             "erp_id": right["id"].array.take(rrid)})
     stats = {"pairs": len(lrid), "blocking": rule_counts, "seconds": times, "reused": reused,
+             "levels_reused": levels_reused,
              "em_iterations": model.iterations, "prior": model.prior,
              "calibration": calibration, **model_note,
              "review_best_f1": best_f1,

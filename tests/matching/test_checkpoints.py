@@ -204,3 +204,43 @@ def test_a_changed_record_is_never_matched_from_stored_stages(
         assert result.stats["reused"] is None
         assert (crm_id, erp_type, erp_id) not in ws.con.execute(
             "SELECT crm_id, erp_actor_type, erp_id FROM suggestions WHERE link").fetchall()
+
+
+def test_after_a_reload_only_the_pairs_of_changed_records_are_compared_again(
+        demo: tuple[Path, list[tuple]], tmp_path: Path) -> None:
+    """A re-load changes a few records: blocking runs again, but a pair whose two records are
+    unchanged keeps its stored levels, and the suggestions are those of a run from scratch."""
+    path, _ = demo
+    with Workspace.open(_copy(path, tmp_path / "w.duckdb")) as ws:
+        match_workspace(ws, "company")
+        # 2% of the CRM names and of the ERP phones changed, one ERP record gone, one new
+        ws.con.execute("UPDATE crm_company SET name = name || ' (ny)' WHERE hash(id) % 50 = 3")
+        ws.con.execute("UPDATE erp_company SET phone = '+47 22 33 44 55' "
+                       "WHERE hash(id) % 50 = 5")
+        ws.con.execute("UPDATE erp_company SET missing_since = (SELECT max(load_id) FROM loads) "
+                       "WHERE id = (SELECT min(id) FROM erp_company)")
+        ws.con.execute("INSERT INTO crm_company BY NAME SELECT * REPLACE ('new-1' AS id) "
+                       "FROM crm_company WHERE id = (SELECT max(id) FROM crm_company)")
+        ws.con.execute("CHECKPOINT")
+        scratch = _copy(ws.path, tmp_path / "scratch.duckdb")
+        result = match_workspace(ws, "company")
+        reused = result.stats["levels_reused"]
+        assert result.stats["reused"] is None  # the records changed: blocked again
+        assert reused["run"] == 1 and 0.8 * reused["of"] < reused["pairs"] < reused["of"]
+        assert reused["of"] == result.stats["pairs"] + _rejected(ws)
+        assert any(n.endswith("kept the levels run 1 compared: neither record changed since")
+                   for n in run_notes(result.stats))
+        got = ws.con.execute(SAME).fetchall()
+    with Workspace.open(scratch) as ws:  # the same records, nothing stored to reuse
+        ws.con.execute("DROP TABLE match_checkpoint_company")
+        ws.con.execute("DROP TABLE match_checkpoint_company_records")
+        ws.con.execute("DELETE FROM meta WHERE key = 'match_checkpoint_company'")
+        fresh = match_workspace(ws, "company")
+        assert fresh.stats["levels_reused"] is None
+        assert ws.con.execute(SAME).fetchall() == got
+
+
+def _rejected(ws: Workspace) -> int:
+    (n,) = ws.con.execute("SELECT count(*) FROM decisions WHERE decision = 'reject'"
+                          ).fetchone() or (0,)
+    return int(n)
