@@ -10,6 +10,7 @@ that defines the state, so the stored value cannot drift from its definition.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 import duckdb
@@ -55,10 +56,32 @@ def update_sql(kind: str, only_listed: bool) -> str:
           AND t.erp_id = n.erp_id AND t.state IS DISTINCT FROM n.state"""  # noqa: S608 - kind checked against KINDS by check_side_kind() above
 
 
+#: The meta entry naming the version of the stored states: ``<token>:<n>``, ``n`` raised by
+#: every :func:`refresh` (the token, drawn once, tells two workspaces at one path apart).
+VERSION_KEY = "suggestion_states_version"
+
+
+def version(cur: duckdb.DuckDBPyConnection) -> str:
+    """The version of the suggestions and their states that ``cur`` sees ("" before any)."""
+    rows = cur.execute("SELECT value FROM meta WHERE key = ?", [VERSION_KEY]).fetchall()
+    return str(rows[0][0]) if rows else ""
+
+
+def _bump(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(
+        """INSERT OR REPLACE INTO meta
+           SELECT ?, coalesce(split_part(max(value), ':', 1), ?) || ':' || CAST(
+               coalesce(max(TRY_CAST(split_part(value, ':', 2) AS BIGINT)), 0) + 1 AS VARCHAR)
+           FROM meta WHERE key = ?""", [VERSION_KEY, uuid.uuid4().hex, VERSION_KEY])
+
+
 def refresh(cur: duckdb.DuckDBPyConnection, kind: str, crm_ids: Iterable[str] | None = None
             ) -> None:
     """Recompute the stored state of ``kind``'s suggestions: of these CRM records, or of all.
-    Call it inside the transaction that changed their links or decisions."""
+    Call it inside the transaction that changed their links or decisions (or stored new
+    suggestions): it also raises the states' :func:`version`, which cached counts of the
+    queue are keyed by (:func:`erpdata.decisions.queue_facets`)."""
+    _bump(cur)
     if crm_ids is None:
         cur.execute(update_sql(kind, only_listed=False))
         return

@@ -320,3 +320,48 @@ def test_the_queue_read_in_stored_order_is_the_sorted_queue(tmp_path: Path) -> N
         ws.con.execute("INSERT INTO suggestions SELECT * FROM s ORDER BY crm_id DESC")
         ws.con.execute("DELETE FROM meta WHERE key = ?", [display_order_key("company")])
         assert listed(Filter(), 7) == sorted_(Filter())
+
+
+def test_counts_of_the_queue_are_reused_only_while_the_states_stay_as_they_were(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Facets and a dry run's counts are kept per version of the stored states: asked again
+    with nothing changed they are not counted again, and after every kind of change (a
+    decision, its revoke, a new match run) they are what a fresh count says."""
+    from erpdata import decisions as module
+
+    computed: list[str] = []
+    real = module._facets
+    monkeypatch.setattr(module, "_facets", lambda cur, k, f: computed.append("f") or real(
+        cur, k, f))
+
+    def counts() -> tuple[dict, int]:
+        return (queue_facets(ws, Filter())["state"],
+                decide_bulk(ws, "accept", Filter(), dry_run=True, sample=0).count)
+
+    def fresh() -> tuple[dict, int]:
+        module._COUNTED.clear()
+        return counts()
+
+    first = counts()
+    assert first == ({"undecided": 2}, 1) and counts() == first
+    assert computed == ["f"]  # asked again: from the cache
+    decision_id = decide(ws, "company", "reject", "2", "customer:K1")
+    assert counts()[0] == {"undecided": 1, "rejected": 1} and counts() == fresh()
+    revoke(ws, decision_id)
+    assert counts() == fresh()
+    decide(ws, "company", "accept", "1", "supplier:L1")
+    assert counts()[0] == {"skipped": 1, "accepted": 1} and counts() == fresh()
+    match_workspace(ws, "company")
+    assert counts() == fresh()
+    assert computed == ["f"] * 9  # each change counted once, then from the cache
+    # a filter on country reads the records, which a load changes: never cached
+    queue_facets(ws, Filter(country="NO"))
+    queue_facets(ws, Filter(country="NO"))
+    assert computed == ["f"] * 11
+
+    # another workspace at the same path is not the first one's version
+    path = ws.path
+    ws.close()
+    path.unlink()
+    with Workspace.open(path) as other:
+        assert queue_facets(other, Filter())["state"] == {}
