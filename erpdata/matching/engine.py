@@ -469,25 +469,7 @@ def _explanations(comps: Sequence[Comparison], field_w: np.ndarray, gamma: np.nd
     """JSON per pair: the prior and, per field, its agreement level and weight (the waterfall).
 
     Built in DuckDB from the level numbers (labels looked up in SQL) and returned as Arrow
-    strings: millions of Python label and JSON strings would cost more than the JSON itself.
-    Only once per distinct explanation: a pair's levels and weights follow from its agreement
-    pattern (and a name's frequency), so a million pairs hold far fewer distinct ones."""
-    if not len(field_w):
-        return np.array([], dtype=object)
-    shown = np.round(field_w, 3)
-    # rows alike as shown are one explanation (weights compared as rounded, in thousandths)
-    codes = np.zeros(len(gamma), dtype=np.int64)
-    for column in (*gamma.T, *np.rint(shown * 1000).astype(np.int64).T):
-        values, distinct = pd.factorize(column)
-        codes, _ = pd.factorize(codes * len(distinct) + values)
-    _, first = np.unique(codes, return_index=True)
-    distinct = _explanation_json(comps, shown[first], gamma[first], prior_weight)
-    return pd.array(distinct.take(pa.array(codes)), dtype="str")
-
-
-def _explanation_json(comps: Sequence[Comparison], field_w: np.ndarray, gamma: np.ndarray,
-                      prior_weight: float) -> pa.Array:
-    """The JSON of each row of levels and weights (see :func:`_explanations`)."""
+    strings: millions of Python label and JSON strings would cost more than the JSON itself."""
     data: dict[str, np.ndarray] = {}
     parts = [f"'prior': {round(prior_weight, 3)}"]
     for k, c in enumerate(comps):
@@ -495,11 +477,12 @@ def _explanation_json(comps: Sequence[Comparison], field_w: np.ndarray, gamma: n
         data[f"l{k}"] = gamma[:, k].astype(np.int32) + 2  # missing (-1) is the first label
         data[f"w{k}"] = np.round(field_w[:, k], 3)
         parts.append(f"{sql_text(c.name)}: {{'level': [{labels}][l{k}], 'weight': w{k}}}")
+    if not len(field_w):
+        return np.array([], dtype=object)
     con = duckdb.connect()
     try:
-        con.register("w", pd.DataFrame(data).assign(_pos=np.arange(len(gamma))))
-        out = con.sql(f"SELECT to_json({{{', '.join(parts)}}})::VARCHAR FROM w ORDER BY _pos"  # noqa: S608 - names via sql_text, labels from compare.LEVELS via sql_text; numbers
-                      ).to_arrow_table()
+        con.register("w", pd.DataFrame(data))
+        out = con.sql(f"SELECT to_json({{{', '.join(parts)}}})::VARCHAR FROM w").to_arrow_table()  # noqa: S608 - names via sql_text, labels from compare.LEVELS via sql_text; numbers
     finally:
         con.close()
-    return out.column(0).combine_chunks().cast(pa.large_string())
+    return pd.array(out.column(0).combine_chunks(), dtype="str")
