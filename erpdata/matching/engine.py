@@ -230,18 +230,34 @@ def _keep_or_fit(model: fs.Model, fallback: fs.Model | None, comps: Sequence[Com
 
 def _labels(pairs_l: np.ndarray, pairs_r: np.ndarray, left: pd.DataFrame, right: pd.DataFrame,
             decisions: pd.DataFrame | None) -> np.ndarray | None:
-    """Per pair 1 / 0 / -1 from stewards' decisions (``crm_id, erp_id, label``)."""
+    """Per pair 1 / 0 / -1 from stewards' decisions (``crm_id, erp_id, label``).
+
+    In Arrow and numpy: each decided id's row by a hash lookup, then each pair as one integer
+    looked up among the decided ones (pandas' label lookups and MultiIndex reindex took 3 s
+    with 800,000 decisions at 1,000,000 records)."""
     if decisions is None or decisions.empty:
         return None
-    lpos = pd.Series(left["rid"].to_numpy(), index=left["id"])
-    rpos = pd.Series(right["rid"].to_numpy(), index=right["id"])
-    d = decisions[_among(decisions["crm_id"], left["id"]) & _among(decisions["erp_id"],
-                                                                    right["id"])]
-    key = pd.Series(d["label"].to_numpy(dtype=np.int8),
-                    index=pd.MultiIndex.from_arrays([lpos[d["crm_id"]].to_numpy(),
-                                                     rpos[d["erp_id"]].to_numpy()]))
-    idx = pd.MultiIndex.from_arrays([pairs_l, pairs_r])
-    return key.reindex(idx).fillna(-1).to_numpy(dtype=np.int8)
+    lpos = _positions(decisions["crm_id"], left)
+    rpos = _positions(decisions["erp_id"], right)
+    among = (lpos >= 0) & (rpos >= 0)
+    span = max(len(right), 1)
+    decided = lpos[among] * span + rpos[among]
+    order = np.argsort(decided, kind="stable")
+    decided = decided[order]
+    label = decisions["label"].to_numpy(dtype=np.int8)[among][order]
+    wanted = np.asarray(pairs_l, dtype=np.int64) * span + np.asarray(pairs_r, dtype=np.int64)
+    at = np.minimum(np.searchsorted(decided, wanted), max(len(decided) - 1, 0))
+    found = decided[at] == wanted if len(decided) else np.zeros(len(wanted), dtype=bool)
+    return np.where(found, label[at] if len(decided) else -1, -1).astype(np.int8)
+
+
+def _positions(ids: pd.Series, side: pd.DataFrame) -> np.ndarray:
+    """Each id's ``rid`` among ``side``'s records, -1 for an id not among them."""
+    at = pc.index_in(pa.array(ids.array, pa.large_string()),
+                     value_set=pa.array(side["id"].array, pa.large_string()))
+    pos = np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    rid = side["rid"].to_numpy(dtype=np.int64)
+    return np.where(pos >= 0, rid[np.maximum(pos, 0)], -1)
 
 
 def match_frames(

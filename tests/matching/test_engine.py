@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 
-from erpdata.matching.engine import _explanations
+from erpdata.matching.engine import _explanations, _labels
 from erpdata.matching.spec import Comparison
 
 
@@ -24,3 +25,21 @@ def test_an_explanation_is_the_prior_and_each_fields_level_and_weight() -> None:
          "phone": {"level": "one digit off", "weight": 5.0},
          "country": {"level": "different", "weight": -0.25}}]
     assert len(_explanations(comps, np.zeros((0, 3)), np.zeros((0, 3), np.int8), 0.0)) == 0
+
+
+def test_labels_are_the_decisions_of_exactly_the_pairs_decided() -> None:
+    """1 / 0 for a pair a steward accepted / rejected, -1 for every other pair; decisions on
+    records not among those matched (gone, or the other kind) are ignored."""
+    left = pd.DataFrame({"rid": np.arange(3), "id": pd.array(["a", "b", "c"], dtype="str")})
+    right = pd.DataFrame({"rid": np.arange(2),
+                          "id": pd.array(["customer:1", "supplier:1"], dtype="str")})
+    decisions = pd.DataFrame({
+        "crm_id": pd.array(["a", "c", "b", "gone", "a"], dtype="str"),
+        "erp_id": pd.array(["supplier:1", "customer:1", "customer:9", "customer:1",
+                            "customer:1"], dtype="str"),
+        "label": [1, 0, 1, 1, 0]})
+    pairs_l = np.array([0, 0, 1, 2, 2])
+    pairs_r = np.array([0, 1, 0, 0, 1])
+    assert _labels(pairs_l, pairs_r, left, right, decisions).tolist() == [0, 1, -1, 0, -1]
+    assert _labels(pairs_l, pairs_r, left, right, decisions.iloc[:0]) is None
+    assert _labels(pairs_l, pairs_r, left, right, decisions.iloc[3:4]).tolist() == [-1] * 5
