@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, write_section
+from report import finish, machine
 
 
 def peak_mb() -> float:
@@ -87,10 +87,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="erpdata-bench-demo-") as tmp:
         result = run(args.size, args.seed, Path(tmp))
-    table = render(args.size, result)
-    print(table)
-    if args.write:
-        write_section(args.write, "demo", table)
+    finish(render(args.size, result), [], json_path=None, write=args.write, section="demo")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from report import machine, peak_mb, write_section
+from report import finish, machine, peak_mb
 
 
 def _timed(ws: Any, **kwargs: Any) -> tuple[float, dict[str, Any]]:
@@ -108,10 +108,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="erpdata-rematch-") as tmp:
         result = run(args.size, Path(tmp))
     print(result, file=sys.stderr)
-    table = render(args.size, result)
-    print(table)
-    if args.write:
-        write_section(args.write, "rematch", table)
+    finish(render(args.size, result), [], json_path=None, write=args.write, section="rematch")
 
 
 if __name__ == "__main__":

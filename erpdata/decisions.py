@@ -529,10 +529,10 @@ _COUNTED: dict[tuple[Any, ...], Any] = {}
 _COUNTED_MAX = 256
 
 
-def _counted(ws: Workspace, cur: duckdb.DuckDBPyConnection, what: tuple[Any, ...],
+def _counted(ws: Workspace, cur: duckdb.DuckDBPyConnection, f: Filter, what: tuple[Any, ...],
              compute: Callable[[], T]) -> T:
-    """``compute()`` (it reads through ``cur``, a snapshot), or what it gave before at the same
-    version of the stored states.
+    """``compute()`` of the links ``f`` selects (it reads through ``cur``, a snapshot), or what
+    it gave before for ``f`` and ``what`` at the same version of the stored states.
 
     Why: the Match page counts the queue per facet and the auto band on every rerun, and at
     1,000,000 links that is 6 and 30 ms of scans for counts that change only when the states
@@ -540,10 +540,9 @@ def _counted(ws: Workspace, cur: duckdb.DuckDBPyConnection, what: tuple[Any, ...
     in its transaction, which raises the version (:data:`erpdata.states.VERSION_KEY`), so a
     count is never reused after a change. A filter on country is never cached: countries
     change with a load of records, not with the states."""
-    f = what[1]
-    if isinstance(f, Filter) and f.country is not None:
+    if f.country is not None:
         return compute()
-    key = (str(ws.path), *what, states.version(cur))
+    key = (str(ws.path), f, *what, states.version(cur))
     if key not in _COUNTED:
         if len(_COUNTED) >= _COUNTED_MAX:
             _COUNTED.clear()
@@ -558,7 +557,7 @@ def queue_facets(ws: Workspace, f: Filter) -> dict[str, dict[str, int]]:
     :func:`_counted`)."""
     k = _kind(f.kind)
     with ws.snapshot() as cur:
-        return _counted(ws, cur, ("facets", f), lambda: _facets(cur, k, f))
+        return _counted(ws, cur, f, ("facets",), lambda: _facets(cur, k, f))
 
 
 def _facets(cur: duckdb.DuckDBPyConnection, k: Kind, f: Filter) -> dict[str, dict[str, int]]:
@@ -610,13 +609,13 @@ def decide_bulk(ws: Workspace, decision: str, f: Filter, *, user: str | None = N
     # a dry run only reads: a snapshot, so counting the filtered links never waits for (or
     # holds up) another session's commit; a decision counts and writes in one transaction
     with ws.snapshot() if dry_run else ws.transaction(ws.cursor()) as cur:
-        def count() -> dict[str | None, int]:
+        def tally() -> dict[str | None, int]:
             return dict(cur.execute(f"{with_sel} SELECT why, count(*) FROM sel GROUP BY why",  # noqa: S608 - with_sel from _selection(); values bound as ?
                                     params).fetchall())
 
         # a dry run's counts are cached per version of the states (_counted); a decision counts
         # inside its own transaction, afresh
-        why = _counted(ws, cur, ("why", f, decision), count) if dry_run else count()
+        why = _counted(ws, cur, f, ("why", decision), tally) if dry_run else tally()
         named = _named(k, "SELECT * EXCLUDE (why) FROM sel WHERE why IS NULL")
         # the sample only when asked for: its name lookup joins every record (a count, like
         # the Match page's "Accept the N auto links", needs none)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -60,3 +61,18 @@ def read_frame(con: duckdb.DuckDBPyConnection, sql: str,
         out[name] = pd.array(table.column(name).to_numpy(zero_copy_only=False),
                              dtype=f"Int{table.schema.field(name).type.bit_width}")
     return out
+
+
+def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """DuckDB's 64-bit ``hash`` of each row's ``columns``, in row order (``uint64``): equal for
+    rows whose values are equal. Computed in parallel by DuckDB; pandas' hash of a million
+    records' text columns took 7 s."""
+    cols = ", ".join(sql_ident(c) for c in columns) if columns else "NULL"
+    con = duckdb.connect()
+    try:
+        con.register("side", frame[list(columns)].assign(_pos=np.arange(len(frame))))
+        (out,) = con.execute(f"SELECT hash({cols}) FROM side ORDER BY _pos").fetchnumpy(  # noqa: S608 - columns via sql_ident
+        ).values()
+    finally:
+        con.close()
+    return np.asarray(out, dtype=np.uint64)

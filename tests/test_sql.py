@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from erpdata.sql import read_frame
+from erpdata.sql import read_frame, row_hashes
 
 
 def test_read_frame_is_the_frame_df_gives() -> None:
@@ -32,3 +32,14 @@ def test_read_frame_after_a_result_left_unfinished() -> None:
     con = duckdb.connect()
     con.execute("SELECT 1 UNION ALL SELECT 2").fetchone()
     assert read_frame(con, "SELECT 42 AS x")["x"].tolist() == [42]
+
+
+def test_row_hashes_are_in_row_order_and_equal_for_equal_rows() -> None:
+    frame = pd.DataFrame({"a": pd.array(["x", "y", "x", None], dtype="str"),
+                          "b": [1, 2, 1, 1], "c": [0, 0, 9, 9]})
+    h = row_hashes(frame, ["a", "b"])
+    assert h.dtype == "uint64" and len(h) == 4
+    assert h[0] == h[2] and len({h[0], h[1], h[3]}) == 3
+    con = duckdb.connect()
+    con.register("f", frame)
+    assert h.tolist() == [r[0] for r in con.execute("SELECT hash(a, b) FROM f").fetchall()]

@@ -26,6 +26,7 @@ dropping it loses nothing but time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -157,14 +158,16 @@ class Checkpoint:
                              "SELECT * FROM checkpoint_rows")
             self.con.unregister("checkpoint_rows")
             if stage.gamma is not None:  # the records the levels were compared on
-                self.con.register("checkpoint_records", self._records_frame())
+                self.con.register("checkpoint_records", self._records_frame)
                 self.con.execute(f"CREATE OR REPLACE TABLE {self.table}_records AS "  # noqa: S608 - table from table_name() after check_side_kind()
                                  "SELECT * FROM checkpoint_records")
                 self.con.unregister("checkpoint_records")
             self.ws.set_meta(self.table, json.dumps(meta), self.con)
 
+    @functools.cached_property
     def _records_frame(self) -> pd.DataFrame:
-        """Both sides' records as (side, rid, id, digest), ``side`` 0 for the CRM."""
+        """Both sides' records as (side, rid, id, digest), ``side`` 0 for the CRM (built once:
+        a run asks for it up to three times, two million rows at 1,000,000 per side)."""
         return pd.concat([pd.DataFrame({
             "side": np.int8(at), "rid": np.arange(len(r.ids), dtype=np.int64),
             "id": r.ids, "digest": r.digests}) for at, r in enumerate(self.records)],
@@ -184,7 +187,7 @@ class Checkpoint:
             return None
         out = np.full((len(lrid), int(meta["levels"])), UNKNOWN, dtype=np.int8)
         levels = ", ".join(f"c.g{k}" for k in range(int(meta["levels"])))
-        self.con.register("now_records", self._records_frame())
+        self.con.register("now_records", self._records_frame)
         self.con.register("now_pairs", pd.DataFrame({"i": np.arange(len(lrid)), "lrid": lrid,
                                                      "rrid": rrid}))
         try:

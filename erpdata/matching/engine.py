@@ -28,7 +28,7 @@ from erpdata.matching.checkpoints import UNKNOWN, Stage
 from erpdata.matching.prepare import features
 from erpdata.matching.spec import NAME_TYPES, Comparison, explain_comparisons
 from erpdata.progress import Progress
-from erpdata.sql import sql_ident, sql_text
+from erpdata.sql import row_hashes, sql_text
 
 if TYPE_CHECKING:
     from erpdata.matching.checkpoints import Checkpoint
@@ -110,15 +110,7 @@ def _involved(side: pd.DataFrame, rid: np.ndarray) -> tuple[pd.DataFrame, np.nda
 def _content(frame: pd.DataFrame, comparisons: Sequence[Comparison]) -> np.ndarray:
     """A hash of each record's normalised compared values (in row order): equal for records
     that are identical after normalisation (duplicates)."""
-    cols = ", ".join(sql_ident(c.name) for c in comparisons)
-    con = duckdb.connect()
-    try:
-        con.register("side", frame)
-        (hashes,) = con.execute(f"SELECT hash({cols}) FROM side ORDER BY rid").fetchnumpy(  # noqa: S608 - columns via sql_ident
-            ).values()
-    finally:
-        con.close()
-    return np.asarray(hashes)
+    return row_hashes(frame, [c.name for c in comparisons])
 
 
 def _among(ids: pd.Series, values: Sequence[str] | pd.Series) -> np.ndarray:

@@ -26,7 +26,7 @@ from erpdata.matching.prepare import FEATURES_VERSION, features
 from erpdata.matching.spec import Comparison
 from erpdata.progress import Progress
 from erpdata.schema import check_side_kind
-from erpdata.sql import read_frame, sql_ident
+from erpdata.sql import read_frame, row_hashes, sql_ident
 from erpdata.workspace import Workspace
 
 
@@ -64,7 +64,7 @@ def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
     digest of its raw compared values (row order)."""
     table = table_name(side, kind)
     raw = list(dict.fromkeys(col for c in comparisons for col in c.columns(side)))
-    digest = _digests(frame, raw)
+    digest = row_hashes(frame, raw).view(np.int64)
     ids = frame["id"].astype(str).to_numpy()
     fingerprint = _fingerprint(comparisons, side)
     with ws.transaction(con):
@@ -98,20 +98,6 @@ def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
         con.unregister("present_ids")
     out.insert(0, "rid", np.arange(len(out), dtype=np.int64))
     return out, digest
-
-
-def _digests(frame: pd.DataFrame, raw: Sequence[str]) -> np.ndarray:
-    """A 64-bit digest of each record's raw compared values, in row order: DuckDB's hash of
-    the row, in parallel (pandas' hash of a million records' text columns took 7 s)."""
-    cols = ", ".join(sql_ident(c) for c in raw) if raw else "NULL"
-    con = duckdb.connect()
-    try:
-        con.register("side", frame[list(raw)].assign(_pos=np.arange(len(frame))))
-        (out,) = con.execute(f"SELECT hash({cols}) FROM side ORDER BY _pos").fetchnumpy(  # noqa: S608 - columns via sql_ident
-        ).values()
-    finally:
-        con.close()
-    return np.asarray(out, dtype=np.uint64).view(np.int64)
 
 
 def _store(con: duckdb.DuckDBPyConnection, table: str, fresh: pd.DataFrame) -> None:
