@@ -22,6 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from erpdata.matching.checkpoints import Records
 from erpdata.matching.prepare import FEATURES_VERSION, features
 from erpdata.matching.spec import Comparison
 from erpdata.progress import Progress
@@ -55,13 +56,14 @@ CHUNK = 100_000
 
 def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, kind: str,
                     frame: pd.DataFrame, comparisons: Sequence[Comparison],
-                    progress: Progress | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+                    progress: Progress | None = None) -> tuple[pd.DataFrame, Records]:
     """:func:`features` of ``frame`` (in its row order), normalising only the records that are
     new or changed since the last run and storing them, :data:`CHUNK` records per transaction
     (``progress`` hears of each chunk, and may stop the work between two).
 
-    Returns the same frame :func:`features` would (``rid`` = row number), and each record's
-    digest of its raw compared values (row order)."""
+    Returns the same frame :func:`features` would (``rid`` = row number), and the records as
+    the checkpoints key them: ids and each one's digest of its raw compared values (row
+    order)."""
     table = table_name(side, kind)
     raw = list(dict.fromkeys(col for c in comparisons for col in c.columns(side)))
     digest = row_hashes(frame, raw).view(np.int64)
@@ -97,7 +99,7 @@ def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
             out = features(frame.iloc[:0], comparisons, side).drop(columns="rid")
         con.unregister("present_ids")
     out.insert(0, "rid", np.arange(len(out), dtype=np.int64))
-    return out, digest
+    return out, Records(ids, digest)
 
 
 def _store(con: duckdb.DuckDBPyConnection, table: str, fresh: pd.DataFrame) -> None:

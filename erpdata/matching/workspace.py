@@ -40,7 +40,7 @@ import pandas as pd
 
 from erpdata.decisions import display_order_key
 from erpdata.errors import ErpdataError
-from erpdata.matching.checkpoints import Checkpoint, Records
+from erpdata.matching.checkpoints import Checkpoint
 from erpdata.matching.engine import MatchResult, match_frames
 from erpdata.matching.model import Model
 from erpdata.matching.normalised import stored_features
@@ -459,7 +459,7 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                               "the suggestions are as they were; the stages it finished are "
                               "kept, and the next run resumes after them")
             report("normalising new and changed records", 0.0)
-            (left, crm_digests), (right, erp_digests) = (
+            (left, crm_records), (right, erp_records) = (
                 stored_features(ws, con, side, k, frame, compared,
                                 lambda label, f, at=at: report(label, (at + f) * 0.15))
                 for at, (side, frame) in enumerate((("crm", crm), ("erp", erp))))
@@ -469,9 +469,8 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                 taken=_taken(con, k), progress=report, prepared=(left, right),
                 limits=thresholds(ws, k, con),
                 fallback=None if last_good is None else last_good[1],
-                checkpoint=Checkpoint(
-                    ws, con, k, compared, Records(crm["id"].to_numpy(str), crm_digests),
-                    Records(erp["id"].to_numpy(str), erp_digests), PER_RECORD, run_id),
+                checkpoint=Checkpoint(ws, con, k, compared, crm_records, erp_records,
+                                      PER_RECORD, run_id),
                 per_record=PER_RECORD,
             )
             if result.stats.get("model") == "kept" and last_good is not None:
