@@ -237,7 +237,8 @@ def _cmd_match(args: argparse.Namespace) -> int:
                 continue
             update, close = _tqdm_progress(f"match {kind}")
             try:
-                result = match_workspace(ws, kind, user=args.user, progress=update, plan=plan)
+                result = match_workspace(ws, kind, user=args.user, progress=update, plan=plan,
+                                         refit=args.refit)
             finally:
                 close()
             links = int(result.candidates["match"].sum())
@@ -617,6 +618,10 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--kind", choices=KINDS, help="one kind (default: company, person, "
                        "project in that order: persons use their companies' links)")
     match.add_argument("--user", help="who runs it (default: $ERPDATA_USER or the login name)")
+    match.add_argument("--refit", action="store_true",
+                       help="learn the model and its thresholds anew from all records and "
+                            "decisions (default: score with the ones the last learning run "
+                            "kept, re-scoring only what changed)")
     match.set_defaults(func=_cmd_match)
 
     files = sub.add_parser("match-files", parents=[common],

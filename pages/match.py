@@ -32,6 +32,7 @@ from erpdata import (
     queue_page,
 )
 from erpdata.commit import erp_words
+from erpdata.matching.workspace import run_notes
 from erpdata.progress import Progress
 from erpdata.roles import refusal
 from erpdata.states import plain
@@ -58,12 +59,17 @@ kind = st.segmented_control("Kind", KINDS, default="company", key="match_kind",
 def _start(kind: str) -> None:
     """Start matching ``kind`` (a button callback: the page then draws the running job)."""
 
+    refit = bool(st.session_state.get("match_refit"))
+
     def work(progress: Progress, cancel: threading.Event, ws: Workspace = ws) -> str:
-        result = match_workspace(ws, kind, user=name, progress=progress, cancel=cancel)
+        result = match_workspace(ws, kind, user=name, progress=progress, cancel=cancel,
+                                 refit=refit)
         links = int(result.candidates["match"].sum())
+        notes = " ".join(n[0].upper() + n[1:] + "." for n in run_notes(
+            result.stats, refit="tick \u201cLearn the model anew\u201d"))
         return (f"{ui.KIND_LABELS[kind]}: {ui.fmt(links)} suggested links; thresholds: "
                 f"auto {result.thresholds['auto']:.3f}, review "
-                f"{result.thresholds['review']:.3f}.")
+                f"{result.thresholds['review']:.3f}." + (f" {notes}" if notes else ""))
 
     ui.start_job("match", f"Matching {ui.KIND_LABELS[kind].lower()}", work, name)
     st.session_state.pop("match_keys", None)
@@ -78,6 +84,12 @@ with st.container(border=True):
     right.button("Run matching", type="primary", key="run_match", width="stretch",
                  disabled=(run is not None and run.running) or refused is not None,
                  help=refused, on_click=_start, args=(kind,))
+    left.checkbox("Learn the model anew", key="match_refit",
+                  help="Learn the model and its thresholds again from all records and the "
+                       "decisions taken so far. Without it, a run scores with what the last "
+                       "learning run learnt and re-scores only the records that changed "
+                       "(much faster after a re-load); it learns anew by itself once half "
+                       "the records have changed.")
     if refused:
         st.caption(refused)
     if run is not None and run.running:

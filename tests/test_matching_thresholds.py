@@ -139,7 +139,13 @@ def test_last_good_model_is_kept_when_the_records_left_have_nothing_to_learn(
     ws.close()
     # `erpdata match` says so, and that the review threshold was floored
     capsys.readouterr()
+    # without --refit it scores with the model run 2 kept, and says so
     assert main(["match", "--kind", "company", "--workspace", str(tmp_path / "w.duckdb")]) == 0
+    err = capsys.readouterr().err
+    assert ("note: company: scored with the model and thresholds run 2 learnt (0 records new, "
+            "changed or gone since run 2 learnt it)") in err
+    assert main(["match", "--kind", "company", "--refit",
+                 "--workspace", str(tmp_path / "w.duckdb")]) == 0
     err = capsys.readouterr().err
     assert "note: company: the records left had nothing to learn from (" in err
     assert "kept the weights of the last good model (run 1)" in err

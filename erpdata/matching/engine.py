@@ -12,7 +12,7 @@ The engine never sees a truth file; the workspace front end (:mod:`.workspace`) 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -57,9 +57,32 @@ GROUP_SEPARATION = 3.0
 MIXTURE_CEILING = 0.95
 
 
+@dataclass(frozen=True)
+class Fit:
+    """What a run learnt from all the records and its stewards' decisions, that a later run
+    may score with instead of learning again (one-to-one only): the model, the thresholds it
+    chose, and how often each name value occurred (the term frequencies).
+
+    Why keep it: those are statistics of the whole population. Learnt again after a re-load
+    that changed 1% of the records, they move a little, and every pair's probability with
+    them, so every suggestion would be new. Kept, a pair's score depends on its own two
+    records alone and a run need only score the pairs of records that changed: a run with a
+    fit gives exactly what a run over all records with that fit gives. ``run_id``: the run
+    that learnt it."""
+
+    model: fs.Model
+    chosen: dict[str, float]
+    best_f1: float | None
+    #: comparison name -> value -> records holding it (both sides), and the records counted
+    frequencies: dict[str, pd.Series]
+    total: int
+    run_id: int = 0
+
+
 @dataclass
 class MatchResult:
-    """What a match run produced; ``candidates`` is the contract (see :func:`match_frames`)."""
+    """What a match run produced; ``candidates`` is the contract (see :func:`match_frames`).
+    ``fit``: what the run scored with (learnt by it, or the one it was given)."""
 
     candidates: pd.DataFrame
     thresholds: dict[str, float]
@@ -68,6 +91,7 @@ class MatchResult:
     blocked_pairs: pd.DataFrame
     no_candidate: list[str]
     stats: dict[str, Any] = field(default_factory=dict)
+    fit: Fit | None = None
 
 
 def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame,
@@ -129,19 +153,30 @@ def _random_pairs(n_l: int, n_r: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, n_l, RANDOM_PAIRS), rng.integers(0, n_r, RANDOM_PAIRS)
 
 
-def _tf_override(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame,
-                 lrid: np.ndarray, rrid: np.ndarray, gamma: np.ndarray, u: list[np.ndarray]
-                 ) -> dict[int, np.ndarray]:
-    """Term-frequency ``log2 u`` for exact name agreement: a common name is weaker evidence."""
+#: The term-frequency ``log2 u`` of a run's pairs for a given ``u`` (see :func:`_tf_override`).
+TermFrequencies = Callable[[list[np.ndarray]], dict[int, np.ndarray]]
+
+
+def _frequencies(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame
+                 ) -> dict[str, pd.Series]:
+    """How many records of both sides hold each value of each name comparison."""
+    return {c.name: pd.concat([left[c.name], right[c.name]], ignore_index=True).value_counts()
+            for c in comparisons if c.type in NAME_TYPES}
+
+
+def _tf_override(comparisons: Sequence[Comparison], left: pd.DataFrame,
+                 frequencies: dict[str, pd.Series], total: int, lrid: np.ndarray,
+                 gamma: np.ndarray, u: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """Term-frequency ``log2 u`` for exact name agreement: a common name is weaker evidence.
+    ``frequencies`` of ``total`` records (:func:`_frequencies`; a kept :class:`Fit`'s): a
+    value they never saw counts as held by one record."""
     out: dict[int, np.ndarray] = {}
-    n = len(left) + len(right)
     for k, c in enumerate(comparisons):
         if c.type not in NAME_TYPES:
             continue
         exact_level = len(compare.LEVELS[c.type].labels) - 1
-        values = pd.concat([left[c.name], right[c.name]], ignore_index=True)
-        freq = values.value_counts() / n
-        tf = left[c.name].map(freq).to_numpy(dtype=float)[lrid]
+        counts = left[c.name].map(frequencies[c.name]).to_numpy(dtype=float)
+        tf = np.where(np.isnan(counts), 1.0, counts)[lrid] / max(total, 1)
         over = np.full(len(lrid), np.nan)
         exact = gamma[:, k] == exact_level
         # never claim more than 50x the average exact-agreement evidence for a unique name
@@ -151,10 +186,9 @@ def _tf_override(comparisons: Sequence[Comparison], left: pd.DataFrame, right: p
     return out
 
 
-def _many_to_many_model(model: fs.Model, comps: Sequence[Comparison], left: pd.DataFrame,
-                        right: pd.DataFrame, lrid: np.ndarray, rrid: np.ndarray,
-                        gamma: np.ndarray, gamma_random: np.ndarray, labels: np.ndarray | None
-                        ) -> tuple[fs.Model, dict[int, np.ndarray]]:
+def _many_to_many_model(model: fs.Model, tf_for: TermFrequencies, lrid: np.ndarray,
+                        rrid: np.ndarray, gamma: np.ndarray, gamma_random: np.ndarray,
+                        labels: np.ndarray | None) -> tuple[fs.Model, dict[int, np.ndarray]]:
     """The model for many-to-many data, from the one fitted with competing candidates.
 
     The competing fit learns the weights of each record's *best* partner, where near misses
@@ -167,11 +201,10 @@ def _many_to_many_model(model: fs.Model, comps: Sequence[Comparison], left: pd.D
     one place): the expected number of links then jumps. In either failure the plain refit of
     the prior is kept instead (:data:`MAX_PRIOR_GROWTH`).
     """
-    u = model.u
-    tf = _tf_override(comps, left, right, lrid, rrid, gamma, u)
+    tf = tf_for(model.u)
     strict = fs.refit_prior(model, gamma, tf)
     clean_u, _ = fs.decontaminate_u(model, gamma_random)
-    clean_tf = _tf_override(comps, left, right, lrid, rrid, gamma, clean_u)
+    clean_tf = tf_for(clean_u)
     names, level_labels = model.fields, model.level_labels
     best = fs.fit(gamma, clean_u, names, level_labels, prior=model.prior, labels=labels,
                   log_u_override=clean_tf, pairs=(lrid, rrid))
@@ -183,9 +216,9 @@ def _many_to_many_model(model: fs.Model, comps: Sequence[Comparison], left: pd.D
     return strict, tf
 
 
-def _keep_or_fit(model: fs.Model, fallback: fs.Model | None, comps: Sequence[Comparison],
-                 left: pd.DataFrame, right: pd.DataFrame, lrid: np.ndarray, rrid: np.ndarray,
-                 gamma: np.ndarray, labels: np.ndarray | None, copies: fs.Copies | None,
+def _keep_or_fit(model: fs.Model, fallback: fs.Model | None, tf_for: TermFrequencies,
+                 lrid: np.ndarray, rrid: np.ndarray, gamma: np.ndarray,
+                 labels: np.ndarray | None, copies: fs.Copies | None,
                  tf: dict[int, np.ndarray], many_to_many: bool
                  ) -> tuple[fs.Model, dict[int, np.ndarray], dict[str, Any]]:
     """This run's fit, or the last good model's weights when the fit is degenerate; and what
@@ -212,7 +245,7 @@ def _keep_or_fit(model: fs.Model, fallback: fs.Model | None, comps: Sequence[Com
             or [tuple(x) for x in fallback.level_labels] != level_labels):
         note["fallback"] = "the last good model compared other fields or levels: not used"
         return model, tf, note
-    kept_tf = _tf_override(comps, left, right, lrid, rrid, gamma, fallback.u)
+    kept_tf = tf_for(fallback.u)
     kept = fs.fit(gamma, fallback.u, model.fields, level_labels, prior=fallback.prior,
                   labels=labels, log_u_override=kept_tf, pairs=(lrid, rrid), copies=copies,
                   start=fallback.m, fix_m=True)
@@ -268,6 +301,9 @@ def match_frames(
     limits: dict[str, float] | None = None,
     fallback: fs.Model | None = None,
     checkpoint: Checkpoint | None = None,
+    fit: Fit | None = None,
+    run_id: int = 0,
+    explained: pd.DataFrame | None = None,
 ) -> MatchResult:
     """Match every CRM row to its best ERP rows.
 
@@ -294,7 +330,15 @@ def match_frames(
     Many-to-many: when the model's prior has collapsed, the probabilities come from the two
     groups of match weights instead (:func:`~erpdata.matching.model.score_mixture`,
     ``stats["calibration"]``); the weights and explanations stay the model's.
+    ``fit``: score with what an earlier run learnt (:class:`Fit`, one-to-one only) instead of
+    learning again (``stats["model"] == "fit"``); ``result.fit`` is what this run scored with,
+    learnt by run ``run_id`` when no fit was given. ``explained``: with a ``fit``, pairs
+    (``crm_id, erp_id``) whose explanation under that fit the caller keeps (a workspace's
+    stored suggestions); such a candidate whose levels come from the checkpoint gets no
+    explanation here (None), as it would be the same.
     """
+    if fit is not None and many_to_many:
+        raise ValueError("a kept fit scores one-to-one data only")
     report = progress or (lambda _s, _f: None)
     times: dict[str, float] = {}
     t = time.perf_counter()
@@ -335,6 +379,10 @@ def match_frames(
     times["block"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    # the pairs compared in this run (their explanations are new, see ``explained``)
+    fresh = (np.ones(len(stage.lrid), dtype=bool) if stage.gamma is None
+             else (stage.gamma == UNKNOWN).any(axis=1) if stage.name == "blocked"
+             else np.zeros(len(stage.lrid), dtype=bool))
     if stage.name == "blocked":
         stage = replace(stage, gamma=_gamma(comps, left, right, stage.lrid, stage.rrid,
                                             lambda label, f: report(label, 0.5 + 0.25 * f),
@@ -350,26 +398,39 @@ def match_frames(
         bad = _labels(lrid, rrid, left, right, exclude.assign(label=1))
         if bad is not None:
             keep = bad != 1
-            lrid, rrid, gamma = lrid[keep], rrid[keep], gamma[keep]
-    # on the sampled records' values only (_involved): all of them took 5 s at 1M
-    gamma_random = _gamma(comps, left, right, *_random_pairs(len(left), len(right)))
+            lrid, rrid, gamma, fresh = lrid[keep], rrid[keep], gamma[keep], fresh[keep]
     times["compare"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    report("estimating the model", 0.75)
-    level_labels = [compare.LEVELS[c.type].labels for c in comps]
-    u = fs.estimate_u(gamma_random, [len(x) for x in level_labels])
-    tf = _tf_override(comps, left, right, lrid, rrid, gamma, u)
     labels = _labels(lrid, rrid, left, right, decisions)
-    prior = min(len(left), len(right)) / max(len(lrid), 1)
     copies = None if contents is None else fs.Copies.of(lrid, rrid, *contents)
-    model = fs.fit(gamma, u, [c.name for c in comps], level_labels, prior=prior,
-                   labels=labels, log_u_override=tf, pairs=(lrid, rrid), copies=copies)
-    model, tf, model_note = _keep_or_fit(model, fallback, comps, left, right, lrid, rrid, gamma,
-                                         labels, copies, tf, many_to_many)
-    if many_to_many:
-        model, tf = _many_to_many_model(model, comps, left, right, lrid, rrid, gamma,
-                                        gamma_random, labels)
+    reused_fit = fit is not None
+    if fit is not None:
+        report(f"scoring with the model learnt by run {fit.run_id}", 0.75)
+        model, frequencies, total = fit.model, fit.frequencies, fit.total
+        tf = _tf_override(comps, left, frequencies, total, lrid, gamma, model.u)
+        model_note: dict[str, Any] = {"model": "fit", "fit_run": fit.run_id,
+                                      "degenerate": None}
+    else:
+        report("estimating the model", 0.75)
+        frequencies, total = _frequencies(comps, left, right), len(left) + len(right)
+
+        def tf_for(u: list[np.ndarray]) -> dict[int, np.ndarray]:
+            return _tf_override(comps, left, frequencies, total, lrid, gamma, u)
+
+        # on the sampled records' values only (_involved): all of them took 5 s at 1M
+        gamma_random = _gamma(comps, left, right, *_random_pairs(len(left), len(right)))
+        level_labels = [compare.LEVELS[c.type].labels for c in comps]
+        u = fs.estimate_u(gamma_random, [len(x) for x in level_labels])
+        tf = tf_for(u)
+        prior = min(len(left), len(right)) / max(len(lrid), 1)
+        model = fs.fit(gamma, u, [c.name for c in comps], level_labels, prior=prior,
+                       labels=labels, log_u_override=tf, pairs=(lrid, rrid), copies=copies)
+        model, tf, model_note = _keep_or_fit(model, fallback, tf_for, lrid, rrid, gamma,
+                                             labels, copies, tf, many_to_many)
+        if many_to_many:
+            model, tf = _many_to_many_model(model, tf_for, lrid, rrid, gamma, gamma_random,
+                                            labels)
     log_lr = model.log_lr(gamma, tf)
     p = model.probability(log_lr, None if many_to_many else (lrid, rrid), copies)
     weight = model.prior_weight + log_lr
@@ -397,20 +458,28 @@ def match_frames(
         linked = np.ones(len(p), dtype=bool)
     else:
         linked = assign.one_to_one(lrid, rrid, p, crm_taken, erp_taken)
-    chosen = assign.thresholds(p[linked])
+    if fit is None:
+        fit = Fit(model, assign.thresholds(p[linked]),
+                  assign.best_f1_review(p[linked]) if linked.any() else None,
+                  frequencies, total, run_id)
+    chosen, best_f1 = fit.chosen, fit.best_f1
     fixed = assign.check_limits(limits or {})
-    best_f1 = assign.best_f1_review(p[linked]) if linked.any() else None
     floored = "review" not in fixed and best_f1 is not None and best_f1 < assign.REVIEW_FLOOR
     limits = {**chosen, **fixed}
     limits["auto"] = max(limits["auto"], limits["review"])  # a fixed review above the model's auto
+    # an explanation follows from the pair's levels and the model: one the caller keeps from
+    # a run with this fit, of a pair not compared again since, is the same
+    kept = np.zeros(len(lrid), dtype=bool)
+    if explained is not None and reused_fit and len(explained):
+        kept = ~fresh & (_labels(lrid, rrid, left, right, explained.assign(label=1)) == 1)
     candidates = _candidates(left, right, comps, lrid, rrid, p, weight, model, tf, gamma,
-                             linked, ambiguous, limits, many_to_many)
+                             linked, ambiguous, limits, many_to_many, kept)
     times["assign"] = time.perf_counter() - t
     no_candidate = left["id"][~_among(left["id"], candidates["crm_id"])].tolist()
     blocked = pd.DataFrame({"crm_id": left["id"].array.take(lrid),
                             "erp_id": right["id"].array.take(rrid)})
     stats = {"pairs": len(lrid), "blocking": rule_counts, "seconds": times, "reused": reused,
-             "levels_reused": levels_reused,
+             "levels_reused": levels_reused, "explanations_kept": int(kept.sum()),
              "em_iterations": model.iterations, "prior": model.prior,
              "calibration": calibration, **model_note,
              "review_best_f1": best_f1,
@@ -418,16 +487,18 @@ def match_frames(
              "crm_records": len(left), "erp_records": len(right),
              "inference": inference}
     report("done", 1.0)
-    return MatchResult(candidates, limits, comps, model, blocked, no_candidate, stats)
+    return MatchResult(candidates, limits, comps, model, blocked, no_candidate, stats,
+                       None if many_to_many else fit)
 
 
 def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
                 lrid: np.ndarray, rrid: np.ndarray, p: np.ndarray, weight: np.ndarray,
                 model: fs.Model, tf: dict[int, np.ndarray], gamma: np.ndarray,
                 linked: np.ndarray, ambiguous: np.ndarray, limits: dict[str, float],
-                many_to_many: bool) -> pd.DataFrame:
+                many_to_many: bool, kept: np.ndarray) -> pd.DataFrame:
     """The best :data:`TOP` candidates per CRM record, with band, link flag, conflict and
-    explanation (built in DuckDB, not row by row).
+    explanation (built in DuckDB, not row by row; None for the ``kept`` pairs, whose
+    explanation the caller has).
 
     ``ambiguous``: pairs whose ERP record has identical copies among the CRM record's
     candidates. Which copy gets the link is arbitrary, so they are a conflict (a probable ERP
@@ -467,8 +538,16 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
     # the per-field weights (a row per pair, ``tf`` the model's term-frequency override) only
     # for the rows kept
     chosen = order[keep]
+    new = ~kept[chosen]
+    chosen = chosen[new]
     field_w = model.field_weights(gamma[chosen], {k: v[chosen] for k, v in tf.items()})
-    frame["explanation"] = _explanations(comps, field_w, gamma[chosen], model.prior_weight)
+    built = _explanations(comps, field_w, gamma[chosen], model.prior_weight)
+    if new.all():
+        frame["explanation"] = built
+    else:
+        text = pd.array([None] * len(frame), dtype="str")
+        text[np.flatnonzero(new)] = built
+        frame["explanation"] = text
     return frame.reset_index(drop=True)
 
 

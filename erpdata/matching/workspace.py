@@ -40,7 +40,8 @@ import pandas as pd
 
 from erpdata.decisions import display_order_key
 from erpdata.errors import ErpdataError
-from erpdata.matching.checkpoints import Checkpoint
+from erpdata.matching import fits
+from erpdata.matching.checkpoints import Checkpoint, Records
 from erpdata.matching.engine import MatchResult, match_frames
 from erpdata.matching.model import Model
 from erpdata.matching.normalised import stored_features
@@ -424,14 +425,15 @@ def _last_good_model(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[int, M
 def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = None,
                     progress: Progress | None = None,
                     cancel: threading.Event | None = None,
-                    plan: Plan | None = None) -> MatchResult:
+                    plan: Plan | None = None, refit: bool = False) -> MatchResult:
     """Match one kind of the workspace and store its suggestions and scoring states.
 
     ``cancel``: set it (from another thread) to stop the run at its next progress point; the
     run is recorded as cancelled and the previous run's suggestions stay as they were.
     ``plan``: what :func:`explain` said of this kind, when the caller already asked (the CLI
     shows it before the run), so that the unmapped columns are not typed from their values
-    twice."""
+    twice. ``refit``: learn the model and its thresholds anew from all records and decisions
+    instead of scoring with the kept ones (see :mod:`.fits`)."""
     check_side_kind("crm", kind)
     k: Kind = kind  # type: ignore[assignment]
     con = ws.cursor()
@@ -463,6 +465,12 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                 stored_features(ws, con, side, k, frame, compared,
                                 lambda label, f, at=at: report(label, (at + f) * 0.15))
                 for at, (side, frame) in enumerate((("crm", crm), ("erp", erp))))
+            fit, why, since = ((None, "asked to learn anew", 0) if refit
+                               else fits.load(ws, con, k, compared, crm_records, erp_records))
+            # the suggestions stored under this fit: their explanations are kept
+            explained = None if fit is None else read_frame(
+                con, "SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_id FROM suggestions "
+                     "WHERE kind = ? AND run_id >= ? AND explanation IS NOT NULL", [k, since])
             result = match_frames(
                 crm, erp, compared, decisions=decisions,
                 exclude=decisions[decisions["label"] == 0][["crm_id", "erp_id"]],
@@ -471,12 +479,14 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                 fallback=None if last_good is None else last_good[1],
                 checkpoint=Checkpoint(ws, con, k, compared, crm_records, erp_records,
                                       PER_RECORD, run_id),
-                per_record=PER_RECORD,
+                per_record=PER_RECORD, fit=fit, run_id=run_id, explained=explained,
             )
+            result.stats["fit_note"] = why
             if result.stats.get("model") == "kept" and last_good is not None:
                 result.stats["model_from_run"] = last_good[0]
             report("storing the suggestions", 1.0)  # the last point where cancelling stops it
-            _store(ws, con, k, run_id, crm, result)
+            _store(ws, con, k, run_id, result,
+                   (compared, crm_records, erp_records) if fit is None else None)
         except (Cancelled, KeyboardInterrupt) as exc:  # Cancel on the page, Ctrl-C
             with ws.transaction(con):
                 con.execute("UPDATE match_runs SET status = 'cancelled', finished_at = ?, "
@@ -516,10 +526,11 @@ def _end_dead_runs(ws: Workspace, con: duckdb.DuckDBPyConnection) -> None:
          [r for path, r in _LIVE if path == str(ws.path)]])
 
 
-def run_notes(stats: dict[str, Any]) -> list[str]:
+def run_notes(stats: dict[str, Any], refit: str = "run with --refit") -> list[str]:
     """What a steward should know about a run's model and thresholds, one sentence each: the
-    last good model was kept, the fit learnt nothing and there was none to keep, or the review
-    threshold was raised to its floor."""
+    run scored with a kept fit (``refit``: how to learn anew, in the caller's words) or learnt
+    anew and why, the last good model was kept, the fit learnt nothing and there was none to
+    keep, or the review threshold was raised to its floor."""
     notes = []
     if stats.get("reused"):
         what = ("blocked and compared" if stats["reused"]["stage"] == "compared"
@@ -530,6 +541,12 @@ def run_notes(stats: dict[str, Any]) -> list[str]:
         done = stats["levels_reused"]
         notes.append(f"{done['pairs']:,} of {done['of']:,} candidate pairs kept the levels run "
                      f"{done['run']} compared: neither record changed since")
+    if stats.get("model") == "fit":
+        notes.append(f"scored with the model and thresholds run {stats['fit_run']} learnt "
+                     f"({stats.get('fit_note')}); {refit} to learn them anew, from "
+                     "decisions taken since too")
+    elif stats.get("fit_note") and stats.get("fit_note") != "no model learnt yet":
+        notes.append(f"learnt the model anew: {stats['fit_note']}")
     if stats.get("model") == "kept":
         notes.append(f"the records left had nothing to learn from ({stats.get('degenerate')}): "
                      f"kept the weights of the last good model (run "
@@ -546,8 +563,10 @@ def run_notes(stats: dict[str, Any]) -> list[str]:
 
 
 def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: int,
-           crm: pd.DataFrame, result: MatchResult) -> None:
-    """Replace the kind's suggestions and scoring states with this run's, in one transaction."""
+           result: MatchResult,
+           learnt: tuple[list[Comparison], Records, Records] | None) -> None:
+    """Replace the kind's suggestions and scoring states with this run's, in one transaction;
+    ``learnt``: the run learnt its fit from these comparisons and records, and it is kept."""
     cand = result.candidates
     rows = pd.DataFrame({
         "crm_id": cand["crm_id"], "erp": cand["erp_id"], "rank": cand["rank"],
@@ -558,29 +577,58 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
     # the ERP key split, and each record's state, in SQL: pandas' split and isin on Arrow
     # strings go value by value in Python (6 s at 1,000,000 records)
     with ws.transaction(con):
-        con.execute("DELETE FROM suggestions WHERE kind = ?", [kind])
-        con.register("new_suggestions", rows)
-        # in the order the queue lists them (see erpdata.decisions._in_display_order)
+        con.register("new_rows", rows)
         con.execute(
-            """INSERT INTO suggestions BY NAME
+            """CREATE OR REPLACE TEMP TABLE new_suggestions AS
                SELECT ? AS kind, crm_id, split_part(erp, ':', 1) AS erp_actor_type,
                       substr(erp, strpos(erp, ':') + 1) AS erp_id, rank, probability,
-                      match_weight, band, conflict, explanation, ? AS run_id, link
-               FROM new_suggestions ORDER BY probability DESC, crm_id, rank""",
-            [kind, run_id])
+                      match_weight, band, conflict, explanation, link FROM new_rows""", [kind])
+        con.unregister("new_rows")
+        # Nothing moved (a re-run with the same records, decisions and model): the stored rows
+        # stay, in their order. A candidate without an explanation keeps its stored one (see
+        # match_frames' ``explained``), so only the new explanations are compared as text.
+        cols = ("kind, crm_id, erp_actor_type, erp_id, rank, probability, match_weight, band, "
+                "conflict, link")
+        keys = ("o.kind = n.kind AND o.crm_id = n.crm_id AND o.erp_actor_type = n.erp_actor_type "
+                "AND o.erp_id = n.erp_id")
+        (moved,) = con.execute(
+            f"""SELECT (SELECT count(*) FROM (SELECT {cols} FROM new_suggestions
+                                          EXCEPT ALL SELECT {cols} FROM suggestions
+                                          WHERE kind = ?))
+                     + (SELECT count(*) FROM (SELECT {cols} FROM suggestions WHERE kind = ?
+                                          EXCEPT ALL SELECT {cols} FROM new_suggestions))
+                     + (SELECT count(*) FROM new_suggestions n LEFT JOIN suggestions o
+                        ON {keys} WHERE n.explanation IS NOT NULL
+                          AND CAST(o.explanation AS VARCHAR) IS DISTINCT FROM n.explanation)""",  # noqa: S608 - fixed column names
+            [kind, kind]).fetchone() or (0,)
+        if moved:
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE next_suggestions AS
+                    SELECT n.* REPLACE (coalesce(n.explanation, o.explanation) AS explanation)
+                    FROM new_suggestions n LEFT JOIN suggestions o
+                      ON n.explanation IS NULL AND {keys}""")  # noqa: S608 - fixed column names
+            con.execute("DELETE FROM suggestions WHERE kind = ?", [kind])
+            # in the order the queue lists them (see erpdata.decisions._in_display_order)
+            con.execute("""INSERT INTO suggestions BY NAME
+                           SELECT *, ? AS run_id FROM next_suggestions
+                           ORDER BY probability DESC, crm_id, rank""", [run_id])
+            con.execute("DROP TABLE next_suggestions")
+            refresh_states(con, kind)
+        elif result.fit is not None and learnt is None:
+            # the stored rows are exactly this run's, explanations included, whichever run
+            # wrote them: later runs with the fit keep all their explanations
+            fits.explained_since(ws, con, kind, 0)
         ws.set_meta(display_order_key(kind), str(run_id), con)
-        refresh_states(con, kind)
         con.execute("DELETE FROM scoring_state WHERE kind = ?", [kind])
-        con.register("new_states", pd.DataFrame({"crm_id": crm["id"]}))
         con.execute(
-            """INSERT INTO scoring_state
-               SELECT ?, crm_id, CASE WHEN s.crm_id IS NULL THEN 'no_candidate' ELSE 'scored'
-                                 END, NULL, ?
-               FROM new_states LEFT JOIN (SELECT DISTINCT crm_id FROM new_suggestions) s
-                    USING (crm_id)""",
+            f"""INSERT INTO scoring_state
+                SELECT ?, c.id, CASE WHEN s.crm_id IS NULL THEN 'no_candidate' ELSE 'scored'
+                                END, NULL, ?
+                FROM crm_{kind} c LEFT JOIN (SELECT DISTINCT crm_id FROM new_suggestions) s
+                     ON s.crm_id = c.id
+                WHERE c.missing_since IS NULL""",  # noqa: S608 - kind checked by check_side_kind() in the entry point
             [kind, run_id])
-        con.unregister("new_states")
-        con.unregister("new_suggestions")
+        con.execute("DROP TABLE new_suggestions")
         con.execute(
             "UPDATE match_runs SET status = 'done', finished_at = ?, thresholds = ?, stats = ? "
             "WHERE run_id = ?",
@@ -590,6 +638,9 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
             # a sound fit becomes the model later runs fall back on (see match_frames)
             con.execute("INSERT OR REPLACE INTO match_models VALUES (?, ?, ?, ?)",
                         [kind, run_id, datetime.now(), json.dumps(result.model.to_json())])
+        if learnt is not None and result.fit is not None:
+            # the rows it left in place are its own output (see above)
+            fits.save(ws, con, kind, result.fit, *learnt, explained_since=run_id if moved else 0)
 
 
 def _failed(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: int,

@@ -208,3 +208,26 @@ def test_a_viewer_sees_why_matching_and_committing_are_not_theirs(
     assert said.replace("running matching", "committing") in [c.value for c in at.caption]
     at.switch_page("pages/load.py").run()
     assert said.replace("running matching", "loading files") in [c.value for c in at.caption]
+
+
+def test_a_second_run_scores_with_the_kept_model_unless_learning_anew_is_ticked(
+        demo_path: Path, open_page, tmp_path: Path) -> None:
+    path = tmp_path / "work.duckdb"
+    path.write_bytes(demo_path.read_bytes())
+    at = open_page(path, "match")
+    shown = []
+    for refit in (False, False, True):
+        if refit:
+            at.checkbox(key="match_refit").check().run()
+        at.button(key="run_match").click().run()
+        finish_jobs(at)
+        assert not at.exception
+        shown.append(at.success[0].value)
+    assert "Scored with" not in shown[0] and "Scored with" not in shown[2]
+    assert ("Scored with the model and thresholds run 1 learnt (0 records new, changed or gone "
+            "since run 1 learnt it); tick \u201cLearn the model anew\u201d to learn them anew"
+            ) in shown[1]
+    with Workspace.open(path) as ws:
+        learnt = ws.con.execute("SELECT run_id, stats->>'model' FROM match_runs ORDER BY run_id"
+                                ).fetchall()
+    assert learnt == [(1, "fitted"), (2, "fit"), (3, "fitted")]

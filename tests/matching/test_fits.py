@@ -1,0 +1,105 @@
+"""A kept fit: a run scores with the model, thresholds and name frequencies an earlier run
+learnt, so that only what changed is scored and written again, and it equals a run over all
+records with that fit; it is learnt anew on request and once half the records changed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from erpdata.demo import build_demo
+from erpdata.matching import match_workspace
+from erpdata.matching.workspace import run_notes
+from erpdata.workspace import Workspace
+
+SAME = "SELECT * EXCLUDE (run_id) FROM suggestions ORDER BY ALL"
+#: Enough records per side that blocking runs its rules (not the small tables' cross product).
+SIZE = 1500
+
+
+@pytest.fixture(scope="module")
+def matched(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo workspace whose companies were matched once (run 1 learnt the fit)."""
+    path = tmp_path_factory.mktemp("fits") / "demo.duckdb"
+    with Workspace.open(path) as ws:
+        build_demo(ws, size=SIZE, seed=8)
+        first = match_workspace(ws, "company")
+        assert first.stats["model"] == "fitted"
+    return path
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copy(src, dst)
+    return dst
+
+
+def test_a_rerun_with_nothing_changed_writes_no_suggestion(matched: Path, tmp_path: Path
+                                                          ) -> None:
+    with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
+        before = ws.con.execute("SELECT * FROM suggestions ORDER BY ALL").fetchall()
+        again = match_workspace(ws, "company")
+        assert (again.stats["model"], again.stats["fit_run"]) == ("fit", 1)
+        assert again.stats["explanations_kept"] == len(again.candidates)
+        assert any(n.startswith("scored with the model and thresholds run 1 learnt (0 records")
+                   for n in run_notes(again.stats))
+        # every row as run 1 wrote it, run id included: nothing was rewritten
+        assert ws.con.execute("SELECT * FROM suggestions ORDER BY ALL").fetchall() == before
+        assert ws.con.execute("SELECT DISTINCT run_id FROM suggestions").fetchall() == [(1,)]
+
+
+def test_a_reload_scored_with_the_fit_equals_a_run_over_all_records_with_it(
+        matched: Path, tmp_path: Path) -> None:
+    with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
+        ws.con.execute("UPDATE crm_company SET name = name || ' (ny)' WHERE hash(id) % 50 = 3")
+        ws.con.execute("UPDATE erp_company SET phone = '+47 22 33 44 55' "
+                       "WHERE hash(id) % 50 = 5")
+        ws.con.execute("CHECKPOINT")
+        scratch = _copy(ws.path, tmp_path / "scratch.duckdb")
+        result = match_workspace(ws, "company")
+        assert result.stats["model"] == "fit"
+        # most explanations kept from run 1, those of the changed records' pairs built anew
+        assert 0.5 * len(result.candidates) < result.stats["explanations_kept"] < len(
+            result.candidates)
+        got = ws.con.execute(SAME).fetchall()
+    with Workspace.open(scratch) as ws:  # the same records and fit; no stage, no explanation
+        for table in ("match_checkpoint_company", "match_checkpoint_company_records"):
+            ws.con.execute(f"DROP TABLE {table}")
+        ws.con.execute("DELETE FROM meta WHERE key = 'match_checkpoint_company'")
+        ws.con.execute("DELETE FROM suggestions")
+        full = match_workspace(ws, "company")
+        assert (full.stats["model"], full.stats["explanations_kept"]) == ("fit", 0)
+        assert ws.con.execute(SAME).fetchall() == got
+
+
+def test_refit_learns_anew_what_the_first_run_learnt(matched: Path, tmp_path: Path) -> None:
+    with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
+        before = ws.con.execute(SAME).fetchall()
+        again = match_workspace(ws, "company", refit=True)
+        assert again.stats["model"] == "fitted"
+        assert again.stats["explanations_kept"] == 0
+        assert ws.con.execute(SAME).fetchall() == before
+        # the stored rows were this run's output already: kept as run 1 wrote them, and the
+        # next run with run 2's fit keeps every explanation
+        assert ws.con.execute("SELECT DISTINCT run_id FROM suggestions").fetchall() == [(1,)]
+        after = match_workspace(ws, "company")
+        assert (after.stats["fit_run"], after.stats["explanations_kept"]) == (
+            2, len(after.candidates))
+
+
+def test_half_the_records_changed_learns_anew(matched: Path, tmp_path: Path) -> None:
+    with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
+        (n,) = ws.con.execute("SELECT count(*) FROM crm_company").fetchone()
+        # one record fewer than half: scored with the fit
+        ws.con.execute("UPDATE crm_company SET name = name || ' x' WHERE id IN "
+                       "(SELECT id FROM crm_company ORDER BY id LIMIT ?)", [(n + 1) // 2 - 1])
+        assert match_workspace(ws, "company").stats["model"] == "fit"
+        # half: learnt anew
+        ws.con.execute("UPDATE crm_company SET name = name || ' x' WHERE id = "
+                       "(SELECT id FROM crm_company WHERE name NOT LIKE '% x' ORDER BY id LIMIT 1)")
+        result = match_workspace(ws, "company")
+        assert result.stats["model"] == "fitted"
+        assert (f"learnt the model anew: {(n + 1) // 2:,} of the {n:,} CRM records it was learnt "
+                "from are new, changed or gone since run 1 learnt the model"
+                ) in run_notes(result.stats)
