@@ -11,6 +11,7 @@ The engine never sees a truth file; the workspace front end (:mod:`.workspace`) 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -88,10 +89,19 @@ class MatchResult:
     thresholds: dict[str, float]
     comparisons: list[Comparison]
     model: fs.Model
-    blocked_pairs: pd.DataFrame
+    #: every candidate pair blocking found, as (CRM ids, ERP ids, their row numbers)
+    blocked: tuple[pd.Series, pd.Series, np.ndarray, np.ndarray]
     no_candidate: list[str]
     stats: dict[str, Any] = field(default_factory=dict)
     fit: Fit | None = None
+
+    @functools.cached_property
+    def blocked_pairs(self) -> pd.DataFrame:
+        """Every candidate pair blocking found (``crm_id, erp_id``): built when asked for (the
+        benchmarks' pair completeness), as it is two million ids at 1,000,000 records."""
+        crm_ids, erp_ids, lrid, rrid = self.blocked
+        return pd.DataFrame({"crm_id": crm_ids.array.take(lrid),
+                             "erp_id": erp_ids.array.take(rrid)})
 
 
 def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame,
@@ -304,6 +314,7 @@ def match_frames(
     fit: Fit | None = None,
     run_id: int = 0,
     explained: pd.DataFrame | None = None,
+    contents: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> MatchResult:
     """Match every CRM row to its best ERP rows.
 
@@ -335,7 +346,11 @@ def match_frames(
     learnt by run ``run_id`` when no fit was given. ``explained``: with a ``fit``, pairs
     (``crm_id, erp_id``) whose explanation under that fit the caller keeps (a workspace's
     stored suggestions); such a candidate whose levels come from the checkpoint gets no
-    explanation here (None), as it would be the same.
+    explanation here (None), as it would be the same. ``contents``: a hash per CRM and per ERP
+    record (row order) of its normalised compared values, when at hand (a workspace's stored
+    features); records with equal hashes are copies. With a ``fit`` and a checkpoint holding
+    the compared pairs of these records, ``prepared`` may hold only ``rid``, ``id`` and, on
+    the CRM side, the name comparisons' columns: nothing else is read.
     """
     if fit is not None and many_to_many:
         raise ValueError("a kept fit scores one-to-one data only")
@@ -349,22 +364,22 @@ def match_frames(
     times["normalise"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    contents = None if many_to_many else (_content(left, comps), _content(right, comps))
+    if many_to_many:
+        contents = None
+    elif contents is None:
+        contents = (_content(left, comps), _content(right, comps))
     stage = checkpoint.load() if checkpoint is not None else None
     reused = None if stage is None else {"stage": stage.name, "run": stage.run_id}
     levels_reused = None
     if stage is None:
         report("blocking", 0.3)
-        con = blocking.connect(left, right)
-        try:
+        with blocking.connect(left, right) as con:
             rule_counts = blocking.block(
                 con, comps, per_record=per_record or (50 if many_to_many else 10),
                 min_share=0.0 if many_to_many else blocking.MIN_SHARE,
                 progress=lambda label, f: report(f"blocking: {label}", 0.3 + 0.2 * f))
             lrid, rrid = (np.asarray(a, dtype=np.int64) for a in con.execute(
                 "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
-        finally:
-            con.close()
         # the levels stored of pairs whose records did not change, kept with the pairs (so a
         # run stopped while comparing resumes with them)
         known = None if checkpoint is None else checkpoint.known_levels(lrid, rrid)
@@ -390,7 +405,8 @@ def match_frames(
         if checkpoint is not None:
             checkpoint.save(stage)
     else:
-        report(f"comparing: the levels compared by run {stage.run_id} reused", 0.75)
+        run = levels_reused["run"] if levels_reused else stage.run_id
+        report(f"comparing: the levels compared by run {run} reused", 0.75)
     lrid, rrid, gamma, rule_counts = stage.lrid, stage.rrid, stage.gamma, stage.rule_counts
     # rejected pairs are left out after comparing: the stored stages hold every blocked pair,
     # whatever stewards decide between two runs
@@ -476,8 +492,7 @@ def match_frames(
                              linked, ambiguous, limits, many_to_many, kept)
     times["assign"] = time.perf_counter() - t
     no_candidate = left["id"][~_among(left["id"], candidates["crm_id"])].tolist()
-    blocked = pd.DataFrame({"crm_id": left["id"].array.take(lrid),
-                            "erp_id": right["id"].array.take(rrid)})
+    blocked = (left["id"], right["id"], lrid, rrid)
     stats = {"pairs": len(lrid), "blocking": rule_counts, "seconds": times, "reused": reused,
              "levels_reused": levels_reused, "explanations_kept": int(kept.sum()),
              "em_iterations": model.iterations, "prior": model.prior,

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from erpdata.matching.checkpoints import Records
 from erpdata.matching.prepare import FEATURES_VERSION, features
@@ -33,7 +34,7 @@ from erpdata.workspace import Workspace
 
 def table_name(side: str, kind: str) -> str:
     """The table caching one side's features; side and kind are checked (they name it in the
-    SQL of :func:`stored_features`)."""
+    SQL of :func:`update_features`)."""
     check_side_kind(side, kind)
     return f"normalised_{side}_{kind}"
 
@@ -44,8 +45,9 @@ def _fingerprint(comparisons: Sequence[Comparison], side: str) -> str:
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    (n,) = con.execute("SELECT count(*) FROM information_schema.tables "
-                       "WHERE table_schema = 'main' AND table_name = ?", [table]).fetchone() or (0,)
+    # fetchall: a result left unfinished would block the next register() on this connection
+    ((n,),) = con.execute("SELECT count(*) FROM information_schema.tables "
+                          "WHERE table_schema = 'main' AND table_name = ?", [table]).fetchall()
     return bool(n)
 
 
@@ -54,31 +56,41 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 CHUNK = 100_000
 
 
-def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, kind: str,
+def update_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, kind: str,
                     frame: pd.DataFrame, comparisons: Sequence[Comparison],
-                    progress: Progress | None = None) -> tuple[pd.DataFrame, Records]:
-    """:func:`features` of ``frame`` (in its row order), normalising only the records that are
-    new or changed since the last run and storing them, :data:`CHUNK` records per transaction
-    (``progress`` hears of each chunk, and may stop the work between two).
+                    progress: Progress | None = None) -> Records:
+    """Normalise the records of ``frame`` that are new or changed since the last run and store
+    their :func:`features`, :data:`CHUNK` records per transaction (``progress`` hears of each
+    chunk, and may stop the work between two); drop those of records no longer present.
 
-    Returns the same frame :func:`features` would (``rid`` = row number), and the records as
-    the checkpoints key them: ids and each one's digest of its raw compared values (row
-    order)."""
+    Returns the records as the checkpoints key them: ids and each one's digest of its raw
+    compared values (``frame``'s row order, which :func:`read_features` keeps)."""
     table = table_name(side, kind)
     raw = list(dict.fromkeys(col for c in comparisons for col in c.columns(side)))
     digest = row_hashes(frame, raw).view(np.int64)
-    ids = frame["id"].astype(str).to_numpy()
+    ids = pa.array(frame["id"].astype(str).array).cast(pa.large_string())
     fingerprint = _fingerprint(comparisons, side)
     with ws.transaction(con):
         if ws.get_meta(table) != fingerprint or not _exists(con, table):
             con.execute(f"DROP TABLE IF EXISTS {table}")
             ws.set_meta(table, fingerprint, con)
-            cached = pd.DataFrame({"id": pd.Series(dtype=object),
-                                   "digest": pd.Series(dtype=np.int64)})
+    # which records are new or changed, and how many stored ones are gone, in SQL (a pandas
+    # reindex on a million ids took 0.7 s)
+    con.register("now_digests", pa.table({"id": ids, "digest": digest,
+                                          "_pos": np.arange(len(ids), dtype=np.int64)}))
+    try:
+        if _exists(con, table):
+            found = con.execute(
+                f"""SELECT n._pos, t.id IS NULL FROM now_digests n LEFT JOIN {table} t
+                    USING (id) WHERE t.digest IS DISTINCT FROM n.digest ORDER BY n._pos"""  # noqa: S608 - table from table_name() after check_side_kind()
+            ).fetchnumpy()
+            stale = np.asarray(found["_pos"], dtype=np.int64)
+            new = int(np.asarray(found[list(found)[1]], dtype=bool).sum())
+            ((stored,),) = con.execute(f"SELECT count(*) FROM {table}").fetchall()  # noqa: S608 - table from table_name() after check_side_kind()
         else:
-            cached = read_frame(con, f"SELECT id, digest FROM {table}")  # noqa: S608 - table from table_name() after check_side_kind()
-    known = pd.Series(cached["digest"].to_numpy(), index=cached["id"].to_numpy())
-    stale = np.flatnonzero(known.reindex(ids).to_numpy() != digest)
+            stale, new, stored = np.arange(len(ids), dtype=np.int64), len(ids), 0
+    finally:
+        con.unregister("now_digests")
     what = f"{side.upper()} {kind} records"
     for start in range(0, len(stale), CHUNK):
         if progress is not None:
@@ -89,17 +101,40 @@ def stored_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
             columns="rid").assign(digest=digest[rows])
         with ws.transaction(con):
             _store(con, table, fresh)
-    with ws.transaction(con):
-        con.register("present_ids", pd.DataFrame({"id": ids, "_pos": np.arange(len(ids))}))
-        if _exists(con, table):
+    if stored + new > len(ids):  # some records are gone
+        with ws.transaction(con):
+            con.register("present_ids", pa.table({"id": ids}))
             con.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT id FROM present_ids)")  # noqa: S608 - table from table_name() after check_side_kind()
-            out = read_frame(con, f"SELECT t.* EXCLUDE (digest) FROM present_ids p JOIN {table} t "  # noqa: S608 - table from table_name() after check_side_kind()
-                             "USING (id) ORDER BY p._pos")
+            con.unregister("present_ids")
+    return Records(ids, digest)
+
+
+def read_features(con: duckdb.DuckDBPyConnection, side: str, kind: str, frame: pd.DataFrame,
+                  records: Records, comparisons: Sequence[Comparison], *,
+                  columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The stored :func:`features` of ``records`` (``frame``'s, as :func:`update_features`
+    returned them: in their order, ``rid`` = row number;
+    ``columns``: these feature columns only, default all), and each record's content hash:
+    DuckDB's ``hash`` of its compared values as stored, equal for records identical after
+    normalisation (the engine's ``contents``)."""
+    table = table_name(side, kind)
+    compared = ", ".join(sql_ident(c.name) for c in comparisons) or "NULL"
+    con.register("present_ids", pa.table({"id": records.ids,
+                                          "_pos": np.arange(len(records.ids), dtype=np.int64)}))
+    try:
+        if _exists(con, table):
+            wanted = "t.* EXCLUDE (digest)" if columns is None else ", ".join(
+                ["t.id", *(f"t.{sql_ident(c)}" for c in columns)])
+            out = read_frame(con, f"SELECT {wanted}, hash({compared}) AS _content "  # noqa: S608 - table from table_name() after check_side_kind(); columns via sql_ident
+                                  f"FROM present_ids p JOIN {table} t USING (id) ORDER BY p._pos")
         else:  # no record on this side: the columns features() gives
-            out = features(frame.iloc[:0], comparisons, side).drop(columns="rid")
+            out = features(frame.iloc[:0], comparisons, side).drop(columns="rid").assign(
+                _content=np.uint64(0))
+    finally:
         con.unregister("present_ids")
+    content = np.asarray(out.pop("_content").to_numpy(), dtype=np.uint64)
     out.insert(0, "rid", np.arange(len(out), dtype=np.int64))
-    return out, Records(ids, digest)
+    return out, content
 
 
 def _store(con: duckdb.DuckDBPyConnection, table: str, fresh: pd.DataFrame) -> None:

@@ -44,7 +44,7 @@ from erpdata.matching import fits
 from erpdata.matching.checkpoints import Checkpoint, Records
 from erpdata.matching.engine import MatchResult, match_frames
 from erpdata.matching.model import Model
-from erpdata.matching.normalised import stored_features
+from erpdata.matching.normalised import read_features, update_features
 from erpdata.matching.spec import (
     NAME_TYPES,
     Comparison,
@@ -461,25 +461,35 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                               "the suggestions are as they were; the stages it finished are "
                               "kept, and the next run resumes after them")
             report("normalising new and changed records", 0.0)
-            (left, crm_records), (right, erp_records) = (
-                stored_features(ws, con, side, k, frame, compared,
+            crm_records, erp_records = (
+                update_features(ws, con, side, k, frame, compared,
                                 lambda label, f, at=at: report(label, (at + f) * 0.15))
                 for at, (side, frame) in enumerate((("crm", crm), ("erp", erp))))
+            checkpoint = Checkpoint(ws, con, k, compared, crm_records, erp_records, PER_RECORD,
+                                    run_id)
             fit, why, since = ((None, "asked to learn anew", 0) if refit
                                else fits.load(ws, con, k, compared, crm_records, erp_records))
             # the suggestions stored under this fit: their explanations are kept
             explained = None if fit is None else read_frame(
                 con, "SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_id FROM suggestions "
                      "WHERE kind = ? AND run_id >= ? AND explanation IS NOT NULL", [k, since])
+            # scored with a fit from stored compared pairs, a run reads only the ids and the
+            # names (their term frequencies) of the records' features
+            lean = fit is not None and checkpoint.holds_compared()
+            names = [c.name for c in compared if c.type in NAME_TYPES]
+            (left, crm_content), (right, erp_content) = (
+                read_features(con, side, k, frame, records, compared,
+                              columns=(names if side == "crm" else []) if lean else None)
+                for side, frame, records in (("crm", crm, crm_records),
+                                             ("erp", erp, erp_records)))
             result = match_frames(
                 crm, erp, compared, decisions=decisions,
                 exclude=decisions[decisions["label"] == 0][["crm_id", "erp_id"]],
                 taken=_taken(con, k), progress=report, prepared=(left, right),
                 limits=thresholds(ws, k, con),
                 fallback=None if last_good is None else last_good[1],
-                checkpoint=Checkpoint(ws, con, k, compared, crm_records, erp_records,
-                                      PER_RECORD, run_id),
-                per_record=PER_RECORD, fit=fit, run_id=run_id, explained=explained,
+                checkpoint=checkpoint, per_record=PER_RECORD, fit=fit, run_id=run_id,
+                explained=explained, contents=(crm_content, erp_content),
             )
             result.stats["fit_note"] = why
             if result.stats.get("model") == "kept" and last_good is not None:
@@ -585,22 +595,23 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
                       match_weight, band, conflict, explanation, link FROM new_rows""", [kind])
         con.unregister("new_rows")
         # Nothing moved (a re-run with the same records, decisions and model): the stored rows
-        # stay, in their order. A candidate without an explanation keeps its stored one (see
-        # match_frames' ``explained``), so only the new explanations are compared as text.
-        cols = ("kind, crm_id, erp_actor_type, erp_id, rank, probability, match_weight, band, "
-                "conflict, link")
+        # stay, in their order. Compared as the count and the sum of a 64-bit hash of every
+        # row (order-free; a row set that differs and sums the same is a 1 in 2^64 chance),
+        # and the explanations built anew as text: a candidate without one keeps the stored
+        # one (see match_frames' ``explained``).
+        sig = ("count(*), sum(hash(kind, crm_id, erp_actor_type, erp_id, rank::BIGINT, "
+               "probability::DOUBLE, match_weight::DOUBLE, band::VARCHAR, conflict::BOOLEAN, "
+               "link::BOOLEAN)::HUGEINT)")
         keys = ("o.kind = n.kind AND o.crm_id = n.crm_id AND o.erp_actor_type = n.erp_actor_type "
                 "AND o.erp_id = n.erp_id")
-        (moved,) = con.execute(
-            f"""SELECT (SELECT count(*) FROM (SELECT {cols} FROM new_suggestions
-                                          EXCEPT ALL SELECT {cols} FROM suggestions
-                                          WHERE kind = ?))
-                     + (SELECT count(*) FROM (SELECT {cols} FROM suggestions WHERE kind = ?
-                                          EXCEPT ALL SELECT {cols} FROM new_suggestions))
-                     + (SELECT count(*) FROM new_suggestions n LEFT JOIN suggestions o
-                        ON {keys} WHERE n.explanation IS NOT NULL
-                          AND CAST(o.explanation AS VARCHAR) IS DISTINCT FROM n.explanation)""",  # noqa: S608 - fixed column names
-            [kind, kind]).fetchone() or (0,)
+        (now,) = con.execute(f"SELECT {sig} FROM new_suggestions").fetchall()  # noqa: S608 - fixed column names
+        (was,) = con.execute(f"SELECT {sig} FROM suggestions WHERE kind = ?", [kind]  # noqa: S608 - fixed column names
+                             ).fetchall()
+        ((rewritten,),) = con.execute(
+            f"""SELECT count(*) FROM new_suggestions n LEFT JOIN suggestions o ON {keys}
+                WHERE n.explanation IS NOT NULL
+                  AND CAST(o.explanation AS VARCHAR) IS DISTINCT FROM n.explanation""").fetchall()  # noqa: S608 - fixed column names
+        moved = now != was or rewritten > 0
         if moved:
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE next_suggestions AS

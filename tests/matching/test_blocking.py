@@ -76,8 +76,7 @@ def blocked(crm: pd.DataFrame, erp: pd.DataFrame, comps: Sequence[Comparison], *
     """The candidate pairs (ids) of the rules run on the two tables, with or without the
     3-gram generator."""
     left, right = features(crm, comps, "crm"), features(erp, comps, "erp")
-    con = blocking.connect(left, right)
-    try:
+    with blocking.connect(left, right) as con:
         real = blocking._ngram_pairs
         if not ngram:
             blocking._ngram_pairs = lambda *a, **k: real(*a, **k).iloc[:0]  # type: ignore
@@ -86,8 +85,6 @@ def blocked(crm: pd.DataFrame, erp: pd.DataFrame, comps: Sequence[Comparison], *
         finally:
             blocking._ngram_pairs = real
         lrid, rrid = con.execute("SELECT lrid, rrid FROM pairs").fetchnumpy().values()
-    finally:
-        con.close()
     return set(zip(left["id"].to_numpy()[lrid], right["id"].to_numpy()[rrid], strict=True))
 
 
@@ -153,11 +150,8 @@ def test_gram_chunks_change_nothing(persons, monkeypatch: pytest.MonkeyPatch) ->
     left, right = features(crm, PERSON, "crm"), features(erp, PERSON, "erp")
 
     def pairs() -> pd.DataFrame:
-        con = blocking.connect(left, right)
-        try:
+        with blocking.connect(left, right) as con:
             return blocking._ngram_pairs(con, PERSON, 10, blocking.ROW_BUDGET)
-        finally:
-            con.close()
 
     whole = pairs()
     monkeypatch.setattr(blocking, "GRAM_CHUNK", 100)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from erpdata import Filter, decide_bulk
 from erpdata.demo import build_demo
 from erpdata.matching import match_workspace
 from erpdata.matching.workspace import run_notes
@@ -103,3 +104,23 @@ def test_half_the_records_changed_learns_anew(matched: Path, tmp_path: Path) -> 
         assert (f"learnt the model anew: {(n + 1) // 2:,} of the {n:,} CRM records it was learnt "
                 "from are new, changed or gone since run 1 learnt the model"
                 ) in run_notes(result.stats)
+
+
+def test_after_decisions_a_run_from_the_stored_pairs_equals_one_that_blocks_again(
+        matched: Path, tmp_path: Path) -> None:
+    """Scored with the fit from stored compared pairs, a run reads only ids and names of the
+    records' features; it gives what a run that blocks and compares everything gives."""
+    with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
+        decide_bulk(ws, "accept", Filter(kind="company", band="auto"))
+        ws.con.execute("CHECKPOINT")
+        scratch = _copy(ws.path, tmp_path / "scratch.duckdb")
+        lean = match_workspace(ws, "company")
+        assert lean.stats["reused"] == {"stage": "compared", "run": 1}
+        got = ws.con.execute(SAME).fetchall()
+    with Workspace.open(scratch) as ws:
+        for table in ("match_checkpoint_company", "match_checkpoint_company_records"):
+            ws.con.execute(f"DROP TABLE {table}")
+        ws.con.execute("DELETE FROM meta WHERE key = 'match_checkpoint_company'")
+        full = match_workspace(ws, "company")
+        assert (full.stats["reused"], full.stats["model"]) == (None, "fit")
+        assert ws.con.execute(SAME).fetchall() == got
