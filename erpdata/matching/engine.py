@@ -420,7 +420,7 @@ def match_frames(
     t = time.perf_counter()
     labels = _labels(lrid, rrid, left, right, decisions)
     copies = None if contents is None else fs.Copies.of(lrid, rrid, *contents)
-    reused_fit = fit is not None
+    given_fit = fit is not None
     if fit is not None:
         report(f"scoring with the model learnt by run {fit.run_id}", 0.75)
         model, frequencies, total = fit.model, fit.frequencies, fit.total
@@ -486,7 +486,7 @@ def match_frames(
     # an explanation follows from the pair's levels and the model: one the caller keeps from
     # a run with this fit, of a pair not compared again since, is the same
     kept = np.zeros(len(lrid), dtype=bool)
-    if explained is not None and reused_fit and len(explained):
+    if explained is not None and given_fit and len(explained):
         kept = ~fresh & (_labels(lrid, rrid, left, right, explained.assign(label=1)) == 1)
     candidates = _candidates(left, right, comps, lrid, rrid, p, weight, model, tf, gamma,
                              linked, ambiguous, limits, many_to_many, kept)
