@@ -432,7 +432,9 @@ def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Compariso
     text = "lower(" + _joined(comparisons) + ")"
     sides = []
     for side in ("l", "r"):
-        t = con.sql(f"SELECT rid, coalesce({text}, '') AS s FROM {side}").to_arrow_table()  # noqa: S608 - side l/r; columns via sql_ident in _joined()
+        # in rid order: the matrices' row and column order breaks ties among equal cosines
+        t = con.sql(f"SELECT rid, coalesce({text}, '') AS s FROM {side} ORDER BY rid"  # noqa: S608 - side l/r; columns via sql_ident in _joined()
+                    ).to_arrow_table()
         sides.append(_Text.of(t.column("rid").to_numpy(), t.column("s")))
     occ_a, occ_b = (_gram_counts(x) for x in sides)
     joined = occ_a * occ_b
@@ -460,9 +462,14 @@ def connect(left: pd.DataFrame, right: pd.DataFrame) -> Iterator[duckdb.DuckDBPy
     Its memory is capped at :data:`MEMORY` and what does not fit spills to a temporary
     folder. Why: DuckDB's default cap is 80% of the machine, so it kept every rule's rows and
     the final aggregation in memory (3.3 GB on top of the engine's frames at 1,000,000 per
-    side); capped, the aggregation streams through disk, in the same time on that run."""
+    side); capped, the aggregation streams through disk, in the same time on that run. Rows
+    come back in no set order unless a query asks for one."""
     with tempfile.TemporaryDirectory(prefix="erpdata-blocking-") as spill:
-        con = duckdb.connect(config={"memory_limit": MEMORY, "temp_directory": spill})
+        # no insertion order kept: what DuckDB needs to spill a large aggregation or window
+        # (at 2,000,000 per side the final ranking ran out of 1 GB with it), and every read
+        # that matters here says its order
+        con = duckdb.connect(config={"memory_limit": MEMORY, "temp_directory": spill,
+                                     "preserve_insertion_order": False})
         try:
             con.register("l_df", left)
             con.register("r_df", right)
