@@ -149,8 +149,12 @@ def _content(frame: pd.DataFrame, comparisons: Sequence[Comparison]) -> np.ndarr
 
 def _among(ids: pd.Series, values: Sequence[str] | pd.Series) -> np.ndarray:
     """Whether each id is one of ``values``, in Arrow (the ids are Arrow strings, and pandas'
-    ``isin`` on those goes value by value in Python)."""
-    found = pc.is_in(pa.array(ids.array), value_set=pa.array(values, pa.large_string()))
+    ``isin`` on those goes value by value in Python; a Series of values is taken as Arrow holds
+    it, not as a million Python strings)."""
+    value_set = (pa.array(values.array) if isinstance(values, pd.Series)
+                 else pa.array(values, pa.large_string()))
+    found = pc.is_in(pa.array(ids.array).cast(pa.large_string()),
+                     value_set=value_set.cast(pa.large_string()))
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -304,7 +308,7 @@ def match_frames(
     many_to_many: bool = False,
     decisions: pd.DataFrame | None = None,
     exclude: pd.DataFrame | None = None,
-    taken: tuple[Sequence[str], Sequence[str]] = ((), ()),
+    taken: tuple[Sequence[str] | pd.Series, Sequence[str] | pd.Series] = ((), ()),
     per_record: int | None = None,
     progress: Progress | None = None,
     prepared: tuple[pd.DataFrame, pd.DataFrame] | None = None,
@@ -468,8 +472,8 @@ def match_frames(
 
     t = time.perf_counter()
     report("assigning", 0.9)
-    crm_taken = _among(left["id"], list(taken[0]))
-    erp_taken = _among(right["id"], list(taken[1]))
+    crm_taken = _among(left["id"], taken[0])
+    erp_taken = _among(right["id"], taken[1])
     if many_to_many:
         linked = np.ones(len(p), dtype=bool)
     else:

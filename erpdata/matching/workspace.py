@@ -404,14 +404,15 @@ def _decisions(con: duckdb.DuckDBPyConnection, kind: Kind) -> pd.DataFrame:
         [kind, kind])
 
 
-def _taken(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[list[str], list[str]]:
-    """CRM and ERP records that already have a link or an accepted decision."""
-    rows = con.execute(
-        """SELECT crm_id, erp_actor_type || ':' || erp_id FROM links WHERE kind = ?
-           UNION SELECT crm_id, erp_actor_type || ':' || erp_id FROM decisions
-           WHERE kind = ? AND superseded_by IS NULL AND decision = 'accept'""",
-        [kind, kind]).fetchall()
-    return [r[0] for r in rows], [r[1] for r in rows]
+def _taken(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[pd.Series, pd.Series]:
+    """CRM and ERP records that already have a link or an accepted decision (through Arrow:
+    800,000 of them as Python tuples took a second)."""
+    rows = read_frame(
+        con, """SELECT crm_id, erp_actor_type || ':' || erp_id AS erp FROM links WHERE kind = ?
+                UNION SELECT crm_id, erp_actor_type || ':' || erp_id FROM decisions
+                WHERE kind = ? AND superseded_by IS NULL AND decision = 'accept'""",
+        [kind, kind])
+    return rows["crm_id"], rows["erp"]
 
 
 def _last_good_model(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[int, Model] | None:
