@@ -26,7 +26,6 @@ dropping it loses nothing but time.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -86,12 +85,15 @@ class Records:
         return content_digest(self.ids, self.digests)
 
 
-def records_frame(crm: Records, erp: Records) -> pd.DataFrame:
-    """Both sides' records as (side, rid, id, digest), ``side`` 0 for the CRM."""
-    return pd.concat([pd.DataFrame({
-        "side": np.int8(at), "rid": np.arange(len(r.ids), dtype=np.int64),
-        "id": pd.array(r.ids, dtype=pd.ArrowDtype(pa.large_string())), "digest": r.digests})
-        for at, r in enumerate((crm, erp))], ignore_index=True)
+def records_table(crm: Records, erp: Records) -> pa.Table:
+    """Both sides' records as (side, rid, id, digest), ``side`` 0 for the CRM: an Arrow table
+    over the ids as they are (5 ms for two million records; a pandas frame of them took 0.8 s)
+    for DuckDB to join on."""
+    return pa.concat_tables([pa.table({
+        "side": np.full(len(r.ids), at, dtype=np.int8),
+        "rid": np.arange(len(r.ids), dtype=np.int64),
+        "id": r.ids.cast(pa.large_string()),
+        "digest": np.asarray(r.digests, dtype=np.int64)}) for at, r in enumerate((crm, erp))])
 
 
 def levels_key(comparisons: Sequence[Comparison]) -> str:
@@ -193,17 +195,11 @@ class Checkpoint:
                              "SELECT * FROM checkpoint_rows")
             self.con.unregister("checkpoint_rows")
             if stage.gamma is not None:  # the records the levels were compared on
-                self.con.register("checkpoint_records", self._records_frame)
+                self.con.register("checkpoint_records", records_table(*self.records))
                 self.con.execute(f"CREATE OR REPLACE TABLE {self.table}_records AS "  # noqa: S608 - table from table_name() after check_side_kind()
                                  "SELECT * FROM checkpoint_records")
                 self.con.unregister("checkpoint_records")
             self.ws.set_meta(self.table, json.dumps(meta), self.con)
-
-    @functools.cached_property
-    def _records_frame(self) -> pd.DataFrame:
-        """:func:`records_frame` of the run's records (built once: a run asks for it up to
-        three times, two million rows at 1,000,000 per side)."""
-        return records_frame(*self.records)
 
     def known_levels(self, lrid: np.ndarray, rrid: np.ndarray) -> np.ndarray | None:
         """The stored levels of the pairs whose two records are unchanged since the stored
@@ -219,7 +215,7 @@ class Checkpoint:
             return None
         out = np.full((len(lrid), int(meta["levels"])), UNKNOWN, dtype=np.int8)
         levels = ", ".join(f"c.g{k}" for k in range(int(meta["levels"])))
-        self.con.register("now_records", self._records_frame)
+        self.con.register("now_records", records_table(*self.records))
         self.con.register("now_pairs", pd.DataFrame({"i": np.arange(len(lrid)), "lrid": lrid,
                                                      "rrid": rrid}))
         try:

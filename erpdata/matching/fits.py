@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import duckdb
 import pandas as pd
 
-from erpdata.matching.checkpoints import Records, levels_key, records_frame
+from erpdata.matching.checkpoints import Records, levels_key, records_table
 from erpdata.matching.engine import Fit
 from erpdata.matching.model import Model
 from erpdata.matching.spec import Comparison
@@ -57,7 +57,7 @@ def load(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str,
         return None, "no model learnt yet", 0
     if meta.get("levels_key") != levels_key(comparisons):
         return None, "the fields compared changed since the model was learnt", 0
-    con.register("fit_now", records_frame(crm, erp))
+    con.register("fit_now", records_table(crm, erp))
     try:
         # per side: records new, changed or gone since, and how many the fit was learnt from
         rows = con.execute(
@@ -98,7 +98,7 @@ def save(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str, fit: Fit,
                       for comp, counts in fit.frequencies.items()]
                      or [pd.DataFrame({"name": [], "value": [], "n": []})], ignore_index=True)
     con.register("fit_frequencies", freq.astype({"name": str, "value": str, "n": "int64"}))
-    con.register("fit_records", records_frame(crm, erp))
+    con.register("fit_records", records_table(crm, erp))
     con.execute(f"CREATE OR REPLACE TABLE {name}_frequencies AS SELECT * FROM fit_frequencies")  # noqa: S608 - name from table_name() after check_side_kind()
     con.execute(f"CREATE OR REPLACE TABLE {name}_records AS "  # noqa: S608 - name from table_name() after check_side_kind()
                 "SELECT side, id, digest FROM fit_records")

@@ -81,11 +81,11 @@ def update_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
     try:
         if _exists(con, table):
             found = con.execute(
-                f"""SELECT n._pos, t.id IS NULL FROM now_digests n LEFT JOIN {table} t
+                f"""SELECT n._pos, t.id IS NULL AS new FROM now_digests n LEFT JOIN {table} t
                     USING (id) WHERE t.digest IS DISTINCT FROM n.digest ORDER BY n._pos"""  # noqa: S608 - table from table_name() after check_side_kind()
             ).fetchnumpy()
             stale = np.asarray(found["_pos"], dtype=np.int64)
-            new = int(np.asarray(found[list(found)[1]], dtype=bool).sum())
+            new = int(np.asarray(found["new"], dtype=bool).sum())
             ((stored,),) = con.execute(f"SELECT count(*) FROM {table}").fetchall()  # noqa: S608 - table from table_name() after check_side_kind()
         else:
             stale, new, stored = np.arange(len(ids), dtype=np.int64), len(ids), 0
