@@ -64,6 +64,8 @@ SHARE_CUT_ABOVE = 2_000_000
 #: 2-letter key, which a large share of all tokens yield, so it is skipped by the per-key cap
 #: anyway after costing a join; a typo in a short token is left to the other rules.
 MIN_TYPO_LENGTH = 4
+#: Below this many pairs (CRM x ERP records) every pair is a candidate (see :func:`block`).
+CROSS_PRODUCT_BELOW = 2_000_000
 #: DuckDB's memory for blocking (see :func:`connect`): at 1,000,000 companies per side a cap
 #: of 1 GB gave the same pairs in the same time as none, and 1.6 GB less peak memory.
 MEMORY = "1GB"
@@ -105,6 +107,44 @@ class Rule:
     weight: float
     key: str = ""
     source: str = ""
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """What blocking learnt from both sides that a record's candidates depend on besides the
+    record itself and the ERP side: the per-key cap, the quota of the budgeted rules and the
+    share cut (all from the number of CRM records), each name word's holders on both sides
+    (which words of a record are its rarest), the one-typo word pairs and the date keys each
+    budget kept (ranked by CRM x ERP holders), and each 3-gram's weight (its idf, zero for
+    the grams the budget dropped).
+
+    Why keep them: learnt again after a re-load, they move with every record added or changed
+    (a word's count, a budget's cut, the idf's record total), and with them any record's
+    candidates. Kept (a :class:`~erpdata.matching.engine.Fit`'s), a CRM record's candidates
+    depend on itself and the ERP side alone, so a run after a CRM re-load blocks only the
+    records that changed, and gets what blocking every record with them gets. A word, typo
+    pair or date key they never saw is not blocked on as such (learnt anew, it is); the rules
+    on whole values (exact name, prefix, codes, 3-grams) still weigh it. The rules whose
+    counts come from the ERP side alone count it as it is now.
+
+    ``words``: (source, tok, df); ``typos``: (source, ltok, rtok, n); ``dates``: (date, k,
+    n); ``source`` and ``date`` number the name sources and date comparisons as
+    :func:`block` does, so they are valid for the comparisons they were learnt with only."""
+
+    cap: int
+    quota: int
+    min_share: float
+    words: pa.Table
+    typos: pa.Table
+    dates: pa.Table
+    #: float32 weight per gram code (length ``GRAM_CODES + 1``, the last, ``_NO_GRAM``, 0)
+    grams: np.ndarray
+
+
+#: The statistics' tables as :func:`block` keeps them in its connection (name, columns).
+STATISTICS_TABLES = {"words": "source INTEGER, tok VARCHAR, df BIGINT",
+                "typos": "source INTEGER, ltok VARCHAR, rtok VARCHAR, n BIGINT",
+                "dates": "date INTEGER, k VARCHAR, n BIGINT"}
 
 
 def _tokens(expr: str) -> str:
@@ -192,10 +232,11 @@ def rules(comparisons: Sequence[Comparison]) -> list[Rule]:
 
 
 def _shared_keys(con: duckdb.DuckDBPyConnection, name: str, lkeys: str, rkeys: str,
-                 cap: int, budget: int) -> None:
+                 cap: int, budget: int, date: int, learn: bool) -> None:
     """Table ``name`` of the pairs whose records share a key of ``lkeys`` / ``rkeys`` (tables
-    of distinct (rid, k), several keys per record); ``s`` is 1 / the ERP holders of the
-    rarest key the pair shares.
+    of distinct (rid, k), several keys per record) that the statistics of date ``date`` kept
+    (``learn``: kept here, into ``stat_dates``); ``s`` is 1 / the ERP holders of the rarest
+    key the pair shares.
 
     With several keys per record, the per-key cap alone would let the rule join that many
     times :data:`ROW_BUDGET` rows, and the costly keys are the ones held by many records on
@@ -203,28 +244,35 @@ def _shared_keys(con: duckdb.DuckDBPyConnection, name: str, lkeys: str, rkeys: s
     that agree on a common word anyway. So, as for the 3-gram generator, keys are kept from
     the fewest joined pairs (CRM holders x ERP holders) up while their total stays within
     ``budget``, and one held by more than ``cap`` ERP records is skipped as in every rule."""
+    if learn:
+        con.execute(f"""INSERT INTO stat_dates
+            WITH lc AS (SELECT k, count(*) AS a FROM {lkeys} GROUP BY k),
+                 rc AS (SELECT k, count(*) AS n FROM {rkeys} GROUP BY k HAVING count(*) <= {cap})
+            SELECT {date}, k, n FROM (
+                SELECT k, n, sum(a * n) OVER (ORDER BY a * n, k ROWS UNBOUNDED PRECEDING) AS c
+                FROM lc JOIN rc USING (k)) WHERE c <= {budget}""")  # noqa: S608 - own temp tables (callers' constants); date/cap/budget ints
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS
-        WITH lc AS (SELECT k, count(*) AS a FROM {lkeys} GROUP BY k),
-             rc AS (SELECT k, count(*) AS n FROM {rkeys} GROUP BY k HAVING count(*) <= {cap}),
-             ok AS (SELECT k, n FROM (
-                 SELECT k, n, sum(a * n) OVER (ORDER BY a * n, k ROWS UNBOUNDED PRECEDING) AS c
-                 FROM lc JOIN rc USING (k)) WHERE c <= {budget})
+        WITH ok AS (SELECT k, n FROM stat_dates WHERE date = {date})
         SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / min(ok.n) AS s
-        FROM {lkeys} a JOIN ok USING (k) JOIN {rkeys} b USING (k) GROUP BY ALL""")  # noqa: S608 - own temp tables (callers' constants); cap/budget ints
+        FROM {lkeys} a JOIN ok USING (k) JOIN {rkeys} b USING (k) GROUP BY ALL""")  # noqa: S608 - own temp tables (callers' constants); date an int
 
 
 def _token_tables(con: duckdb.DuckDBPyConnection, f: str, i: int, cap: int, *,
-                  typo_budget: int = 0) -> None:
+                  typo_budget: int = 0, learn: bool) -> None:
     """``rare1_i`` (each record's rarest token against all tokens of the other side),
     ``rare2_i`` (its two rarest, joined) and, with a ``typo_budget``, ``typo_i`` (see
-    :func:`_typo_table`) for the name expression ``f``."""
+    :func:`_typo_table`) for the name expression ``f``. How rare a word is: its holders on
+    both sides, from the statistics (``learn``: counted here, into ``stat_words``); a word
+    they never saw is never a record's rarest."""
     for side in ("l", "r"):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}tok AS
             SELECT rid, unnest({_tokens(f)}[1:{MAX_TOKENS}]) AS tok
             FROM {side} WHERE {f} IS NOT NULL AND {f} <> ''""")  # noqa: S608 - side l/r; name expr from comparisons via sql_ident
-    con.execute("""CREATE OR REPLACE TEMP TABLE tokdf AS
-        SELECT tok, count(*) AS df FROM (SELECT tok FROM ltok UNION ALL SELECT tok FROM rtok)
-        GROUP BY tok""")
+    if learn:
+        con.execute(f"""INSERT INTO stat_words SELECT {i}, tok, count(*) FROM (
+            SELECT tok FROM ltok UNION ALL SELECT tok FROM rtok) GROUP BY tok""")  # noqa: S608 - i an int
+    con.execute(f"CREATE OR REPLACE TEMP TABLE tokdf AS "  # noqa: S608 - i an int
+                f"SELECT tok, df FROM stat_words WHERE source = {i}")
     for side in ("l", "r"):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}rare AS
             SELECT rid, tok, df, row_number() OVER (PARTITION BY rid ORDER BY df, tok) AS k
@@ -247,12 +295,13 @@ def _token_tables(con: duckdb.DuckDBPyConnection, f: str, i: int, cap: int, *,
         SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / ok.n AS s FROM lpair a JOIN ok USING (k)
         JOIN rpair b USING (k)""")  # noqa: S608 - own temp tables; i and cap ints
     if typo_budget:
-        _typo_table(con, i, cap, typo_budget)
+        _typo_table(con, i, cap, typo_budget, learn)
     for t in ("ltok", "rtok", "tokdf", "lrare", "rrare", "lpair", "rpair"):
         con.execute(f"DROP TABLE {t}")
 
 
-def _typo_table(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int) -> None:
+def _typo_table(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int,
+                learn: bool) -> None:
     """``typo_i``: pairs where one of a record's two rarest tokens is one typo away from one
     of the other record's two rarest (tables ``lrare`` / ``rrare``).
 
@@ -267,7 +316,19 @@ def _typo_table(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int) -
     those. A word pair joins (CRM holders x ERP holders) records; the pairs are kept from the
     fewest up while their total stays within ``budget`` (the costly ones pair two common
     words, "hansen"/"hanssen": namesakes more than typos, as a slip is one record's), and an
-    ERP word held by more than ``cap`` records is skipped as in every rule."""
+    ERP word held by more than ``cap`` records is skipped as in every rule. The word pairs kept
+    are the statistics' (``learn``: chosen here, into ``stat_typos``)."""
+    if learn:
+        _learn_typos(con, i, cap, budget)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE typo_{i} AS
+        WITH ok AS (SELECT ltok, rtok, n FROM stat_typos WHERE source = {i})
+        SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / min(ok.n) AS s
+        FROM lrare a JOIN ok ON a.tok = ok.ltok JOIN rrare b ON b.tok = ok.rtok GROUP BY ALL""")  # noqa: S608 - own temp tables; i an int
+
+
+def _learn_typos(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int) -> None:
+    """The one-typo word pairs of name source ``i`` within ``budget`` (see
+    :func:`_typo_table`), into ``stat_typos``."""
     for side in ("l", "r"):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}vocab AS
             SELECT tok, count(*) AS a FROM {side}rare WHERE length(tok) >= {MIN_TYPO_LENGTH}
@@ -277,22 +338,20 @@ def _typo_table(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int) -
             UNION
             SELECT tok, substr(tok, 1, p - 1) || substr(tok, p + 1) FROM (
                 SELECT tok, unnest(range(1, length(tok) + 1)) AS p FROM {side}vocab)""")  # noqa: S608 - side l/r and own temp tables
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE typo_{i} AS
+    con.execute(f"""INSERT INTO stat_typos
         WITH near AS (SELECT DISTINCT a.tok AS ltok, b.tok AS rtok FROM ldel a JOIN rdel b
-                      USING (k) WHERE a.tok <> b.tok),
-             ok AS (SELECT ltok, rtok, rv.a AS n FROM near
-                    JOIN lvocab lv ON lv.tok = near.ltok JOIN rvocab rv ON rv.tok = near.rtok
-                    WHERE rv.a <= {cap}
-                    QUALIFY sum(lv.a * rv.a) OVER (ORDER BY lv.a * rv.a, ltok, rtok
-                                                   ROWS UNBOUNDED PRECEDING) <= {budget})
-        SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / min(ok.n) AS s
-        FROM lrare a JOIN ok ON a.tok = ok.ltok JOIN rrare b ON b.tok = ok.rtok GROUP BY ALL""")  # noqa: S608 - own temp tables; i, cap, budget ints
+                      USING (k) WHERE a.tok <> b.tok)
+        SELECT {i}, ltok, rtok, rv.a AS n FROM near
+        JOIN lvocab lv ON lv.tok = near.ltok JOIN rvocab rv ON rv.tok = near.rtok
+        WHERE rv.a <= {cap}
+        QUALIFY sum(lv.a * rv.a) OVER (ORDER BY lv.a * rv.a, ltok, rtok
+                                       ROWS UNBOUNDED PRECEDING) <= {budget}""")  # noqa: S608 - own temp tables; i, cap, budget ints
     for t in ("lvocab", "rvocab", "ldel", "rdel"):
         con.execute(f"DROP TABLE {t}")
 
 
 def _date_table(con: duckdb.DuckDBPyConnection, c: Comparison, initials: str | None, j: int,
-                cap: int, budget: int) -> None:
+                cap: int, budget: int, learn: bool) -> None:
     """``date_j``: pairs whose dates agree on two of year, month and day (or have day and
     month swapped) and whose names share a word initial.
 
@@ -314,15 +373,15 @@ def _date_table(con: duckdb.DuckDBPyConnection, c: Comparison, initials: str | N
                 SELECT rid, unnest({parts}) AS p,
                        if(coalesce(len({init}), 0) = 0, [''], {init}) AS i FROM {side}
                 WHERE length(CAST({d} AS VARCHAR)) = 10)""")  # noqa: S608 - side l/r; date column via sql_ident; own temp tables
-    _shared_keys(con, f"date_{j}", "ldate", "rdate", cap, budget)
+    _shared_keys(con, f"date_{j}", "ldate", "rdate", cap, budget, j, learn)
     con.execute("DROP TABLE ldate")
     con.execute("DROP TABLE rdate")
 
 
 #: The number of distinct 3-gram codes; one more code, ``_NO_GRAM``, marks a byte where no gram
 #: starts (it has weight 0, so it needs no mask of its own).
-_GRAMS = 1 << 3 * _GRAM_BITS
-_NO_GRAM = _GRAMS
+GRAM_CODES = 1 << 3 * _GRAM_BITS
+_NO_GRAM = GRAM_CODES
 
 
 #: Bytes of text turned into gram codes at a time: the codes of a whole side would take four
@@ -386,10 +445,10 @@ def _gram_codes(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def _gram_counts(text: _Text) -> np.ndarray:
     """Occurrences of each gram code in one side's text (``_NO_GRAM`` left out). Each chunk's
     codes are cast to int64 first: numpy's bincount of an int32 array is ten times slower."""
-    occ = np.zeros(_GRAMS + 1, dtype=np.int64)
+    occ = np.zeros(GRAM_CODES + 1, dtype=np.int64)
     for _, _, codes in text.chunks():
-        occ += np.bincount(codes.astype(np.int64), minlength=_GRAMS + 1)
-    return occ[:_GRAMS]
+        occ += np.bincount(codes.astype(np.int64), minlength=GRAM_CODES + 1)
+    return occ[:GRAM_CODES]
 
 
 def _gram_matrix(text: _Text, weight: np.ndarray) -> sparse.csr_matrix:
@@ -404,7 +463,7 @@ def _gram_matrix(text: _Text, weight: np.ndarray) -> sparse.csr_matrix:
     indptr = np.concatenate([[0], np.cumsum(per_value)])
     col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
     m = sparse.csr_matrix((np.ones(len(col), dtype=np.float32), col, indptr),
-                          shape=(len(per_value), _GRAMS))
+                          shape=(len(per_value), GRAM_CODES))
     m.sum_duplicates()  # counts: the term frequency
     m.data *= weight[m.indices]
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
@@ -413,9 +472,11 @@ def _gram_matrix(text: _Text, weight: np.ndarray) -> sparse.csr_matrix:
 
 
 def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Comparison], k: int,
-                 budget: int) -> pd.DataFrame:
+                 budget: int, weight: np.ndarray | None = None
+                 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Each CRM record's ``k`` nearest ERP records by the cosine of TF-IDF weighted character
-    3-grams of all its compared values joined, whatever their types (``lrid, rrid, s``).
+    3-grams of all its compared values joined, whatever their types (``lrid, rrid, s``), and
+    each gram's ``weight`` (given: the statistics'; else learnt here).
 
     Frequent grams are dropped by the same budget as a key rule: a gram held by ``a`` CRM and
     ``b`` ERP records is a key that joins ``a * b`` pairs, so grams are kept from the rarest
@@ -427,8 +488,11 @@ def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Compariso
     are gone before the matrices are built."""
     none = pd.DataFrame({"lrid": np.zeros(0, np.int64), "rrid": np.zeros(0, np.int64),
                          "s": np.zeros(0)})
+    learn = weight is None
+    if weight is None:
+        weight = np.zeros(GRAM_CODES + 1, dtype=np.float32)
     if not comparisons:
-        return none
+        return none, weight
     text = "lower(" + _joined(comparisons) + ")"
     sides = []
     for side in ("l", "r"):
@@ -436,21 +500,21 @@ def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Compariso
         t = con.sql(f"SELECT rid, coalesce({text}, '') AS s FROM {side} ORDER BY rid"  # noqa: S608 - side l/r; columns via sql_ident in _joined()
                     ).to_arrow_table()
         sides.append(_Text.of(t.column("rid").to_numpy(), t.column("s")))
-    occ_a, occ_b = (_gram_counts(x) for x in sides)
-    joined = occ_a * occ_b
-    order = np.argsort(joined, kind="stable")
-    kept = order[(joined[order] > 0) & (np.cumsum(joined[order]) <= budget)]
-    n = sum(len(x.rid) for x in sides)
-    weight = np.zeros(_GRAMS + 1, dtype=np.float32)
-    # idf; a gram in nearly every record still weighs a little (it was kept: it is rare here)
-    weight[kept] = np.maximum(np.log(n / (occ_a[kept] + occ_b[kept])), 1e-3)
+    if learn:
+        occ_a, occ_b = (_gram_counts(x) for x in sides)
+        joined = occ_a * occ_b
+        order = np.argsort(joined, kind="stable")
+        kept = order[(joined[order] > 0) & (np.cumsum(joined[order]) <= budget)]
+        n = sum(len(x.rid) for x in sides)
+        # idf; a gram in nearly every record still weighs a little (it was kept: it is rare)
+        weight[kept] = np.maximum(np.log(n / (occ_a[kept] + occ_b[kept])), 1e-3)
     a, b = (_gram_matrix(x, weight) for x in sides)
     if not a.nnz or not b.nnz:
-        return none
+        return none, weight
     top = sp_matmul_topn(a, b.T.tocsr(), top_n=k, threshold=0.0, n_threads=os.cpu_count() or 1)
     rows = np.repeat(np.arange(top.shape[0]), np.diff(top.indptr))
     return pd.DataFrame({"lrid": sides[0].rid[rows], "rrid": sides[1].rid[top.indices],
-                         "s": top.data.astype(np.float64)})
+                         "s": top.data.astype(np.float64)}), weight
 
 
 @contextlib.contextmanager
@@ -484,10 +548,12 @@ def connect(left: pd.DataFrame, right: pd.DataFrame) -> Iterator[duckdb.DuckDBPy
 
 def block(
     con: duckdb.DuckDBPyConnection, comparisons: Sequence[Comparison], *, per_record: int,
-    min_share: float = MIN_SHARE, cross_product_below: int = 2_000_000,
-    progress: Progress | None = None,
-) -> dict[str, int]:
-    """Fill ``pairs(lrid, rrid, score)`` from tables ``l`` and ``r``; return rows per rule.
+    min_share: float = MIN_SHARE, cross_product_below: int = CROSS_PRODUCT_BELOW,
+    progress: Progress | None = None, statistics: Statistics | None = None,
+) -> tuple[dict[str, int], Statistics]:
+    """Fill ``pairs(lrid, rrid, score)`` from tables ``l`` and ``r``; return rows per rule and
+    the :class:`Statistics` blocked with: ``statistics`` when given (``l`` may then be some
+    of the CRM records only: each gets the candidates it gets among all), else learnt here.
 
     When ``|l| x |r|`` is below ``cross_product_below`` every pair is a candidate (blocking
     exists for scale, and small tables can afford to miss nothing); the rule score still ranks
@@ -503,13 +569,24 @@ def block(
     # fetchall, not fetchone: a result left unfinished would block the Arrow read below
     ((n_l,),) = con.execute("SELECT count(*) FROM l").fetchall()
     ((n_r, span),) = con.execute("SELECT count(*), coalesce(max(rid), 0) + 1 FROM r").fetchall()
-    if n_l * per_record <= SHARE_CUT_ABOVE:
-        min_share = 0.0
-    cap = max(MIN_CAP, min(5000, ROW_BUDGET // max(n_l, 1)))
-    # Rules with many keys per record (one-typo words, date parts) may join as many rows as
-    # the candidates kept in the end: their keys are kept from the fewest joined pairs up
-    # (see _shared_keys), so they add what is rare and cost no more than the quota.
-    quota = max(n_l, 1) * per_record
+    learn = statistics is None
+    if statistics is None:
+        if n_l * per_record <= SHARE_CUT_ABOVE:
+            min_share = 0.0
+        cap = max(MIN_CAP, min(5000, ROW_BUDGET // max(n_l, 1)))
+        # Rules with many keys per record (one-typo words, date parts) may join as many rows
+        # as the candidates kept in the end: their keys are kept from the fewest joined pairs
+        # up (see _shared_keys), so they add what is rare and cost no more than the quota.
+        quota = max(n_l, 1) * per_record
+        for name, columns in STATISTICS_TABLES.items():
+            con.execute(f"CREATE OR REPLACE TEMP TABLE stat_{name} ({columns})")
+    else:
+        cap, quota, min_share = statistics.cap, statistics.quota, statistics.min_share
+        for name in STATISTICS_TABLES:
+            con.register(f"stat_{name}_arrow", getattr(statistics, name))
+            con.execute(f"CREATE OR REPLACE TEMP TABLE stat_{name} AS "  # noqa: S608 - name from STATISTICS_TABLES
+                        f"SELECT * FROM stat_{name}_arrow")
+            con.unregister(f"stat_{name}_arrow")
     selects: list[str] = []
     counts: dict[str, int] = {}
     sources = _name_sources(comparisons)
@@ -524,13 +601,19 @@ def block(
     for i, (label, f) in enumerate(sources):
         step(f"the words of {label}")
         typo = _typo_keys(label, sources, comparisons)
-        _token_tables(con, f, i, cap, typo_budget=quota if typo else 0)
+        _token_tables(con, f, i, cap, typo_budget=quota if typo else 0, learn=learn)
     initials = _initials_source(comparisons)
     for j, c in enumerate(dates):
         step(f"the parts of {c.name}")
-        _date_table(con, c, initials, j, cap, quota)
+        _date_table(con, c, initials, j, cap, quota, learn)
     step("3-grams of all columns")
-    near = _ngram_pairs(con, comparisons, per_record, ROW_BUDGET)
+    near, grams = _ngram_pairs(con, comparisons, per_record, ROW_BUDGET,
+                               None if statistics is None else statistics.grams)
+    if statistics is None:
+        statistics = Statistics(cap, quota, min_share, *(
+            con.table(f"stat_{name}").to_arrow_table() for name in STATISTICS_TABLES), grams)
+    for name in STATISTICS_TABLES:
+        con.execute(f"DROP TABLE stat_{name}")
     con.register("ngram_df", near)
     con.execute("CREATE OR REPLACE TEMP TABLE ngram AS SELECT * FROM ngram_df")
     con.unregister("ngram_df")
@@ -580,4 +663,4 @@ def block(
         con.execute(f"DROP TABLE rule_{i}")
     (total,) = con.execute("SELECT count(*) FROM pairs").fetchone() or (0,)
     counts["candidate pairs"] = int(total)
-    return counts
+    return counts, statistics

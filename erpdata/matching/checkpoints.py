@@ -17,11 +17,18 @@ the stored levels were compared keeps them (:meth:`Checkpoint.known_levels`), an
 pairs of new or changed records are compared. For that the comparing stage also keeps the
 records it compared, ``match_checkpoint_<kind>_records`` (side, row number, id, digest).
 
+Blocking with a kept fit's statistics (:class:`~erpdata.matching.blocking.Statistics`), a CRM
+record's candidates depend on itself and the ERP side alone. So after a re-load of the CRM side
+only, a run blocks only the CRM records that are new or changed and carries the stored pairs
+of the others over (:meth:`Checkpoint.carried`): the stored pairs must have been blocked with
+the same statistics, against the same ERP records.
+
 A checkpoint is one table per kind, ``match_checkpoint_<kind>`` (``lrid, rrid`` and, once
-compared, one ``TINYINT`` level column per comparison), its records' table, and one meta entry
-saying which stage it holds; all are written in one transaction, so a kill leaves the previous
-checkpoint or the new one, never half of one. Like the normalised features it is derived data:
-dropping it loses nothing but time.
+compared, one ``TINYINT`` level column per comparison), its records' table, one meta entry
+saying which stage it holds, and the statistics blocking learnt (``match_blocking_<kind>``: a
+meta entry and four tables, kept until a run learns them anew); all are written in one
+transaction, so a kill leaves the previous checkpoint or the new one, never half of one. Like
+the normalised features it is derived data: dropping it loses nothing but time.
 """
 
 from __future__ import annotations
@@ -36,13 +43,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from erpdata.matching import blocking
 from erpdata.matching.spec import Comparison
 from erpdata.schema import check_side_kind
 from erpdata.workspace import Workspace
 
 #: Raise it when blocking or comparing changes what it produces from the same records, so that
-#: older checkpoints are not reused.
-VERSION = 1
+#: older checkpoints are not reused (2: pairs blocked with kept statistics).
+VERSION = 2
 #: The level of a pair not compared yet (:meth:`Checkpoint.known_levels`).
 UNKNOWN = -2
 
@@ -51,6 +59,20 @@ def table_name(kind: str) -> str:
     """The checkpoint table of ``kind`` (checked: it names the table in SQL)."""
     check_side_kind("crm", kind)
     return f"match_checkpoint_{kind}"
+
+
+def statistics_name(kind: str) -> str:
+    """The meta key and table prefix of ``kind``'s kept blocking statistics (checked)."""
+    check_side_kind("crm", kind)
+    return f"match_blocking_{kind}"
+
+
+def statistics_run(ws: Workspace, kind: str, comparisons: Sequence[Comparison]) -> int | None:
+    """The run that learnt ``kind``'s stored blocking statistics, when they are stored for
+    these comparisons (a kept fit is valid only with the statistics learnt with it)."""
+    raw = ws.get_meta(statistics_name(kind))
+    meta = json.loads(raw) if raw else {}
+    return int(meta["run_id"]) if meta.get("levels_key") == levels_key(comparisons) else None
 
 
 def content_digest(ids: pa.Array | pa.ChunkedArray, digest: np.ndarray) -> str:
@@ -123,6 +145,8 @@ class Stage:
     gamma: np.ndarray | None
     rule_counts: dict[str, int]
     run_id: int = 0
+    #: the run that learnt the blocking statistics the pairs were found with
+    statistics_run: int = 0
 
     @property
     def name(self) -> str:
@@ -137,8 +161,10 @@ class Checkpoint:
                  comparisons: Sequence[Comparison], crm: Records, erp: Records,
                  per_record: int, run_id: int) -> None:
         self.ws, self.con, self.table = ws, con, table_name(kind)
+        self.statistics_table = statistics_name(kind)
         self.fingerprint = fingerprint(comparisons, crm, erp, per_record)
         self.levels_key, self.records, self.run_id = levels_key(comparisons), (crm, erp), run_id
+        self.per_record = per_record
 
     def _meta(self) -> dict:
         raw = self.ws.get_meta(self.table)
@@ -177,10 +203,54 @@ class Checkpoint:
             levels = [x[order] for x in levels]
         return Stage(lrid, rrid, np.column_stack(levels) if levels else None,
                      {str(k): int(v) for k, v in meta["rule_counts"].items()},
-                     int(meta["run_id"]))
+                     int(meta["run_id"]), int(meta["statistics_run"]))
 
-    def save(self, stage: Stage) -> None:
-        """Replace the stored stage with ``stage``, in one transaction."""
+    def learnt_here(self, stage: Stage) -> bool:
+        """Whether ``stage``'s pairs were blocked with statistics learnt from these very
+        records (a run that learns anew may then reuse them: it would learn the same)."""
+        raw = self.ws.get_meta(self.statistics_table)
+        meta = json.loads(raw) if raw else {}
+        return (meta.get("fingerprint") == self.fingerprint
+                and meta.get("run_id") == stage.statistics_run)
+
+    def statistics(self, run_id: int) -> blocking.Statistics | None:
+        """The stored blocking statistics, when run ``run_id`` learnt them for these
+        comparisons and this cap; else None."""
+        raw = self.ws.get_meta(self.statistics_table)
+        meta = json.loads(raw) if raw else {}
+        if (meta.get("run_id"), meta.get("levels_key"), meta.get("per_record")) != (
+                run_id, self.levels_key, self.per_record):
+            return None
+        try:
+            tables = {name: self.con.table(f"{self.statistics_table}_{name}").to_arrow_table()
+                      for name in (*blocking.STATISTICS_TABLES, "grams")}
+        except duckdb.CatalogException:  # derived data someone dropped
+            return None
+        grams = np.zeros(blocking.GRAM_CODES + 1, dtype=np.float32)
+        grams[tables["grams"].column("gram").to_numpy()] = tables["grams"].column(
+            "weight").to_numpy()
+        return blocking.Statistics(int(meta["cap"]), int(meta["quota"]),
+                                   float(meta["min_share"]),
+                                   *(tables[n] for n in blocking.STATISTICS_TABLES), grams)
+
+    def _save_statistics(self, statistics: blocking.Statistics) -> None:
+        """Keep ``statistics``, learnt by this run from these records (caller's transaction)."""
+        kept = np.flatnonzero(statistics.grams).astype(np.int32)
+        tables = {name: getattr(statistics, name) for name in blocking.STATISTICS_TABLES}
+        tables["grams"] = pa.table({"gram": kept, "weight": statistics.grams[kept]})
+        for name, table in tables.items():
+            self.con.register("statistics_rows", table)
+            self.con.execute(f"CREATE OR REPLACE TABLE {self.statistics_table}_{name} AS "  # noqa: S608 - statistics_name() after check_side_kind(); name a fixed one
+                             "SELECT * FROM statistics_rows")
+            self.con.unregister("statistics_rows")
+        self.ws.set_meta(self.statistics_table, json.dumps({
+            "run_id": self.run_id, "levels_key": self.levels_key, "per_record": self.per_record,
+            "fingerprint": self.fingerprint, "cap": statistics.cap, "quota": statistics.quota,
+            "min_share": statistics.min_share}), self.con)
+
+    def save(self, stage: Stage, statistics: blocking.Statistics | None = None) -> None:
+        """Replace the stored stage with ``stage``, in one transaction, with the blocking
+        ``statistics`` this run learnt for it, if it did."""
         data = {"lrid": stage.lrid, "rrid": stage.rrid}
         n_levels = 0 if stage.gamma is None else stage.gamma.shape[1]
         for k in range(n_levels):
@@ -188,18 +258,59 @@ class Checkpoint:
         frame = pd.DataFrame(data)
         meta = {"fingerprint": self.fingerprint, "levels_key": self.levels_key,
                 "stage": stage.name, "levels": n_levels, "rule_counts": stage.rule_counts,
-                "run_id": self.run_id}
+                "run_id": self.run_id, "statistics_run": stage.statistics_run}
+        stored = self._meta().get("fingerprint")
         with self.ws.transaction(self.con):
             self.con.register("checkpoint_rows", frame)
             self.con.execute(f"CREATE OR REPLACE TABLE {self.table} AS "  # noqa: S608 - table from table_name() after check_side_kind()
                              "SELECT * FROM checkpoint_rows")
             self.con.unregister("checkpoint_rows")
-            if stage.gamma is not None:  # the records the levels were compared on
+            if statistics is not None:
+                self._save_statistics(statistics)
+            if stored != self.fingerprint:  # the records the pairs (and levels) are of
                 self.con.register("checkpoint_records", records_table(*self.records))
                 self.con.execute(f"CREATE OR REPLACE TABLE {self.table}_records AS "  # noqa: S608 - table from table_name() after check_side_kind()
                                  "SELECT * FROM checkpoint_records")
                 self.con.unregister("checkpoint_records")
             self.ws.set_meta(self.table, json.dumps(meta), self.con)
+
+    def carried(self, statistics_run: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(lrid, rrid, rows)``: the stored pairs of the CRM records that did not change
+        since they were blocked (same id and digest; renumbered to their rows now, in no set
+        order) and the rows of the CRM records to block (new or changed); None when the
+        stored pairs cannot be carried over: not blocked with the statistics run
+        ``statistics_run`` learnt, or against other ERP records, comparisons or cap, or as
+        the small tables' cross product (see :mod:`.blocking`), or nothing stored."""
+        meta = self._meta()
+        if "fingerprint" not in meta or meta.get("statistics_run") != statistics_run:
+            return None
+        was, now = json.loads(meta["fingerprint"]), json.loads(self.fingerprint)
+        if any(was[k] != now[k] for k in ("levels", "per_record", "erp")):
+            return None
+        crm = records_table(self.records[0], Records(pa.array([], pa.large_string()),
+                                                     np.zeros(0, dtype=np.int64)))
+        self.con.register("now_crm", crm)
+        try:
+            ((n_l, n_r),) = self.con.execute(
+                f"SELECT count(*) FILTER (WHERE side = 0), count(*) FILTER (WHERE side = 1) "  # noqa: S608 - table from table_name() after check_side_kind()
+                f"FROM {self.table}_records").fetchall()
+            if n_l * n_r <= blocking.CROSS_PRODUCT_BELOW:
+                return None
+            self.con.execute(f"""CREATE OR REPLACE TEMP TABLE carried_rows AS
+                SELECT n.rid AS now, o.rid AS was FROM now_crm n JOIN {self.table}_records o
+                ON o.side = 0 AND o.id = n.id AND o.digest = n.digest""")  # noqa: S608 - table from table_name() after check_side_kind()
+            pairs = self.con.execute(f"""SELECT m.now, c.rrid FROM carried_rows m
+                JOIN {self.table} c ON c.lrid = m.was""").fetchnumpy()  # noqa: S608 - table from table_name() after check_side_kind()
+            unchanged = self.con.execute("SELECT now FROM carried_rows").fetchnumpy()["now"]
+        except duckdb.CatalogException:  # derived data someone dropped: block them all
+            return None
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS carried_rows")
+            self.con.unregister("now_crm")
+        changed = np.ones(len(self.records[0].ids), dtype=bool)
+        changed[np.asarray(unchanged, dtype=np.int64)] = False
+        return (np.asarray(pairs["now"], dtype=np.int64), np.asarray(pairs["rrid"], np.int64),
+                np.flatnonzero(changed))
 
     def known_levels(self, lrid: np.ndarray, rrid: np.ndarray) -> np.ndarray | None:
         """The stored levels of the pairs whose two records are unchanged since the stored

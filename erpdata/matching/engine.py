@@ -78,6 +78,10 @@ class Fit:
     frequencies: dict[str, pd.Series]
     total: int
     run_id: int = 0
+    #: the run that learnt the blocking statistics (:class:`~.blocking.Statistics`, kept in
+    #: the checkpoint) that blocking runs with: a record's candidates, like its scores, then
+    #: depend on itself and the other side alone
+    statistics_run: int = 0
 
 
 @dataclass
@@ -102,6 +106,37 @@ class MatchResult:
         crm_ids, erp_ids, lrid, rrid = self.blocked
         return pd.DataFrame({"crm_id": crm_ids.array.take(lrid),
                              "erp_id": erp_ids.array.take(rrid)})
+
+
+def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
+           per_record: int, many_to_many: bool, statistics: blocking.Statistics | None,
+           carried: tuple[np.ndarray, np.ndarray, np.ndarray] | None, progress: Progress
+           ) -> tuple[np.ndarray, np.ndarray, dict[str, int], blocking.Statistics | None]:
+    """The candidate pairs (sorted by ``lrid, rrid``), the rows per rule, and the statistics
+    blocked with (given, or learnt when ``statistics`` is None). With ``carried`` (see
+    :meth:`~erpdata.matching.checkpoints.Checkpoint.carried`), only its CRM rows are blocked,
+    with the given statistics, and the carried pairs of the others join them: with the
+    statistics kept, a record's candidates are what blocking every record would give it."""
+    rows = None if carried is None else carried[2]
+    lrid = rrid = np.zeros(0, dtype=np.int64)
+    counts: dict[str, int] = {}
+    if rows is None or len(rows):
+        with blocking.connect(left if rows is None else left.iloc[rows], right) as con:
+            counts, statistics = blocking.block(
+                con, comps, per_record=per_record,
+                min_share=0.0 if many_to_many else blocking.MIN_SHARE, progress=progress,
+                statistics=statistics,
+                # the CRM records' cross product with the ERP side was ruled out by the caller
+                cross_product_below=blocking.CROSS_PRODUCT_BELOW if rows is None else 0)
+            lrid, rrid = (np.asarray(a, dtype=np.int64) for a in con.execute(
+                "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
+    if carried is not None:
+        lrid, rrid = np.concatenate([carried[0], lrid]), np.concatenate([carried[1], rrid])
+        order = np.lexsort((rrid, lrid))
+        lrid, rrid = lrid[order], rrid[order]
+        counts = {**{f"{rule} (records blocked again)": n for rule, n in counts.items()
+                     if rule != "candidate pairs"}, "candidate pairs": len(lrid)}
+    return lrid, rrid, counts, statistics
 
 
 def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame,
@@ -360,6 +395,7 @@ def match_frames(
         raise ValueError("a kept fit scores one-to-one data only")
     report = progress or (lambda _s, _f: None)
     times: dict[str, float] = {}
+    stats_extra: dict[str, Any] = {}
     t = time.perf_counter()
     comps, inference = explain_comparisons(crm, erp, id_col, comparisons or ())
     report("normalising", 0.0)
@@ -373,26 +409,34 @@ def match_frames(
     elif contents is None:
         contents = (_content(left, comps), _content(right, comps))
     stage = checkpoint.load() if checkpoint is not None else None
+    if stage is not None and not (stage.statistics_run == fit.statistics_run if fit is not None
+                                  else checkpoint.learnt_here(stage)):  # type: ignore[union-attr]
+        stage = None  # found with other blocking statistics than this run blocks with
     reused = None if stage is None else {"stage": stage.name, "run": stage.run_id}
     levels_reused = None
     if stage is None:
         report("blocking", 0.3)
-        with blocking.connect(left, right) as con:
-            rule_counts = blocking.block(
-                con, comps, per_record=per_record or (50 if many_to_many else 10),
-                min_share=0.0 if many_to_many else blocking.MIN_SHARE,
-                progress=lambda label, f: report(f"blocking: {label}", 0.3 + 0.2 * f))
-            lrid, rrid = (np.asarray(a, dtype=np.int64) for a in con.execute(
-                "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
+        statistics = (None if fit is None or checkpoint is None
+                      else checkpoint.statistics(fit.statistics_run))
+        carried = (None if statistics is None or checkpoint is None
+                   or len(left) * len(right) <= blocking.CROSS_PRODUCT_BELOW
+                   else checkpoint.carried(fit.statistics_run))
+        if carried is not None:
+            stats_extra["blocked_again"] = {"records": len(carried[2]), "of": len(left),
+                                            "run": checkpoint.stored_run()}  # type: ignore[union-attr]
+        lrid, rrid, rule_counts, learnt = _block(
+            left, right, comps, per_record or (50 if many_to_many else 10), many_to_many,
+            statistics, carried, lambda label, f: report(f"blocking: {label}", 0.3 + 0.2 * f))
         # the levels stored of pairs whose records did not change, kept with the pairs (so a
         # run stopped while comparing resumes with them)
         known = None if checkpoint is None else checkpoint.known_levels(lrid, rrid)
         if known is not None and len(known):
             levels_reused = {"pairs": int((known[:, 0] != UNKNOWN).sum()), "of": len(known),
                              "run": checkpoint.stored_run()}  # type: ignore[union-attr]
-        stage = Stage(lrid, rrid, known, rule_counts)
+        stage = Stage(lrid, rrid, known, rule_counts,
+                      statistics_run=run_id if statistics is None else fit.statistics_run)  # type: ignore[union-attr]
         if checkpoint is not None:
-            checkpoint.save(stage)
+            checkpoint.save(stage, learnt if statistics is None else None)
     else:
         report(f"blocking: the pairs found by run {stage.run_id} reused", 0.5)
     times["block"] = time.perf_counter() - t
@@ -481,7 +525,7 @@ def match_frames(
     if fit is None:
         fit = Fit(model, assign.thresholds(p[linked]),
                   assign.best_f1_review(p[linked]) if linked.any() else None,
-                  frequencies, total, run_id)
+                  frequencies, total, run_id, stage.statistics_run)
     chosen, best_f1 = fit.chosen, fit.best_f1
     fixed = assign.check_limits(limits or {})
     floored = "review" not in fixed and best_f1 is not None and best_f1 < assign.REVIEW_FLOOR
@@ -504,7 +548,7 @@ def match_frames(
              "review_best_f1": best_f1,
              "review_floor": assign.REVIEW_FLOOR if floored else None,
              "crm_records": len(left), "erp_records": len(right),
-             "inference": inference}
+             "inference": inference, **stats_extra}
     report("done", 1.0)
     return MatchResult(candidates, limits, comps, model, blocked, no_candidate, stats,
                        None if many_to_many else fit)

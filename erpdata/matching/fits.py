@@ -11,8 +11,13 @@ records are new, changed or gone since it was learnt (:data:`STALE_SHARE`): it t
 of the records it scores than it does not, and a run re-scores about as much as a first run
 anyway.
 
+A fit is valid with the blocking statistics learnt with it only (``statistics_run``, kept by
+:mod:`.checkpoints`): blocking with them, a record's candidates depend on itself and the other
+side alone, as its scores do with the model.
+
 Stored as a meta entry (the model, thresholds, how many records were counted, the comparisons
-it is valid for), ``match_fit_<kind>_frequencies`` (comparison, value, records holding it) and
+it is valid for, the run that learnt its blocking statistics),
+``match_fit_<kind>_frequencies`` (comparison, value, records holding it) and
 ``match_fit_<kind>_records`` (side, id, digest: the records it was learnt from, to count what
 changed since). Like the checkpoints it is derived data, written in the run's transaction.
 """
@@ -25,7 +30,7 @@ from collections.abc import Sequence
 import duckdb
 import pandas as pd
 
-from erpdata.matching.checkpoints import Records, levels_key, records_table
+from erpdata.matching.checkpoints import Records, levels_key, records_table, statistics_run
 from erpdata.matching.engine import Fit
 from erpdata.matching.model import Model
 from erpdata.matching.spec import Comparison
@@ -57,6 +62,8 @@ def load(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str,
         return None, "no model learnt yet", 0
     if meta.get("levels_key") != levels_key(comparisons):
         return None, "the fields compared changed since the model was learnt", 0
+    if meta.get("statistics_run") != statistics_run(ws, kind, comparisons):
+        return None, "the blocking statistics learnt with the model are gone", 0
     con.register("fit_now", records_table(crm, erp))
     try:
         # per side: records new, changed or gone since, and how many the fit was learnt from
@@ -82,7 +89,7 @@ def load(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str,
         frequencies[str(comp)] = pd.Series(group["n"].to_numpy(), index=group["value"].array)
     fit = Fit(Model.from_json(meta["model"]), {k: float(v) for k, v in meta["chosen"].items()},
               None if meta["best_f1"] is None else float(meta["best_f1"]), frequencies,
-              int(meta["total"]), int(meta["run_id"]))
+              int(meta["total"]), int(meta["run_id"]), int(meta["statistics_run"]))
     return fit, (f"{sum(changed.values()):,} records new, changed or gone since run "
                  f"{meta['run_id']} learnt it"), int(meta.get("explained_since", fit.run_id))
 
@@ -107,7 +114,8 @@ def save(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str, fit: Fit,
     ws.set_meta(name, json.dumps({
         "run_id": fit.run_id, "levels_key": levels_key(comparisons),
         "model": fit.model.to_json(), "chosen": fit.chosen, "best_f1": fit.best_f1,
-        "total": fit.total, "explained_since": explained_since}), con)
+        "total": fit.total, "explained_since": explained_since,
+        "statistics_run": fit.statistics_run}), con)
 
 
 def explained_since(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str, run_id: int

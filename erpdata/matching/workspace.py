@@ -548,6 +548,11 @@ def run_notes(stats: dict[str, Any], refit: str = "run with --refit") -> list[st
                 else "blocked")
         notes.append(f"the pairs run {stats['reused']['run']} {what} were reused: the records' "
                      "compared values have not changed since")
+    if stats.get("blocked_again"):
+        again = stats["blocked_again"]
+        notes.append(f"blocked only the {again['records']:,} of {again['of']:,} CRM records new "
+                     f"or changed since run {again['run']} blocked them; the others kept their "
+                     "candidates (the ERP records had not changed)")
     if stats.get("levels_reused") and stats["levels_reused"]["pairs"]:
         done = stats["levels_reused"]
         notes.append(f"{done['pairs']:,} of {done['of']:,} candidate pairs kept the levels run "

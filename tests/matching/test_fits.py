@@ -74,6 +74,45 @@ def test_a_reload_scored_with_the_fit_equals_a_run_over_all_records_with_it(
         assert ws.con.execute(SAME).fetchall() == got
 
 
+def test_a_crm_reload_blocks_only_the_records_it_changed(matched: Path, tmp_path: Path
+                                                         ) -> None:
+    """With the fit's blocking statistics, a CRM record's candidates depend on itself and the
+    ERP side alone: after a CRM re-load only the new and changed records are blocked, the
+    stored pairs of the others are carried over, and the suggestions equal those of a run
+    that blocks every record with the fit."""
+    with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
+        ws.con.execute("UPDATE crm_company SET name = name || ' (ny)' WHERE hash(id) % 50 = 3")
+        ws.con.execute("UPDATE crm_company SET postalcity = 'Bodø' WHERE hash(id) % 50 = 7")
+        # gone from the export (as a re-load marks it)
+        ws.con.execute("UPDATE crm_company SET missing_since = 1 WHERE hash(id) % 50 = 9")
+        ws.con.execute("INSERT INTO crm_company BY NAME SELECT id || '-copy' AS id, "
+                       "* EXCLUDE (id) FROM crm_company WHERE hash(id) % 100 = 11")
+        (changed,) = ws.con.execute(
+            "SELECT count(*) FROM crm_company WHERE hash(id) % 50 IN (3, 7) "
+            "OR id LIKE '%-copy'").fetchone()
+        (n,) = ws.con.execute("SELECT count(*) FROM crm_company WHERE missing_since IS NULL"
+                              ).fetchone()
+        ws.con.execute("CHECKPOINT")
+        scratch = _copy(ws.path, tmp_path / "scratch.duckdb")
+        result = match_workspace(ws, "company")
+        assert result.stats["model"] == "fit"
+        assert result.stats["blocked_again"] == {"records": changed, "of": n, "run": 1}
+        assert 0 < changed < n / 10
+        assert (f"blocked only the {changed:,} of {n:,} CRM records new or changed since run 1 "
+                "blocked them; the others kept their candidates (the ERP records had not "
+                "changed)") in run_notes(result.stats)
+        got = ws.con.execute(SAME).fetchall()
+    with Workspace.open(scratch) as ws:  # the same records and fit: every record blocked
+        for table in ("match_checkpoint_company", "match_checkpoint_company_records"):
+            ws.con.execute(f"DROP TABLE {table}")
+        ws.con.execute("DELETE FROM meta WHERE key = 'match_checkpoint_company'")
+        full = match_workspace(ws, "company")
+        assert "blocked_again" not in full.stats
+        assert full.stats["model"] == "fit"
+        assert full.stats["pairs"] == result.stats["pairs"]
+        assert ws.con.execute(SAME).fetchall() == got
+
+
 def test_refit_learns_anew_what_the_first_run_learnt(matched: Path, tmp_path: Path) -> None:
     with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
         before = ws.con.execute(SAME).fetchall()
