@@ -413,7 +413,7 @@ def match_frames(
                                   else checkpoint.learnt_here(stage)):  # type: ignore[union-attr]
         stage = None  # found with other blocking statistics than this run blocks with
     reused = None if stage is None else {"stage": stage.name, "run": stage.run_id}
-    levels_reused = None
+    levels_reused, unsaved = None, None
     if stage is None:
         report("blocking", 0.3)
         statistics = (None if fit is None or checkpoint is None
@@ -435,8 +435,14 @@ def match_frames(
                              "run": checkpoint.stored_run()}  # type: ignore[union-attr]
         stage = Stage(lrid, rrid, known, rule_counts,
                       statistics_run=run_id if statistics is None else fit.statistics_run)  # type: ignore[union-attr]
-        if checkpoint is not None:
-            checkpoint.save(stage, learnt if statistics is None else None)
+        unsaved = learnt if statistics is None else None  # statistics this run learnt
+        # the blocked stage is kept for a run stopped while comparing; not when little is
+        # left to compare (a re-load's changed records), as comparing a pair costs about ten
+        # times writing it (at 1,000,000 per side, 14 s against 1.2 s for 2.4M pairs)
+        if checkpoint is not None and (known is None or len(known) < 10 * (
+                known[:, 0] == UNKNOWN).sum()):
+            checkpoint.save(stage, unsaved)
+            unsaved = None
     else:
         report(f"blocking: the pairs found by run {stage.run_id} reused", 0.5)
     times["block"] = time.perf_counter() - t
@@ -451,7 +457,7 @@ def match_frames(
                                             lambda label, f: report(label, 0.5 + 0.25 * f),
                                             stage.gamma))
         if checkpoint is not None:
-            checkpoint.save(stage)
+            checkpoint.save(stage, unsaved)
     else:
         run = levels_reused["run"] if levels_reused else stage.run_id
         report(f"comparing: the levels compared by run {run} reused", 0.75)
