@@ -645,22 +645,29 @@ def block(
     # grouped on one integer per pair (a third faster than on two columns: this aggregation
     # of every rule's rows is the costliest step); rounded: a float sum depends on the order
     # DuckDB adds in, and ties must break the same way (by rrid) in every run
-    scored = f"""SELECT p // {span} AS lrid, p % {span} AS rrid, score FROM (
-        SELECT p, round(sum(w), 9) AS score FROM ({union}) GROUP BY p)"""  # noqa: S608 - span an int; union of own rule_<int> selects
-    if n_l * n_r <= cross_product_below:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE pairs AS
-            SELECT l.rid AS lrid, r.rid AS rrid, coalesce(s.score, 0.0) AS score
-            FROM l CROSS JOIN r LEFT JOIN ({scored}) s ON s.lrid = l.rid AND s.rrid = r.rid""")  # noqa: S608 - scored built above from ints and own tables
-    else:
-        # the share cut first (a grouped max), so that only the survivors are sorted
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE pairs AS
-            WITH s AS ({scored}), b AS (SELECT lrid, max(score) AS best FROM s GROUP BY lrid)
-            SELECT lrid, rrid, score FROM s JOIN b USING (lrid)
-            WHERE score >= {float(min_share)} * best
-            QUALIFY row_number() OVER (PARTITION BY lrid ORDER BY score DESC, rrid)
-                <= {int(per_record)}""")  # noqa: S608 - scored built above; min_share float, per_record int
+    # kept as a table, and the rules' rows dropped, before ranking: each step then holds
+    # only its own operator's memory, and what a temp table holds may spill (at 2,000,000
+    # per side, one query doing both ran out of the 1 GB cap now and then)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE scored AS
+        SELECT p // {span} AS lrid, p % {span} AS rrid, score FROM (
+            SELECT p, round(sum(w), 9) AS score FROM ({union}) GROUP BY p)""")  # noqa: S608 - span an int; union of own rule_<int> selects
     for i in range(len(selects)):
         con.execute(f"DROP TABLE rule_{i}")
+    if n_l * n_r <= cross_product_below:
+        con.execute("""CREATE OR REPLACE TEMP TABLE pairs AS
+            SELECT l.rid AS lrid, r.rid AS rrid, coalesce(s.score, 0.0) AS score
+            FROM l CROSS JOIN r LEFT JOIN scored s ON s.lrid = l.rid AND s.rrid = r.rid""")
+    else:
+        # the share cut first (a grouped max), so that only the survivors are sorted
+        con.execute("CREATE OR REPLACE TEMP TABLE best AS "
+                    "SELECT lrid, max(score) AS best FROM scored GROUP BY lrid")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE pairs AS
+            SELECT lrid, rrid, score FROM scored JOIN best USING (lrid)
+            WHERE score >= {float(min_share)} * best
+            QUALIFY row_number() OVER (PARTITION BY lrid ORDER BY score DESC, rrid)
+                <= {int(per_record)}""")  # noqa: S608 - own temp tables; min_share float, per_record int
+        con.execute("DROP TABLE best")
+    con.execute("DROP TABLE scored")
     (total,) = con.execute("SELECT count(*) FROM pairs").fetchone() or (0,)
     counts["candidate pairs"] = int(total)
     return counts, statistics

@@ -438,9 +438,10 @@ def match_frames(
         unsaved = learnt if statistics is None else None  # statistics this run learnt
         # the blocked stage is kept for a run stopped while comparing; not when little is
         # left to compare (a re-load's changed records), as comparing a pair costs about ten
-        # times writing it (at 1,000,000 per side, 14 s against 1.2 s for 2.4M pairs)
-        if checkpoint is not None and (known is None or len(known) < 10 * (
-                known[:, 0] == UNKNOWN).sum()):
+        # times writing it (at 1,000,000 per side, 14 s against 1.2 s for 2.4M pairs); kept
+        # when nothing is (it is the compared stage then)
+        todo = len(lrid) if known is None else int((known[:, 0] == UNKNOWN).sum())
+        if checkpoint is not None and (todo == 0 or len(lrid) < 10 * todo):
             checkpoint.save(stage, unsaved)
             unsaved = None
     else:

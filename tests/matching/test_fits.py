@@ -113,6 +113,23 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(matched: Path, tmp_path
         assert ws.con.execute(SAME).fetchall() == got
 
 
+def test_records_gone_from_a_reload_block_nothing_and_are_kept_for_the_next_run(
+        matched: Path, tmp_path: Path) -> None:
+    with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
+        ws.con.execute("UPDATE crm_company SET missing_since = 1 WHERE hash(id) % 50 = 9")
+        result = match_workspace(ws, "company")
+        assert result.stats["blocked_again"]["records"] == 0
+        assert result.stats["levels_reused"]["pairs"] == result.stats["pairs"]
+        (gone,) = ws.con.execute("SELECT count(*) FROM suggestions s JOIN crm_company c "
+                                 "ON c.id = s.crm_id WHERE c.missing_since IS NOT NULL"
+                                 ).fetchone()
+        assert gone == 0
+        # the stage it left is these records' compared pairs: the next run neither blocks
+        # nor compares
+        again = match_workspace(ws, "company")
+        assert again.stats["reused"] == {"stage": "compared", "run": 2}
+
+
 def test_refit_learns_anew_what_the_first_run_learnt(matched: Path, tmp_path: Path) -> None:
     with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
         before = ws.con.execute(SAME).fetchall()
