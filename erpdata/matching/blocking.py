@@ -141,6 +141,19 @@ class Statistics:
     grams: np.ndarray
 
 
+@dataclass(frozen=True)
+class Blocked:
+    """What :func:`block` returns besides the ``pairs`` table: the rows each rule produced,
+    the statistics it blocked with (given or learnt), and the ERP side's rows of weighted
+    3-grams under them (one per ERP record, in ``rid`` order), which depend on the ERP records
+    and the statistics alone: a run on the same ERP records with the same statistics may pass
+    them back instead of reading all the ERP text again."""
+
+    counts: dict[str, int]
+    statistics: Statistics
+    erp_grams: sparse.csr_matrix
+
+
 #: The statistics' tables as :func:`block` keeps them in its connection (name, columns).
 STATISTICS_TABLES = {"words": "source INTEGER, tok VARCHAR, df BIGINT",
                 "typos": "source INTEGER, ltok VARCHAR, rtok VARCHAR, n BIGINT",
@@ -472,11 +485,14 @@ def _gram_matrix(text: _Text, weight: np.ndarray) -> sparse.csr_matrix:
 
 
 def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Comparison], k: int,
-                 budget: int, weight: np.ndarray | None = None
-                 ) -> tuple[pd.DataFrame, np.ndarray]:
+                 budget: int, weight: np.ndarray | None = None,
+                 erp_grams: sparse.csr_matrix | None = None
+                 ) -> tuple[pd.DataFrame, np.ndarray, sparse.csr_matrix]:
     """Each CRM record's ``k`` nearest ERP records by the cosine of TF-IDF weighted character
-    3-grams of all its compared values joined, whatever their types (``lrid, rrid, s``), and
-    each gram's ``weight`` (given: the statistics'; else learnt here).
+    3-grams of all its compared values joined, whatever their types (``lrid, rrid, s``), each
+    gram's ``weight`` (given: the statistics'; else learnt here) and the ERP side's rows of
+    weighted grams (one per ERP record, in ``rid`` order; given with the ``weight`` they were
+    built with, the ERP text is not read).
 
     Frequent grams are dropped by the same budget as a key rule: a gram held by ``a`` CRM and
     ``b`` ERP records is a key that joins ``a * b`` pairs, so grams are kept from the rarest
@@ -486,16 +502,12 @@ def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Compariso
     counted as occurrences (a gram twice in a record counts twice): an upper bound of the
     records, so the bound holds, and counted before any per-record work, so the common grams
     are gone before the matrices are built."""
-    none = pd.DataFrame({"lrid": np.zeros(0, np.int64), "rrid": np.zeros(0, np.int64),
-                         "s": np.zeros(0)})
     learn = weight is None
     if weight is None:
         weight = np.zeros(GRAM_CODES + 1, dtype=np.float32)
-    if not comparisons:
-        return none, weight
-    text = "lower(" + _joined(comparisons) + ")"
+    text = "lower(" + _joined(comparisons) + ")" if comparisons else "''"
     sides = []
-    for side in ("l", "r"):
+    for side in ("l", "r") if learn or erp_grams is None else ("l",):
         # in rid order: the matrices' row and column order breaks ties among equal cosines
         t = con.sql(f"SELECT rid, coalesce({text}, '') AS s FROM {side} ORDER BY rid"  # noqa: S608 - side l/r; columns via sql_ident in _joined()
                     ).to_arrow_table()
@@ -508,13 +520,18 @@ def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Compariso
         n = sum(len(x.rid) for x in sides)
         # idf; a gram in nearly every record still weighs a little (it was kept: it is rare)
         weight[kept] = np.maximum(np.log(n / (occ_a[kept] + occ_b[kept])), 1e-3)
-    a, b = (_gram_matrix(x, weight) for x in sides)
-    if not a.nnz or not b.nnz:
-        return none, weight
-    top = sp_matmul_topn(a, b.T.tocsr(), top_n=k, threshold=0.0, n_threads=os.cpu_count() or 1)
+    a = _gram_matrix(sides[0], weight)
+    if erp_grams is None or learn:
+        # the ERP records are numbered 0.. in order (the whole side, see block)
+        erp_grams = _gram_matrix(sides[1], weight)
+    if not a.nnz or not erp_grams.nnz:
+        return pd.DataFrame({"lrid": np.zeros(0, np.int64), "rrid": np.zeros(0, np.int64),
+                             "s": np.zeros(0)}), weight, erp_grams
+    top = sp_matmul_topn(a, erp_grams.T.tocsr(), top_n=k, threshold=0.0,
+                         n_threads=os.cpu_count() or 1)
     rows = np.repeat(np.arange(top.shape[0]), np.diff(top.indptr))
-    return pd.DataFrame({"lrid": sides[0].rid[rows], "rrid": sides[1].rid[top.indices],
-                         "s": top.data.astype(np.float64)}), weight
+    return pd.DataFrame({"lrid": sides[0].rid[rows], "rrid": top.indices.astype(np.int64),
+                         "s": top.data.astype(np.float64)}), weight, erp_grams
 
 
 @contextlib.contextmanager
@@ -550,10 +567,13 @@ def block(
     con: duckdb.DuckDBPyConnection, comparisons: Sequence[Comparison], *, per_record: int,
     min_share: float = MIN_SHARE, cross_product_below: int = CROSS_PRODUCT_BELOW,
     progress: Progress | None = None, statistics: Statistics | None = None,
-) -> tuple[dict[str, int], Statistics]:
-    """Fill ``pairs(lrid, rrid, score)`` from tables ``l`` and ``r``; return rows per rule and
-    the :class:`Statistics` blocked with: ``statistics`` when given (``l`` may then be some
-    of the CRM records only: each gets the candidates it gets among all), else learnt here.
+    erp_grams: sparse.csr_matrix | None = None,
+) -> Blocked:
+    """Fill ``pairs(lrid, rrid, score)`` from tables ``l`` and ``r`` (``r`` the whole ERP
+    side, its ``rid`` numbering it from 0); return what :class:`Blocked` says. With
+    ``statistics`` (``l`` may then be some of the CRM records only: each gets the candidates
+    it gets among all), and with the ``erp_grams`` returned by a run with them on these ERP
+    records, the ERP text is not read again.
 
     When ``|l| x |r|`` is below ``cross_product_below`` every pair is a candidate (blocking
     exists for scale, and small tables can afford to miss nothing); the rule score still ranks
@@ -607,8 +627,11 @@ def block(
         step(f"the parts of {c.name}")
         _date_table(con, c, initials, j, cap, quota, learn)
     step("3-grams of all columns")
-    near, grams = _ngram_pairs(con, comparisons, per_record, ROW_BUDGET,
-                               None if statistics is None else statistics.grams)
+    if erp_grams is not None and not (n_r == span == erp_grams.shape[0]):
+        raise ValueError("the ERP records' 3-gram rows are of other records")
+    near, grams, erp_grams = _ngram_pairs(con, comparisons, per_record, ROW_BUDGET,
+                                          None if statistics is None else statistics.grams,
+                                          erp_grams)
     if statistics is None:
         statistics = Statistics(cap, quota, min_share, *(
             con.table(f"stat_{name}").to_arrow_table() for name in STATISTICS_TABLES), grams)
@@ -670,4 +693,4 @@ def block(
     con.execute("DROP TABLE scored")
     (total,) = con.execute("SELECT count(*) FROM pairs").fetchone() or (0,)
     counts["candidate pairs"] = int(total)
-    return counts, statistics
+    return Blocked(counts, statistics, erp_grams)

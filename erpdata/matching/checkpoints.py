@@ -27,7 +27,9 @@ A checkpoint is one table per kind, ``match_checkpoint_<kind>`` (``lrid, rrid`` 
 compared, one ``TINYINT`` level column per comparison), its records' table, one meta entry
 saying which stage it holds, and the statistics blocking learnt (``match_blocking_<kind>``: a
 meta entry and four tables, kept until a run learns them anew); all are written in one
-transaction, so a kill leaves the previous checkpoint or the new one, never half of one. Like
+transaction, so a kill leaves the previous checkpoint or the new one, never half of one.
+Beside them, the ERP side's 3-gram rows under those statistics (``_erp_grams``), so that a
+run on the same ERP records does not read all their text again. Like
 the normalised features it is derived data: dropping it loses nothing but time.
 """
 
@@ -42,6 +44,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from scipy import sparse
 
 from erpdata.matching import blocking
 from erpdata.matching.spec import Comparison
@@ -232,6 +235,41 @@ class Checkpoint:
         return blocking.Statistics(int(meta["cap"]), int(meta["quota"]),
                                    float(meta["min_share"]),
                                    *(tables[n] for n in blocking.STATISTICS_TABLES), grams)
+
+    def erp_grams(self, statistics_run: int) -> sparse.csr_matrix | None:
+        """The ERP side's 3-gram rows (:class:`~erpdata.matching.blocking.Blocked`) that a run
+        blocking with the statistics run ``statistics_run`` learnt kept, when they are of
+        these very ERP records and comparisons; else None."""
+        raw = self.ws.get_meta(f"{self.statistics_table}_erp_grams")
+        meta = json.loads(raw) if raw else {}
+        if (meta.get("statistics_run"), meta.get("erp"), meta.get("levels_key")) != (
+                statistics_run, json.loads(self.fingerprint)["erp"], self.levels_key):
+            return None
+        try:
+            rows = self.con.table(f"{self.statistics_table}_erp_grams").fetchnumpy()
+        except duckdb.CatalogException:  # derived data someone dropped
+            return None
+        return sparse.csr_matrix(
+            (np.asarray(rows["weight"], dtype=np.float32),
+             (np.asarray(rows["row"], dtype=np.int64), np.asarray(rows["gram"], dtype=np.int64))),
+            shape=(len(self.records[1].ids), blocking.GRAM_CODES))
+
+    def save_erp_grams(self, grams: sparse.csr_matrix, statistics_run: int) -> None:
+        """Keep the ERP side's 3-gram rows a run computed with the statistics run
+        ``statistics_run`` learnt (in a transaction of their own: they are valid whatever
+        stage the run reaches). About 200,000 entries at 1,000,000 ERP records: the grams the
+        statistics weigh are the rare ones."""
+        coo = grams.tocoo()
+        rows = pa.table({"row": coo.row.astype(np.int32), "gram": coo.col.astype(np.int32),
+                         "weight": coo.data.astype(np.float32)})
+        with self.ws.transaction(self.con):
+            self.con.register("gram_rows", rows)
+            self.con.execute(f"CREATE OR REPLACE TABLE {self.statistics_table}_erp_grams AS "  # noqa: S608 - statistics_name() after check_side_kind()
+                             "SELECT * FROM gram_rows")
+            self.con.unregister("gram_rows")
+            self.ws.set_meta(f"{self.statistics_table}_erp_grams", json.dumps({
+                "statistics_run": statistics_run, "erp": json.loads(self.fingerprint)["erp"],
+                "levels_key": self.levels_key}), self.con)
 
     def _save_statistics(self, statistics: blocking.Statistics) -> None:
         """Keep ``statistics``, learnt by this run from these records (caller's transaction)."""

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from scipy import sparse
 
 from erpdata.matching import assign, blocking, compare
 from erpdata.matching import model as fs
@@ -110,24 +111,28 @@ class MatchResult:
 
 def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
            per_record: int, many_to_many: bool, statistics: blocking.Statistics | None,
-           carried: tuple[np.ndarray, np.ndarray, np.ndarray] | None, progress: Progress
-           ) -> tuple[np.ndarray, np.ndarray, dict[str, int], blocking.Statistics | None]:
-    """The candidate pairs (sorted by ``lrid, rrid``), the rows per rule, and the statistics
-    blocked with (given, or learnt when ``statistics`` is None). With ``carried`` (see
+           carried: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+           erp_grams: sparse.csr_matrix | None, progress: Progress
+           ) -> tuple[np.ndarray, np.ndarray, dict[str, int], blocking.Blocked | None]:
+    """The candidate pairs (sorted by ``lrid, rrid``), the rows per rule, and what blocking
+    returned (None: it did not run). Blocked with ``statistics`` when given (and the ERP
+    side's ``erp_grams`` under them, when at hand), else learning them. With ``carried`` (see
     :meth:`~erpdata.matching.checkpoints.Checkpoint.carried`), only its CRM rows are blocked,
     with the given statistics, and the carried pairs of the others join them: with the
     statistics kept, a record's candidates are what blocking every record would give it."""
     rows = None if carried is None else carried[2]
     lrid = rrid = np.zeros(0, dtype=np.int64)
     counts: dict[str, int] = {}
+    done = None
     if rows is None or len(rows):
         with blocking.connect(left if rows is None else left.iloc[rows], right) as con:
-            counts, statistics = blocking.block(
+            done = blocking.block(
                 con, comps, per_record=per_record,
                 min_share=0.0 if many_to_many else blocking.MIN_SHARE, progress=progress,
-                statistics=statistics,
+                statistics=statistics, erp_grams=erp_grams,
                 # the CRM records' cross product with the ERP side was ruled out by the caller
                 cross_product_below=blocking.CROSS_PRODUCT_BELOW if rows is None else 0)
+            counts = done.counts
             lrid, rrid = (np.asarray(a, dtype=np.int64) for a in con.execute(
                 "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
     if carried is not None:
@@ -136,7 +141,7 @@ def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
         lrid, rrid = lrid[order], rrid[order]
         counts = {**{f"{rule} (records blocked again)": n for rule, n in counts.items()
                      if rule != "candidate pairs"}, "candidate pairs": len(lrid)}
-    return lrid, rrid, counts, statistics
+    return lrid, rrid, counts, done
 
 
 def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame,
@@ -424,18 +429,24 @@ def match_frames(
         if carried is not None:
             stats_extra["blocked_again"] = {"records": len(carried[2]), "of": len(left),
                                             "run": checkpoint.stored_run()}  # type: ignore[union-attr]
-        lrid, rrid, rule_counts, learnt = _block(
+        erp_grams = (None if statistics is None or checkpoint is None
+                     else checkpoint.erp_grams(fit.statistics_run))  # type: ignore[union-attr]
+        lrid, rrid, rule_counts, done = _block(
             left, right, comps, per_record or (50 if many_to_many else 10), many_to_many,
-            statistics, carried, lambda label, f: report(f"blocking: {label}", 0.3 + 0.2 * f))
+            statistics, carried, erp_grams,
+            lambda label, f: report(f"blocking: {label}", 0.3 + 0.2 * f))
+        statistics_run = run_id if statistics is None else fit.statistics_run  # type: ignore[union-attr]
+        if checkpoint is not None and done is not None and erp_grams is None:
+            checkpoint.save_erp_grams(done.erp_grams, statistics_run)
         # the levels stored of pairs whose records did not change, kept with the pairs (so a
         # run stopped while comparing resumes with them)
         known = None if checkpoint is None else checkpoint.known_levels(lrid, rrid)
         if known is not None and len(known):
             levels_reused = {"pairs": int((known[:, 0] != UNKNOWN).sum()), "of": len(known),
                              "run": checkpoint.stored_run()}  # type: ignore[union-attr]
-        stage = Stage(lrid, rrid, known, rule_counts,
-                      statistics_run=run_id if statistics is None else fit.statistics_run)  # type: ignore[union-attr]
-        unsaved = learnt if statistics is None else None  # statistics this run learnt
+        stage = Stage(lrid, rrid, known, rule_counts, statistics_run=statistics_run)
+        # the statistics this run learnt
+        unsaved = done.statistics if statistics is None and done is not None else None
         # the blocked stage is kept for a run stopped while comparing; not when little is
         # left to compare (a re-load's changed records), as comparing a pair costs about ten
         # times writing it (at 1,000,000 per side, 14 s against 1.2 s for 2.4M pairs); kept

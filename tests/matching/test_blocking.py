@@ -80,7 +80,7 @@ def blocked(crm: pd.DataFrame, erp: pd.DataFrame, comps: Sequence[Comparison], *
         real = blocking._ngram_pairs
         if not ngram:
             blocking._ngram_pairs = (  # type: ignore[assignment]
-                lambda *a, **k: (lambda p, w: (p.iloc[:0], w))(*real(*a, **k)))
+                lambda *a, **k: (lambda p, w, g: (p.iloc[:0], w, g))(*real(*a, **k)))
         try:
             blocking.block(con, comps, per_record=per_record, cross_product_below=0)
         finally:
@@ -162,25 +162,30 @@ def test_gram_chunks_change_nothing(persons, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
-           statistics: blocking.Statistics | None = None
-           ) -> tuple[pd.DataFrame, blocking.Statistics]:
-    """Every candidate pair with its score (sorted), and the statistics blocked with."""
+           statistics: blocking.Statistics | None = None, erp_grams: object = None
+           ) -> tuple[pd.DataFrame, blocking.Blocked]:
+    """Every candidate pair with its score (sorted), and what blocking returned."""
     with blocking.connect(left, right) as con:
-        _, learnt = blocking.block(con, comps, per_record=10, cross_product_below=0,
-                                   statistics=statistics)
+        done = blocking.block(con, comps, per_record=10, cross_product_below=0,
+                              statistics=statistics, erp_grams=erp_grams)
         pairs = con.execute("SELECT * FROM pairs ORDER BY lrid, rrid").df()
-    return pairs, learnt
+    return pairs, done
 
 
 def test_blocking_with_the_statistics_it_learnt_gives_the_same_pairs(persons) -> None:
     crm, erp, _ = persons
     left, right = features(crm, PERSON, "crm"), features(erp, PERSON, "erp")
-    learnt_pairs, stats = _block(left, right, PERSON)
+    learnt_pairs, learnt = _block(left, right, PERSON)
+    stats = learnt.statistics
     assert stats.words.num_rows and stats.typos.num_rows and stats.dates.num_rows
     assert stats.grams.any()
     again, same = _block(left, right, PERSON, stats)
-    assert same is stats
+    assert same.statistics is stats
     pd.testing.assert_frame_equal(learnt_pairs, again, check_exact=True)
+    # ... and so does passing back the ERP side's 3-gram rows instead of reading its text
+    assert learnt.erp_grams.shape[0] == len(right) and learnt.erp_grams.nnz
+    kept, _ = _block(left, right, PERSON, stats, learnt.erp_grams)
+    pd.testing.assert_frame_equal(learnt_pairs, kept, check_exact=True)
 
 
 def test_some_crm_records_blocked_with_the_statistics_get_what_all_of_them_get(persons) -> None:
@@ -189,14 +194,15 @@ def test_some_crm_records_blocked_with_the_statistics_get_what_all_of_them_get(p
     with those statistics gives them: what an incremental re-match rests on."""
     crm, erp, groups = persons
     left, right = features(crm, PERSON, "crm"), features(erp, PERSON, "erp")
-    _, stats = _block(left, right, PERSON)
+    _, learnt = _block(left, right, PERSON)
+    stats = learnt.statistics
     changed = crm.copy()
     rows = [3, 17, *groups[SURNAME_TYPO][:5], *groups[NEW_SURNAME_DAY][:5], 2999]
     changed.loc[rows[:6], "surname"] = changed.loc[rows[:6], "surname"] + " nyord"  # unseen word
     changed.loc[rows[6:], "first_name"] = "zakarias"
     changed_left = features(changed, PERSON, "crm")
     every, _ = _block(changed_left, right, PERSON, stats)
-    some, _ = _block(changed_left.iloc[rows], right, PERSON, stats)
+    some, _ = _block(changed_left.iloc[rows], right, PERSON, stats, learnt.erp_grams)
     expected = every[every["lrid"].isin(rows)].reset_index(drop=True)
     assert len(expected) >= 5 * len(rows)
     pd.testing.assert_frame_equal(expected, some, check_exact=True)
