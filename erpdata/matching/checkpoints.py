@@ -29,8 +29,8 @@ saying which stage it holds, and the statistics blocking learnt (``match_blockin
 meta entry and four tables, kept until a run learns them anew); all are written in one
 transaction, so a kill leaves the previous checkpoint or the new one, never half of one.
 Beside them, the ERP side's 3-gram rows under those statistics (``_erp_grams``), so that a
-run on the same ERP records does not read all their text again. Like
-the normalised features it is derived data: dropping it loses nothing but time.
+run on the same ERP records does not read all their text again. Like the normalised features
+it is derived data: dropping it loses nothing but time.
 """
 
 from __future__ import annotations
