@@ -180,3 +180,33 @@ def test_after_decisions_a_run_from_the_stored_pairs_equals_one_that_blocks_agai
         full = match_workspace(ws, "company")
         assert (full.stats["reused"], full.stats["model"]) == (None, "fit")
         assert ws.con.execute(SAME).fetchall() == got
+
+
+def test_a_person_reload_blocks_only_the_records_it_changed(tmp_path: Path) -> None:
+    """Persons block on the rules companies do not use (a full name from first and last
+    name, one-typo words, birth date parts with an initial): with the kept statistics, a run
+    after a CRM re-load still equals one that blocks every record."""
+    with Workspace.open(tmp_path / "w.duckdb") as ws:
+        build_demo(ws, size=SIZE, seed=8)
+        match_workspace(ws, "company")
+        first = match_workspace(ws, "person")
+        assert first.stats["model"] == "fitted"
+        ws.con.execute("UPDATE crm_person SET lastname = lastname || 'e' "
+                       "WHERE hash(id) % 40 = 1")
+        ws.con.execute("UPDATE crm_person SET birthdate = birthdate + 1 "
+                       "WHERE hash(id) % 40 = 2 AND birthdate IS NOT NULL")
+        ws.con.execute("CHECKPOINT")
+        scratch = _copy(ws.path, tmp_path / "scratch.duckdb")
+        result = match_workspace(ws, "person")
+        assert result.stats["model"] == "fit"
+        assert 0 < result.stats["blocked_again"]["records"] < result.stats["crm_records"] / 10
+        got = ws.con.execute(SAME.replace("suggestions", "suggestions WHERE kind = 'person'")
+                             ).fetchall()
+    with Workspace.open(scratch) as ws:
+        for table in ("match_checkpoint_person", "match_checkpoint_person_records"):
+            ws.con.execute(f"DROP TABLE {table}")
+        ws.con.execute("DELETE FROM meta WHERE key = 'match_checkpoint_person'")
+        full = match_workspace(ws, "person")
+        assert (full.stats["model"], full.stats.get("blocked_again")) == ("fit", None)
+        assert ws.con.execute(SAME.replace("suggestions", "suggestions WHERE kind = 'person'")
+                              ).fetchall() == got
