@@ -619,16 +619,18 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
                   AND CAST(o.explanation AS VARCHAR) IS DISTINCT FROM n.explanation""").fetchall()  # noqa: S608 - fixed column names
         moved = now != was or rewritten > 0
         if moved:
+            # in the order the queue lists them (see erpdata.decisions._in_display_order),
+            # sorted as the kept explanations are joined in (one pass over the rows, not a
+            # join and then a sort); a scan keeps that order for the insert
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE next_suggestions AS
                     SELECT n.* REPLACE (coalesce(n.explanation, o.explanation) AS explanation)
                     FROM new_suggestions n LEFT JOIN suggestions o
-                      ON n.explanation IS NULL AND {keys}""")  # noqa: S608 - fixed column names
+                      ON n.explanation IS NULL AND {keys}
+                    ORDER BY n.probability DESC, n.crm_id, n.rank""")  # noqa: S608 - fixed column names
             con.execute("DELETE FROM suggestions WHERE kind = ?", [kind])
-            # in the order the queue lists them (see erpdata.decisions._in_display_order)
-            con.execute("""INSERT INTO suggestions BY NAME
-                           SELECT *, ? AS run_id FROM next_suggestions
-                           ORDER BY probability DESC, crm_id, rank""", [run_id])
+            con.execute("INSERT INTO suggestions BY NAME "
+                        "SELECT *, ? AS run_id FROM next_suggestions", [run_id])
             con.execute("DROP TABLE next_suggestions")
             refresh_states(con, kind)
         elif result.fit is not None and learnt is None:

@@ -98,6 +98,9 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(matched: Path, tmp_path
         assert result.stats["model"] == "fit"
         assert result.stats["blocked_again"] == {"records": changed, "of": n, "run": 1}
         assert 0 < changed < n / 10
+        # stored in the queue's order (read without sorting, see decisions._in_display_order)
+        stored = ws.con.execute("SELECT probability, crm_id, rank FROM suggestions").fetchall()
+        assert stored == sorted(stored, key=lambda r: (-r[0], r[1], r[2]))
         assert (f"blocked only the {changed:,} of {n:,} CRM records new or changed since run 1 "
                 "blocked them; the others kept their candidates (the ERP records had not "
                 "changed)") in run_notes(result.stats)
