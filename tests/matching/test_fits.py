@@ -36,6 +36,21 @@ def _copy(src: Path, dst: Path) -> Path:
     return dst
 
 
+def _scratch(ws: Workspace, tmp_path: Path) -> Path:
+    """A copy of the workspace as it is now (a re-load's changes written out first), for a
+    run to compare with."""
+    ws.con.execute("CHECKPOINT")
+    return _copy(ws.path, tmp_path / "scratch.duckdb")
+
+
+def _forget_checkpoint(ws: Workspace, kind: str = "company") -> None:
+    """Drop the kind's checkpoint (pairs, records, meta entry; the kept statistics stay), so
+    that the next run blocks and compares every record."""
+    for table in (f"match_checkpoint_{kind}", f"match_checkpoint_{kind}_records"):
+        ws.con.execute(f"DROP TABLE {table}")
+    ws.con.execute("DELETE FROM meta WHERE key = ?", [f"match_checkpoint_{kind}"])
+
+
 def test_a_rerun_with_nothing_changed_writes_no_suggestion(matched: Path, tmp_path: Path
                                                           ) -> None:
     with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
@@ -56,8 +71,7 @@ def test_a_reload_scored_with_the_fit_equals_a_run_over_all_records_with_it(
         ws.con.execute("UPDATE crm_company SET name = name || ' (ny)' WHERE hash(id) % 50 = 3")
         ws.con.execute("UPDATE erp_company SET phone = '+47 22 33 44 55' "
                        "WHERE hash(id) % 50 = 5")
-        ws.con.execute("CHECKPOINT")
-        scratch = _copy(ws.path, tmp_path / "scratch.duckdb")
+        scratch = _scratch(ws, tmp_path)
         result = match_workspace(ws, "company")
         assert result.stats["model"] == "fit"
         # most explanations kept from run 1, those of the changed records' pairs built anew
@@ -65,9 +79,7 @@ def test_a_reload_scored_with_the_fit_equals_a_run_over_all_records_with_it(
             result.candidates)
         got = ws.con.execute(SAME).fetchall()
     with Workspace.open(scratch) as ws:  # the same records and fit; no stage, no explanation
-        for table in ("match_checkpoint_company", "match_checkpoint_company_records"):
-            ws.con.execute(f"DROP TABLE {table}")
-        ws.con.execute("DELETE FROM meta WHERE key = 'match_checkpoint_company'")
+        _forget_checkpoint(ws)
         ws.con.execute("DELETE FROM suggestions")
         full = match_workspace(ws, "company")
         assert (full.stats["model"], full.stats["explanations_kept"]) == ("fit", 0)
@@ -92,8 +104,7 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(matched: Path, tmp_path
             "OR id LIKE '%-copy'").fetchone()
         (n,) = ws.con.execute("SELECT count(*) FROM crm_company WHERE missing_since IS NULL"
                               ).fetchone()
-        ws.con.execute("CHECKPOINT")
-        scratch = _copy(ws.path, tmp_path / "scratch.duckdb")
+        scratch = _scratch(ws, tmp_path)
         result = match_workspace(ws, "company")
         assert result.stats["model"] == "fit"
         assert result.stats["blocked_again"] == {"records": changed, "of": n, "run": 1}
@@ -106,9 +117,7 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(matched: Path, tmp_path
                 "changed)") in run_notes(result.stats)
         got = ws.con.execute(SAME).fetchall()
     with Workspace.open(scratch) as ws:  # the same records and fit: every record blocked
-        for table in ("match_checkpoint_company", "match_checkpoint_company_records"):
-            ws.con.execute(f"DROP TABLE {table}")
-        ws.con.execute("DELETE FROM meta WHERE key = 'match_checkpoint_company'")
+        _forget_checkpoint(ws)
         full = match_workspace(ws, "company")
         assert "blocked_again" not in full.stats
         assert full.stats["model"] == "fit"
@@ -171,15 +180,12 @@ def test_after_decisions_a_run_from_the_stored_pairs_equals_one_that_blocks_agai
     records' features; it gives what a run that blocks and compares everything gives."""
     with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
         decide_bulk(ws, "accept", Filter(kind="company", band="auto"))
-        ws.con.execute("CHECKPOINT")
-        scratch = _copy(ws.path, tmp_path / "scratch.duckdb")
+        scratch = _scratch(ws, tmp_path)
         lean = match_workspace(ws, "company")
         assert lean.stats["reused"] == {"stage": "compared", "run": 1}
         got = ws.con.execute(SAME).fetchall()
     with Workspace.open(scratch) as ws:
-        for table in ("match_checkpoint_company", "match_checkpoint_company_records"):
-            ws.con.execute(f"DROP TABLE {table}")
-        ws.con.execute("DELETE FROM meta WHERE key = 'match_checkpoint_company'")
+        _forget_checkpoint(ws)
         full = match_workspace(ws, "company")
         assert (full.stats["reused"], full.stats["model"]) == (None, "fit")
         assert ws.con.execute(SAME).fetchall() == got
@@ -198,17 +204,14 @@ def test_a_person_reload_blocks_only_the_records_it_changed(tmp_path: Path) -> N
                        "WHERE hash(id) % 40 = 1")
         ws.con.execute("UPDATE crm_person SET birthdate = birthdate + 1 "
                        "WHERE hash(id) % 40 = 2 AND birthdate IS NOT NULL")
-        ws.con.execute("CHECKPOINT")
-        scratch = _copy(ws.path, tmp_path / "scratch.duckdb")
+        scratch = _scratch(ws, tmp_path)
         result = match_workspace(ws, "person")
         assert result.stats["model"] == "fit"
         assert 0 < result.stats["blocked_again"]["records"] < result.stats["crm_records"] / 10
         got = ws.con.execute(SAME.replace("suggestions", "suggestions WHERE kind = 'person'")
                              ).fetchall()
     with Workspace.open(scratch) as ws:
-        for table in ("match_checkpoint_person", "match_checkpoint_person_records"):
-            ws.con.execute(f"DROP TABLE {table}")
-        ws.con.execute("DELETE FROM meta WHERE key = 'match_checkpoint_person'")
+        _forget_checkpoint(ws, "person")
         full = match_workspace(ws, "person")
         assert (full.stats["model"], full.stats.get("blocked_again")) == ("fit", None)
         assert ws.con.execute(SAME.replace("suggestions", "suggestions WHERE kind = 'person'")
