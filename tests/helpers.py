@@ -19,6 +19,14 @@ def rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
     return ws.cursor().execute(sql).fetchall()
 
 
+def forget_checkpoint(ws: Workspace, kind: str = "company") -> None:
+    """Drop the kind's match checkpoint (pairs, records, meta entry; a kept fit and its
+    blocking statistics stay), so that the next run blocks and compares every record."""
+    for table in (f"match_checkpoint_{kind}", f"match_checkpoint_{kind}_records"):
+        ws.con.execute(f"DROP TABLE {table}")
+    ws.con.execute("DELETE FROM meta WHERE key = ?", [f"match_checkpoint_{kind}"])
+
+
 def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` exactly (no newline translation) in ``encoding``."""
     path.write_bytes(text.encode(encoding))

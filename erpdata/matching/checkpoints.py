@@ -70,11 +70,16 @@ def statistics_name(kind: str) -> str:
     return f"match_blocking_{kind}"
 
 
+def _statistics_meta(ws: Workspace, name: str) -> dict:
+    """The meta entry of the blocking statistics stored under ``name`` (empty: none)."""
+    raw = ws.get_meta(name)
+    return json.loads(raw) if raw else {}
+
+
 def statistics_run(ws: Workspace, kind: str, comparisons: Sequence[Comparison]) -> int | None:
     """The run that learnt ``kind``'s stored blocking statistics, when they are stored for
     these comparisons (a kept fit is valid only with the statistics learnt with it)."""
-    raw = ws.get_meta(statistics_name(kind))
-    meta = json.loads(raw) if raw else {}
+    meta = _statistics_meta(ws, statistics_name(kind))
     return int(meta["run_id"]) if meta.get("levels_key") == levels_key(comparisons) else None
 
 
@@ -166,6 +171,7 @@ class Checkpoint:
         self.ws, self.con, self.table = ws, con, table_name(kind)
         self.statistics_table = statistics_name(kind)
         self.fingerprint = fingerprint(comparisons, crm, erp, per_record)
+        self._erp_digest = json.loads(self.fingerprint)["erp"]
         self.levels_key, self.records, self.run_id = levels_key(comparisons), (crm, erp), run_id
         self.per_record = per_record
 
@@ -211,16 +217,14 @@ class Checkpoint:
     def learnt_here(self, stage: Stage) -> bool:
         """Whether ``stage``'s pairs were blocked with statistics learnt from these very
         records (a run that learns anew may then reuse them: it would learn the same)."""
-        raw = self.ws.get_meta(self.statistics_table)
-        meta = json.loads(raw) if raw else {}
+        meta = _statistics_meta(self.ws, self.statistics_table)
         return (meta.get("fingerprint") == self.fingerprint
                 and meta.get("run_id") == stage.statistics_run)
 
     def statistics(self, run_id: int) -> blocking.Statistics | None:
         """The stored blocking statistics, when run ``run_id`` learnt them for these
         comparisons and this cap; else None."""
-        raw = self.ws.get_meta(self.statistics_table)
-        meta = json.loads(raw) if raw else {}
+        meta = _statistics_meta(self.ws, self.statistics_table)
         if (meta.get("run_id"), meta.get("levels_key"), meta.get("per_record")) != (
                 run_id, self.levels_key, self.per_record):
             return None
@@ -240,10 +244,9 @@ class Checkpoint:
         """The ERP side's 3-gram rows (:class:`~erpdata.matching.blocking.Blocked`) that a run
         blocking with the statistics run ``statistics_run`` learnt kept, when they are of
         these very ERP records and comparisons; else None."""
-        raw = self.ws.get_meta(f"{self.statistics_table}_erp_grams")
-        meta = json.loads(raw) if raw else {}
+        meta = _statistics_meta(self.ws, f"{self.statistics_table}_erp_grams")
         if (meta.get("statistics_run"), meta.get("erp"), meta.get("levels_key")) != (
-                statistics_run, json.loads(self.fingerprint)["erp"], self.levels_key):
+                statistics_run, self._erp_digest, self.levels_key):
             return None
         try:
             rows = self.con.table(f"{self.statistics_table}_erp_grams").fetchnumpy()
@@ -268,7 +271,7 @@ class Checkpoint:
                              "SELECT * FROM gram_rows")
             self.con.unregister("gram_rows")
             self.ws.set_meta(f"{self.statistics_table}_erp_grams", json.dumps({
-                "statistics_run": statistics_run, "erp": json.loads(self.fingerprint)["erp"],
+                "statistics_run": statistics_run, "erp": self._erp_digest,
                 "levels_key": self.levels_key}), self.con)
 
     def _save_statistics(self, statistics: blocking.Statistics) -> None:
@@ -325,9 +328,7 @@ class Checkpoint:
         was, now = json.loads(meta["fingerprint"]), json.loads(self.fingerprint)
         if any(was[k] != now[k] for k in ("levels", "per_record", "erp")):
             return None
-        crm = records_table(self.records[0], Records(pa.array([], pa.large_string()),
-                                                     np.zeros(0, dtype=np.int64)))
-        self.con.register("now_crm", crm)
+        self.con.register("now_records", records_table(*self.records))
         try:
             ((n_l, n_r),) = self.con.execute(
                 f"SELECT count(*) FILTER (WHERE side = 0), count(*) FILTER (WHERE side = 1) "  # noqa: S608 - table from table_name() after check_side_kind()
@@ -335,8 +336,8 @@ class Checkpoint:
             if n_l * n_r <= blocking.CROSS_PRODUCT_BELOW:
                 return None
             self.con.execute(f"""CREATE OR REPLACE TEMP TABLE carried_rows AS
-                SELECT n.rid AS now, o.rid AS was FROM now_crm n JOIN {self.table}_records o
-                ON o.side = 0 AND o.id = n.id AND o.digest = n.digest""")  # noqa: S608 - table from table_name() after check_side_kind()
+                SELECT n.rid AS now, o.rid AS was FROM now_records n
+                JOIN {self.table}_records o USING (side, id, digest) WHERE side = 0""")  # noqa: S608 - table from table_name() after check_side_kind()
             pairs = self.con.execute(f"""SELECT m.now, c.rrid FROM carried_rows m
                 JOIN {self.table} c ON c.lrid = m.was""").fetchnumpy()  # noqa: S608 - table from table_name() after check_side_kind()
             unchanged = self.con.execute("SELECT now FROM carried_rows").fetchnumpy()["now"]
@@ -344,7 +345,7 @@ class Checkpoint:
             return None
         finally:
             self.con.execute("DROP TABLE IF EXISTS carried_rows")
-            self.con.unregister("now_crm")
+            self.con.unregister("now_records")
         changed = np.ones(len(self.records[0].ids), dtype=bool)
         changed[np.asarray(unchanged, dtype=np.int64)] = False
         return (np.asarray(pairs["now"], dtype=np.int64), np.asarray(pairs["rrid"], np.int64),

@@ -421,16 +421,18 @@ def match_frames(
     levels_reused, unsaved = None, None
     if stage is None:
         report("blocking", 0.3)
-        statistics = (None if fit is None or checkpoint is None
-                      else checkpoint.statistics(fit.statistics_run))
-        carried = (None if statistics is None or checkpoint is None
-                   or len(left) * len(right) <= blocking.CROSS_PRODUCT_BELOW
-                   else checkpoint.carried(fit.statistics_run))
-        if carried is not None:
-            stats_extra["blocked_again"] = {"records": len(carried[2]), "of": len(left),
-                                            "run": checkpoint.stored_run()}  # type: ignore[union-attr]
-        erp_grams = (None if statistics is None or checkpoint is None
-                     else checkpoint.erp_grams(fit.statistics_run))  # type: ignore[union-attr]
+        # with a fit, blocking runs with its kept statistics (and, where they hold, the ERP
+        # side's kept 3-gram rows and the unchanged CRM records' stored pairs)
+        statistics = carried = erp_grams = None
+        if fit is not None and checkpoint is not None:
+            statistics = checkpoint.statistics(fit.statistics_run)
+            if statistics is not None:
+                erp_grams = checkpoint.erp_grams(fit.statistics_run)
+                if len(left) * len(right) > blocking.CROSS_PRODUCT_BELOW:
+                    carried = checkpoint.carried(fit.statistics_run)
+            if carried is not None:
+                stats_extra["blocked_again"] = {"records": len(carried[2]), "of": len(left),
+                                                "run": checkpoint.stored_run()}
         lrid, rrid, rule_counts, done = _block(
             left, right, comps, per_record or (50 if many_to_many else 10), many_to_many,
             statistics, carried, erp_grams,

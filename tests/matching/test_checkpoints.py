@@ -23,6 +23,7 @@ from erpdata.matching import normalised as normalised_module
 from erpdata.matching.workspace import run_notes
 from erpdata.progress import Cancelled
 from erpdata.workspace import Workspace
+from tests.helpers import forget_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 SAME = "SELECT * EXCLUDE (run_id) FROM suggestions ORDER BY ALL"
@@ -232,9 +233,7 @@ def test_after_a_reload_only_the_pairs_of_changed_records_are_compared_again(
                    for n in run_notes(result.stats))
         got = ws.con.execute(SAME).fetchall()
     with Workspace.open(scratch) as ws:  # the same records, nothing stored to reuse
-        ws.con.execute("DROP TABLE match_checkpoint_company")
-        ws.con.execute("DROP TABLE match_checkpoint_company_records")
-        ws.con.execute("DELETE FROM meta WHERE key = 'match_checkpoint_company'")
+        forget_checkpoint(ws)
         fresh = match_workspace(ws, "company")
         assert fresh.stats["levels_reused"] is None
         assert ws.con.execute(SAME).fetchall() == got

@@ -14,6 +14,7 @@ from erpdata.demo import build_demo
 from erpdata.matching import match_workspace
 from erpdata.matching.workspace import run_notes
 from erpdata.workspace import Workspace
+from tests.helpers import forget_checkpoint
 
 SAME = "SELECT * EXCLUDE (run_id) FROM suggestions ORDER BY ALL"
 #: Enough records per side that blocking runs its rules (not the small tables' cross product).
@@ -41,14 +42,6 @@ def _scratch(ws: Workspace, tmp_path: Path) -> Path:
     run to compare with."""
     ws.con.execute("CHECKPOINT")
     return _copy(ws.path, tmp_path / "scratch.duckdb")
-
-
-def _forget_checkpoint(ws: Workspace, kind: str = "company") -> None:
-    """Drop the kind's checkpoint (pairs, records, meta entry; the kept statistics stay), so
-    that the next run blocks and compares every record."""
-    for table in (f"match_checkpoint_{kind}", f"match_checkpoint_{kind}_records"):
-        ws.con.execute(f"DROP TABLE {table}")
-    ws.con.execute("DELETE FROM meta WHERE key = ?", [f"match_checkpoint_{kind}"])
 
 
 def test_a_rerun_with_nothing_changed_writes_no_suggestion(matched: Path, tmp_path: Path
@@ -79,7 +72,7 @@ def test_a_reload_scored_with_the_fit_equals_a_run_over_all_records_with_it(
             result.candidates)
         got = ws.con.execute(SAME).fetchall()
     with Workspace.open(scratch) as ws:  # the same records and fit; no stage, no explanation
-        _forget_checkpoint(ws)
+        forget_checkpoint(ws)
         ws.con.execute("DELETE FROM suggestions")
         full = match_workspace(ws, "company")
         assert (full.stats["model"], full.stats["explanations_kept"]) == ("fit", 0)
@@ -117,7 +110,7 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(matched: Path, tmp_path
                 "changed)") in run_notes(result.stats)
         got = ws.con.execute(SAME).fetchall()
     with Workspace.open(scratch) as ws:  # the same records and fit: every record blocked
-        _forget_checkpoint(ws)
+        forget_checkpoint(ws)
         full = match_workspace(ws, "company")
         assert "blocked_again" not in full.stats
         assert full.stats["model"] == "fit"
@@ -185,7 +178,7 @@ def test_after_decisions_a_run_from_the_stored_pairs_equals_one_that_blocks_agai
         assert lean.stats["reused"] == {"stage": "compared", "run": 1}
         got = ws.con.execute(SAME).fetchall()
     with Workspace.open(scratch) as ws:
-        _forget_checkpoint(ws)
+        forget_checkpoint(ws)
         full = match_workspace(ws, "company")
         assert (full.stats["reused"], full.stats["model"]) == (None, "fit")
         assert ws.con.execute(SAME).fetchall() == got
@@ -211,7 +204,7 @@ def test_a_person_reload_blocks_only_the_records_it_changed(tmp_path: Path) -> N
         got = ws.con.execute(SAME.replace("suggestions", "suggestions WHERE kind = 'person'")
                              ).fetchall()
     with Workspace.open(scratch) as ws:
-        _forget_checkpoint(ws, "person")
+        forget_checkpoint(ws, "person")
         full = match_workspace(ws, "person")
         assert (full.stats["model"], full.stats.get("blocked_again")) == ("fit", None)
         assert ws.con.execute(SAME.replace("suggestions", "suggestions WHERE kind = 'person'")
