@@ -197,6 +197,11 @@ def _scoring(cur: duckdb.DuckDBPyConnection) -> list[Violation]:
                       "FROM suggestions GROUP BY ALL HAVING count(*) > 1")
     if rows:
         out.append(Violation(6, "pair(s) suggested more than once: " + _sample(rows)))
+    rows = _rows(cur, "SELECT x.kind, x.crm_id, x.erp_actor_type || ':' || x.erp_id "
+                      "FROM explanations x ANTI JOIN suggestions s "
+                      "USING (kind, crm_id, erp_actor_type, erp_id)")
+    if rows:
+        out.append(Violation(6, "explanation(s) of pairs not suggested: " + _sample(rows)))
     for kind in KINDS:
         rows = _rows(cur, f"SELECT s.crm_id FROM scoring_state s LEFT JOIN crm_{kind} c "  # noqa: S608 - kind from KINDS; kind bound as ?
                           f"ON c.id = s.crm_id WHERE s.kind = ? AND c.id IS NULL", [kind])

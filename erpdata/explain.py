@@ -125,9 +125,10 @@ def waterfall(ws: Workspace, kind: str, crm_id: str, erp: str) -> Waterfall:
     k: Kind = kind  # type: ignore[assignment]
     actor, erp_id = split_erp_key(erp)
     cur = ws.cursor()
-    row = cur.execute("SELECT explanation, probability FROM suggestions WHERE kind = ? AND "
-                      "crm_id = ? AND erp_actor_type = ? AND erp_id = ?",
-                      [k, crm_id, actor, erp_id]).fetchone()
+    row = cur.execute("SELECT x.explanation, s.probability FROM suggestions s "
+                      "JOIN explanations x USING (kind, crm_id, erp_actor_type, erp_id) "
+                      "WHERE s.kind = ? AND s.crm_id = ? AND s.erp_actor_type = ? "
+                      "AND s.erp_id = ?", [k, crm_id, actor, erp_id]).fetchone()
     if row is None or row[0] is None:
         raise ExplainError(f"CRM {kind} {crm_id} and ERP {actor} {erp_id} are not a suggested "
                            "pair: run matching to score them")

@@ -19,6 +19,20 @@ def rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
     return ws.cursor().execute(sql).fetchall()
 
 
+def suggested(ws: Workspace, kind: str | None = None, *, runs: bool = False
+              ) -> list[tuple[Any, ...]]:
+    """The stored suggestions (of ``kind``) with their explanations, in a stable order: equal
+    for two runs that suggest the same. ``runs``: with the runs that wrote each suggestion
+    and explanation (equal only when nothing was written again)."""
+    drop = "" if runs else " EXCLUDE (run_id)"
+    extra = ", x.run_id" if runs else ""
+    where = "" if kind is None else " WHERE s.kind = ?"
+    return ws.cursor().execute(
+        f"SELECT s.*{drop}, x.explanation{extra} FROM suggestions s "
+        "LEFT JOIN explanations x USING (kind, crm_id, erp_actor_type, erp_id)"
+        f"{where} ORDER BY ALL", [] if kind is None else [kind]).fetchall()
+
+
 def forget_checkpoint(ws: Workspace, kind: str = "company") -> None:
     """Drop the kind's match checkpoint (pairs, records, meta entry; a kept fit and its
     blocking statistics stay), so that the next run blocks and compares every record."""

@@ -22,7 +22,7 @@ from erpdata.matching.spec import KEY_TYPES
 from erpdata.matching.workspace import scoring_states
 from erpdata.progress import Cancelled
 from erpdata.workspace import Workspace
-from tests.helpers import write_text
+from tests.helpers import suggested, write_text
 from tests.matching.test_blocking import blocked
 
 
@@ -201,12 +201,11 @@ def test_normalised_features_are_stored_and_only_changes_recomputed(
     stored = ws.con.execute("SELECT id, name, vatno, vatno__key FROM normalised_crm_company "
                             "ORDER BY id").fetchall()
     assert stored[0] == ("1", "berg bygg", "5560360793", "5560360793")
-    same = "SELECT * EXCLUDE (run_id) FROM suggestions ORDER BY ALL"
-    before = ws.con.execute(same).fetchall()
+    before = suggested(ws)
     seen.clear()
     match_workspace(ws, "company")  # nothing changed: nothing normalised again, same result
     assert seen == []
-    assert ws.con.execute(same).fetchall() == before
+    assert suggested(ws) == before
     # A re-load that changes company 4 and drops company 5: only company 4 is normalised again.
     load_file(ws, write_text(tmp_path / "c2.csv",
                              "id;name;vatno;postalcity\n1;Berg Bygg AB;5560360793;Stockholm\n"
@@ -243,7 +242,7 @@ def test_accepted_pairs_are_never_given_away(ws: Workspace) -> None:
 def test_a_failed_run_says_why_and_keeps_the_previous_suggestions(
         ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     match_workspace(ws, "company")
-    before = ws.con.execute("SELECT * FROM suggestions ORDER BY ALL").fetchall()
+    before = suggested(ws, runs=True)
     import erpdata.matching.workspace as mw
 
     def broken(*args: object, **kwargs: object) -> None:
@@ -253,7 +252,7 @@ def test_a_failed_run_says_why_and_keeps_the_previous_suggestions(
     ws.con.execute("DELETE FROM scoring_state")
     with pytest.raises(MemoryError):
         match_workspace(ws, "company")
-    assert ws.con.execute("SELECT * FROM suggestions ORDER BY ALL").fetchall() == before
+    assert suggested(ws, runs=True) == before
     assert scoring_states(ws, "company")["failed"] == 5
     assert ws.con.execute("SELECT DISTINCT reason FROM scoring_state").fetchall() == [
         ("MemoryError: out of memory",)]

@@ -298,10 +298,14 @@ def test_competing_crm_records_and_the_duplicate_key(companies_ws: Workspace) ->
 def test_the_waterfall_adds_up_field_by_field(companies_ws: Workspace) -> None:
     companies_ws.con.execute(
         """INSERT INTO suggestions (kind, crm_id, erp_actor_type, erp_id, rank, probability,
-                                    match_weight, band, explanation)
-           VALUES ('company', '4', 'customer', 'K9', 1, 0.6, 0.0, 'review', ?),
-                  ('company', '4', 'customer', 'K2', 2, 0.1, -3.0, 'low', '{}'),
-                  ('company', '1', 'customer', 'K9', 3, 0.1, -3.0, 'low', '{}')""",
+                                    match_weight, band)
+           VALUES ('company', '4', 'customer', 'K9', 1, 0.6, 0.0, 'review'),
+                  ('company', '4', 'customer', 'K2', 2, 0.1, -3.0, 'low'),
+                  ('company', '1', 'customer', 'K9', 3, 0.1, -3.0, 'low')""")
+    companies_ws.con.execute(
+        """INSERT INTO explanations (kind, crm_id, erp_actor_type, erp_id, explanation)
+           VALUES ('company', '4', 'customer', 'K9', ?), ('company', '4', 'customer', 'K2', '{}'),
+                  ('company', '1', 'customer', 'K9', '{}')""",
         ['{"prior": -2.0, "name": {"level": "similar", "weight": 3.0},'
          ' "postalcity": {"level": "different", "weight": -1.0},'
          ' "vatno": {"level": "missing", "weight": 0.0}}'])

@@ -29,7 +29,8 @@ from tests.helpers import COMPANIES, snapshot, write_text
 
 RECORD_TABLES = ["crm_company", "crm_person", "crm_project", "erp_company", "erp_person",
                  "erp_project"]
-LATER_TABLES = ["actions", "audit", "batches", "connections", "decisions", "field_mappings",
+LATER_TABLES = ["actions", "audit", "batches", "connections", "decisions", "explanations",
+                "field_mappings",
                 "links", "match_models", "match_runs", "picks", "scoring_state", "suggestions",
                 "sync_conflicts", "sync_marks", "users"]
 
@@ -88,13 +89,41 @@ def test_version_9_keeps_suggestions_and_states_in_their_order_without_a_key(
     con.close()
     with Workspace.open(path) as ws:
         assert ws.version == SCHEMA_VERSION
+        # the explanation (the tenth column) moved out with version 10
         after = [ws.con.execute(f"SELECT * FROM {t}").fetchall()
                  for t in ("suggestions", "scoring_state")]
-        assert after == before
+        assert after == [[r[:9] + r[10:] for r in before[0]], before[1]]
         assert [r[1] for r in after[0]] == ["9", "1", "5"]
         assert ws.con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name IN "
                               "('suggestions', 'scoring_state') AND constraint_type = "
                               "'PRIMARY KEY'").fetchone() == (0,)
+
+
+def test_version_10_moves_the_explanations_out_and_keeps_the_suggestions_order(
+        tmp_path: Path) -> None:
+    """The explanations go to a table of their own (a run then writes only the new ones):
+    each keeps its pair and the run that stored it, and the suggestions keep their order and
+    every other value."""
+    path = tmp_path / "v9.duckdb"
+    con = duckdb.connect(str(path))
+    migrate(con, target=9)
+    con.execute("INSERT INTO match_runs (kind, started_by, started_at, status) "
+                "VALUES ('company', 'kari', now(), 'done'), ('company', 'kari', now(), 'done')")
+    for crm_id, erp_id, p, run, text in (("9", "K1", 0.9, 2, '{"prior": -1.5}'),
+                                         ("1", "K2", 0.5, 1, None),
+                                         ("5", "K3", 0.99, 2, '{"prior": -2.0}')):
+        con.execute("INSERT INTO suggestions (kind, crm_id, erp_actor_type, erp_id, rank, "
+                    "probability, band, explanation, run_id, link, state) "
+                    "VALUES ('company', ?, 'customer', ?, 1, ?, 'review', ?, ?, true, 'skipped')",
+                    [crm_id, erp_id, p, text, run])
+    before = con.execute("SELECT * EXCLUDE (explanation) FROM suggestions").fetchall()
+    con.close()
+    with Workspace.open(path) as ws:
+        assert ws.con.execute("SELECT * FROM suggestions").fetchall() == before
+        assert [r[1] for r in before] == ["9", "1", "5"]
+        assert ws.con.execute("SELECT * FROM explanations ORDER BY crm_id").fetchall() == [
+            ("company", "5", "customer", "K3", '{"prior": -2.0}', 2),
+            ("company", "9", "customer", "K1", '{"prior": -1.5}', 2)]
 
 
 def test_migration_is_one_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

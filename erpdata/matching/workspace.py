@@ -472,8 +472,8 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                                else fits.load(ws, con, k, compared, crm_records, erp_records))
             # the suggestions stored under this fit: their explanations are kept
             explained = None if fit is None else read_frame(
-                con, "SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_id FROM suggestions "
-                     "WHERE kind = ? AND run_id >= ? AND explanation IS NOT NULL", [k, since])
+                con, "SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_id FROM explanations "
+                     "WHERE kind = ? AND run_id >= ?", [k, since])
             # scored with a fit from stored compared pairs, a run reads only the ids and the
             # names (their term frequencies) of the records' features
             lean = fit is not None and checkpoint.holds_compared()
@@ -614,24 +614,29 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
         (was,) = con.execute(f"SELECT {sig} FROM suggestions WHERE kind = ?", [kind]  # noqa: S608 - fixed column names
                              ).fetchall()
         ((rewritten,),) = con.execute(
-            f"""SELECT count(*) FROM new_suggestions n LEFT JOIN suggestions o ON {keys}
+            f"""SELECT count(*) FROM new_suggestions n LEFT JOIN explanations o ON {keys}
                 WHERE n.explanation IS NOT NULL
                   AND CAST(o.explanation AS VARCHAR) IS DISTINCT FROM n.explanation""").fetchall()  # noqa: S608 - fixed column names
         moved = now != was or rewritten > 0
         if moved:
-            # in the order the queue lists them (see erpdata.decisions._in_display_order),
-            # sorted as the kept explanations are joined in (one pass over the rows, not a
-            # join and then a sort); a scan keeps that order for the insert
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE next_suggestions AS
-                    SELECT n.* REPLACE (coalesce(n.explanation, o.explanation) AS explanation)
-                    FROM new_suggestions n LEFT JOIN suggestions o
-                      ON n.explanation IS NULL AND {keys}
-                    ORDER BY n.probability DESC, n.crm_id, n.rank""")  # noqa: S608 - fixed column names
+            # in the order the queue lists them (see erpdata.decisions._in_display_order); a
+            # scan keeps that order for the insert
+            con.execute("""CREATE OR REPLACE TEMP TABLE next_suggestions AS
+                           SELECT * EXCLUDE (explanation) FROM new_suggestions
+                           ORDER BY probability DESC, crm_id, rank""")
             con.execute("DELETE FROM suggestions WHERE kind = ?", [kind])
             con.execute("INSERT INTO suggestions BY NAME "
                         "SELECT *, ? AS run_id FROM next_suggestions", [run_id])
             con.execute("DROP TABLE next_suggestions")
+            # the explanations kept are those of pairs still suggested without a new one
+            # (see erpdata.workspace._v10); the new ones join them, by CRM record
+            con.execute(
+                f"""DELETE FROM explanations o WHERE o.kind = ? AND NOT EXISTS (
+                        SELECT 1 FROM new_suggestions n
+                        WHERE n.explanation IS NULL AND {keys})""", [kind])  # noqa: S608 - fixed column names
+            con.execute("INSERT INTO explanations SELECT kind, crm_id, erp_actor_type, erp_id, "
+                        "explanation, ? FROM new_suggestions WHERE explanation IS NOT NULL "
+                        "ORDER BY crm_id", [run_id])
             refresh_states(con, kind)
         elif result.fit is not None and learnt is None:
             # the stored rows are exactly this run's, explanations included, whichever run
@@ -708,7 +713,12 @@ def suggestions(ws: Workspace, kind: str = "company", *, links_only: bool = Fals
     ``crm_id``: the candidates of one CRM record)."""
     check_side_kind("crm", kind)
     k: Kind = kind  # type: ignore[assignment]
-    where, params = ["s.kind = ?"], [kind]
+    # the explanations of the record asked for only (stored by CRM record, they are found
+    # without reading them all)
+    explained = "kind = ?" + ("" if crm_id is None else " AND crm_id = ?")
+    params = [kind] if crm_id is None else [kind, crm_id]
+    where = ["s.kind = ?"]
+    params.append(kind)
     if links_only:
         where.append("s.link")
     if band is not None:
@@ -720,8 +730,10 @@ def suggestions(ws: Workspace, kind: str = "company", *, links_only: bool = Fals
     sql = f"""
         SELECT s.crm_id, {display_name_sql(k, 'c')} AS crm_name,
                s.erp_actor_type || ':' || s.erp_id AS erp, {display_name_sql(k, 'e')} AS erp_name,
-               s.rank, s.probability, s.band, s.link, s.conflict, s.explanation
+               s.rank, s.probability, s.band, s.link, s.conflict, x.explanation
         FROM suggestions s
+        LEFT JOIN (SELECT * FROM explanations WHERE {explained}) x
+          USING (kind, crm_id, erp_actor_type, erp_id)
         JOIN crm_{kind} c ON c.id = s.crm_id
         JOIN erp_{kind} e ON e.actor_type = s.erp_actor_type AND e.id = s.erp_id
         WHERE {' AND '.join(where)}

@@ -23,10 +23,9 @@ from erpdata.matching import normalised as normalised_module
 from erpdata.matching.workspace import run_notes
 from erpdata.progress import Cancelled
 from erpdata.workspace import Workspace
-from tests.helpers import forget_checkpoint
+from tests.helpers import forget_checkpoint, suggested
 
 ROOT = Path(__file__).resolve().parents[2]
-SAME = "SELECT * EXCLUDE (run_id) FROM suggestions ORDER BY ALL"
 #: Enough records per side that blocking runs its rules (not the small tables' cross product).
 SIZE = 1500
 
@@ -42,7 +41,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple]]:
     whole = _copy(path, folder / "whole.duckdb")
     with Workspace.open(whole) as ws:
         match_workspace(ws, "company")
-        expected = ws.con.execute(SAME).fetchall()
+        expected = suggested(ws)
     assert len(expected) > 1000
     return path, expected
 
@@ -85,7 +84,7 @@ def test_a_cancelled_run_resumes_after_blocking_with_the_same_suggestions(
         assert "blocking: the pairs found by run 1 reused" in seen
         assert not any(s.startswith("blocking: the words") for s in seen)  # not blocked again
         assert any(s.startswith("comparing ") for s in seen)
-        assert ws.con.execute(SAME).fetchall() == expected
+        assert suggested(ws) == expected
         assert run_notes(result.stats)[0].startswith("the pairs run 1 blocked were reused")
         assert ws.con.execute("SELECT run_id, status, error FROM match_runs ORDER BY run_id"
                               ).fetchall() == [
@@ -98,7 +97,7 @@ def test_a_cancelled_run_resumes_after_blocking_with_the_same_suggestions(
         # Nothing changed: the next run reuses the compared levels too.
         again = match_workspace(ws, "company")
         assert again.stats["reused"] == {"stage": "compared", "run": 2}
-        assert ws.con.execute(SAME).fetchall() == expected
+        assert suggested(ws) == expected
 
 
 def test_ctrl_c_is_recorded_and_the_next_run_resumes(
@@ -117,7 +116,7 @@ def test_ctrl_c_is_recorded_and_the_next_run_resumes(
         assert _checkpoint(ws)["stage"] == "compared"
         result = match_workspace(ws, "company")
         assert result.stats["reused"] == {"stage": "compared", "run": 1}
-        assert ws.con.execute(SAME).fetchall() == expected
+        assert suggested(ws) == expected
 
 
 CHILD = """
@@ -151,7 +150,7 @@ def test_a_killed_run_resumes_and_is_marked_interrupted(
         assert ws.con.execute("SELECT status FROM match_runs").fetchall() == [("running",)]
         result = match_workspace(ws, "company")
         assert result.stats["reused"] == {"stage": "blocked", "run": 1}
-        assert ws.con.execute(SAME).fetchall() == expected
+        assert suggested(ws) == expected
         (status, error), = ws.con.execute(
             "SELECT status, error FROM match_runs WHERE run_id = 1").fetchall()
         assert status == "failed" and error.startswith("interrupted: the process running it "
@@ -183,7 +182,7 @@ def test_normalising_resumes_per_chunk(demo: tuple[Path, list[tuple]], tmp_path:
         normalised.clear()
         match_workspace(ws, "company")
         assert sum(normalised) == crm - 800 + erp  # only the rest
-        assert ws.con.execute(SAME).fetchall() == expected
+        assert suggested(ws) == expected
 
 
 def test_a_changed_record_is_never_matched_from_stored_stages(
@@ -231,12 +230,12 @@ def test_after_a_reload_only_the_pairs_of_changed_records_are_compared_again(
         assert reused["of"] == result.stats["pairs"] + _rejected(ws)
         assert any(n.endswith("kept the levels run 1 compared: neither record changed since")
                    for n in run_notes(result.stats))
-        got = ws.con.execute(SAME).fetchall()
+        got = suggested(ws)
     with Workspace.open(scratch) as ws:  # the same records, nothing stored to reuse
         forget_checkpoint(ws)
         fresh = match_workspace(ws, "company")
         assert fresh.stats["levels_reused"] is None
-        assert ws.con.execute(SAME).fetchall() == got
+        assert suggested(ws) == got
 
 
 def _rejected(ws: Workspace) -> int:

@@ -14,9 +14,8 @@ from erpdata.demo import build_demo
 from erpdata.matching import match_workspace
 from erpdata.matching.workspace import run_notes
 from erpdata.workspace import Workspace
-from tests.helpers import forget_checkpoint
+from tests.helpers import forget_checkpoint, suggested
 
-SAME = "SELECT * EXCLUDE (run_id) FROM suggestions ORDER BY ALL"
 #: Enough records per side that blocking runs its rules (not the small tables' cross product).
 SIZE = 1500
 
@@ -47,14 +46,14 @@ def _scratch(ws: Workspace, tmp_path: Path) -> Path:
 def test_a_rerun_with_nothing_changed_writes_no_suggestion(matched: Path, tmp_path: Path
                                                           ) -> None:
     with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
-        before = ws.con.execute("SELECT * FROM suggestions ORDER BY ALL").fetchall()
+        before = suggested(ws, runs=True)
         again = match_workspace(ws, "company")
         assert (again.stats["model"], again.stats["fit_run"]) == ("fit", 1)
         assert again.stats["explanations_kept"] == len(again.candidates)
         assert any(n.startswith("scored with the model and thresholds run 1 learnt (0 records")
                    for n in run_notes(again.stats))
         # every row as run 1 wrote it, run id included: nothing was rewritten
-        assert ws.con.execute("SELECT * FROM suggestions ORDER BY ALL").fetchall() == before
+        assert suggested(ws, runs=True) == before
         assert ws.con.execute("SELECT DISTINCT run_id FROM suggestions").fetchall() == [(1,)]
 
 
@@ -68,15 +67,20 @@ def test_a_reload_scored_with_the_fit_equals_a_run_over_all_records_with_it(
         result = match_workspace(ws, "company")
         assert result.stats["model"] == "fit"
         # most explanations kept from run 1, those of the changed records' pairs built anew
-        assert 0.5 * len(result.candidates) < result.stats["explanations_kept"] < len(
-            result.candidates)
-        got = ws.con.execute(SAME).fetchall()
+        kept = result.stats["explanations_kept"]
+        assert 0.5 * len(result.candidates) < kept < len(result.candidates)
+        # only the new ones were written; those of pairs no longer suggested are gone
+        ((run,),) = ws.con.execute("SELECT max(run_id) FROM match_runs").fetchall()
+        assert dict(ws.con.execute("SELECT run_id, count(*) FROM explanations GROUP BY ALL"
+                                   ).fetchall()) == {1: kept, run: len(result.candidates) - kept}
+        got = suggested(ws)
     with Workspace.open(scratch) as ws:  # the same records and fit; no stage, no explanation
         forget_checkpoint(ws)
         ws.con.execute("DELETE FROM suggestions")
+        ws.con.execute("DELETE FROM explanations")
         full = match_workspace(ws, "company")
         assert (full.stats["model"], full.stats["explanations_kept"]) == ("fit", 0)
-        assert ws.con.execute(SAME).fetchall() == got
+        assert suggested(ws) == got
 
 
 def test_a_crm_reload_blocks_only_the_records_it_changed(matched: Path, tmp_path: Path
@@ -108,14 +112,14 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(matched: Path, tmp_path
         assert (f"blocked only the {changed:,} of {n:,} CRM records new or changed since run 1 "
                 "blocked them; the others kept their candidates (the ERP records had not "
                 "changed)") in run_notes(result.stats)
-        got = ws.con.execute(SAME).fetchall()
+        got = suggested(ws)
     with Workspace.open(scratch) as ws:  # the same records and fit: every record blocked
         forget_checkpoint(ws)
         full = match_workspace(ws, "company")
         assert "blocked_again" not in full.stats
         assert full.stats["model"] == "fit"
         assert full.stats["pairs"] == result.stats["pairs"]
-        assert ws.con.execute(SAME).fetchall() == got
+        assert suggested(ws) == got
 
 
 def test_records_gone_from_a_reload_block_nothing_and_are_kept_for_the_next_run(
@@ -137,11 +141,11 @@ def test_records_gone_from_a_reload_block_nothing_and_are_kept_for_the_next_run(
 
 def test_refit_learns_anew_what_the_first_run_learnt(matched: Path, tmp_path: Path) -> None:
     with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
-        before = ws.con.execute(SAME).fetchall()
+        before = suggested(ws)
         again = match_workspace(ws, "company", refit=True)
         assert again.stats["model"] == "fitted"
         assert again.stats["explanations_kept"] == 0
-        assert ws.con.execute(SAME).fetchall() == before
+        assert suggested(ws) == before
         # the stored rows were this run's output already: kept as run 1 wrote them, and the
         # next run with run 2's fit keeps every explanation
         assert ws.con.execute("SELECT DISTINCT run_id FROM suggestions").fetchall() == [(1,)]
@@ -176,12 +180,12 @@ def test_after_decisions_a_run_from_the_stored_pairs_equals_one_that_blocks_agai
         scratch = _scratch(ws, tmp_path)
         lean = match_workspace(ws, "company")
         assert lean.stats["reused"] == {"stage": "compared", "run": 1}
-        got = ws.con.execute(SAME).fetchall()
+        got = suggested(ws)
     with Workspace.open(scratch) as ws:
         forget_checkpoint(ws)
         full = match_workspace(ws, "company")
         assert (full.stats["reused"], full.stats["model"]) == (None, "fit")
-        assert ws.con.execute(SAME).fetchall() == got
+        assert suggested(ws) == got
 
 
 def test_a_person_reload_blocks_only_the_records_it_changed(tmp_path: Path) -> None:
@@ -201,11 +205,9 @@ def test_a_person_reload_blocks_only_the_records_it_changed(tmp_path: Path) -> N
         result = match_workspace(ws, "person")
         assert result.stats["model"] == "fit"
         assert 0 < result.stats["blocked_again"]["records"] < result.stats["crm_records"] / 10
-        got = ws.con.execute(SAME.replace("suggestions", "suggestions WHERE kind = 'person'")
-                             ).fetchall()
+        got = suggested(ws, "person")
     with Workspace.open(scratch) as ws:
         forget_checkpoint(ws, "person")
         full = match_workspace(ws, "person")
         assert (full.stats["model"], full.stats.get("blocked_again")) == ("fit", None)
-        assert ws.con.execute(SAME.replace("suggestions", "suggestions WHERE kind = 'person'")
-                              ).fetchall() == got
+        assert suggested(ws, "person") == got

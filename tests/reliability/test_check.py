@@ -97,6 +97,17 @@ def test_a_pair_suggested_twice_and_a_record_scored_twice(ws: Workspace) -> None
         f"invariant 6: pair(s) suggested more than once: company 3 {pair[0] if pair else ''} 2"]
 
 
+def test_an_explanation_left_behind_by_its_pair(ws: Workspace) -> None:
+    """A run deletes the explanations of pairs it no longer suggests (schema version 10)."""
+    pair = ws.con.execute("SELECT erp_actor_type || ':' || erp_id FROM suggestions "
+                          "WHERE crm_id = '3' AND rank = 1").fetchone()
+    assert check(ws) == []
+    ws.con.execute("DELETE FROM suggestions WHERE crm_id = '3' AND rank = 1")
+    ws.con.execute("UPDATE suggestions SET rank = rank - 1 WHERE crm_id = '3'")
+    assert [str(v) for v in check(ws)] == [
+        f"invariant 6: explanation(s) of pairs not suggested: company 3 {pair[0] if pair else ''}"]
+
+
 def test_a_create_done_twice(ws: Workspace) -> None:
     (batch,) = ws.con.execute("SELECT max(batch_id) FROM batches").fetchone() or (0,)
     for n in (1, 2):
