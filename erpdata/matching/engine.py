@@ -307,27 +307,42 @@ def _keep_or_fit(model: fs.Model, fallback: fs.Model | None, tf_for: TermFrequen
     return kept, kept_tf, note
 
 
-def _labels(pairs_l: np.ndarray, pairs_r: np.ndarray, left: pd.DataFrame, right: pd.DataFrame,
-            decisions: pd.DataFrame | None) -> np.ndarray | None:
-    """Per pair 1 / 0 / -1 from stewards' decisions (``crm_id, erp_id, label``).
+def _pair_codes(left: pd.DataFrame, right: pd.DataFrame, *frames: pd.DataFrame | None
+                ) -> list[np.ndarray | None]:
+    """Each frame's pairs (``crm_id, erp_id``) as one integer per pair, ``lrid * len(right) +
+    rrid`` (-1 where a record is not among the sides; None for a frame None or empty).
 
-    In Arrow and numpy: each decided id's row by a hash lookup, then each pair as one integer
-    looked up among the decided ones (pandas' label lookups and MultiIndex reindex took 3 s
-    with 800,000 decisions at 1,000,000 records)."""
-    if decisions is None or decisions.empty:
+    The ids of all frames are looked up in one pass per side (a hash lookup in Arrow): hashing
+    a side's ids costs as much as looking up 300,000 of them, and a run looks up its
+    decisions, the rejected pairs and the kept explanations (800,000 pairs each at
+    1,000,000 records after a bulk accept)."""
+    given = [f for f in frames if f is not None and not f.empty]
+    if not given:
+        return [None] * len(frames)
+    lpos = _positions(pd.concat([f["crm_id"] for f in given], ignore_index=True), left)
+    rpos = _positions(pd.concat([f["erp_id"] for f in given], ignore_index=True), right)
+    codes = np.where((lpos >= 0) & (rpos >= 0), lpos * max(len(right), 1) + rpos, -1)
+    parts = iter(np.split(codes, np.cumsum([len(f) for f in given])[:-1]))
+    return [None if f is None or f.empty else next(parts) for f in frames]
+
+
+def _labels(pairs_l: np.ndarray, pairs_r: np.ndarray, span: int, codes: np.ndarray | None,
+            label: np.ndarray | int) -> np.ndarray | None:
+    """Per pair 1 / 0 / -1 from stewards' decisions: ``codes`` (:func:`_pair_codes`, ``span``
+    the ERP side's size) of pairs with ``label`` (1 = accepted, 0 = rejected; an int: all
+    alike). Each pair is one integer looked up among the decided ones (pandas' label lookups
+    and MultiIndex reindex took 3 s with 800,000 decisions at 1,000,000 records)."""
+    if codes is None:
         return None
-    lpos = _positions(decisions["crm_id"], left)
-    rpos = _positions(decisions["erp_id"], right)
-    among = (lpos >= 0) & (rpos >= 0)
-    span = max(len(right), 1)
-    decided = lpos[among] * span + rpos[among]
-    order = np.argsort(decided, kind="stable")
-    decided = decided[order]
-    label = decisions["label"].to_numpy(dtype=np.int8)[among][order]
+    among = codes >= 0
+    labels = np.broadcast_to(np.asarray(label, dtype=np.int8), codes.shape)[among]
+    order = np.argsort(codes[among], kind="stable")
+    decided, labels = codes[among][order], labels[order]
     wanted = np.asarray(pairs_l, dtype=np.int64) * span + np.asarray(pairs_r, dtype=np.int64)
-    at = np.minimum(np.searchsorted(decided, wanted), max(len(decided) - 1, 0))
-    found = decided[at] == wanted if len(decided) else np.zeros(len(wanted), dtype=bool)
-    return np.where(found, label[at] if len(decided) else -1, -1).astype(np.int8)
+    if not len(decided):
+        return np.full(len(wanted), -1, dtype=np.int8)
+    at = np.minimum(np.searchsorted(decided, wanted), len(decided) - 1)
+    return np.where(decided[at] == wanted, labels[at], -1).astype(np.int8)
 
 
 def _positions(ids: pd.Series, side: pd.DataFrame) -> np.ndarray:
@@ -476,19 +491,22 @@ def match_frames(
         run = levels_reused["run"] if levels_reused else stage.run_id
         report(f"comparing: the levels compared by run {run} reused", 0.75)
     lrid, rrid, gamma, rule_counts = stage.lrid, stage.rrid, stage.gamma, stage.rule_counts
+    given_fit = fit is not None
+    span = max(len(right), 1)
+    decided, rejected, explained_codes = _pair_codes(
+        left, right, decisions, exclude, explained if given_fit else None)
     # rejected pairs are left out after comparing: the stored stages hold every blocked pair,
     # whatever stewards decide between two runs
-    if exclude is not None and not exclude.empty and len(lrid):
-        bad = _labels(lrid, rrid, left, right, exclude.assign(label=1))
-        if bad is not None:
-            keep = bad != 1
-            lrid, rrid, gamma, fresh = lrid[keep], rrid[keep], gamma[keep], fresh[keep]
+    bad = _labels(lrid, rrid, span, rejected, 1)
+    if bad is not None:
+        keep = bad != 1
+        lrid, rrid, gamma, fresh = lrid[keep], rrid[keep], gamma[keep], fresh[keep]
     times["compare"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    labels = _labels(lrid, rrid, left, right, decisions)
+    labels = (None if decisions is None or decided is None
+              else _labels(lrid, rrid, span, decided, decisions["label"].to_numpy()))
     copies = None if contents is None else fs.Copies.of(lrid, rrid, *contents)
-    given_fit = fit is not None
     if fit is not None:
         report(f"scoring with the model learnt by run {fit.run_id}", 0.75)
         model, frequencies, total = fit.model, fit.frequencies, fit.total
@@ -554,8 +572,8 @@ def match_frames(
     # an explanation follows from the pair's levels and the model: one the caller keeps from
     # a run with this fit, of a pair not compared again since, is the same
     kept = np.zeros(len(lrid), dtype=bool)
-    if explained is not None and given_fit and len(explained):
-        kept = ~fresh & (_labels(lrid, rrid, left, right, explained.assign(label=1)) == 1)
+    if explained_codes is not None:
+        kept = ~fresh & (_labels(lrid, rrid, span, explained_codes, 1) == 1)
     candidates = _candidates(left, right, comps, lrid, rrid, p, weight, model, tf, gamma,
                              linked, ambiguous, limits, many_to_many, kept)
     times["assign"] = time.perf_counter() - t

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from erpdata.matching.engine import _explanations, _labels
+from erpdata.matching.engine import _explanations, _labels, _pair_codes
 from erpdata.matching.spec import Comparison
 
 
@@ -40,6 +40,16 @@ def test_labels_are_the_decisions_of_exactly_the_pairs_decided() -> None:
         "label": [1, 0, 1, 1, 0]})
     pairs_l = np.array([0, 0, 1, 2, 2])
     pairs_r = np.array([0, 1, 0, 0, 1])
-    assert _labels(pairs_l, pairs_r, left, right, decisions).tolist() == [0, 1, -1, 0, -1]
-    assert _labels(pairs_l, pairs_r, left, right, decisions.iloc[:0]) is None
-    assert _labels(pairs_l, pairs_r, left, right, decisions.iloc[3:4]).tolist() == [-1] * 5
+
+    def labels(frame: pd.DataFrame) -> list[int] | None:
+        (codes,) = _pair_codes(left, right, frame)
+        got = _labels(pairs_l, pairs_r, len(right), codes, frame["label"].to_numpy())
+        return None if got is None else got.tolist()
+
+    assert labels(decisions) == [0, 1, -1, 0, -1]
+    assert labels(decisions.iloc[:0]) is None
+    assert labels(decisions.iloc[3:4]) == [-1] * 5
+    # several frames looked up at once: each gets its own codes
+    first, none, second = _pair_codes(left, right, decisions.iloc[:2], None, decisions.iloc[4:])
+    assert (first.tolist(), none, second.tolist()) == ([1, 2 * 2 + 0], None, [0])
+    assert _labels(pairs_l, pairs_r, 2, second, 1).tolist() == [1, -1, -1, -1, -1]
