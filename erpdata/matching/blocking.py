@@ -647,12 +647,15 @@ def block(
             tables.add(rule.source)
             sql = f"SELECT lrid, rrid, {rule.weight} * s AS w FROM {rule.source}"  # noqa: S608 - rule.source one of this module's temp tables; weight a float
         else:
-            # the key is computed once per record (not again for the filter)
-            # an empty key (a blank code, a blank name) is no key: it would pair all blanks
-            sql = f"""WITH lk AS (SELECT * FROM (SELECT rid, {rule.key} AS k FROM l)
-                                 WHERE k NOT NULL AND CAST(k AS VARCHAR) <> ''),
-                       rk AS (SELECT * FROM (SELECT rid, {rule.key} AS k FROM r)
-                                 WHERE k NOT NULL AND CAST(k AS VARCHAR) <> ''),
+            # An empty key (a blank code, a blank name) is no key: it would pair all blanks.
+            # Left out on the CRM side only (the join then drops the ERP side's), and from
+            # keys computed once per record: DuckDB inlines a subquery's key into the filter
+            # above it, which computed the city + sorted words key three times per record
+            # (1.6 s of 10,000 CRM records blocked against 1,000,000; 0.5 s once).
+            sql = f"""WITH lkeys AS MATERIALIZED (SELECT rid, {rule.key} AS k FROM l),
+                       lk AS (SELECT * FROM lkeys
+                              WHERE k NOT NULL AND CAST(k AS VARCHAR) <> ''),
+                       rk AS MATERIALIZED (SELECT rid, {rule.key} AS k FROM r),
                        ok AS (SELECT k, count(*) AS n FROM rk GROUP BY k HAVING count(*) <= {cap})
                   SELECT lk.rid AS lrid, rk.rid AS rrid, {rule.weight} / ok.n AS w
                   FROM lk JOIN ok USING (k) JOIN rk USING (k)"""  # noqa: S608 - rule.key built by rules() from sql_ident names
