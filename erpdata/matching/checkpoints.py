@@ -39,6 +39,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -100,6 +101,19 @@ def content_digest(ids: pa.Array | pa.ChunkedArray, digest: np.ndarray) -> str:
         h.update(memoryview(data)[int(ends[0]):int(ends[-1])])
     h.update(np.ascontiguousarray(digest, dtype=np.int64).tobytes())
     return h.hexdigest()
+
+
+class Carried(NamedTuple):
+    """What :meth:`Checkpoint.carried` returns: the unchanged CRM records' stored pairs
+    (``lrid``: their rows now, ``rrid``), the stored levels of those pairs (the stage stored
+    was compared; their ERP records did not change either, so these are what
+    :meth:`Checkpoint.known_levels` would find, read in the same pass), and the rows of the
+    CRM records to block again (``rows``)."""
+
+    lrid: np.ndarray
+    rrid: np.ndarray
+    rows: np.ndarray
+    levels: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -315,19 +329,22 @@ class Checkpoint:
                 self.con.unregister("checkpoint_records")
             self.ws.set_meta(self.table, json.dumps(meta), self.con)
 
-    def carried(self, statistics_run: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """``(lrid, rrid, rows)``: the stored pairs of the CRM records that did not change
-        since they were blocked (same id and digest; renumbered to their rows now, in no set
-        order) and the rows of the CRM records to block (new or changed); None when the
-        stored pairs cannot be carried over: not blocked with the statistics run
-        ``statistics_run`` learnt, or against other ERP records, comparisons or cap, or as
-        the small tables' cross product (see :mod:`.blocking`), or nothing stored."""
+    def carried(self, statistics_run: int) -> Carried | None:
+        """The stored pairs of the CRM records that did not change since they were blocked
+        (same id and digest; renumbered to their rows now, in no set order), with their
+        stored levels when the stage stored holds them (see :class:`Carried`), and the rows
+        of the CRM records to block (new or changed); None when the stored pairs cannot be
+        carried over: not blocked with the statistics run ``statistics_run`` learnt, or
+        against other ERP records, comparisons or cap, or as the small tables' cross product
+        (see :mod:`.blocking`), or nothing stored."""
         meta = self._meta()
         if "fingerprint" not in meta or meta.get("statistics_run") != statistics_run:
             return None
         was, now = json.loads(meta["fingerprint"]), json.loads(self.fingerprint)
         if any(was[k] != now[k] for k in ("levels", "per_record", "erp")):
             return None
+        compared = meta.get("stage") == "compared" and meta.get("levels_key") == self.levels_key
+        levels = [f"g{k}" for k in range(int(meta["levels"]))] if compared else []
         self.con.register("now_records", records_table(*self.records))
         try:
             ((n_l, n_r),) = self.con.execute(
@@ -338,8 +355,8 @@ class Checkpoint:
             self.con.execute(f"""CREATE OR REPLACE TEMP TABLE carried_rows AS
                 SELECT n.rid AS now, o.rid AS was FROM now_records n
                 JOIN {self.table}_records o USING (side, id, digest) WHERE side = 0""")  # noqa: S608 - table from table_name() after check_side_kind()
-            pairs = self.con.execute(f"""SELECT m.now, c.rrid FROM carried_rows m
-                JOIN {self.table} c ON c.lrid = m.was""").fetchnumpy()  # noqa: S608 - table from table_name() after check_side_kind()
+            pairs = self.con.execute(f"""SELECT m.now, c.rrid{''.join(f', c.{g}' for g in levels)}
+                FROM carried_rows m JOIN {self.table} c ON c.lrid = m.was""").fetchnumpy()  # noqa: S608 - table from table_name() after check_side_kind(); levels g<int>
             unchanged = self.con.execute("SELECT now FROM carried_rows").fetchnumpy()["now"]
         except duckdb.CatalogException:  # derived data someone dropped: block them all
             return None
@@ -348,8 +365,11 @@ class Checkpoint:
             self.con.unregister("now_records")
         changed = np.ones(len(self.records[0].ids), dtype=bool)
         changed[np.asarray(unchanged, dtype=np.int64)] = False
-        return (np.asarray(pairs["now"], dtype=np.int64), np.asarray(pairs["rrid"], np.int64),
-                np.flatnonzero(changed))
+        lrid = np.asarray(pairs["now"], dtype=np.int64)
+        known = None if not compared else np.zeros((len(lrid), len(levels)), dtype=np.int8)
+        for k, g in enumerate(levels):
+            known[:, k] = pairs[g]  # type: ignore[index]
+        return Carried(lrid, np.asarray(pairs["rrid"], np.int64), np.flatnonzero(changed), known)
 
     def known_levels(self, lrid: np.ndarray, rrid: np.ndarray) -> np.ndarray | None:
         """The stored levels of the pairs whose two records are unchanged since the stored

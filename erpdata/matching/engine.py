@@ -26,7 +26,7 @@ from scipy import sparse
 
 from erpdata.matching import assign, blocking, compare
 from erpdata.matching import model as fs
-from erpdata.matching.checkpoints import UNKNOWN, Stage
+from erpdata.matching.checkpoints import UNKNOWN, Carried, Stage
 from erpdata.matching.prepare import features
 from erpdata.matching.spec import NAME_TYPES, Comparison, explain_comparisons
 from erpdata.progress import Progress
@@ -111,16 +111,18 @@ class MatchResult:
 
 def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
            per_record: int, many_to_many: bool, statistics: blocking.Statistics | None,
-           carried: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-           erp_grams: sparse.csr_matrix | None, progress: Progress
-           ) -> tuple[np.ndarray, np.ndarray, dict[str, int], blocking.Blocked | None]:
-    """The candidate pairs (sorted by ``lrid, rrid``), the rows per rule, and what blocking
-    returned (None: it did not run). Blocked with ``statistics`` when given (and the ERP
-    side's ``erp_grams`` under them, when at hand), else learning them. With ``carried`` (see
-    :meth:`~erpdata.matching.checkpoints.Checkpoint.carried`), only its CRM rows are blocked,
-    with the given statistics, and the carried pairs of the others join them: with the
-    statistics kept, a record's candidates are what blocking every record would give it."""
-    rows = None if carried is None else carried[2]
+           carried: Carried | None, erp_grams: sparse.csr_matrix | None, progress: Progress
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, int],
+                      blocking.Blocked | None]:
+    """The candidate pairs (sorted by ``lrid, rrid``), the levels known of them (the carried
+    pairs' stored ones, :data:`UNKNOWN` for the others; None: not at hand), the rows per rule,
+    and what blocking returned (None: it did not run). Blocked with ``statistics`` when given
+    (and the ERP side's ``erp_grams`` under them, when at hand), else learning them. With
+    ``carried`` (:meth:`~erpdata.matching.checkpoints.Checkpoint.carried`), only its CRM rows
+    are blocked, with the given statistics, and the carried pairs of the others join them:
+    with the statistics kept, a record's candidates are what blocking every record would give
+    it."""
+    rows = None if carried is None else carried.rows
     lrid = rrid = np.zeros(0, dtype=np.int64)
     counts: dict[str, int] = {}
     done = None
@@ -135,13 +137,18 @@ def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
             counts = done.counts
             lrid, rrid = (np.asarray(a, dtype=np.int64) for a in con.execute(
                 "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
+    known = None
     if carried is not None:
-        lrid, rrid = np.concatenate([carried[0], lrid]), np.concatenate([carried[1], rrid])
-        order = np.lexsort((rrid, lrid))
-        lrid, rrid = lrid[order], rrid[order]
+        order = np.lexsort((np.concatenate([carried.rrid, rrid]),
+                            np.concatenate([carried.lrid, lrid])))
+        if carried.levels is not None:  # the pairs blocked again are all to compare
+            unknown = np.full((len(lrid), carried.levels.shape[1]), UNKNOWN, dtype=np.int8)
+            known = np.concatenate([carried.levels, unknown])[order]
+        lrid = np.concatenate([carried.lrid, lrid])[order]
+        rrid = np.concatenate([carried.rrid, rrid])[order]
         counts = {**{f"{rule} (records blocked again)": n for rule, n in counts.items()
                      if rule != "candidate pairs"}, "candidate pairs": len(lrid)}
-    return lrid, rrid, counts, done
+    return lrid, rrid, known, counts, done
 
 
 def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame,
@@ -446,9 +453,9 @@ def match_frames(
                 if len(left) * len(right) > blocking.CROSS_PRODUCT_BELOW:
                     carried = checkpoint.carried(fit.statistics_run)
             if carried is not None:
-                stats_extra["blocked_again"] = {"records": len(carried[2]), "of": len(left),
+                stats_extra["blocked_again"] = {"records": len(carried.rows), "of": len(left),
                                                 "run": checkpoint.stored_run()}
-        lrid, rrid, rule_counts, done = _block(
+        lrid, rrid, known, rule_counts, done = _block(
             left, right, comps, per_record or (50 if many_to_many else 10), many_to_many,
             statistics, carried, erp_grams,
             lambda label, f: report(f"blocking: {label}", 0.3 + 0.2 * f))
@@ -457,7 +464,8 @@ def match_frames(
             checkpoint.save_erp_grams(done.erp_grams, statistics_run)
         # the levels stored of pairs whose records did not change, kept with the pairs (so a
         # run stopped while comparing resumes with them)
-        known = None if checkpoint is None else checkpoint.known_levels(lrid, rrid)
+        if known is None and checkpoint is not None:
+            known = checkpoint.known_levels(lrid, rrid)
         if known is not None and len(known):
             levels_reused = {"pairs": int((known[:, 0] != UNKNOWN).sum()), "of": len(known),
                              "run": checkpoint.stored_run()}  # type: ignore[union-attr]
