@@ -62,6 +62,10 @@ def _arrow(values: ArrayLike) -> pa.Array:
     return pa.array(values, type=pa.large_string(), from_pandas=True)
 
 
+def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+
+
 def _np(flags: pa.Array) -> np.ndarray:
     """A boolean Arrow array as numpy (null -> False)."""
     return np.asarray(pc.fill_null(flags, False).to_numpy(zero_copy_only=False))
@@ -175,7 +179,10 @@ def _dictionary(type_: str, left: ArrayLike, right: ArrayLike
         rf = pd.to_numeric(pd.Series(right), errors="coerce").to_numpy(dtype=float)
         codes, uniques = pd.factorize(np.concatenate([lf, rf]), use_na_sentinel=True)
         return codes[:len(left)], codes[len(left):], np.asarray(uniques, dtype=float)
-    enc = pa.chunked_array([_arrow(left), _arrow(right)]).combine_chunks().dictionary_encode()
+    # chunk by chunk: given two ChunkedArrays (a workspace's stored features), pyarrow turns
+    # each into one array through Python objects (1 s per field for 2,000,000 values)
+    chunks = [c for side in (left, right) for c in _chunks(_arrow(side))]
+    enc = pa.chunked_array(chunks, type=pa.large_string()).combine_chunks().dictionary_encode()
     empty = np.append(_np(pc.equal(enc.dictionary, "")), True)
     codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     codes[empty[codes]] = -1
