@@ -521,7 +521,8 @@ def _v10() -> list[str]:
             link BOOLEAN NOT NULL DEFAULT false,
             state VARCHAR NOT NULL DEFAULT 'undecided'
         )""",
-        # in the stored order (see _v9)
+        # copied, in the stored order (see _v9): DuckDB refuses to drop a column that comes
+        # before one with an index (run_id's foreign key)
         "INSERT INTO suggestions_v10 BY NAME SELECT * EXCLUDE (explanation) FROM suggestions "
         "ORDER BY rowid",
         "DROP TABLE suggestions",
