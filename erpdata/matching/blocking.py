@@ -643,9 +643,9 @@ def block(
     tables: set[str] = set()
     for i, rule in enumerate(all_rules):
         step(rule.name)
-        if rule.source:
+        if rule.source:  # its table's rows, weighted as they are read (not copied)
             tables.add(rule.source)
-            sql = f"SELECT lrid, rrid, {rule.weight} * s AS w FROM {rule.source}"  # noqa: S608 - rule.source one of this module's temp tables; weight a float
+            rows, w = rule.source, f"{rule.weight} * s"
         else:
             # An empty key (a blank code, a blank name) is no key: it would pair all blanks.
             # Left out on the CRM side only (the join then drops the ERP side's), and from
@@ -659,12 +659,12 @@ def block(
                        ok AS (SELECT k, count(*) AS n FROM rk GROUP BY k HAVING count(*) <= {cap})
                   SELECT lk.rid AS lrid, rk.rid AS rrid, {rule.weight} / ok.n AS w
                   FROM lk JOIN ok USING (k) JOIN rk USING (k)"""  # noqa: S608 - rule.key built by rules() from sql_ident names
-        con.execute(f"CREATE OR REPLACE TEMP TABLE rule_{i} AS {sql}")
-        (n,) = con.execute(f"SELECT count(*) FROM rule_{i}").fetchone() or (0,)  # noqa: S608 - own temp table rule_<int>
+            con.execute(f"CREATE OR REPLACE TEMP TABLE rule_{i} AS {sql}")
+            tables.add(f"rule_{i}")
+            rows, w = f"rule_{i}", "w"
+        (n,) = con.execute(f"SELECT count(*) FROM {rows}").fetchone() or (0,)  # noqa: S608 - own temp table (a rule's or a source's)
         counts[rule.name] = counts.get(rule.name, 0) + int(n)
-        selects.append(f"SELECT lrid * {span} + rrid AS p, w FROM rule_{i}")  # noqa: S608 - own temp table rule_<int>; span an int
-    for table in tables:
-        con.execute(f"DROP TABLE {table}")
+        selects.append(f"SELECT lrid * {span} + rrid AS p, {w} AS w FROM {rows}")  # noqa: S608 - own temp table; span an int, weight a float
     step("ranking each record's candidates")
     union = (" UNION ALL ".join(selects) if selects
              else "SELECT 0 AS p, 0.0 AS w LIMIT 0")
@@ -677,8 +677,8 @@ def block(
     con.execute(f"""CREATE OR REPLACE TEMP TABLE scored AS
         SELECT p // {span} AS lrid, p % {span} AS rrid, score FROM (
             SELECT p, round(sum(w), 9) AS score FROM ({union}) GROUP BY p)""")  # noqa: S608 - span an int; union of own rule_<int> selects
-    for i in range(len(selects)):
-        con.execute(f"DROP TABLE rule_{i}")
+    for table in tables:
+        con.execute(f"DROP TABLE {table}")
     if n_l * n_r <= cross_product_below:
         con.execute("""CREATE OR REPLACE TEMP TABLE pairs AS
             SELECT l.rid AS lrid, r.rid AS rrid, coalesce(s.score, 0.0) AS score
