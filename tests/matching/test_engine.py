@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from erpdata.matching.engine import _display_order, _explanations, _labels, _pair_codes
+from erpdata.matching.engine import (
+    _display_order,
+    _explanations,
+    _held_by,
+    _labels,
+    _pair_codes,
+)
 from erpdata.matching.spec import Comparison
 
 
@@ -76,3 +82,14 @@ def test_candidates_are_ranked_by_probability_then_evidence_then_erp_record(
     expected = np.lexsort((rrid, -np.round(weight, 3), -np.round(p, 6), lrid))
     assert (_display_order(lrid, rrid, p, weight) == expected).all()
     assert len(_display_order(lrid[:0], rrid[:0], p[:0], weight[:0])) == 0
+
+
+def test_a_names_holders_are_counted_and_an_unseen_or_missing_name_is_not() -> None:
+    """The term frequencies' lookup: each value's count, NaN where the counts never saw it
+    (then it counts as held by one record) or there is none; as pandas' ``map`` gives."""
+    counts = pd.Series([3, 1], index=pd.array(["hansen as", "berg bygg"], dtype="str"))
+    values = pd.Series(pd.array(["berg bygg", "ukjent as", None, "hansen as", ""], dtype="str"))
+    got = _held_by(values, counts)
+    assert np.array_equal(got, [1.0, np.nan, np.nan, 3.0, np.nan], equal_nan=True)
+    assert np.array_equal(got, values.map(counts).to_numpy(dtype=float), equal_nan=True)
+    assert np.isnan(_held_by(values, pd.Series(dtype="int64"))).all()
