@@ -253,9 +253,7 @@ def _held_by(values: pd.Series, counts: pd.Series) -> np.ndarray:
     took 0.6 s, this 0.1 s."""
     if counts.empty:
         return np.full(len(values), np.nan)
-    at = pc.index_in(pa.array(values.array, pa.large_string()),
-                     value_set=pa.array(counts.index.array, pa.large_string()))
-    pos = np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    pos = _index_in(values.array, counts.index.array)
     return np.where(pos >= 0, counts.to_numpy(dtype=float)[np.maximum(pos, 0)], np.nan)
 
 
@@ -364,11 +362,18 @@ def _labels(pairs_l: np.ndarray, pairs_r: np.ndarray, span: int, codes: np.ndarr
     return np.where(decided[at] == wanted, labels[at], -1).astype(np.int8)
 
 
+def _index_in(values: pd.api.extensions.ExtensionArray | np.ndarray,
+              among: pd.api.extensions.ExtensionArray | np.ndarray) -> np.ndarray:
+    """Each string's position in ``among`` (-1: not there, or missing), by a hash lookup in
+    Arrow (pandas' lookups on Arrow strings go value by value in Python)."""
+    at = pc.index_in(pa.array(values, pa.large_string()),
+                     value_set=pa.array(among, pa.large_string()))
+    return np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def _positions(ids: pd.Series, side: pd.DataFrame) -> np.ndarray:
     """Each id's ``rid`` among ``side``'s records, -1 for an id not among them."""
-    at = pc.index_in(pa.array(ids.array, pa.large_string()),
-                     value_set=pa.array(side["id"].array, pa.large_string()))
-    pos = np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    pos = _index_in(ids.array, side["id"].array)
     rid = side["rid"].to_numpy(dtype=np.int64)
     return np.where(pos >= 0, rid[np.maximum(pos, 0)], -1)
 
@@ -688,7 +693,7 @@ def _display_order(lrid: np.ndarray, rrid: np.ndarray, p: np.ndarray, weight: np
             else np.argsort(pair, kind="stable"))
     # the probability in millionths, best first: a record and its probability in one key
     p6 = 1_000_000 - np.rint(np.round(p[base], 6) * 1e6).astype(np.int64)
-    key = lrid[base].astype(np.int64) * (1_000_001) + p6
+    key = lrid[base].astype(np.int64) * 1_000_001 + p6
     return base[np.lexsort((-np.round(weight[base], 3), key))]
 
 
