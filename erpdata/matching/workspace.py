@@ -619,15 +619,11 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
                   AND CAST(o.explanation AS VARCHAR) IS DISTINCT FROM n.explanation""").fetchall()  # noqa: S608 - fixed column names
         moved = now != was or rewritten > 0
         if moved:
-            # in the order the queue lists them (see erpdata.decisions._in_display_order); a
-            # scan keeps that order for the insert
-            con.execute("""CREATE OR REPLACE TEMP TABLE next_suggestions AS
-                           SELECT * EXCLUDE (explanation) FROM new_suggestions
-                           ORDER BY probability DESC, crm_id, rank""")
             con.execute("DELETE FROM suggestions WHERE kind = ?", [kind])
-            con.execute("INSERT INTO suggestions BY NAME "
-                        "SELECT *, ? AS run_id FROM next_suggestions", [run_id])
-            con.execute("DROP TABLE next_suggestions")
+            # in the order the queue lists them (see erpdata.decisions._in_display_order)
+            con.execute("""INSERT INTO suggestions BY NAME
+                           SELECT * EXCLUDE (explanation), ? AS run_id FROM new_suggestions
+                           ORDER BY probability DESC, crm_id, rank""", [run_id])
             # the explanations kept are those of pairs still suggested without a new one
             # (see erpdata.workspace._v10); the new ones join them, by CRM record
             con.execute(
