@@ -139,13 +139,13 @@ def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
                 "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
     known = None
     if carried is not None:
-        order = np.lexsort((np.concatenate([carried.rrid, rrid]),
-                            np.concatenate([carried.lrid, lrid])))
         if carried.levels is not None:  # the pairs blocked again are all to compare
             unknown = np.full((len(lrid), carried.levels.shape[1]), UNKNOWN, dtype=np.int8)
-            known = np.concatenate([carried.levels, unknown])[order]
-        lrid = np.concatenate([carried.lrid, lrid])[order]
-        rrid = np.concatenate([carried.rrid, rrid])[order]
+            known = np.concatenate([carried.levels, unknown])
+        lrid, rrid = np.concatenate([carried.lrid, lrid]), np.concatenate([carried.rrid, rrid])
+        order = np.lexsort((rrid, lrid))
+        lrid, rrid = lrid[order], rrid[order]
+        known = None if known is None else known[order]
         counts = {**{f"{rule} (records blocked again)": n for rule, n in counts.items()
                      if rule != "candidate pairs"}, "candidate pairs": len(lrid)}
     return lrid, rrid, known, counts, done
