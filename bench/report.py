@@ -42,14 +42,16 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_json_child(cmd: list[str]) -> dict:
+def run_json_child(cmd: list[str], env: dict[str, str] | None = None) -> dict:
     """Run a benchmark child process and return the JSON object on its last stdout line.
 
     A child per measurement keeps each job's peak RSS its own; its stderr passes through so a
     long run shows its progress, and a failing child stops the benchmark with its exit code.
+    ``env``: variables to set for the child, on top of this process's.
     """
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=None, text=True,
-                         cwd=Path(__file__).resolve().parent.parent)
+                         cwd=Path(__file__).resolve().parent.parent,
+                         env=None if env is None else {**os.environ, **env})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -32,7 +32,7 @@ from erpdata.review import diffs
 from erpdata.roles import guarded, require_for
 from erpdata.schema import KINDS, Kind, check_side_kind, display_name_sql, fields
 from erpdata.settings import mappings
-from erpdata.sql import sql_ident
+from erpdata.sql import scratch, sql_ident
 from erpdata.workspace import Workspace
 
 # SQL built here (ruff S608): tables are <side>_<kind> (kinds taken from KINDS, a caller's
@@ -289,7 +289,7 @@ def overwrite_counts(changes: pd.DataFrame,
     if changes.empty:
         return pd.DataFrame({c: pd.Series(dtype=object if c in OVERWRITE_COLS[:4] else "int64")
                              for c in OVERWRITE_COLS})
-    cur = con if con is not None else duckdb.connect()
+    cur = con if con is not None else scratch()
     cur.register("plan_overwrites", changes[["side", "kind", "field", "before"]]
                  .astype({"before": object}))
     try:

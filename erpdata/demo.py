@@ -52,7 +52,7 @@ from erpdata.errors import ErpdataError
 from erpdata.progress import Progress
 from erpdata.roles import guarded, require_for, role_of
 from erpdata.schema import ACTOR_TYPES
-from erpdata.sql import sql_ident, sql_list, sql_text
+from erpdata.sql import scratch, sql_ident, sql_list, sql_text
 from erpdata.workspace import Workspace
 
 # SQL built here (ruff S608): the generator's queries are assembled from this module's own
@@ -1739,8 +1739,9 @@ class _Generator:
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that keeps row order (the generating SQL is projections only)."""
-    return duckdb.connect(config={"preserve_insertion_order": True})
+    """A scratch DuckDB cursor; it keeps row order (DuckDB's default), and the generating SQL
+    is projections only."""
+    return scratch()
 
 
 @contextmanager

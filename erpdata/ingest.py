@@ -61,7 +61,7 @@ from erpdata.schema import (
     table_name,
 )
 from erpdata.sources import STAGE, Source, drop_stage, read_source
-from erpdata.sql import sql_text
+from erpdata.sql import scratch, sql_text
 from erpdata.workspace import Workspace, current_user
 
 # SQL built here (ruff S608): tables and columns come only from the schema (table_name() after
@@ -760,7 +760,7 @@ def preview(path: str | os.PathLike[str], *, side: str, kind: str,
     explicit, mapping_file = _explicit_mapping(mapping)
     constant_type = _constant_actor_type(s, k, actor_type)
     absent: int | None = None
-    con = duckdb.connect() if ws is None else ws.cursor()
+    con = scratch() if ws is None else ws.cursor()
     try:
         src = read_source(con, path, display, max_bytes=max_bytes)
         cmap = map_columns(src.headers, s, k, explicit=explicit.columns,

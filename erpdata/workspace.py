@@ -30,6 +30,8 @@ import duckdb
 
 from erpdata.errors import WorkspaceError
 from erpdata.schema import ACTOR_TYPES, KINDS, SIDES, Kind, Side, fields, table_name
+from erpdata.sql import close as close_database
+from erpdata.sql import connect
 
 DEFAULT_WORKSPACE = "workspace.duckdb"
 WORKSPACE_ENV = "ERPDATA_WORKSPACE"
@@ -687,6 +689,14 @@ class WriteLock:
         self._lock.release()
 
 
+#: The most memory a workspace's DuckDB takes: a query needing more spills to the workspace's
+#: ``.tmp`` folder. Why: DuckDB's default is 80% of the machine, and it keeps every page it
+#: read or wrote cached up to that; a match run at 10,000,000 per side read and wrote
+#: gigabytes of records, features and pairs, and the cache grew beside the run's own arrays
+#: until the machine ran out. What a run holds is its own arrays; the cache gets a fixed share.
+MEMORY = "2GB"
+
+
 class Workspace:
     """An open workspace. Use :meth:`open`; close it (or use ``with``) when done.
 
@@ -726,7 +736,7 @@ class Workspace:
         if not read_only:
             p.parent.mkdir(parents=True, exist_ok=True)
         try:
-            con = duckdb.connect(str(p), read_only=read_only)
+            con = connect(str(p), read_only=read_only, config={"memory_limit": MEMORY})
         except duckdb.Error as exc:
             holder = re.search(r"lock is held in (\S+) \(PID (\d+)\)", str(exc))
             if holder:
@@ -759,7 +769,7 @@ class Workspace:
                     )
                 migrate(con)
         except BaseException:
-            con.close()
+            close_database(con)
             raise
         return cls(p, con)
 
@@ -776,7 +786,7 @@ class Workspace:
             self._close_asked = True
             if self._users:
                 return
-        self.con.close()
+        close_database(self.con)
 
     @property
     def closed(self) -> bool:
@@ -804,7 +814,7 @@ class Workspace:
             self._users = max(0, self._users - 1)
             close = self._close_asked and not self._users
         if close:
-            self.con.close()
+            close_database(self.con)
 
     @property
     def write_holder(self) -> Holder | None:

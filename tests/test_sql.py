@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 
@@ -43,3 +45,14 @@ def test_row_hashes_are_in_row_order_and_equal_for_equal_rows() -> None:
     con = duckdb.connect()
     con.register("f", frame)
     assert h.tolist() == [r[0] for r in con.execute("SELECT hash(a, b) FROM f").fetchall()]
+
+
+def test_the_package_opens_duckdb_only_through_erpdata_sql() -> None:
+    """A database opened or closed elsewhere would switch DuckDB's allocator thread off for
+    the whole process, and a match run's freed memory would pile up again (erpdata.sql)."""
+    root = Path(__file__).resolve().parents[1]
+    sources = [*root.glob("erpdata/**/*.py"), *root.glob("pages/*.py"), *root.glob("*.py")]
+    opening = sorted(str(p.relative_to(root)) for p in sources
+                     if "duckdb.connect(" in p.read_text(encoding="utf-8"))
+    assert len(sources) > 40
+    assert opening == ["erpdata/sql.py"]

@@ -38,6 +38,8 @@ from sparse_dot_topn import sp_matmul_topn
 
 from erpdata.matching.spec import KEY_TYPES, NAME_TYPES, Comparison
 from erpdata.progress import Progress
+from erpdata.sql import close as close_database
+from erpdata.sql import connect as open_duckdb
 from erpdata.sql import sql_ident
 
 # SQL built here (ruff S608): table names are this module's own temp tables (l, r, rule_<i>,
@@ -549,8 +551,8 @@ def connect(left: pd.DataFrame, right: pd.DataFrame) -> Iterator[duckdb.DuckDBPy
         # no insertion order kept: what DuckDB needs to spill a large aggregation or window
         # (at 2,000,000 per side the final ranking ran out of 1 GB with it), and every read
         # that matters here says its order
-        con = duckdb.connect(config={"memory_limit": MEMORY, "temp_directory": spill,
-                                     "preserve_insertion_order": False})
+        con = open_duckdb(config={"memory_limit": MEMORY, "temp_directory": spill,
+                                  "preserve_insertion_order": False})
         try:
             con.register("l_df", left)
             con.register("r_df", right)
@@ -560,7 +562,7 @@ def connect(left: pd.DataFrame, right: pd.DataFrame) -> Iterator[duckdb.DuckDBPy
             con.unregister("r_df")
             yield con
         finally:
-            con.close()
+            close_database(con)
 
 
 def block(

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -30,7 +29,7 @@ from erpdata.matching.checkpoints import UNKNOWN, Carried, Stage
 from erpdata.matching.prepare import features
 from erpdata.matching.spec import NAME_TYPES, Comparison, explain_comparisons
 from erpdata.progress import Progress
-from erpdata.sql import row_hashes, sql_text
+from erpdata.sql import row_hashes, scratch, sql_text
 
 if TYPE_CHECKING:
     from erpdata.matching.checkpoints import Checkpoint
@@ -390,7 +389,7 @@ def match_frames(
     taken: tuple[Sequence[str] | pd.Series, Sequence[str] | pd.Series] = ((), ()),
     per_record: int | None = None,
     progress: Progress | None = None,
-    prepared: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    prepared: tuple[pd.DataFrame, pd.DataFrame] | list[pd.DataFrame] | None = None,
     limits: dict[str, float] | None = None,
     fallback: fs.Model | None = None,
     checkpoint: Checkpoint | None = None,
@@ -409,7 +408,9 @@ def match_frames(
     pairs never to suggest (``crm_id, erp_id``: rejected ones); ``taken``: CRM and ERP ids that
     already have a link and must not get another. ``per_record``: candidates kept per CRM
     record by blocking (default 10, or 50 with ``many_to_many``). ``prepared``: both sides'
-    :func:`~erpdata.matching.prepare.features` when already at hand (a workspace stores them).
+    :func:`~erpdata.matching.prepare.features` when already at hand (a workspace stores them);
+    given as a list, they are handed over (the list is emptied), so that they are let go
+    once scored, before the candidates and explanations are built.
     ``limits``: the ``auto`` and/or ``review`` thresholds a steward fixed (each in (0, 1]); the
     others are the model's choice (``stats["review_floor"]``: the model's review threshold was
     raised to :data:`~erpdata.matching.assign.REVIEW_FLOOR`). ``fallback``: the last good model
@@ -443,8 +444,12 @@ def match_frames(
     t = time.perf_counter()
     comps, inference = explain_comparisons(crm, erp, id_col, comparisons or ())
     report("normalising", 0.0)
-    left, right = prepared or (features(crm, comps, "crm", id_col),
-                               features(erp, comps, "erp", id_col))
+    if isinstance(prepared, list):  # handed over: this run holds the only reference
+        left, right = prepared
+        prepared.clear()
+    else:
+        left, right = prepared or (features(crm, comps, "crm", id_col),
+                                   features(erp, comps, "erp", id_col))
     times["normalise"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -576,6 +581,9 @@ def match_frames(
     if labels is not None:
         p = np.where(labels == 1, 1.0, np.where(labels == 0, 0.0, p))
     times["model"] = time.perf_counter() - t
+    # what is left needs the records' ids only: the features go (at 10,000,000 per side, 6.6
+    # GB the explanations then had to share the machine with)
+    left, right = left[["id"]], right[["id"]]
 
     t = time.perf_counter()
     report("assigning", 0.9)
@@ -666,8 +674,7 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
     chosen = order[keep]
     new = ~kept[chosen]
     chosen = chosen[new]
-    field_w = model.field_weights(gamma[chosen], {k: v[chosen] for k, v in tf.items()})
-    built = _explanations(comps, field_w, gamma[chosen], model.prior_weight)
+    built = _explained(comps, model, gamma, tf, chosen)
     if new.all():
         frame["explanation"] = built
     else:
@@ -697,8 +704,30 @@ def _display_order(lrid: np.ndarray, rrid: np.ndarray, p: np.ndarray, weight: np
     return base[np.lexsort((-np.round(weight[base], 3), key))]
 
 
+#: Pairs explained per DuckDB query: the per-field levels and weights of one chunk are held
+#: at a time (10 fields: 200 bytes a pair), not of all the suggestions (at 10,000,000 per
+#: side, 9M pairs: 1.8 GB).
+EXPLAIN_CHUNK = 1_000_000
+
+
+def _explained(comps: Sequence[Comparison], model: fs.Model, gamma: np.ndarray,
+               tf: dict[int, np.ndarray], chosen: np.ndarray
+               ) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """The :func:`_explanations` of the pairs ``chosen`` (rows of ``gamma``), built
+    :data:`EXPLAIN_CHUNK` pairs at a time and kept in those chunks: joining them into one
+    array would hold the JSON twice (4 GB each at 10,000,000 per side)."""
+    if not len(chosen):
+        return np.array([], dtype=object)
+    chunks = []
+    for start in range(0, len(chosen), EXPLAIN_CHUNK):
+        rows = chosen[start:start + EXPLAIN_CHUNK]
+        field_w = model.field_weights(gamma[rows], {k: v[rows] for k, v in tf.items()})
+        chunks += _explanations(comps, field_w, gamma[rows], model.prior_weight).chunks
+    return pd.array(pa.chunked_array(chunks), dtype="str")
+
+
 def _explanations(comps: Sequence[Comparison], field_w: np.ndarray, gamma: np.ndarray,
-                  prior_weight: float) -> pd.api.extensions.ExtensionArray | np.ndarray:
+                  prior_weight: float) -> pa.ChunkedArray:
     """JSON per pair: the prior and, per field, its agreement level and weight (the waterfall).
 
     Built in DuckDB from the level numbers (labels looked up in SQL) and returned as Arrow
@@ -710,12 +739,10 @@ def _explanations(comps: Sequence[Comparison], field_w: np.ndarray, gamma: np.nd
         data[f"l{k}"] = gamma[:, k].astype(np.int32) + 2  # missing (-1) is the first label
         data[f"w{k}"] = np.round(field_w[:, k], 3)
         parts.append(f"{sql_text(c.name)}: {{'level': [{labels}][l{k}], 'weight': w{k}}}")
-    if not len(field_w):
-        return np.array([], dtype=object)
-    con = duckdb.connect()
+    con = scratch()
     try:
         con.register("w", pd.DataFrame(data))
         out = con.sql(f"SELECT to_json({{{', '.join(parts)}}})::VARCHAR FROM w").to_arrow_table()  # noqa: S608 - names via sql_text, labels from compare.LEVELS via sql_text; numbers
     finally:
         con.close()
-    return pd.array(out.column(0).combine_chunks(), dtype="str")
+    return out.column(0)

@@ -12,13 +12,13 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from erpdata.errors import IngestError
 from erpdata.matching.engine import MatchResult, match_frames
 from erpdata.matching.spec import Comparison, Inference, explain_comparisons
 from erpdata.sources import STAGE, drop_stage, read_source
+from erpdata.sql import scratch
 
 #: Output columns, in order: a contract for scripts (``explanation`` may be dropped).
 OUTPUT_COLUMNS = ["crm_id", "erp_id", "probability", "rank", "band", "match", "explanation"]
@@ -26,7 +26,7 @@ OUTPUT_COLUMNS = ["crm_id", "erp_id", "probability", "rank", "band", "match", "e
 
 def read_table(path: str | os.PathLike[str], id_col: str = "id") -> pd.DataFrame:
     """A whole export file as a frame of strings with its own headers."""
-    con = duckdb.connect()
+    con = scratch()
     try:
         src = read_source(con, path)
         frame = con.execute(f"SELECT * EXCLUDE (_row) FROM {STAGE} ORDER BY _row").df()  # noqa: S608 - the constant staging view STAGE

@@ -344,11 +344,17 @@ def _erp_key(actor_type: str, erp_id: str) -> str:
     return f"{actor_type}:{erp_id}"
 
 
-def _frames(con: duckdb.DuckDBPyConnection, kind: Kind,
-            compared: list[Comparison] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Present records of both sides as frames; ERP ids as ``actor_type:id``; parents mapped.
+def _sources(kind: Kind, compared: list[Comparison] | None = None) -> tuple[str, str]:
+    """Both sides' present records as queries of the id and the compared raw columns, in no
+    set order (the engine's row order is by ``id``: for ERP companies, ``actor_type:id`` sorts
+    as actor type, then id, as no actor type holds a colon or begins another); ERP ids as
+    ``actor_type:id``; parents mapped.
     A compared column that is no canonical field is an unmapped one, read from ``extra``
-    (see :func:`_frame_column`)."""
+    (see :func:`_frame_column`).
+
+    Queries, not frames: the raw records are read whole only to be normalised, and a run
+    normalises the new and changed ones (:func:`update_features` streams them), so a run
+    holds no side's raw records in memory (at 10,000,000 per side they were 4.6 GB)."""
     canonical = {f.name for side in SIDES for f in fields(side, kind)}
     cols = list(dict.fromkeys(
         col for c in (compared or COMPARISONS[kind]) if c.name != "parent"
@@ -363,11 +369,9 @@ def _frames(con: duckdb.DuckDBPyConnection, kind: Kind,
         return f", {select(alias)}" if cols else ""
 
     if kind == "company":
-        crm = read_frame(con, f"SELECT id{head()} FROM crm_company "  # noqa: S608 - canonical columns from fields(), others via sql_ident
-                         "WHERE missing_since IS NULL ORDER BY id")
-        erp = read_frame(con, f"SELECT actor_type || ':' || id AS id{head()} FROM erp_company "  # noqa: S608 - canonical columns from fields(), others via sql_ident
-                         "WHERE missing_since IS NULL ORDER BY actor_type, id")
-        return crm, erp
+        return (f"SELECT id{head()} FROM crm_company WHERE missing_since IS NULL",  # noqa: S608 - canonical columns from fields(), others via sql_ident
+                f"SELECT actor_type || ':' || id AS id{head()} FROM erp_company "  # noqa: S608 - canonical columns from fields(), others via sql_ident
+                "WHERE missing_since IS NULL")
     # The ERP actor each CRM company is linked to, else its suggested link.
     parent_map = """
         SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_key FROM links
@@ -376,15 +380,12 @@ def _frames(con: duckdb.DuckDBPyConnection, kind: Kind,
         SELECT s.crm_id, s.erp_actor_type || ':' || s.erp_id FROM suggestions s
         WHERE s.kind = 'company' AND s.link
           AND s.crm_id NOT IN (SELECT crm_id FROM links WHERE kind = 'company')"""
-    crm = read_frame(
-        con, f"""SELECT p.id{head('p.')}, m.erp_key AS parent
-            FROM crm_{kind} p LEFT JOIN ({parent_map}) m ON m.crm_id = p.company_id
-            WHERE p.missing_since IS NULL ORDER BY p.id""")  # noqa: S608 - kind checked by check_side_kind() in the entry point; columns from fields() or via sql_ident
-    erp = read_frame(
-        con, f"""SELECT actor_type || ':' || id AS id{head()},
-                   parent_actor_type || ':' || parent_key AS parent
-            FROM erp_{kind} WHERE missing_since IS NULL ORDER BY id""")  # noqa: S608 - kind checked by check_side_kind() in the entry point; columns from fields() or via sql_ident
-    return crm, erp
+    return (f"""SELECT p.id{head('p.')}, m.erp_key AS parent
+                FROM crm_{kind} p LEFT JOIN ({parent_map}) m ON m.crm_id = p.company_id
+                WHERE p.missing_since IS NULL""",  # noqa: S608 - kind checked by check_side_kind() in the entry point; columns from fields() or via sql_ident
+            f"""SELECT actor_type || ':' || id AS id{head()},
+                       parent_actor_type || ':' || parent_key AS parent
+                FROM erp_{kind} WHERE missing_since IS NULL""")  # noqa: S608 - kind checked by check_side_kind() in the entry point; columns from fields() or via sql_ident
 
 
 def _decisions(con: duckdb.DuckDBPyConnection, kind: Kind) -> pd.DataFrame:
@@ -450,10 +451,14 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
         try:
             plan = plan or explain(con, k)
             compared = plan.comparisons
-            crm, erp = _frames(con, k, compared)
-            if crm.empty or erp.empty:
-                raise ErpdataError(f"nothing to match: the workspace has {len(crm)} CRM and "
-                                   f"{len(erp)} ERP {k} records; load both sides first")
+            sources = _sources(k, compared)
+            # the records' headers (the comparisons are checked against them) and counts
+            crm, erp = (read_frame(con, f"SELECT * FROM ({sql}) LIMIT 0") for sql in sources)  # noqa: S608 - the queries of _sources()
+            (n_crm,), (n_erp,) = (con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0]  # noqa: S608 - the queries of _sources()
+                                  for sql in sources)
+            if not n_crm or not n_erp:
+                raise ErpdataError(f"nothing to match: the workspace has {n_crm} CRM and "
+                                   f"{n_erp} ERP {k} records; load both sides first")
             if not plan.compares_anything:
                 raise ErpdataError(nothing_to_compare(k))
             decisions = _decisions(con, k)
@@ -463,9 +468,9 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                               "kept, and the next run resumes after them")
             report("normalising new and changed records", 0.0)
             crm_records, erp_records = (
-                update_features(ws, con, side, k, frame, compared,
+                update_features(ws, con, side, k, sql, compared,
                                 lambda label, f, at=at: report(label, (at + f) * 0.15))
-                for at, (side, frame) in enumerate((("crm", crm), ("erp", erp))))
+                for at, (side, sql) in enumerate(zip(("crm", "erp"), sources, strict=True)))
             checkpoint = Checkpoint(ws, con, k, compared, crm_records, erp_records, PER_RECORD,
                                     run_id)
             fit, why, since = ((None, "asked to learn anew", 0) if refit
@@ -483,10 +488,12 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                               columns=(names if side == "crm" else []) if lean else None)
                 for side, frame, records in (("crm", crm, crm_records),
                                              ("erp", erp, erp_records)))
+            prepared = [left, right]  # handed over: the engine lets go of them once scored
+            del left, right
             result = match_frames(
                 crm, erp, compared, decisions=decisions,
                 exclude=decisions[decisions["label"] == 0][["crm_id", "erp_id"]],
-                taken=_taken(con, k), progress=report, prepared=(left, right),
+                taken=_taken(con, k), progress=report, prepared=prepared,
                 limits=thresholds(ws, k, con),
                 fallback=None if last_good is None else last_good[1],
                 checkpoint=checkpoint, per_record=PER_RECORD, fit=fit, run_id=run_id,

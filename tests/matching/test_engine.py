@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from erpdata.demo import generate
+from erpdata.matching import engine, match_frames
 from erpdata.matching.engine import (
     _display_order,
     _explanations,
@@ -24,7 +26,7 @@ def test_an_explanation_is_the_prior_and_each_fields_level_and_weight() -> None:
              (("name", "company"), ("phone", "phone"), ("country", "country"))]
     gamma = np.array([[4, -1, 1], [0, 1, 0]], dtype=np.int8)
     field_w = np.array([[3.14159, 0.0, 1.0], [-2.5, 5.0, -0.25]])
-    got = [json.loads(x) for x in _explanations(comps, field_w, gamma, -7.25)]
+    got = [json.loads(x) for x in _explanations(comps, field_w, gamma, -7.25).to_pylist()]
     assert got == [
         {"prior": -7.25, "name": {"level": "exact", "weight": 3.142},
          "phone": {"level": "missing", "weight": 0.0},
@@ -33,6 +35,19 @@ def test_an_explanation_is_the_prior_and_each_fields_level_and_weight() -> None:
          "phone": {"level": "one digit off", "weight": 5.0},
          "country": {"level": "different", "weight": -0.25}}]
     assert len(_explanations(comps, np.zeros((0, 3)), np.zeros((0, 3), np.int8), 0.0)) == 0
+
+
+def test_explanations_built_in_chunks_are_those_built_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tables = generate(400, 5)
+    crm, erp = tables[("crm", "company")], tables[("erp", "company")]
+    erp = erp.assign(id=erp["actor_type"] + ":" + erp["id"])
+    cols = ["id", "name", "vatno", "phone", "email", "postalzip", "postalcity", "country"]
+    whole = match_frames(crm[cols], erp[cols]).candidates
+    monkeypatch.setattr(engine, "EXPLAIN_CHUNK", 7)
+    chunked = match_frames(crm[cols], erp[cols]).candidates
+    assert len(whole) > 300 and whole["explanation"].notna().all()
+    pd.testing.assert_frame_equal(chunked, whole)
 
 
 def test_labels_are_the_decisions_of_exactly_the_pairs_decided() -> None:

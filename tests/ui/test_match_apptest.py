@@ -82,13 +82,13 @@ def test_a_running_match_can_be_cancelled(demo_path: Path, open_page, tmp_path: 
     path = tmp_path / "work.duckdb"
     path.write_bytes(demo_path.read_bytes())
     release = threading.Event()
-    real = mw._frames
+    real = mw._sources
 
     def slow(*args: object, **kwargs: object) -> object:  # holds the run at its first step
         release.wait(60)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(mw, "_frames", slow)
+    monkeypatch.setattr(mw, "_sources", slow)
     at = open_page(path, "match")
     at.button(key="run_match").click().run()
     job = workbench_ui.job("match")

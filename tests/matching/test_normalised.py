@@ -1,0 +1,98 @@
+"""Stored features: the records' digests are hashed where the records are stored, and only
+new or changed records are read and normalised, streamed a chunk at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from erpdata.demo import build_demo
+from erpdata.matching import normalised as normalised_module
+from erpdata.matching.normalised import read_features, update_features
+from erpdata.matching.workspace import _sources, explain
+from erpdata.sql import read_frame, row_hashes
+from erpdata.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("normalised") / "demo.duckdb"
+    with Workspace.open(path) as ws:
+        build_demo(ws, size=600, seed=3)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["company", "person", "project"])
+def test_digests_are_those_of_the_records_read_as_a_frame(demo: Path, kind: str,
+                                                         tmp_path: Path) -> None:
+    """Hashed in SQL, a record's digest is the one a frame of it gives (dates as the frame's
+    timestamps): features stored by an earlier version stay current, none is normalised
+    again for it."""
+    path = tmp_path / "w.duckdb"
+    path.write_bytes(demo.read_bytes())
+    with Workspace.open(path) as ws:
+        con = ws.cursor()
+        compared = explain(con, kind).comparisons  # type: ignore[arg-type]
+        dated = 0
+        for side, sql in zip(("crm", "erp"), _sources(kind, compared), strict=True):  # type: ignore[arg-type]
+            frame = read_frame(con, f"SELECT * FROM ({sql}) ORDER BY id")
+            raw = list(dict.fromkeys(col for c in compared for col in c.columns(side)))
+            dated += sum(pd.api.types.is_datetime64_any_dtype(frame[c]) for c in raw)
+            records = update_features(ws, con, side, kind, sql, compared)
+            assert records.ids.to_pylist() == frame["id"].tolist()
+            assert (records.digests == row_hashes(frame, raw).view(np.int64)).all()
+        if kind == "project":
+            assert dated == 2  # the end dates of both sides are hashed as the frame has them
+
+
+def test_only_new_and_changed_records_are_read_and_stored_as_in_one_piece(
+        demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "w.duckdb"
+    path.write_bytes(demo.read_bytes())
+    monkeypatch.setattr(normalised_module, "CHUNK", 256)
+    normalised: list[list[str]] = []
+    real = normalised_module.features
+
+    def counting(frame, *args, **kwargs):  # type: ignore[no-untyped-def]
+        normalised.append(sorted(frame["id"]))
+        return real(frame, *args, **kwargs)
+
+    monkeypatch.setattr(normalised_module, "features", counting)
+    with Workspace.open(path) as ws:
+        con = ws.cursor()
+        compared = explain(con, "company").comparisons
+        sql = _sources("company", compared)[0]
+        update_features(ws, con, "crm", "company", sql, compared)
+        (n,) = con.execute("SELECT count(*) FROM crm_company").fetchone() or (0,)
+        assert [len(c) for c in normalised] == [256] * (n // 256) + [n % 256]
+        normalised.clear()
+        changed = ["10", "11", "12"]
+        con.execute("UPDATE crm_company SET name = name || ' AS' WHERE id IN (?, ?, ?)", changed)
+        con.execute("INSERT INTO crm_company SELECT * REPLACE ('new' AS id, 'New Company AS' "
+                    "AS name) FROM crm_company WHERE id = '10'")
+        con.execute("UPDATE crm_company SET missing_since = load_id WHERE id = '13'")
+        records = update_features(ws, con, "crm", "company", sql, compared)
+        assert normalised == [sorted([*changed, "new"])]
+        stored, _ = read_features(con, "crm", "company", pd.DataFrame(), records, compared)
+        frame = read_frame(con, f"SELECT * FROM ({sql}) ORDER BY id")
+        whole = real(frame, compared, "crm")
+        assert "13" not in set(stored["id"])
+        pd.testing.assert_frame_equal(stored, whole[stored.columns], check_dtype=False)
+
+
+def test_an_untouched_side_reads_no_record(demo: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "w.duckdb"
+    path.write_bytes(demo.read_bytes())
+    with Workspace.open(path) as ws:
+        con = ws.cursor()
+        compared = explain(con, "company").comparisons
+        sql = _sources("company", compared)[1]
+        first = update_features(ws, con, "erp", "company", sql, compared)
+        monkeypatch.setattr(normalised_module, "arrow_frame",
+                            lambda _batch: pytest.fail("a record was read"))
+        again = update_features(ws, con, "erp", "company", sql, compared)
+        assert again.ids.equals(first.ids) and (again.digests == first.digests).all()
