@@ -1738,12 +1738,6 @@ class _Generator:
         yield self.truth()
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    """A scratch DuckDB cursor; it keeps row order (DuckDB's default), and the generating SQL
-    is projections only."""
-    return scratch()
-
-
 @contextmanager
 def _registered(con: duckdb.DuckDBPyConnection, src: pa.Table) -> Iterator[None]:
     con.register("src", src)
@@ -1772,7 +1766,7 @@ def generate(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED) -> dict[TableKe
     each table to its file without building DataFrames.
     """
     out: dict[TableKey, pd.DataFrame] = {}
-    with _connect() as con:
+    with scratch() as con:
         for query in _Generator(con, size, seed).queries():
             with _registered(con, query.src):
                 out[query.key] = con.sql(query.sql).df()
@@ -1813,7 +1807,7 @@ def write_exports(folder: Path | str, size: int = DEFAULT_SIZE, seed: int = DEFA
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[TableKey, Path] = {}
     rows: dict[TableKey, int] = {}
-    with _connect() as con:
+    with scratch() as con:
         for step, query in enumerate(_Generator(con, size, seed).queries()):
             path = folder / EXPORT_FILES[query.key]
             with _registered(con, query.src):

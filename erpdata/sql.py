@@ -34,7 +34,8 @@ _scratch_lock = threading.Lock()
 def scratch() -> duckdb.DuckDBPyConnection:
     """A new cursor of the process's in-memory scratch DuckDB (opened with :data:`CONFIG` on
     first use, open for the process's life), for work that needs no database of its own; close
-    the cursor when done."""
+    the cursor when done. Its other settings are DuckDB's defaults: it keeps row order, which
+    the demo's generating queries (projections only) rely on."""
     global _scratch
     with _scratch_lock:
         if _scratch is None:
