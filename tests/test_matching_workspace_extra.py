@@ -287,3 +287,35 @@ def test_an_unmapped_name_built_from_the_canonical_names_is_left_out(tmp_path: P
         "unmapped column 'Full name' in both files: it holds the words of firstname and "
         "lastname in most rows: a name built from them, compared through them (counting it "
         "too would count the same agreement twice)")
+    # typing it read the canonical names: no run keeps it
+    assert plan.typing is None
+
+
+def test_a_run_keeps_the_typing_until_the_values_typed_change(
+        blind_ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Typing the unmapped columns from their values is the costly part of a plan (1.5 s at
+    1,000,000 records). A run keeps it; the next plan of the same columns and values takes it
+    (equal, reasons included) without typing; a changed value types them again."""
+    import erpdata.matching.workspace as mw
+
+    typed = []
+    real = mw.explain_comparisons
+
+    def counted(*args: object, **kwargs: object) -> object:
+        typed.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mw, "explain_comparisons", counted)
+    with Workspace.open(blind_ws) as ws:
+        first = explain(ws.cursor(), "company")
+        assert first.typing is not None and typed == [1]
+        assert explain(ws.cursor(), "company").typing is not None and typed == [1, 1]
+        match_workspace(ws, "company", user="t")  # keeps it (and types once more)
+        assert typed == [1, 1, 1]
+        again = explain(ws.cursor(), "company")
+        assert typed == [1, 1, 1] and again == first and again.inference == first.inference
+        assert again.typing is None  # nothing new to keep
+        # one ERP record's phone changes: what is typed changed
+        ws.con.execute("""UPDATE erp_company SET extra = json_merge_patch(extra,
+                          '{"c5": "22 10 30 99"}') WHERE id = '20000'""")
+        assert explain(ws.cursor(), "company") == first and typed == [1, 1, 1, 1]
