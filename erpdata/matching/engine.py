@@ -463,6 +463,7 @@ def match_frames(
         stage = None  # found with other blocking statistics than this run blocks with
     reused = None if stage is None else {"stage": stage.name, "run": stage.run_id}
     levels_reused, unsaved = None, None
+    reblocked = None  # the CRM rows blocked again, all other pairs stored ones with levels
     if stage is None:
         report("blocking", 0.3)
         # with a fit, blocking runs with its kept statistics (and, where they hold, the ERP
@@ -475,6 +476,7 @@ def match_frames(
                 if len(left) * len(right) > blocking.CROSS_PRODUCT_BELOW:
                     carried = checkpoint.carried(fit.statistics_run)
             if carried is not None:
+                reblocked = carried.rows if carried.levels is not None else None
                 stats_extra["blocked_again"] = {"records": len(carried.rows), "of": len(left),
                                                 "run": checkpoint.stored_run()}
         lrid, rrid, known, rule_counts, done = _block(
@@ -516,7 +518,7 @@ def match_frames(
                                             lambda label, f: report(label, 0.5 + 0.25 * f),
                                             stage.gamma))
         if checkpoint is not None:
-            checkpoint.save(stage, unsaved)
+            checkpoint.save(stage, unsaved, reblocked)
     else:
         run = levels_reused["run"] if levels_reused else stage.run_id
         report(f"comparing: the levels compared by run {run} reused", 0.75)

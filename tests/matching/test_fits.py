@@ -122,6 +122,45 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(matched: Path, tmp_path
         assert suggested(ws) == got
 
 
+def _stage(ws: Workspace) -> tuple[list[tuple], list[tuple]]:
+    """The stored checkpoint's pairs with their levels, and its records, in a stable order."""
+    return (ws.con.execute("SELECT * FROM match_checkpoint_company ORDER BY ALL").fetchall(),
+            ws.con.execute("SELECT * FROM match_checkpoint_company_records ORDER BY ALL"
+                           ).fetchall())
+
+
+def test_a_reload_that_changed_values_only_writes_only_their_pairs(
+        matched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same record ids with some values changed: the stage left holds the changed
+    records' pairs and digests written over the stored ones, and equals the stage a run that
+    blocks and compares every record leaves; the next run starts from it."""
+    from erpdata.matching.checkpoints import Checkpoint
+
+    patched: list[int] = []
+    real = Checkpoint._patch
+
+    def spied(self: Checkpoint, data: dict, rows: object) -> None:
+        patched.append(len(rows))  # type: ignore[arg-type]
+        real(self, data, rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Checkpoint, "_patch", spied)
+    with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
+        ws.con.execute("UPDATE crm_company SET name = name || ' (ny)' WHERE hash(id) % 50 = 3")
+        scratch = _scratch(ws, tmp_path)
+        result = match_workspace(ws, "company")
+        assert patched == [result.stats["blocked_again"]["records"]] and patched[0] > 0
+        left = _stage(ws)
+        got = suggested(ws)
+        again = match_workspace(ws, "company")
+        assert again.stats["reused"] == {"stage": "compared", "run": 2}
+        assert suggested(ws) == got
+    with Workspace.open(scratch) as ws:
+        forget_checkpoint(ws)
+        match_workspace(ws, "company")
+        assert patched == [patched[0]]  # every pair written
+        assert _stage(ws) == left
+
+
 def test_records_gone_from_a_reload_block_nothing_and_are_kept_for_the_next_run(
         matched: Path, tmp_path: Path) -> None:
     with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
