@@ -395,7 +395,7 @@ def match_frames(
     checkpoint: Checkpoint | None = None,
     fit: Fit | None = None,
     run_id: int = 0,
-    explained: pd.DataFrame | None = None,
+    explained: pd.DataFrame | np.ndarray | None = None,
     contents: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> MatchResult:
     """Match every CRM row to its best ERP rows.
@@ -428,9 +428,10 @@ def match_frames(
     ``fit``: score with what an earlier run learnt (:class:`Fit`, one-to-one only) instead of
     learning again (``stats["model"] == "fit"``); ``result.fit`` is what this run scored with,
     learnt by run ``run_id`` when no fit was given. ``explained``: with a ``fit``, pairs
-    (``crm_id, erp_id``) whose explanation under that fit the caller keeps (a workspace's
-    stored suggestions); such a candidate whose levels come from the checkpoint gets no
-    explanation here (None), as it would be the same. ``contents``: a hash per CRM and per ERP
+    (``crm_id, erp_id``, or as codes ``crm row * len(erp) + ERP row``) whose explanation
+    under that fit the caller keeps (a workspace's stored suggestions); such a candidate
+    whose levels come from the checkpoint gets no explanation here (None), as it would be
+    the same. ``contents``: a hash per CRM and per ERP
     record (row order) of its normalised compared values, when at hand (a workspace's stored
     features); records with equal hashes are copies. With a ``fit`` and a checkpoint holding
     the compared pairs of these records, ``prepared`` may hold only ``rid``, ``id`` and, on
@@ -525,8 +526,12 @@ def match_frames(
     lrid, rrid, gamma, rule_counts = stage.lrid, stage.rrid, stage.gamma, stage.rule_counts
     given_fit = fit is not None
     span = max(len(right), 1)
+    given_codes = isinstance(explained, np.ndarray)
     decided, rejected, explained_codes = _pair_codes(
-        left, right, decisions, exclude, explained if given_fit else None)
+        left, right, decisions, exclude,
+        explained if given_fit and not given_codes else None)  # type: ignore[arg-type]
+    if given_fit and given_codes:
+        explained_codes = explained  # type: ignore[assignment]
     # rejected pairs are left out after comparing: the stored stages hold every blocked pair,
     # whatever stewards decide between two runs
     bad = _labels(lrid, rrid, span, rejected, 1)

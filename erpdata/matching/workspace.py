@@ -36,12 +36,13 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from erpdata.decisions import display_order_key
 from erpdata.errors import ErpdataError
 from erpdata.matching import fits
-from erpdata.matching.checkpoints import Checkpoint, Records
+from erpdata.matching.checkpoints import Checkpoint, Records, records_table
 from erpdata.matching.engine import MatchResult, match_frames
 from erpdata.matching.model import Model
 from erpdata.matching.normalised import read_features, update_features
@@ -545,9 +546,8 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
             fit, why, since = ((None, "asked to learn anew", 0) if refit
                                else fits.load(ws, con, k, compared, crm_records, erp_records))
             # the suggestions stored under this fit: their explanations are kept
-            explained = None if fit is None else read_frame(
-                con, "SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_id FROM explanations "
-                     "WHERE kind = ? AND run_id >= ?", [k, since])
+            explained = None if fit is None else _explained_codes(con, k, since, crm_records,
+                                                                   erp_records)
             # scored with a fit from stored compared pairs, a run reads only the ids and the
             # names (their term frequencies) of the records' features
             lean = fit is not None and checkpoint.holds_compared()
@@ -589,6 +589,26 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
     finally:
         con.close()
     return result
+
+
+def _explained_codes(con: duckdb.DuckDBPyConnection, kind: Kind, since: int, crm: Records,
+                     erp: Records) -> np.ndarray:
+    """The pairs whose explanations runs since ``since`` stored, as the engine's pair codes
+    (``crm row * ERP records + ERP row``, rows in the records' order; see match_frames'
+    ``explained``): joined in DuckDB to the records' rows, not read as 800,000 pairs of ids
+    for the engine to look up (0.8 s at 1,000,000 per side)."""
+    con.register("explained_records", records_table(crm, erp))
+    try:
+        codes = con.execute(
+            """SELECT l.rid * ? + r.rid AS code FROM explanations x
+               JOIN explained_records l ON l.side = 0 AND l.id = x.crm_id
+               JOIN explained_records r
+                 ON r.side = 1 AND r.id = x.erp_actor_type || ':' || x.erp_id
+               WHERE x.kind = ? AND x.run_id >= ?""",
+            [max(len(erp.ids), 1), kind, since]).fetchnumpy()["code"]
+    finally:
+        con.unregister("explained_records")
+    return np.asarray(codes, dtype=np.int64)
 
 
 #: Blocking keeps this many candidates per CRM record (the engine's one-to-one default): part of
