@@ -142,7 +142,9 @@ def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
             unknown = np.full((len(lrid), carried.levels.shape[1]), UNKNOWN, dtype=np.int8)
             known = np.concatenate([carried.levels, unknown])
         lrid, rrid = np.concatenate([carried.lrid, lrid]), np.concatenate([carried.rrid, rrid])
-        order = np.lexsort((rrid, lrid))
+        # the pairs are distinct (the carried and the blocked are of other CRM records):
+        # one key per pair sorts them (0.14 s for 2,400,000 pairs; lexsort 0.66 s)
+        order = np.argsort(lrid * (int(rrid.max(initial=0)) + 1) + rrid)
         lrid, rrid = lrid[order], rrid[order]
         known = None if known is None else known[order]
         counts = {**{f"{rule} (records blocked again)": n for rule, n in counts.items()
@@ -614,10 +616,10 @@ def match_frames(
     kept = np.zeros(len(lrid), dtype=bool)
     if explained_codes is not None:
         kept = ~fresh & (_labels(lrid, rrid, span, explained_codes, 1) == 1)
-    candidates = _candidates(left, right, comps, lrid, rrid, p, weight, model, tf, gamma,
-                             linked, ambiguous, limits, many_to_many, kept)
+    candidates, suggested = _candidates(left, right, comps, lrid, rrid, p, weight, model, tf,
+                                        gamma, linked, ambiguous, limits, many_to_many, kept)
     times["assign"] = time.perf_counter() - t
-    no_candidate = left["id"][~_among(left["id"], candidates["crm_id"])].tolist()
+    no_candidate = left["id"][~suggested].tolist()
     blocked = (left["id"], right["id"], lrid, rrid)
     stats = {"pairs": len(lrid), "blocking": rule_counts, "seconds": times, "reused": reused,
              "levels_reused": levels_reused, "explanations_kept": int(kept.sum()),
@@ -636,10 +638,10 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
                 lrid: np.ndarray, rrid: np.ndarray, p: np.ndarray, weight: np.ndarray,
                 model: fs.Model, tf: dict[int, np.ndarray], gamma: np.ndarray,
                 linked: np.ndarray, ambiguous: np.ndarray, limits: dict[str, float],
-                many_to_many: bool, kept: np.ndarray) -> pd.DataFrame:
+                many_to_many: bool, kept: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """The best :data:`TOP` candidates per CRM record, with band, link flag, conflict and
     explanation (built in DuckDB, not row by row; None for the ``kept`` pairs, whose
-    explanation the caller has).
+    explanation the caller has), and whether each CRM record (row) has one.
 
     ``ambiguous``: pairs whose ERP record has identical copies among the CRM record's
     candidates. Which copy gets the link is arbitrary, so they are a conflict (a probable ERP
@@ -688,7 +690,9 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
         text = pd.array([None] * len(frame), dtype="str")
         text[np.flatnonzero(new)] = built
         frame["explanation"] = text
-    return frame.reset_index(drop=True)
+    suggested = np.zeros(len(left), dtype=bool)
+    suggested[lrid[keep]] = True
+    return frame.reset_index(drop=True), suggested
 
 
 def _display_order(lrid: np.ndarray, rrid: np.ndarray, p: np.ndarray, weight: np.ndarray
