@@ -209,6 +209,21 @@ def _typo_keys(label: str, sources: Sequence[tuple[str, str]],
     return not any(c.name == label and c.type == "person" for c in comparisons)
 
 
+def erp_tables(comparisons: Sequence[Comparison]) -> list[str]:
+    """The tables :func:`block` derives from the ERP records alone, under given statistics
+    (besides their 3-gram rows, :class:`Blocked`): their number and ``rid`` span
+    (``erp_size``), per name source ``i`` their words (``erp_tok_i``), two rarest words
+    (``erp_rare_i``) and the pair of them with its holders (``erp_pair_i``), per date ``j``
+    its keys (``erp_date_j``), and per key rule ``i`` (by its place in :func:`rules`) each
+    record's key with its holders (``erp_key_i``)."""
+    out = ["erp_size"]
+    for i, _ in enumerate(_name_sources(comparisons)):
+        out += [f"erp_tok_{i}", f"erp_rare_{i}", f"erp_pair_{i}"]
+    out += [f"erp_date_{j}" for j, _ in enumerate(c for c in comparisons if c.type == "date")]
+    out += [f"erp_key_{i}" for i, rule in enumerate(rules(comparisons)) if not rule.source]
+    return out
+
+
 def rules(comparisons: Sequence[Comparison]) -> list[Rule]:
     """The blocking rules that the comparisons' types allow, and the type-agnostic 3-gram
     generator (always)."""
@@ -273,52 +288,61 @@ def _shared_keys(con: duckdb.DuckDBPyConnection, name: str, lkeys: str, rkeys: s
 
 
 def _token_tables(con: duckdb.DuckDBPyConnection, f: str, i: int, cap: int, *,
-                  typo_budget: int = 0, learn: bool) -> None:
+                  typo_budget: int = 0, learn: bool, erp_kept: bool = False) -> None:
     """``rare1_i`` (each record's rarest token against all tokens of the other side),
     ``rare2_i`` (its two rarest, joined) and, with a ``typo_budget``, ``typo_i`` (see
     :func:`_typo_table`) for the name expression ``f``. How rare a word is: its holders on
     both sides, from the statistics (``learn``: counted here, into ``stat_words``); a word
-    they never saw is never a record's rarest."""
-    for side in ("l", "r"):
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}tok AS
+    they never saw is never a record's rarest. The ERP side's tables (:func:`erp_tables`)
+    are made from ``r`` and left in place, unless ``erp_kept``: then they are there."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE ltok AS
+        SELECT rid, unnest({_tokens(f)}[1:{MAX_TOKENS}]) AS tok
+        FROM l WHERE {f} IS NOT NULL AND {f} <> ''""")  # noqa: S608 - name expr from comparisons via sql_ident
+    if not erp_kept:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE erp_tok_{i} AS
             SELECT rid, unnest({_tokens(f)}[1:{MAX_TOKENS}]) AS tok
-            FROM {side} WHERE {f} IS NOT NULL AND {f} <> ''""")  # noqa: S608 - side l/r; name expr from comparisons via sql_ident
+            FROM r WHERE {f} IS NOT NULL AND {f} <> ''""")  # noqa: S608 - i an int; name expr from comparisons via sql_ident
     if learn:
         con.execute(f"""INSERT INTO stat_words SELECT {i}, tok, count(*) FROM (
-            SELECT tok FROM ltok UNION ALL SELECT tok FROM rtok) GROUP BY tok""")  # noqa: S608 - i an int
+            SELECT tok FROM ltok UNION ALL SELECT tok FROM erp_tok_{i}) GROUP BY tok""")  # noqa: S608 - i an int
     con.execute(f"CREATE OR REPLACE TEMP TABLE tokdf AS "  # noqa: S608 - i an int
                 f"SELECT tok, df FROM stat_words WHERE source = {i}")
-    for side in ("l", "r"):
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}rare AS
+    sides = [("ltok", "lrare")] + ([] if erp_kept else [(f"erp_tok_{i}", f"erp_rare_{i}")])
+    for tokens, rare in sides:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {rare} AS
             SELECT rid, tok, df, row_number() OVER (PARTITION BY rid ORDER BY df, tok) AS k
-            FROM {side}tok JOIN tokdf USING (tok) QUALIFY k <= 2""")  # noqa: S608 - side l/r and own temp tables
+            FROM {tokens} JOIN tokdf USING (tok) QUALIFY k <= 2""")  # noqa: S608 - own temp tables
     # rare1: a record's rarest token against every token of the other side, both ways.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE rare1_{i} AS
         SELECT lrid, rrid, 1.0 / min(n) AS s FROM (
-            SELECT a.rid AS lrid, b.rid AS rrid, a.df AS n FROM lrare a JOIN rtok b USING (tok)
-            WHERE a.k = 1 AND a.df <= {cap}
+            SELECT a.rid AS lrid, b.rid AS rrid, a.df AS n FROM lrare a
+            JOIN erp_tok_{i} b USING (tok) WHERE a.k = 1 AND a.df <= {cap}
             UNION ALL
-            SELECT b.rid, a.rid, a.df FROM rrare a JOIN ltok b USING (tok)
+            SELECT b.rid, a.rid, a.df FROM erp_rare_{i} a JOIN ltok b USING (tok)
             WHERE a.k = 1 AND a.df <= {cap})
         GROUP BY lrid, rrid""")  # noqa: S608 - own temp tables; i and cap ints
-    for side in ("l", "r"):
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}pair AS
-            SELECT rid, min(tok) || ' ' || max(tok) AS k FROM {side}rare
-            GROUP BY rid HAVING count(*) = 2""")  # noqa: S608 - side l/r and own temp tables
+    con.execute("""CREATE OR REPLACE TEMP TABLE lpair AS
+        SELECT rid, min(tok) || ' ' || max(tok) AS k FROM lrare
+        GROUP BY rid HAVING count(*) = 2""")
+    if not erp_kept:  # each ERP record's two rarest, with their holders (cap at most)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE erp_pair_{i} AS
+            WITH p AS (SELECT rid, min(tok) || ' ' || max(tok) AS k FROM erp_rare_{i}
+                       GROUP BY rid HAVING count(*) = 2)
+            SELECT rid, k, n FROM p JOIN (SELECT k, count(*) AS n FROM p GROUP BY k
+                                          HAVING count(*) <= {cap}) USING (k)""")  # noqa: S608 - own temp tables; i and cap ints
     con.execute(f"""CREATE OR REPLACE TEMP TABLE rare2_{i} AS
-        WITH ok AS (SELECT k, count(*) AS n FROM rpair GROUP BY k HAVING count(*) <= {cap})
-        SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / ok.n AS s FROM lpair a JOIN ok USING (k)
-        JOIN rpair b USING (k)""")  # noqa: S608 - own temp tables; i and cap ints
+        SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / b.n AS s FROM lpair a
+        JOIN erp_pair_{i} b USING (k)""")  # noqa: S608 - own temp tables; i an int
     if typo_budget:
         _typo_table(con, i, cap, typo_budget, learn)
-    for t in ("ltok", "rtok", "tokdf", "lrare", "rrare", "lpair", "rpair"):
+    for t in ("ltok", "tokdf", "lrare", "lpair"):
         con.execute(f"DROP TABLE {t}")
 
 
 def _typo_table(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int,
                 learn: bool) -> None:
     """``typo_i``: pairs where one of a record's two rarest tokens is one typo away from one
-    of the other record's two rarest (tables ``lrare`` / ``rrare``).
+    of the other record's two rarest (tables ``lrare`` / ``erp_rare_i``).
 
     Mechanism, a deletion neighbourhood: a token and each of its one-letter deletions
     ("hansen" -> "ansen", "hnsen", ..., "hanse"). Two words one substitution, insertion,
@@ -338,15 +362,16 @@ def _typo_table(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int,
     con.execute(f"""CREATE OR REPLACE TEMP TABLE typo_{i} AS
         WITH ok AS (SELECT ltok, rtok, n FROM stat_typos WHERE source = {i})
         SELECT a.rid AS lrid, b.rid AS rrid, 1.0 / min(ok.n) AS s
-        FROM lrare a JOIN ok ON a.tok = ok.ltok JOIN rrare b ON b.tok = ok.rtok GROUP BY ALL""")  # noqa: S608 - own temp tables; i an int
+        FROM lrare a JOIN ok ON a.tok = ok.ltok JOIN erp_rare_{i} b ON b.tok = ok.rtok
+        GROUP BY ALL""")  # noqa: S608 - own temp tables; i an int
 
 
 def _learn_typos(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int) -> None:
     """The one-typo word pairs of name source ``i`` within ``budget`` (see
     :func:`_typo_table`), into ``stat_typos``."""
-    for side in ("l", "r"):
+    for side, rare in (("l", "lrare"), ("r", f"erp_rare_{i}")):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}vocab AS
-            SELECT tok, count(*) AS a FROM {side}rare WHERE length(tok) >= {MIN_TYPO_LENGTH}
+            SELECT tok, count(*) AS a FROM {rare} WHERE length(tok) >= {MIN_TYPO_LENGTH}
             GROUP BY tok""")  # noqa: S608 - side l/r and own temp tables; constant int
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}del AS
             SELECT tok, tok AS k FROM {side}vocab
@@ -366,7 +391,7 @@ def _learn_typos(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int) 
 
 
 def _date_table(con: duckdb.DuckDBPyConnection, c: Comparison, initials: str | None, j: int,
-                cap: int, budget: int, learn: bool) -> None:
+                cap: int, budget: int, learn: bool, erp_kept: bool = False) -> None:
     """``date_j``: pairs whose dates agree on two of year, month and day (or have day and
     month swapped) and whose names share a word initial.
 
@@ -382,15 +407,14 @@ def _date_table(con: duckdb.DuckDBPyConnection, c: Comparison, initials: str | N
     y, m, dd = (f"substr(CAST({d} AS VARCHAR), {a}, {b})" for a, b in ((1, 4), (6, 2), (9, 2)))
     parts = (f"[{y} || '-' || {m} || '-?', {y} || '-?-' || {dd}, '?-' || {m} || '-' || {dd}, "
              f"{y} || '~' || least({m}, {dd}) || greatest({m}, {dd})]")
-    for side in ("l", "r"):
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {side}date AS
+    for side, table in (("l", "ldate"), *(() if erp_kept else (("r", f"erp_date_{j}"),))):
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
             SELECT DISTINCT rid, p || '|' || unnest(i) AS k FROM (
                 SELECT rid, unnest({parts}) AS p,
                        if(coalesce(len({init}), 0) = 0, [''], {init}) AS i FROM {side}
                 WHERE length(CAST({d} AS VARCHAR)) = 10)""")  # noqa: S608 - side l/r; date column via sql_ident; own temp tables
-    _shared_keys(con, f"date_{j}", "ldate", "rdate", cap, budget, j, learn)
+    _shared_keys(con, f"date_{j}", "ldate", f"erp_date_{j}", cap, budget, j, learn)
     con.execute("DROP TABLE ldate")
-    con.execute("DROP TABLE rdate")
 
 
 #: The number of distinct 3-gram codes; one more code, ``_NO_GRAM``, marks a byte where no gram
@@ -569,7 +593,8 @@ def block(
     con: duckdb.DuckDBPyConnection, comparisons: Sequence[Comparison], *, per_record: int,
     min_share: float = MIN_SHARE, cross_product_below: int = CROSS_PRODUCT_BELOW,
     progress: Progress | None = None, statistics: Statistics | None = None,
-    erp_grams: sparse.csr_matrix | None = None,
+    erp_grams: sparse.csr_matrix | None = None, erp_kept: bool = False,
+    keep_erp: bool = False,
 ) -> Blocked:
     """Fill ``pairs(lrid, rrid, score)`` from tables ``l`` and ``r`` (``r`` the whole ERP
     side, its ``rid`` numbering it from 0); return what :class:`Blocked` says. With
@@ -586,11 +611,23 @@ def block(
     ``per_record`` nearest ERP records, so that it alone could fill the record's quota.
     ``progress`` hears of each step (a name's token keys, a date's keys, the 3-gram
     generator, each rule's join, the final ranking) with the share of the steps done.
+
+    What blocking derives from the ERP records alone (their words, rarest words, date keys
+    and rule keys, each key with its holders; :func:`erp_tables`) is made from ``r`` as
+    tables of their own; ``keep_erp`` leaves them in the connection, for the caller to keep.
+    ``erp_kept``: the connection holds them already, made from these ERP records with these
+    ``statistics`` and ``erp_grams`` (both then required), and there is no ``r`` to read: a
+    run after a CRM re-load blocks its changed records without reading the ERP side.
     """
     report = progress or (lambda _label, _fraction: None)
+    if erp_kept and (statistics is None or erp_grams is None):
+        raise ValueError("the ERP side's tables are of given statistics and 3-gram rows")
     # fetchall, not fetchone: a result left unfinished would block the Arrow read below
     ((n_l,),) = con.execute("SELECT count(*) FROM l").fetchall()
-    ((n_r, span),) = con.execute("SELECT count(*), coalesce(max(rid), 0) + 1 FROM r").fetchall()
+    if not erp_kept:
+        con.execute("CREATE OR REPLACE TEMP TABLE erp_size AS "
+                    "SELECT count(*) AS n, coalesce(max(rid), 0) + 1 AS span FROM r")
+    ((n_r, span),) = con.execute("SELECT n, span FROM erp_size").fetchall()
     learn = statistics is None
     if statistics is None:
         if n_l * per_record <= SHARE_CUT_ABOVE:
@@ -623,11 +660,12 @@ def block(
     for i, (label, f) in enumerate(sources):
         step(f"the words of {label}")
         typo = _typo_keys(label, sources, comparisons)
-        _token_tables(con, f, i, cap, typo_budget=quota if typo else 0, learn=learn)
+        _token_tables(con, f, i, cap, typo_budget=quota if typo else 0, learn=learn,
+                      erp_kept=erp_kept)
     initials = _initials_source(comparisons)
     for j, c in enumerate(dates):
         step(f"the parts of {c.name}")
-        _date_table(con, c, initials, j, cap, quota, learn)
+        _date_table(con, c, initials, j, cap, quota, learn, erp_kept)
     step("3-grams of all columns")
     if erp_grams is not None and not (n_r == span == erp_grams.shape[0]):
         raise ValueError("the ERP records' 3-gram rows are of other records")
@@ -650,17 +688,22 @@ def block(
             rows, w = rule.source, f"{rule.weight} * s"
         else:
             # An empty key (a blank code, a blank name) is no key: it would pair all blanks.
-            # Left out on the CRM side only (the join then drops the ERP side's), and from
-            # keys computed once per record: DuckDB inlines a subquery's key into the filter
-            # above it, which computed the city + sorted words key three times per record
-            # (1.6 s of 10,000 CRM records blocked against 1,000,000; 0.5 s once).
+            # Left out of both sides, and from keys computed once per record: DuckDB inlines
+            # a subquery's key into the filter above it, which computed the city + sorted
+            # words key three times per record (1.6 s of 10,000 CRM records blocked against
+            # 1,000,000; 0.5 s once). The ERP side's keys come with their holders (cap at
+            # most), counted before the blank ones are left out.
+            if not erp_kept:
+                con.execute(f"""CREATE OR REPLACE TEMP TABLE erp_key_{i} AS
+                    WITH rk AS MATERIALIZED (SELECT rid, {rule.key} AS k FROM r)
+                    SELECT rid, k, n FROM rk JOIN (SELECT k, count(*) AS n FROM rk GROUP BY k
+                                                   HAVING count(*) <= {cap}) USING (k)
+                    WHERE CAST(k AS VARCHAR) <> ''""")  # noqa: S608 - rule.key built by rules() from sql_ident names; i and cap ints
             sql = f"""WITH lkeys AS MATERIALIZED (SELECT rid, {rule.key} AS k FROM l),
                        lk AS (SELECT * FROM lkeys
-                              WHERE k NOT NULL AND CAST(k AS VARCHAR) <> ''),
-                       rk AS MATERIALIZED (SELECT rid, {rule.key} AS k FROM r),
-                       ok AS (SELECT k, count(*) AS n FROM rk GROUP BY k HAVING count(*) <= {cap})
-                  SELECT lk.rid AS lrid, rk.rid AS rrid, {rule.weight} / ok.n AS w
-                  FROM lk JOIN ok USING (k) JOIN rk USING (k)"""  # noqa: S608 - rule.key built by rules() from sql_ident names
+                              WHERE k NOT NULL AND CAST(k AS VARCHAR) <> '')
+                  SELECT lk.rid AS lrid, rk.rid AS rrid, {rule.weight} / rk.n AS w
+                  FROM lk JOIN erp_key_{i} rk USING (k)"""  # noqa: S608 - rule.key built by rules() from sql_ident names
             con.execute(f"CREATE OR REPLACE TEMP TABLE rule_{i} AS {sql}")
             tables.add(f"rule_{i}")
             rows, w = f"rule_{i}", "w"
@@ -696,6 +739,9 @@ def block(
                 <= {int(per_record)}""")  # noqa: S608 - own temp tables; min_share float, per_record int
         con.execute("DROP TABLE best")
     con.execute("DROP TABLE scored")
-    (total,) = con.execute("SELECT count(*) FROM pairs").fetchone() or (0,)
+    if not keep_erp and not erp_kept:
+        for table in erp_tables(comparisons):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    ((total,),) = con.execute("SELECT count(*) FROM pairs").fetchall()
     counts["candidate pairs"] = int(total)
     return Blocked(counts, statistics, erp_grams)

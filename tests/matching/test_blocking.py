@@ -212,3 +212,39 @@ def test_some_crm_records_blocked_with_the_statistics_get_what_all_of_them_get(p
     pd.testing.assert_frame_equal(every[kept].reset_index(drop=True),
                                   before[~before["lrid"].isin(rows)].reset_index(drop=True),
                                   check_exact=True)
+
+
+def test_the_erp_sides_tables_kept_block_as_the_erp_records_do(persons) -> None:
+    """What blocking derives from the ERP records alone under given statistics (their words,
+    rarest words, date keys and rule keys with their holders), kept from a run over every
+    CRM record and handed to a connection that has no ERP record, gives some CRM records
+    exactly the candidates and rule counts that blocking them against the ERP records gives:
+    a run after a CRM re-load then need not read the ERP side."""
+    crm, erp, groups = persons
+    left, right = features(crm, PERSON, "crm"), features(erp, PERSON, "erp")
+    _, learnt = _block(left, right, PERSON)
+    stats, grams = learnt.statistics, learnt.erp_grams
+    rows = [3, 17, *groups[SURNAME_TYPO][:5], *groups[NEW_SURNAME_DAY][:5], 2999]
+    with blocking.connect(left, right) as con:
+        blocking.block(con, PERSON, per_record=10, cross_product_below=0, statistics=stats,
+                       erp_grams=grams, keep_erp=True)
+        kept = {t: con.table(t).to_arrow_table() for t in blocking.erp_tables(PERSON)}
+    # single words have no pair of rarest words; the full name (source 2) has
+    assert {t for t, table in kept.items() if not table.num_rows} == {"erp_pair_0",
+                                                                      "erp_pair_1"}
+    with blocking.connect(left.iloc[rows], right) as con:
+        expected = blocking.block(con, PERSON, per_record=10, cross_product_below=0,
+                                  statistics=stats, erp_grams=grams)
+        pairs = con.execute("SELECT * FROM pairs ORDER BY lrid, rrid").df()
+    with blocking.connect(left.iloc[rows], right.iloc[:0]) as con:
+        con.execute("DROP TABLE r")  # nothing of the ERP records but what was kept
+        for name, table in kept.items():
+            con.register("kept_rows", table)
+            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM kept_rows")
+            con.unregister("kept_rows")
+        got = blocking.block(con, PERSON, per_record=10, cross_product_below=0,
+                             statistics=stats, erp_grams=grams, erp_kept=True)
+        from_kept = con.execute("SELECT * FROM pairs ORDER BY lrid, rrid").df()
+    assert len(pairs) >= 5 * len(rows)
+    pd.testing.assert_frame_equal(pairs, from_kept, check_exact=True)
+    assert got.counts == expected.counts
