@@ -560,6 +560,14 @@ def _ngram_pairs(con: duckdb.DuckDBPyConnection, comparisons: Sequence[Compariso
                          "s": top.data.astype(np.float64)}), weight, erp_grams
 
 
+def table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    """Copy ``frame`` into ``con`` as the temporary table ``name`` (``l`` or ``r``): the
+    rules scan it many times."""
+    con.register(f"{name}_df", frame)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")  # noqa: S608 - l or r
+    con.unregister(f"{name}_df")
+
+
 @contextlib.contextmanager
 def connect(left: pd.DataFrame, right: pd.DataFrame) -> Iterator[duckdb.DuckDBPyConnection]:
     """A new in-memory DuckDB holding the two sides' features as the tables ``l`` and ``r``
@@ -578,12 +586,8 @@ def connect(left: pd.DataFrame, right: pd.DataFrame) -> Iterator[duckdb.DuckDBPy
         con = open_duckdb(config={"memory_limit": MEMORY, "temp_directory": spill,
                                   "preserve_insertion_order": False})
         try:
-            con.register("l_df", left)
-            con.register("r_df", right)
-            con.execute("CREATE TABLE l AS SELECT * FROM l_df")
-            con.execute("CREATE TABLE r AS SELECT * FROM r_df")
-            con.unregister("l_df")
-            con.unregister("r_df")
+            table(con, "l", left)
+            table(con, "r", right)
             yield con
         finally:
             close_database(con)

@@ -32,6 +32,10 @@ from erpdata.progress import Progress
 from erpdata.sql import row_hashes, scratch, sql_text
 
 if TYPE_CHECKING:
+    import contextlib
+
+    import duckdb
+
     from erpdata.matching.checkpoints import Checkpoint
 
 TOP = 5
@@ -110,7 +114,10 @@ class MatchResult:
 
 def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
            per_record: int, many_to_many: bool, statistics: blocking.Statistics | None,
-           carried: Carried | None, erp_grams: sparse.csr_matrix | None, progress: Progress
+           carried: Carried | None, erp_grams: sparse.csr_matrix | None, progress: Progress,
+           erp_side: Callable[[], contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]]
+           | None = None,
+           keep_erp: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, int],
                       blocking.Blocked | None]:
     """The candidate pairs (sorted by ``lrid, rrid``), the levels known of them (the carried
@@ -120,19 +127,29 @@ def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
     ``carried`` (:meth:`~erpdata.matching.checkpoints.Checkpoint.carried`), only its CRM rows
     are blocked, with the given statistics, and the carried pairs of the others join them:
     with the statistics kept, a record's candidates are what blocking every record would give
-    it."""
+    it. ``erp_side``: a connection holding the ERP side's blocking tables kept (see
+    :func:`~erpdata.matching.blocking.block`), for the carried records to be blocked against
+    instead of the ERP records; ``keep_erp``: keeps those tables, made blocking against the
+    ERP records."""
     rows = None if carried is None else carried.rows
     lrid = rrid = np.zeros(0, dtype=np.int64)
     counts: dict[str, int] = {}
     done = None
     if rows is None or len(rows):
-        with blocking.connect(left if rows is None else left.iloc[rows], right) as con:
+        crm = left if rows is None else left.iloc[rows]
+        kept = erp_side is not None and rows is not None
+        with erp_side() if kept else blocking.connect(crm, right) as con:  # type: ignore[misc]
+            if kept:
+                blocking.table(con, "l", crm)
             done = blocking.block(
                 con, comps, per_record=per_record,
                 min_share=0.0 if many_to_many else blocking.MIN_SHARE, progress=progress,
-                statistics=statistics, erp_grams=erp_grams,
+                statistics=statistics, erp_grams=erp_grams, erp_kept=kept,
+                keep_erp=keep_erp is not None and not kept,
                 # the CRM records' cross product with the ERP side was ruled out by the caller
                 cross_product_below=blocking.CROSS_PRODUCT_BELOW if rows is None else 0)
+            if keep_erp is not None and not kept:
+                keep_erp(con)
             counts = done.counts
             lrid, rrid = (np.asarray(a, dtype=np.int64) for a in con.execute(
                 "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
@@ -154,12 +171,14 @@ def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
 
 def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame,
            lrid: np.ndarray, rrid: np.ndarray, progress: Progress | None = None,
-           known: np.ndarray | None = None) -> np.ndarray:
+           known: np.ndarray | None = None,
+           erp_rows: Callable[[np.ndarray | None], pd.DataFrame] | None = None) -> np.ndarray:
     """Levels of every pair (rows) for every comparison (columns); ``progress`` hears of each
     comparison (field by field, not in chunks of pairs: each field's values are factorised
     once for all pairs). ``known``: levels already at hand (a checkpoint's, see
     :meth:`~erpdata.matching.checkpoints.Checkpoint.known_levels`); only the rows marked
-    ``UNKNOWN`` there are compared."""
+    ``UNKNOWN`` there are compared. ``erp_rows``: ``right`` holds only ids, and this reads
+    the features of the ERP rows compared (see :func:`match_frames`)."""
     out = np.empty((len(lrid), len(comparisons)), dtype=np.int8)
     todo = np.arange(len(lrid))
     if known is not None:
@@ -169,7 +188,11 @@ def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.Data
     names = [c.name for c in comparisons]
     # few records involved (a re-load's changed ones): factorise their values, not everyone's
     lsub, lrid = _involved(left[names], lrid)
-    rsub, rrid = _involved(right[names], rrid)
+    if erp_rows is None:
+        rsub, rrid = _involved(right[names], rrid)
+    else:
+        used = np.unique(rrid)
+        rsub, rrid = erp_rows(used)[names], np.searchsorted(used, rrid)
     for k, c in enumerate(comparisons):
         if progress is not None:
             progress(f"comparing {len(lrid):,} pairs: {c.name} ({k + 1} of {len(comparisons)})",
@@ -399,6 +422,7 @@ def match_frames(
     run_id: int = 0,
     explained: pd.DataFrame | np.ndarray | None = None,
     contents: tuple[np.ndarray, np.ndarray] | None = None,
+    erp_rows: Callable[[np.ndarray | None], pd.DataFrame] | None = None,
 ) -> MatchResult:
     """Match every CRM row to its best ERP rows.
 
@@ -437,7 +461,11 @@ def match_frames(
     record (row order) of its normalised compared values, when at hand (a workspace's stored
     features); records with equal hashes are copies. With a ``fit`` and a checkpoint holding
     the compared pairs of these records, ``prepared`` may hold only ``rid``, ``id`` and, on
-    the CRM side, the name comparisons' columns: nothing else is read.
+    the CRM side, the name comparisons' columns: nothing else is read. ``erp_rows``: the ERP
+    side of ``prepared`` holds only ``rid`` and ``id``, and this gives the features of the ERP
+    rows asked for (None: all of them), read only as far as the run needs them: the rows it
+    compares when it blocks against the ERP side's kept blocking tables
+    (:meth:`~erpdata.matching.checkpoints.Checkpoint.erp_side`), else all.
     """
     if fit is not None and many_to_many:
         raise ValueError("a kept fit scores one-to-one data only")
@@ -482,11 +510,21 @@ def match_frames(
                 reblocked = carried.rows if carried.levels is not None else None
                 stats_extra["blocked_again"] = {"records": len(carried.rows), "of": len(left),
                                                 "run": checkpoint.stored_run()}
+        statistics_run = run_id if statistics is None else fit.statistics_run  # type: ignore[union-attr]
+        # the ERP side's blocking tables: blocked against where they are kept, or kept
+        erp_side = keep_erp = None
+        if checkpoint is not None and not many_to_many:
+            if not checkpoint.holds_erp_side(statistics_run, comps):
+                def keep_erp(con: duckdb.DuckDBPyConnection) -> None:
+                    checkpoint.save_erp_side(con, comps, statistics_run)  # type: ignore[union-attr]
+            elif carried is not None and erp_grams is not None:
+                erp_side = checkpoint.erp_side
+        if erp_side is None and erp_rows is not None:  # blocking reads the ERP records
+            right, erp_rows = erp_rows(None), None
         lrid, rrid, known, rule_counts, done = _block(
             left, right, comps, per_record or (50 if many_to_many else 10), many_to_many,
             statistics, carried, erp_grams,
-            lambda label, f: report(f"blocking: {label}", 0.3 + 0.2 * f))
-        statistics_run = run_id if statistics is None else fit.statistics_run  # type: ignore[union-attr]
+            lambda label, f: report(f"blocking: {label}", 0.3 + 0.2 * f), erp_side, keep_erp)
         if checkpoint is not None and done is not None and erp_grams is None:
             checkpoint.save_erp_grams(done.erp_grams, statistics_run)
         # the levels stored of pairs whose records did not change, kept with the pairs (so a
@@ -519,7 +557,7 @@ def match_frames(
     if stage.name == "blocked":
         stage = replace(stage, gamma=_gamma(comps, left, right, stage.lrid, stage.rrid,
                                             lambda label, f: report(label, 0.5 + 0.25 * f),
-                                            stage.gamma))
+                                            stage.gamma, erp_rows))
         if checkpoint is not None:
             checkpoint.save(stage, unsaved, reblocked)
     else:
@@ -554,6 +592,8 @@ def match_frames(
                                       "degenerate": None}
     else:
         report("estimating the model", 0.75)
+        if erp_rows is not None:  # learning reads the ERP records' values
+            right, erp_rows = erp_rows(None), None
         frequencies, total = _frequencies(comps, left, right), len(left) + len(right)
 
         def tf_for(u: list[np.ndarray]) -> dict[int, np.ndarray]:

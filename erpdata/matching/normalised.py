@@ -144,16 +144,20 @@ def _hashed(con: duckdb.DuckDBPyConnection, source: str, columns: list[str]) -> 
 
 def read_features(con: duckdb.DuckDBPyConnection, side: str, kind: str, frame: pd.DataFrame,
                   records: Records, comparisons: Sequence[Comparison], *,
-                  columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+                  columns: Sequence[str] | None = None, rows: np.ndarray | None = None
+                  ) -> tuple[pd.DataFrame, np.ndarray]:
     """The stored :func:`features` of ``records`` (``frame``'s, as :func:`update_features`
     returned them: in their order, ``rid`` = row number;
-    ``columns``: these feature columns only, default all), and each record's content hash:
-    DuckDB's ``hash`` of its compared values as stored, equal for records identical after
+    ``columns``: these feature columns only, default all; ``rows``: of these rows only
+    (ascending), ``rid`` then being theirs), and each record's content hash: DuckDB's
+    ``hash`` of its compared values as stored, equal for records identical after
     normalisation (the engine's ``contents``)."""
     table = table_name(side, kind)
     compared = ", ".join(sql_ident(c.name) for c in comparisons) or "NULL"
-    con.register("present_ids", pa.table({"id": records.ids,
-                                          "_pos": np.arange(len(records.ids), dtype=np.int64)}))
+    rid = np.arange(len(records.ids), dtype=np.int64) if rows is None else np.asarray(
+        rows, dtype=np.int64)
+    ids = records.ids if rows is None else records.ids.take(pa.array(rid))
+    con.register("present_ids", pa.table({"id": ids, "_pos": rid}))
     try:
         if _exists(con, table):
             wanted = "t.* EXCLUDE (digest)" if columns is None else ", ".join(
@@ -166,7 +170,7 @@ def read_features(con: duckdb.DuckDBPyConnection, side: str, kind: str, frame: p
     finally:
         con.unregister("present_ids")
     content = np.asarray(out.pop("_content").to_numpy(), dtype=np.uint64)
-    out.insert(0, "rid", np.arange(len(out), dtype=np.int64))
+    out.insert(0, "rid", rid[:len(out)])
     return out, content
 
 

@@ -551,12 +551,20 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
             # scored with a fit from stored compared pairs, a run reads only the ids and the
             # names (their term frequencies) of the records' features
             lean = fit is not None and checkpoint.holds_compared()
+            # blocking with the fit against the ERP side's kept blocking tables (after a CRM
+            # re-load), a run reads the features of the ERP records it compares only
+            erp_lean = lean or (fit is not None
+                                and checkpoint.holds_erp_side(fit.statistics_run, compared))
             names = [c.name for c in compared if c.type in NAME_TYPES]
             (left, crm_content), (right, erp_content) = (
-                read_features(con, side, k, frame, records, compared,
-                              columns=(names if side == "crm" else []) if lean else None)
+                read_features(con, side, k, frame, records, compared, columns=(
+                    (names if lean else None) if side == "crm" else ([] if erp_lean else None)))
                 for side, frame, records in (("crm", crm, crm_records),
                                              ("erp", erp, erp_records)))
+
+            def erp_rows(rows: np.ndarray | None) -> pd.DataFrame:
+                return read_features(con, "erp", k, erp, erp_records, compared, rows=rows)[0]
+
             prepared = [left, right]  # handed over: the engine lets go of them once scored
             del left, right
             result = match_frames(
@@ -567,6 +575,7 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                 fallback=None if last_good is None else last_good[1],
                 checkpoint=checkpoint, per_record=PER_RECORD, fit=fit, run_id=run_id,
                 explained=explained, contents=(crm_content, erp_content),
+                erp_rows=erp_rows if erp_lean and not lean else None,
             )
             result.stats["fit_note"] = why
             if result.stats.get("model") == "kept" and last_good is not None:

@@ -83,12 +83,30 @@ def test_a_reload_scored_with_the_fit_equals_a_run_over_all_records_with_it(
         assert suggested(ws) == got
 
 
-def test_a_crm_reload_blocks_only_the_records_it_changed(matched: Path, tmp_path: Path
-                                                         ) -> None:
+def test_a_crm_reload_blocks_only_the_records_it_changed(
+        matched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the fit's blocking statistics, a CRM record's candidates depend on itself and the
     ERP side alone: after a CRM re-load only the new and changed records are blocked, the
     stored pairs of the others are carried over, and the suggestions equal those of a run
-    that blocks every record with the fit."""
+    that blocks every record with the fit. They are blocked against the ERP side's blocking
+    tables the first run kept: the ERP records are not copied into a blocking database, and
+    only the features of those compared are read."""
+    from erpdata.matching import blocking, normalised
+
+    copied, read = [], []
+    real_connect, real_read = blocking.connect, normalised.read_features
+
+    def connect(left: object, right: object) -> object:
+        copied.append(len(right))  # type: ignore[arg-type]
+        return real_connect(left, right)  # type: ignore[arg-type]
+
+    def read_features(*args: object, **kwargs: object) -> object:
+        if args[1] == "erp":
+            read.append((kwargs.get("columns"), kwargs.get("rows") is not None))
+        return real_read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(blocking, "connect", connect)
+    monkeypatch.setattr("erpdata.matching.workspace.read_features", read_features)
     with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
         ws.con.execute("UPDATE crm_company SET name = name || ' (ny)' WHERE hash(id) % 50 = 3")
         ws.con.execute("UPDATE crm_company SET postalcity = 'Bodø' WHERE hash(id) % 50 = 7")
@@ -105,6 +123,8 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(matched: Path, tmp_path
         result = match_workspace(ws, "company")
         assert result.stats["model"] == "fit"
         assert result.stats["blocked_again"] == {"records": changed, "of": n, "run": 1}
+        # the ERP records' ids, then the features of those compared
+        assert (copied, read) == ([], [([], False), (None, True)])
         assert 0 < changed < n / 10
         # stored in the queue's order (read without sorting, see decisions._in_display_order)
         stored = ws.con.execute("SELECT probability, crm_id, rank FROM suggestions").fetchall()
@@ -117,6 +137,7 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(matched: Path, tmp_path
         forget_checkpoint(ws)
         full = match_workspace(ws, "company")
         assert "blocked_again" not in full.stats
+        assert copied == [SIZE]  # against the ERP records
         assert full.stats["model"] == "fit"
         assert full.stats["pairs"] == result.stats["pairs"]
         assert suggested(ws) == got
