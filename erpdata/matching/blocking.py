@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -209,6 +209,24 @@ def _typo_keys(label: str, sources: Sequence[tuple[str, str]],
     return not any(c.name == label and c.type == "person" for c in comparisons)
 
 
+@dataclass(frozen=True)
+class _ErpSide:
+    """How :func:`block` treats the ERP side's tables (:func:`erp_tables`): ``kept``, they are
+    given (and stay); else it makes them from ``r`` and, once it no longer needs one, hands it
+    to ``keep`` (if any) and drops it, so that it holds no more of them at a time than before
+    they were kept."""
+
+    kept: bool = False
+    keep: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None
+
+    def done(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
+        if self.kept:
+            return
+        if self.keep is not None:
+            self.keep(con, name)
+        con.execute(f"DROP TABLE {name}")
+
+
 def erp_tables(comparisons: Sequence[Comparison]) -> list[str]:
     """The tables :func:`block` derives from the ERP records alone, under given statistics
     (besides their 3-gram rows, :class:`Blocked`): their number and ``rid`` span
@@ -288,17 +306,17 @@ def _shared_keys(con: duckdb.DuckDBPyConnection, name: str, lkeys: str, rkeys: s
 
 
 def _token_tables(con: duckdb.DuckDBPyConnection, f: str, i: int, cap: int, *,
-                  typo_budget: int = 0, learn: bool, erp_kept: bool = False) -> None:
+                  typo_budget: int = 0, learn: bool, erp: _ErpSide) -> None:
     """``rare1_i`` (each record's rarest token against all tokens of the other side),
     ``rare2_i`` (its two rarest, joined) and, with a ``typo_budget``, ``typo_i`` (see
     :func:`_typo_table`) for the name expression ``f``. How rare a word is: its holders on
     both sides, from the statistics (``learn``: counted here, into ``stat_words``); a word
     they never saw is never a record's rarest. The ERP side's tables (:func:`erp_tables`)
-    are made from ``r`` and left in place, unless ``erp_kept``: then they are there."""
+    are made from ``r``, unless ``erp`` has them (see :class:`_ErpSide`)."""
     con.execute(f"""CREATE OR REPLACE TEMP TABLE ltok AS
         SELECT rid, unnest({_tokens(f)}[1:{MAX_TOKENS}]) AS tok
         FROM l WHERE {f} IS NOT NULL AND {f} <> ''""")  # noqa: S608 - name expr from comparisons via sql_ident
-    if not erp_kept:
+    if not erp.kept:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE erp_tok_{i} AS
             SELECT rid, unnest({_tokens(f)}[1:{MAX_TOKENS}]) AS tok
             FROM r WHERE {f} IS NOT NULL AND {f} <> ''""")  # noqa: S608 - i an int; name expr from comparisons via sql_ident
@@ -307,7 +325,7 @@ def _token_tables(con: duckdb.DuckDBPyConnection, f: str, i: int, cap: int, *,
             SELECT tok FROM ltok UNION ALL SELECT tok FROM erp_tok_{i}) GROUP BY tok""")  # noqa: S608 - i an int
     con.execute(f"CREATE OR REPLACE TEMP TABLE tokdf AS "  # noqa: S608 - i an int
                 f"SELECT tok, df FROM stat_words WHERE source = {i}")
-    sides = [("ltok", "lrare")] + ([] if erp_kept else [(f"erp_tok_{i}", f"erp_rare_{i}")])
+    sides = [("ltok", "lrare")] + ([] if erp.kept else [(f"erp_tok_{i}", f"erp_rare_{i}")])
     for tokens, rare in sides:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {rare} AS
             SELECT rid, tok, df, row_number() OVER (PARTITION BY rid ORDER BY df, tok) AS k
@@ -324,7 +342,7 @@ def _token_tables(con: duckdb.DuckDBPyConnection, f: str, i: int, cap: int, *,
     con.execute("""CREATE OR REPLACE TEMP TABLE lpair AS
         SELECT rid, min(tok) || ' ' || max(tok) AS k FROM lrare
         GROUP BY rid HAVING count(*) = 2""")
-    if not erp_kept:  # each ERP record's two rarest, with their holders (cap at most)
+    if not erp.kept:  # each ERP record's two rarest, with their holders (cap at most)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE erp_pair_{i} AS
             WITH p AS (SELECT rid, min(tok) || ' ' || max(tok) AS k FROM erp_rare_{i}
                        GROUP BY rid HAVING count(*) = 2)
@@ -337,6 +355,8 @@ def _token_tables(con: duckdb.DuckDBPyConnection, f: str, i: int, cap: int, *,
         _typo_table(con, i, cap, typo_budget, learn)
     for t in ("ltok", "tokdf", "lrare", "lpair"):
         con.execute(f"DROP TABLE {t}")
+    for t in (f"erp_tok_{i}", f"erp_rare_{i}", f"erp_pair_{i}"):
+        erp.done(con, t)
 
 
 def _typo_table(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int,
@@ -391,7 +411,7 @@ def _learn_typos(con: duckdb.DuckDBPyConnection, i: int, cap: int, budget: int) 
 
 
 def _date_table(con: duckdb.DuckDBPyConnection, c: Comparison, initials: str | None, j: int,
-                cap: int, budget: int, learn: bool, erp_kept: bool = False) -> None:
+                cap: int, budget: int, learn: bool, erp: _ErpSide) -> None:
     """``date_j``: pairs whose dates agree on two of year, month and day (or have day and
     month swapped) and whose names share a word initial.
 
@@ -407,7 +427,7 @@ def _date_table(con: duckdb.DuckDBPyConnection, c: Comparison, initials: str | N
     y, m, dd = (f"substr(CAST({d} AS VARCHAR), {a}, {b})" for a, b in ((1, 4), (6, 2), (9, 2)))
     parts = (f"[{y} || '-' || {m} || '-?', {y} || '-?-' || {dd}, '?-' || {m} || '-' || {dd}, "
              f"{y} || '~' || least({m}, {dd}) || greatest({m}, {dd})]")
-    for side, table in (("l", "ldate"), *(() if erp_kept else (("r", f"erp_date_{j}"),))):
+    for side, table in (("l", "ldate"), *(() if erp.kept else (("r", f"erp_date_{j}"),))):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
             SELECT DISTINCT rid, p || '|' || unnest(i) AS k FROM (
                 SELECT rid, unnest({parts}) AS p,
@@ -415,6 +435,7 @@ def _date_table(con: duckdb.DuckDBPyConnection, c: Comparison, initials: str | N
                 WHERE length(CAST({d} AS VARCHAR)) = 10)""")  # noqa: S608 - side l/r; date column via sql_ident; own temp tables
     _shared_keys(con, f"date_{j}", "ldate", f"erp_date_{j}", cap, budget, j, learn)
     con.execute("DROP TABLE ldate")
+    erp.done(con, f"erp_date_{j}")
 
 
 #: The number of distinct 3-gram codes; one more code, ``_NO_GRAM``, marks a byte where no gram
@@ -598,7 +619,7 @@ def block(
     min_share: float = MIN_SHARE, cross_product_below: int = CROSS_PRODUCT_BELOW,
     progress: Progress | None = None, statistics: Statistics | None = None,
     erp_grams: sparse.csr_matrix | None = None, erp_kept: bool = False,
-    keep_erp: bool = False,
+    keep_erp: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
 ) -> Blocked:
     """Fill ``pairs(lrid, rrid, score)`` from tables ``l`` and ``r`` (``r`` the whole ERP
     side, its ``rid`` numbering it from 0); return what :class:`Blocked` says. With
@@ -618,7 +639,8 @@ def block(
 
     What blocking derives from the ERP records alone (their words, rarest words, date keys
     and rule keys, each key with its holders; :func:`erp_tables`) is made from ``r`` as
-    tables of their own; ``keep_erp`` leaves them in the connection, for the caller to keep.
+    tables of their own; ``keep_erp`` is handed each (this connection and its name) once
+    blocking no longer needs it, for the caller to keep, before it is dropped.
     ``erp_kept``: the connection holds them already, made from these ERP records with these
     ``statistics`` and ``erp_grams`` (both then required), and there is no ``r`` to read: a
     run after a CRM re-load blocks its changed records without reading the ERP side.
@@ -632,6 +654,7 @@ def block(
         con.execute("CREATE OR REPLACE TEMP TABLE erp_size AS "
                     "SELECT count(*) AS n, coalesce(max(rid), 0) + 1 AS span FROM r")
     ((n_r, span),) = con.execute("SELECT n, span FROM erp_size").fetchall()
+    erp = _ErpSide(erp_kept, keep_erp)
     learn = statistics is None
     if statistics is None:
         if n_l * per_record <= SHARE_CUT_ABOVE:
@@ -664,12 +687,11 @@ def block(
     for i, (label, f) in enumerate(sources):
         step(f"the words of {label}")
         typo = _typo_keys(label, sources, comparisons)
-        _token_tables(con, f, i, cap, typo_budget=quota if typo else 0, learn=learn,
-                      erp_kept=erp_kept)
+        _token_tables(con, f, i, cap, typo_budget=quota if typo else 0, learn=learn, erp=erp)
     initials = _initials_source(comparisons)
     for j, c in enumerate(dates):
         step(f"the parts of {c.name}")
-        _date_table(con, c, initials, j, cap, quota, learn, erp_kept)
+        _date_table(con, c, initials, j, cap, quota, learn, erp)
     step("3-grams of all columns")
     if erp_grams is not None and not (n_r == span == erp_grams.shape[0]):
         raise ValueError("the ERP records' 3-gram rows are of other records")
@@ -709,6 +731,7 @@ def block(
                   SELECT lk.rid AS lrid, rk.rid AS rrid, {rule.weight} / rk.n AS w
                   FROM lk JOIN erp_key_{i} rk USING (k)"""  # noqa: S608 - rule.key built by rules() from sql_ident names
             con.execute(f"CREATE OR REPLACE TEMP TABLE rule_{i} AS {sql}")
+            erp.done(con, f"erp_key_{i}")
             tables.add(f"rule_{i}")
             rows, w = f"rule_{i}", "w"
         (n,) = con.execute(f"SELECT count(*) FROM {rows}").fetchone() or (0,)  # noqa: S608 - own temp table (a rule's or a source's)
@@ -743,9 +766,7 @@ def block(
                 <= {int(per_record)}""")  # noqa: S608 - own temp tables; min_share float, per_record int
         con.execute("DROP TABLE best")
     con.execute("DROP TABLE scored")
-    if not keep_erp and not erp_kept:
-        for table in erp_tables(comparisons):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+    erp.done(con, "erp_size")
     ((total,),) = con.execute("SELECT count(*) FROM pairs").fetchall()
     counts["candidate pairs"] = int(total)
     return Blocked(counts, statistics, erp_grams)

@@ -11,6 +11,7 @@ The engine never sees a truth file; the workspace front end (:mod:`.workspace`) 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable, Sequence
@@ -32,8 +33,6 @@ from erpdata.progress import Progress
 from erpdata.sql import row_hashes, scratch, sql_text
 
 if TYPE_CHECKING:
-    import contextlib
-
     import duckdb
 
     from erpdata.matching.checkpoints import Checkpoint
@@ -117,7 +116,9 @@ def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
            carried: Carried | None, erp_grams: sparse.csr_matrix | None, progress: Progress,
            erp_side: Callable[[], contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]]
            | None = None,
-           keep_erp: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+           keep_erp: Callable[[], contextlib.AbstractContextManager[
+               Callable[[duckdb.DuckDBPyConnection, str], None]]] | None = None,
+           crm_rows: Callable[[np.ndarray | None], pd.DataFrame] | None = None,
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, int],
                       blocking.Blocked | None]:
     """The candidate pairs (sorted by ``lrid, rrid``), the levels known of them (the carried
@@ -129,27 +130,29 @@ def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
     with the statistics kept, a record's candidates are what blocking every record would give
     it. ``erp_side``: a connection holding the ERP side's blocking tables kept (see
     :func:`~erpdata.matching.blocking.block`), for the carried records to be blocked against
-    instead of the ERP records; ``keep_erp``: keeps those tables, made blocking against the
-    ERP records."""
+    instead of the ERP records; ``keep_erp``: what keeps those tables, made blocking against
+    the ERP records (:meth:`~erpdata.matching.checkpoints.Checkpoint.keeping_erp_side`).
+    ``crm_rows``: ``left`` holds only ids and names, and this reads the carried records to
+    block (see :func:`match_frames`)."""
     rows = None if carried is None else carried.rows
     lrid = rrid = np.zeros(0, dtype=np.int64)
     counts: dict[str, int] = {}
     done = None
     if rows is None or len(rows):
-        crm = left if rows is None else left.iloc[rows]
+        crm = left if rows is None else crm_rows(rows) if crm_rows is not None else left.iloc[
+            rows]
         kept = erp_side is not None and rows is not None
-        with erp_side() if kept else blocking.connect(crm, right) as con:  # type: ignore[misc]
+        keeping = keep_erp() if keep_erp is not None and not kept else contextlib.nullcontext()
+        with keeping as keep, erp_side() if kept else blocking.connect(  # type: ignore[misc]
+                crm, right) as con:
             if kept:
                 blocking.table(con, "l", crm)
             done = blocking.block(
                 con, comps, per_record=per_record,
                 min_share=0.0 if many_to_many else blocking.MIN_SHARE, progress=progress,
-                statistics=statistics, erp_grams=erp_grams, erp_kept=kept,
-                keep_erp=keep_erp is not None and not kept,
+                statistics=statistics, erp_grams=erp_grams, erp_kept=kept, keep_erp=keep,
                 # the CRM records' cross product with the ERP side was ruled out by the caller
                 cross_product_below=blocking.CROSS_PRODUCT_BELOW if rows is None else 0)
-            if keep_erp is not None and not kept:
-                keep_erp(con)
             counts = done.counts
             lrid, rrid = (np.asarray(a, dtype=np.int64) for a in con.execute(
                 "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
@@ -169,16 +172,28 @@ def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
     return lrid, rrid, known, counts, done
 
 
+def _whole(left: pd.DataFrame, right: pd.DataFrame,
+           lazy: dict[str, Callable[[np.ndarray | None], pd.DataFrame]]
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both sides with every feature, the ``lazy`` ones read whole (and so no longer lazy)."""
+    if "crm" in lazy:
+        left = lazy.pop("crm")(None)
+    if "erp" in lazy:
+        right = lazy.pop("erp")(None)
+    return left, right
+
+
 def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.DataFrame,
            lrid: np.ndarray, rrid: np.ndarray, progress: Progress | None = None,
            known: np.ndarray | None = None,
-           erp_rows: Callable[[np.ndarray | None], pd.DataFrame] | None = None) -> np.ndarray:
+           lazy: dict[str, Callable[[np.ndarray | None], pd.DataFrame]] | None = None
+           ) -> np.ndarray:
     """Levels of every pair (rows) for every comparison (columns); ``progress`` hears of each
     comparison (field by field, not in chunks of pairs: each field's values are factorised
     once for all pairs). ``known``: levels already at hand (a checkpoint's, see
     :meth:`~erpdata.matching.checkpoints.Checkpoint.known_levels`); only the rows marked
-    ``UNKNOWN`` there are compared. ``erp_rows``: ``right`` holds only ids, and this reads
-    the features of the ERP rows compared (see :func:`match_frames`)."""
+    ``UNKNOWN`` there are compared. ``lazy``: per side whose frame holds only ids, what
+    reads the features of the rows compared (see :func:`match_frames`)."""
     out = np.empty((len(lrid), len(comparisons)), dtype=np.int8)
     todo = np.arange(len(lrid))
     if known is not None:
@@ -187,12 +202,8 @@ def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.Data
     lrid, rrid = lrid[todo], rrid[todo]
     names = [c.name for c in comparisons]
     # few records involved (a re-load's changed ones): factorise their values, not everyone's
-    lsub, lrid = _involved(left[names], lrid)
-    if erp_rows is None:
-        rsub, rrid = _involved(right[names], rrid)
-    else:
-        used = np.unique(rrid)
-        rsub, rrid = erp_rows(used)[names], np.searchsorted(used, rrid)
+    lsub, lrid = _involved(left, names, lrid, (lazy or {}).get("crm"))
+    rsub, rrid = _involved(right, names, rrid, (lazy or {}).get("erp"))
     for k, c in enumerate(comparisons):
         if progress is not None:
             progress(f"comparing {len(lrid):,} pairs: {c.name} ({k + 1} of {len(comparisons)})",
@@ -202,14 +213,19 @@ def _gamma(comparisons: Sequence[Comparison], left: pd.DataFrame, right: pd.Data
     return out
 
 
-def _involved(side: pd.DataFrame, rid: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """``side`` and ``rid`` unchanged, or, when the pairs involve fewer than half of the
-    records, those records only with ``rid`` renumbered into them (a level depends on the
-    two values alone, so comparing fewer records' values gives the same levels)."""
+def _involved(side: pd.DataFrame, columns: list[str], rid: np.ndarray,
+              rows: Callable[[np.ndarray | None], pd.DataFrame] | None = None
+              ) -> tuple[pd.DataFrame, np.ndarray]:
+    """``side``'s ``columns`` and ``rid`` unchanged, or, when the pairs involve fewer than
+    half of the records, those records only with ``rid`` renumbered into them (a level
+    depends on the two values alone, so comparing fewer records' values gives the same
+    levels). ``rows``: ``side`` lacks the features, and this reads the records involved."""
     used = np.unique(rid)
+    if rows is not None:
+        return rows(used)[columns], np.searchsorted(used, rid)
     if 2 * len(used) >= len(side):
-        return side, rid
-    return side.take(used), np.searchsorted(used, rid)
+        return side[columns], rid
+    return side[columns].take(used), np.searchsorted(used, rid)
 
 
 def _content(frame: pd.DataFrame, comparisons: Sequence[Comparison]) -> np.ndarray:
@@ -422,7 +438,7 @@ def match_frames(
     run_id: int = 0,
     explained: pd.DataFrame | np.ndarray | None = None,
     contents: tuple[np.ndarray, np.ndarray] | None = None,
-    erp_rows: Callable[[np.ndarray | None], pd.DataFrame] | None = None,
+    lazy: dict[str, Callable[[np.ndarray | None], pd.DataFrame]] | None = None,
 ) -> MatchResult:
     """Match every CRM row to its best ERP rows.
 
@@ -461,11 +477,13 @@ def match_frames(
     record (row order) of its normalised compared values, when at hand (a workspace's stored
     features); records with equal hashes are copies. With a ``fit`` and a checkpoint holding
     the compared pairs of these records, ``prepared`` may hold only ``rid``, ``id`` and, on
-    the CRM side, the name comparisons' columns: nothing else is read. ``erp_rows``: the ERP
-    side of ``prepared`` holds only ``rid`` and ``id``, and this gives the features of the ERP
-    rows asked for (None: all of them), read only as far as the run needs them: the rows it
-    compares when it blocks against the ERP side's kept blocking tables
-    (:meth:`~erpdata.matching.checkpoints.Checkpoint.erp_side`), else all.
+    the CRM side, the name comparisons' columns: nothing else is read. ``lazy``: the sides
+    of ``prepared`` ("crm", "erp") that hold only ``rid``, ``id`` and, on the CRM side, the
+    name comparisons' columns, each with what gives the features of the rows asked for
+    (None: all of them), read only as far as the run needs them: with a ``fit``, blocking
+    the carried CRM records against the ERP side's kept blocking tables
+    (:meth:`~erpdata.matching.checkpoints.Checkpoint.erp_side`), those blocked and compared;
+    else all.
     """
     if fit is not None and many_to_many:
         raise ValueError("a kept fit scores one-to-one data only")
@@ -515,16 +533,16 @@ def match_frames(
         erp_side = keep_erp = None
         if checkpoint is not None and not many_to_many:
             if not checkpoint.holds_erp_side(statistics_run, comps):
-                def keep_erp(con: duckdb.DuckDBPyConnection) -> None:
-                    checkpoint.save_erp_side(con, comps, statistics_run)  # type: ignore[union-attr]
+                keep_erp = functools.partial(checkpoint.keeping_erp_side, comps, statistics_run)
             elif carried is not None and erp_grams is not None:
                 erp_side = checkpoint.erp_side
-        if erp_side is None and erp_rows is not None:  # blocking reads the ERP records
-            right, erp_rows = erp_rows(None), None
+        if erp_side is None and lazy:  # blocking reads every record
+            left, right = _whole(left, right, lazy)
         lrid, rrid, known, rule_counts, done = _block(
             left, right, comps, per_record or (50 if many_to_many else 10), many_to_many,
             statistics, carried, erp_grams,
-            lambda label, f: report(f"blocking: {label}", 0.3 + 0.2 * f), erp_side, keep_erp)
+            lambda label, f: report(f"blocking: {label}", 0.3 + 0.2 * f), erp_side, keep_erp,
+            (lazy or {}).get("crm"))
         if checkpoint is not None and done is not None and erp_grams is None:
             checkpoint.save_erp_grams(done.erp_grams, statistics_run)
         # the levels stored of pairs whose records did not change, kept with the pairs (so a
@@ -557,7 +575,7 @@ def match_frames(
     if stage.name == "blocked":
         stage = replace(stage, gamma=_gamma(comps, left, right, stage.lrid, stage.rrid,
                                             lambda label, f: report(label, 0.5 + 0.25 * f),
-                                            stage.gamma, erp_rows))
+                                            stage.gamma, lazy))
         if checkpoint is not None:
             checkpoint.save(stage, unsaved, reblocked)
     else:
@@ -592,8 +610,8 @@ def match_frames(
                                       "degenerate": None}
     else:
         report("estimating the model", 0.75)
-        if erp_rows is not None:  # learning reads the ERP records' values
-            right, erp_rows = erp_rows(None), None
+        if lazy:  # learning reads the records' values
+            left, right = _whole(left, right, lazy)
         frequencies, total = _frequencies(comps, left, right), len(left) + len(right)
 
         def tf_for(u: list[np.ndarray]) -> dict[int, np.ndarray]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -552,18 +553,21 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
             # names (their term frequencies) of the records' features
             lean = fit is not None and checkpoint.holds_compared()
             # blocking with the fit against the ERP side's kept blocking tables (after a CRM
-            # re-load), a run reads the features of the ERP records it compares only
-            erp_lean = lean or (fit is not None
-                                and checkpoint.holds_erp_side(fit.statistics_run, compared))
+            # re-load), a run reads the features of the records it blocks and compares only
+            lazy = not lean and fit is not None and checkpoint.holds_erp_side(
+                fit.statistics_run, compared)
             names = [c.name for c in compared if c.type in NAME_TYPES]
+            sides = (("crm", crm, crm_records), ("erp", erp, erp_records))
             (left, crm_content), (right, erp_content) = (
-                read_features(con, side, k, frame, records, compared, columns=(
-                    (names if lean else None) if side == "crm" else ([] if erp_lean else None)))
-                for side, frame, records in (("crm", crm, crm_records),
-                                             ("erp", erp, erp_records)))
+                read_features(con, side, k, frame, records, compared,
+                              columns=((names if side == "crm" else []) if lean or lazy
+                                       else None))
+                for side, frame, records in sides)
 
-            def erp_rows(rows: np.ndarray | None) -> pd.DataFrame:
-                return read_features(con, "erp", k, erp, erp_records, compared, rows=rows)[0]
+            def rows_of(side: str, frame: pd.DataFrame, records: Records
+                        ) -> Callable[[np.ndarray | None], pd.DataFrame]:
+                return lambda rows: read_features(con, side, k, frame, records, compared,
+                                                  rows=rows)[0]
 
             prepared = [left, right]  # handed over: the engine lets go of them once scored
             del left, right
@@ -575,7 +579,8 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                 fallback=None if last_good is None else last_good[1],
                 checkpoint=checkpoint, per_record=PER_RECORD, fit=fit, run_id=run_id,
                 explained=explained, contents=(crm_content, erp_content),
-                erp_rows=erp_rows if erp_lean and not lean else None,
+                lazy={side: rows_of(side, frame, records) for side, frame, records in sides}
+                if lazy else None,
             )
             result.stats["fit_note"] = why
             if result.stats.get("model") == "kept" and last_good is not None:

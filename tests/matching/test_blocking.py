@@ -225,10 +225,18 @@ def test_the_erp_sides_tables_kept_block_as_the_erp_records_do(persons) -> None:
     _, learnt = _block(left, right, PERSON)
     stats, grams = learnt.statistics, learnt.erp_grams
     rows = [3, 17, *groups[SURNAME_TYPO][:5], *groups[NEW_SURNAME_DAY][:5], 2999]
+    kept = {}
+
+    def keep(con: object, name: str) -> None:  # handed each once blocking is done with it
+        kept[name] = con.table(name).to_arrow_table()  # type: ignore[attr-defined]
+
     with blocking.connect(left, right) as con:
         blocking.block(con, PERSON, per_record=10, cross_product_below=0, statistics=stats,
-                       erp_grams=grams, keep_erp=True)
-        kept = {t: con.table(t).to_arrow_table() for t in blocking.erp_tables(PERSON)}
+                       erp_grams=grams, keep_erp=keep)
+        assert sorted(kept) == sorted(blocking.erp_tables(PERSON))
+        left_over = con.execute("SELECT table_name FROM information_schema.tables "
+                                "WHERE table_name LIKE 'erp%'").fetchall()
+        assert left_over == []  # dropped once kept
     # single words have no pair of rarest words; the full name (source 2) has
     assert {t for t, table in kept.items() if not table.num_rows} == {"erp_pair_0",
                                                                       "erp_pair_1"}

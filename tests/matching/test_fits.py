@@ -101,8 +101,8 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(
         return real_connect(left, right)  # type: ignore[arg-type]
 
     def read_features(*args: object, **kwargs: object) -> object:
-        if args[1] == "erp":
-            read.append((kwargs.get("columns"), kwargs.get("rows") is not None))
+        rows = kwargs.get("rows")
+        read.append((args[1], kwargs.get("columns"), None if rows is None else len(rows)))
         return real_read(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(blocking, "connect", connect)
@@ -123,8 +123,12 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(
         result = match_workspace(ws, "company")
         assert result.stats["model"] == "fit"
         assert result.stats["blocked_again"] == {"records": changed, "of": n, "run": 1}
-        # the ERP records' ids, then the features of those compared
-        assert (copied, read) == ([], [([], False), (None, True)])
+        # the ERP records' ids and the CRM records' ids and names, then the features of
+        # the CRM records blocked, and of the records compared
+        assert copied == []
+        assert read[:4] == [("crm", ["name"], None), ("erp", [], None), ("crm", None, changed),
+                            ("crm", None, changed)]
+        assert len(read) == 5 and read[4][:2] == ("erp", None) and 0 < read[4][2] < SIZE / 2
         assert 0 < changed < n / 10
         # stored in the queue's order (read without sorting, see decisions._in_display_order)
         stored = ws.con.execute("SELECT probability, crm_id, rank FROM suggestions").fetchall()
