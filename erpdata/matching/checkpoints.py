@@ -29,8 +29,14 @@ saying which stage it holds, and the statistics blocking learnt (``match_blockin
 meta entry and four tables, kept until a run learns them anew); all are written in one
 transaction, so a kill leaves the previous checkpoint or the new one, never half of one.
 Beside them, the ERP side's 3-gram rows under those statistics (``_erp_grams``), so that a
-run on the same ERP records does not read all their text again. Like the normalised features
-it is derived data: dropping it loses nothing but time.
+run on the same ERP records does not read all their text again, and the rest of what blocking
+derives from the ERP records alone under them (``_erp_*``: their words, rarest words, date
+keys and rule keys with their holders; :func:`~erpdata.matching.blocking.erp_tables`), kept
+by the run that blocked against the ERP records (:meth:`Checkpoint.keeping_erp_side`). A run
+after a CRM re-load then blocks its changed records against those tables where they are
+stored (:meth:`Checkpoint.erp_side`), and reads of the records' features only what it
+blocks and compares. Like the normalised features they are derived data: dropping them
+loses nothing but time.
 """
 
 from __future__ import annotations

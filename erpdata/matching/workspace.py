@@ -749,15 +749,25 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
             # wrote them: later runs with the fit keep all their explanations
             fits.explained_since(ws, con, kind, 0)
         ws.set_meta(display_order_key(kind), str(run_id), con)
-        con.execute("DELETE FROM scoring_state WHERE kind = ?", [kind])
+        # each present record's state; only the states that changed are written (a row's
+        # run is the one that gave the record its state): 1,000,000 rows rewritten on every
+        # run cost 0.4 s and a larger commit
         con.execute(
-            f"""INSERT INTO scoring_state
-                SELECT ?, c.id, CASE WHEN s.crm_id IS NULL THEN 'no_candidate' ELSE 'scored'
-                                END, NULL, ?
+            f"""CREATE OR REPLACE TEMP TABLE now_states AS
+                SELECT c.id AS crm_id,
+                       CASE WHEN s.crm_id IS NULL THEN 'no_candidate' ELSE 'scored' END AS state
                 FROM crm_{kind} c LEFT JOIN (SELECT DISTINCT crm_id FROM new_suggestions) s
                      ON s.crm_id = c.id
-                WHERE c.missing_since IS NULL""",  # noqa: S608 - kind checked by check_side_kind() in the entry point
-            [kind, run_id])
+                WHERE c.missing_since IS NULL""")  # noqa: S608 - kind checked by check_side_kind() in the entry point
+        con.execute("""DELETE FROM scoring_state o WHERE o.kind = ? AND NOT EXISTS (
+                           SELECT 1 FROM now_states n WHERE n.crm_id = o.crm_id
+                           AND n.state = o.state AND o.reason IS NULL)""", [kind])
+        con.execute("""INSERT INTO scoring_state
+                       SELECT ?, n.crm_id, n.state, NULL, ? FROM now_states n
+                       WHERE NOT EXISTS (SELECT 1 FROM scoring_state o
+                                         WHERE o.kind = ? AND o.crm_id = n.crm_id)""",
+                    [kind, run_id, kind])
+        con.execute("DROP TABLE now_states")
         con.execute("DROP TABLE new_suggestions")
         con.execute(
             "UPDATE match_runs SET status = 'done', finished_at = ?, thresholds = ?, stats = ? "

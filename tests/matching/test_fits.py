@@ -55,6 +55,8 @@ def test_a_rerun_with_nothing_changed_writes_no_suggestion(matched: Path, tmp_pa
         # every row as run 1 wrote it, run id included: nothing was rewritten
         assert suggested(ws, runs=True) == before
         assert ws.con.execute("SELECT DISTINCT run_id FROM suggestions").fetchall() == [(1,)]
+        # and every record's state as run 1 gave it
+        assert ws.con.execute("SELECT DISTINCT run_id FROM scoring_state").fetchall() == [(1,)]
 
 
 def test_a_reload_scored_with_the_fit_equals_a_run_over_all_records_with_it(
@@ -190,6 +192,9 @@ def test_records_gone_from_a_reload_block_nothing_and_are_kept_for_the_next_run(
         matched: Path, tmp_path: Path) -> None:
     with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
         ws.con.execute("UPDATE crm_company SET missing_since = 1 WHERE hash(id) % 50 = 9")
+        (gone_records,) = ws.con.execute("SELECT count(*) FROM crm_company "
+                                         "WHERE missing_since IS NOT NULL").fetchone()
+        assert gone_records
         result = match_workspace(ws, "company")
         assert result.stats["blocked_again"]["records"] == 0
         assert result.stats["levels_reused"]["pairs"] == result.stats["pairs"]
@@ -197,6 +202,11 @@ def test_records_gone_from_a_reload_block_nothing_and_are_kept_for_the_next_run(
                                  "ON c.id = s.crm_id WHERE c.missing_since IS NOT NULL"
                                  ).fetchone()
         assert gone == 0
+        # the states of the records present, the gone ones' dropped
+        assert ws.con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE c.missing_since IS NULL) "
+            "FROM scoring_state s LEFT JOIN crm_company c ON c.id = s.crm_id").fetchall() == [
+            (SIZE - gone_records, SIZE - gone_records)]
         # the stage it left is these records' compared pairs: the next run neither blocks
         # nor compares
         again = match_workspace(ws, "company")
@@ -213,6 +223,8 @@ def test_refit_learns_anew_what_the_first_run_learnt(matched: Path, tmp_path: Pa
         # the stored rows were this run's output already: kept as run 1 wrote them, and the
         # next run with run 2's fit keeps every explanation
         assert ws.con.execute("SELECT DISTINCT run_id FROM suggestions").fetchall() == [(1,)]
+        # and every record's state as run 1 gave it
+        assert ws.con.execute("SELECT DISTINCT run_id FROM scoring_state").fetchall() == [(1,)]
         after = match_workspace(ws, "company")
         assert (after.stats["fit_run"], after.stats["explanations_kept"]) == (
             2, len(after.candidates))
