@@ -29,6 +29,7 @@ and would only dilute the model), with the reason.
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections.abc import Callable
@@ -506,6 +507,12 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
     instead of scoring with the kept ones (see :mod:`.fits`)."""
     check_side_kind("crm", kind)
     k: Kind = kind  # type: ignore[assignment]
+    # A run stopped earlier in this process (the page's Cancel, then Run) leaves its arrays
+    # (1 GB at 1,000,000 per side) in reference cycles: DuckDB's lookup of Python variables
+    # by table name keeps a copy of the calling frames' locals, the exception among them,
+    # whose traceback holds those frames. Collected now, not at Python's next collection,
+    # they are not in memory beside this run's (its peak: 4.4 GB, 3.5 GB collected; 35 ms).
+    gc.collect()
     con = ws.cursor()
     try:
         who = require_for(ws, "match_workspace", user, con)  # before the run is recorded

@@ -100,6 +100,43 @@ def test_a_cancelled_run_resumes_after_blocking_with_the_same_suggestions(
         assert suggested(ws) == expected
 
 
+def test_a_run_after_a_cancelled_one_starts_without_its_arrays(
+        demo: tuple[Path, list[tuple]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cancelled run's features are held in reference cycles (DuckDB's lookup of Python
+    variables keeps a copy of the frames' locals); the next run in the same process lets go
+    of them before it reads its own, not at Python's next garbage collection."""
+    import gc
+    import weakref
+
+    import erpdata.matching.workspace as mw
+
+    path, _ = demo
+    read: list[weakref.ref] = []
+    real = mw.read_features
+
+    def tracked(*args: object, **kwargs: object) -> object:
+        out = real(*args, **kwargs)  # type: ignore[arg-type]
+        read.append(weakref.ref(out[0]))
+        return out
+
+    monkeypatch.setattr(mw, "read_features", tracked)
+    with Workspace.open(_copy(path, tmp_path / "w.duckdb")) as ws:
+        stop = threading.Event()
+        gc.disable()  # no collection but the run's own
+        try:
+            with pytest.raises(Cancelled):
+                match_workspace(ws, "company", progress=_stopping_at("comparing", stop, []),
+                                cancel=stop)
+            first = list(read)
+            assert len(first) == 2 and any(r() is not None for r in first)  # in a cycle
+            alive: list[bool] = []
+            match_workspace(ws, "company", progress=lambda s, f: alive.append(
+                any(r() is not None for r in first)) if not alive else None)
+        finally:
+            gc.enable()
+    assert alive == [False]
+
+
 def test_ctrl_c_is_recorded_and_the_next_run_resumes(
         demo: tuple[Path, list[tuple]], tmp_path: Path) -> None:
     path, expected = demo
