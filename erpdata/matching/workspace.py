@@ -561,13 +561,13 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
             lean = fit is not None and checkpoint.holds_compared()
             # blocking with the fit against the ERP side's kept blocking tables (after a CRM
             # re-load), a run reads the features of the records it blocks and compares only
-            lazy = not lean and fit is not None and checkpoint.holds_erp_side(
+            read_lazily = not lean and fit is not None and checkpoint.holds_erp_side(
                 fit.statistics_run, compared)
             names = [c.name for c in compared if c.type in NAME_TYPES]
             sides = (("crm", crm, crm_records), ("erp", erp, erp_records))
             (left, crm_content), (right, erp_content) = (
                 read_features(con, side, k, frame, records, compared,
-                              columns=((names if side == "crm" else []) if lean or lazy
+                              columns=((names if side == "crm" else []) if lean or read_lazily
                                        else None))
                 for side, frame, records in sides)
 
@@ -587,7 +587,7 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                 checkpoint=checkpoint, per_record=PER_RECORD, fit=fit, run_id=run_id,
                 explained=explained, contents=(crm_content, erp_content),
                 lazy={side: rows_of(side, frame, records) for side, frame, records in sides}
-                if lazy else None,
+                if read_lazily else None,
             )
             result.stats["fit_note"] = why
             if result.stats.get("model") == "kept" and last_good is not None:
