@@ -287,3 +287,26 @@ def test_a_person_reload_blocks_only_the_records_it_changed(tmp_path: Path) -> N
         full = match_workspace(ws, "person")
         assert (full.stats["model"], full.stats.get("blocked_again")) == ("fit", None)
         assert suggested(ws, "person") == got
+
+
+def test_the_erp_side_kept_follows_the_comparisons(matched: Path, tmp_path: Path) -> None:
+    """The ERP side's blocking tables kept are those of the comparisons last blocked with:
+    a run comparing fewer fields keeps its own and drops the others' (derived data that no
+    run could read again)."""
+    from erpdata.matching import blocking
+    from erpdata.matching.workspace import Plan, explain
+
+    def kept(ws: Workspace) -> set[str]:
+        return {t for (t,) in ws.con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE starts_with(table_name, 'match_blocking_company_erp_') "
+            "AND table_name <> 'match_blocking_company_erp_grams'").fetchall()}
+
+    with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
+        plan = explain(ws.cursor(), "company")
+        every = {f"match_blocking_company_{t}" for t in blocking.erp_tables(plan.comparisons)}
+        assert kept(ws) == every
+        fewer = [c for c in plan.comparisons if c.name in ("name", "vatno")]
+        match_workspace(ws, "company", plan=Plan(fewer, plan.inference[:2]))
+        assert kept(ws) == {f"match_blocking_company_{t}" for t in blocking.erp_tables(fewer)}
+        assert len(kept(ws)) < len(every)
