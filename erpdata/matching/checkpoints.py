@@ -207,6 +207,8 @@ class Checkpoint:
                  per_record: int, run_id: int) -> None:
         self.ws, self.con, self.table = ws, con, table_name(kind)
         self.statistics_table = statistics_name(kind)
+        #: the meta entry saying which ERP side's blocking tables are kept (see erp_side)
+        self._erp_side_key = f"{self.statistics_table}_erp"
         self.fingerprint = fingerprint(comparisons, crm, erp, per_record)
         self._erp_digest = json.loads(self.fingerprint)["erp"]
         self.levels_key, self.records, self.run_id = levels_key(comparisons), (crm, erp), run_id
@@ -320,7 +322,7 @@ class Checkpoint:
         """Whether the ERP side's blocking tables (:func:`~erpdata.matching.blocking.erp_tables`)
         kept are of these ERP records, comparisons and the statistics run
         ``statistics_run`` learnt."""
-        return _statistics_meta(self.ws, f"{self.statistics_table}_erp") == self._erp_side_meta(
+        return _statistics_meta(self.ws, self._erp_side_key) == self._erp_side_meta(
             statistics_run, comparisons)
 
     @contextlib.contextmanager
@@ -335,7 +337,7 @@ class Checkpoint:
         Derived data, like the 3-gram rows: a run after a CRM re-load blocks against them
         instead of reading the ERP records and deriving them again (:meth:`erp_side`)."""
         tables = blocking.erp_tables(comparisons)
-        meta_key, prefix = f"{self.statistics_table}_erp", f"{self.statistics_table}_erp_"
+        meta_key, prefix = self._erp_side_key, f"{self._erp_side_key}_"
         with self.ws.transaction(self.con):
             self.con.execute("DELETE FROM meta WHERE key = ?", [meta_key])
             for (t,) in self.con.execute(
@@ -367,7 +369,7 @@ class Checkpoint:
         block with ``erp_kept`` (check :meth:`holds_erp_side` first): the joins then read
         them where they are stored, and nothing of the ERP records is copied. Closed on exit,
         with whatever blocking made in it."""
-        meta = _statistics_meta(self.ws, f"{self.statistics_table}_erp")
+        meta = _statistics_meta(self.ws, self._erp_side_key)
         cur = self.ws.cursor()
         try:
             for name in meta["tables"]:

@@ -508,10 +508,11 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
     check_side_kind("crm", kind)
     k: Kind = kind  # type: ignore[assignment]
     # A run stopped earlier in this process (the page's Cancel, then Run) leaves its arrays
-    # (1 GB at 1,000,000 per side) in reference cycles: DuckDB's lookup of Python variables
-    # by table name keeps a copy of the calling frames' locals, the exception among them,
-    # whose traceback holds those frames. Collected now, not at Python's next collection,
-    # they are not in memory beside this run's (its peak: 4.4 GB, 3.5 GB collected; 35 ms).
+    # (1 GB at 1,000,000 per side) in reference cycles: a snapshot of its frame's locals
+    # holds the exception, whose traceback holds the frames (what takes the snapshot is not
+    # known; turning off DuckDB's lookup of Python variables did not remove it). Collected
+    # now, not at Python's next collection, they are not in memory beside this run's (its
+    # peak: 4.4 GB, 3.5 GB collected; 35 ms).
     gc.collect()
     con = ws.cursor()
     try:

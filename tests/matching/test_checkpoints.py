@@ -102,9 +102,10 @@ def test_a_cancelled_run_resumes_after_blocking_with_the_same_suggestions(
 
 def test_a_run_after_a_cancelled_one_starts_without_its_arrays(
         demo: tuple[Path, list[tuple]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cancelled run's features are held in reference cycles (DuckDB's lookup of Python
-    variables keeps a copy of the frames' locals); the next run in the same process lets go
-    of them before it reads its own, not at Python's next garbage collection."""
+    """A cancelled run's features are held in reference cycles (a snapshot of its frame's
+    locals holds the exception, whose traceback holds the frames); the next run in the same
+    process lets go of them before it reads its own, not at Python's next garbage
+    collection."""
     import gc
     import weakref
 
