@@ -317,17 +317,19 @@ class BulkResult:
         return self.count + self.left_out + self.conflicts + self.skipped + self.decided
 
 
-def _queue(kind: Kind, f: Filter) -> tuple[str, list[Any]]:
+def _queue(kind: Kind, f: Filter, run: tuple[str, int] | None = None
+           ) -> tuple[str, list[Any]]:
     """SQL for the suggested links (one per CRM record) that match ``f``, with the decision
     state of each (stored: :mod:`erpdata.states`); no names (see :func:`_named`), so that
     counting and ordering a million of them reads one table. The one WHERE of the listing,
-    its facets and every bulk decision."""
+    its facets and every bulk decision (``run``: a condition on the run that stored the rows,
+    and that run, for a page read partly in stored order)."""
     if f.state is not None and f.state not in STATES:
         raise DecisionError(f"unknown state {f.state!r}: use one of {', '.join(STATES)}")
     conditions = [("s.band = ?", f.band), ("s.probability >= ?", f.min_probability),
                   ("s.probability <= ?", f.max_probability),
                   ("s.erp_actor_type = ?", f.actor_type), ("s.conflict = ?", f.conflict),
-                  ("s.state = ?", f.state)]
+                  ("s.state = ?", f.state), *([run] if run else [])]
     where, params = ["s.kind = ?", "s.link"], [kind]
     for condition, value in conditions:
         if value is not None:
@@ -418,20 +420,24 @@ def display_order_key(kind: str) -> str:
     return f"suggestions_in_display_order_{kind}"
 
 
-def _in_display_order(ws: Workspace, cur: duckdb.DuckDBPyConnection, kind: Kind) -> bool:
-    """Whether a page of the queue may be read in stored order, without sorting.
+def _ordered_run(ws: Workspace, cur: duckdb.DuckDBPyConnection, kind: Kind) -> int | None:
+    """The run whose suggestions are stored in the order the queue lists them, if a page may
+    read them so, without sorting.
 
-    Why: a match run stores its suggestions sorted as the queue lists them (probability
-    descending, then CRM id), and DuckDB returns a scan's rows in the order they were inserted
-    unless told otherwise (``preserve_insertion_order``, on by default; a scan with a LIMIT
-    then stops once the page is full). Deciding only updates a row's state in place, so the
-    order holds until the next run stores new suggestions. At 1,000,000 links nearly all of
-    them tied at probability 1.0, sorting for a page of 50 read the whole table (17-30 ms);
-    in stored order it reads the first rows (3 ms). A workspace whose suggestions were stored
-    before they were sorted has no meta entry and is sorted per page as before."""
+    Why: a match run that stores all of a kind's suggestions stores them sorted as the queue
+    lists them (probability descending, then CRM id), and DuckDB returns a scan's rows in the
+    order they were inserted unless told otherwise (``preserve_insertion_order``, on by
+    default; a scan with a LIMIT then stops once the page is full). Deciding only updates a
+    row's state in place, and a later run that changed few pairs deletes those rows and
+    appends its own (see :func:`erpdata.matching.workspace._write_suggestions`), so that
+    run's rows stay in order around the gaps. At 1,000,000 links nearly all of them tied at
+    probability 1.0, sorting for a page of 50 read the whole table (17-30 ms); in stored order
+    it reads the first rows (3 ms). Suggestions stored before they were sorted have no meta
+    entry and are sorted per page as before."""
     (setting,) = cur.execute("SELECT current_setting('preserve_insertion_order')"
                              ).fetchone() or (False,)
-    return bool(setting) and ws.get_meta(display_order_key(kind)) is not None
+    run = ws.get_meta(display_order_key(kind))
+    return int(run) if setting and run is not None else None
 
 
 @dataclass
@@ -462,14 +468,26 @@ def queue_page(ws: Workspace, f: Filter, *, state: str | None = None,
     if state == "undecided":
         rows = _to_decide(cur, k, f, after, size)
     else:
-        sql, params = _queue(k, f if state is None else replace(f, state=state))
+        flt = f if state is None else replace(f, state=state)
         where, extra = "true", []
         if after is not None:
             where = "(probability < ? OR (probability = ? AND crm_id > ?))"
             extra = [after[0], after[0], after[1]]
-        order = "" if _in_display_order(ws, cur, k) else "ORDER BY probability DESC, crm_id "
-        rows = cur.execute(f"SELECT * FROM ({sql}) WHERE {where} {order}"  # noqa: S608 - sql from _queue(); values bound as ?; size an int
-                           f"LIMIT {int(size) + 1}", params + extra).df()
+        limit = f"ORDER BY probability DESC, crm_id LIMIT {int(size) + 1}"
+        run = _ordered_run(ws, cur, k)
+        if run is None:
+            sql, params = _queue(k, flt)
+            rows = cur.execute(f"SELECT * FROM ({sql}) WHERE {where} {limit}",  # noqa: S608 - sql from _queue(); values bound as ?; size an int
+                               params + extra).df()
+        else:  # the ordered run's first rows, and the best of later runs' rows, merged
+            ordered, p_ordered = _queue(k, flt, ("s.run_id = ?", run))
+            later, p_later = _queue(k, flt, ("s.run_id IS DISTINCT FROM ?", run))
+            rows = cur.execute(
+                f"""SELECT * FROM (
+                        (SELECT * FROM ({ordered}) WHERE {where} LIMIT {int(size) + 1})
+                        UNION ALL
+                        (SELECT * FROM ({later}) WHERE {where} {limit})) {limit}""",  # noqa: S608 - sql from _queue(); values bound as ?; size an int
+                p_ordered + extra + p_later + extra).df()
     rows = _with_names(cur, k, rows)
     more = len(rows) > size
     rows = rows.head(size)

@@ -314,12 +314,73 @@ def test_the_queue_read_in_stored_order_is_the_sorted_queue(tmp_path: Path) -> N
         for flt in (Filter(), Filter(band="review"), Filter(state="accepted"),
                     Filter(conflict=False, actor_type="customer")):
             assert listed(flt, 7) == sorted_(flt) != []
+
         # stored in another order, with no word of it: sorted per page
         ws.con.execute("CREATE TEMP TABLE s AS SELECT * FROM suggestions ORDER BY crm_id DESC")
         ws.con.execute("DELETE FROM suggestions")
         ws.con.execute("INSERT INTO suggestions SELECT * FROM s ORDER BY crm_id DESC")
         ws.con.execute("DELETE FROM meta WHERE key = ?", [display_order_key("company")])
         assert listed(Filter(), 7) == sorted_(Filter())
+
+
+def _listed(ws: Workspace, flt: Filter, size: int) -> list[tuple[str, float]]:
+    """Every row of the queue, page by page."""
+    out, key = [], None
+    while True:
+        page = queue_page(ws, flt, after=key, size=size)
+        out += list(zip(page.rows["crm_id"], page.rows["probability"], strict=True))
+        if (key := page.next_key) is None:
+            return out
+
+
+def test_a_run_that_changed_few_pairs_appends_them_and_the_queue_merges(
+        tmp_path: Path) -> None:
+    """After a re-load that changed a few records, the run deletes the rows it changed and
+    appends its own; pages read the first run's rows in stored order and merge the later
+    run's: every page is what a sort gives. A re-load that changed many has all rows written
+    again, in order, by the run that names itself in the meta entry."""
+    from erpdata.decisions import display_order_key
+    from erpdata.demo import build_demo
+
+    def runs(ws: Workspace) -> list[int]:
+        return [r for (r,) in ws.con.execute("SELECT run_id FROM suggestions").fetchall()]
+
+    with Workspace.open(tmp_path / "demo.duckdb") as ws:
+        build_demo(ws, size=1000, seed=4)
+        match_workspace(ws, "company")
+        ws.con.execute("UPDATE crm_company SET name = name || ' AS', postalcity = 'Bodø' "
+                       "WHERE hash(id) % 60 = 1")
+        match_workspace(ws, "company")
+        assert runs(ws) == sorted(runs(ws)) and set(runs(ws)) == {1, 2}
+        assert ws.get_meta(display_order_key("company")) == "1"
+        decide_bulk(ws, "skip", Filter(band="review"), user="kari")
+        for flt in (Filter(), Filter(state="skipped"), Filter(conflict=False,
+                                                              actor_type="customer")):
+            got = _listed(ws, flt, 7)
+            assert got == sorted(got, key=lambda r: (-r[1], r[0]))
+            assert got == _sorted_queue(ws, flt) != []
+        # the later run's rows are among the pages
+        later = {c for (c,) in ws.con.execute(
+            "SELECT crm_id FROM suggestions WHERE run_id = 2 AND link").fetchall()}
+        assert later and later <= {c for c, _ in _listed(ws, Filter(), 7)}
+        ws.con.execute("UPDATE crm_company SET name = name || ' AS' WHERE hash(id) % 3 = 1")
+        match_workspace(ws, "company")
+        assert set(runs(ws)) == {3} and ws.get_meta(display_order_key("company")) == "3"
+        assert _listed(ws, Filter(), 7) == _sorted_queue(ws, Filter())
+
+
+def _sorted_queue(ws: Workspace, flt: Filter) -> list[tuple[str, float]]:
+    """The queue as a sort gives it, without the stored order (the meta entry dropped for
+    the read)."""
+    from erpdata.decisions import display_order_key
+
+    key = display_order_key(flt.kind)
+    kept = ws.get_meta(key)
+    ws.con.execute("DELETE FROM meta WHERE key = ?", [key])
+    try:
+        return _listed(ws, flt, 1000)
+    finally:
+        ws.set_meta(key, str(kept))
 
 
 def test_counts_of_the_queue_are_reused_only_while_the_states_stay_as_they_were(

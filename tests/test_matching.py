@@ -16,7 +16,7 @@ from erpdata import demo
 from erpdata.cli import main
 from erpdata.ingest import load_file
 from erpdata.matching import COMPARISONS, Comparison, match_frames, match_workspace, parse_compare
-from erpdata.matching.assign import one_to_one, thresholds
+from erpdata.matching.assign import indistinguishable, one_to_one, thresholds
 from erpdata.matching.files import OUTPUT_COLUMNS
 from erpdata.matching.spec import KEY_TYPES
 from erpdata.matching.workspace import scoring_states
@@ -159,6 +159,32 @@ def test_one_to_one_is_the_greedy_walk_down_the_probabilities(seed: int) -> None
             expected[i] = used_l[left[i]] = used_r[right[i]] = True
     got = one_to_one(left, right, p, taken_left, taken_right)
     assert got.tolist() == expected.tolist()
+    # walking only the pairs at or above a floor links exactly those of them
+    floored = one_to_one(left, right, p, taken_left, taken_right, floor=6 / 11)
+    assert floored.tolist() == (expected & (p >= 6 / 11)).tolist()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_indistinguishable_sums_each_records_identical_candidates(seed: int) -> None:
+    """Against the definition, pair by pair: every pair gets the summed probability and the
+    count of its CRM record's pairs in the same group (groups of one pair included)."""
+    rng = np.random.default_rng(seed)
+    key = np.unique(rng.integers(0, 30 * 40, 300))  # unique pairs
+    left, erp = key // 40, key % 40
+    of = rng.integers(0, 15, 40)  # 40 ERP records in 15 groups of copies
+    group = of[erp]
+    capacity = np.array([len(set(erp[group == g].tolist())) for g in range(15)])
+    p = rng.random(len(key))
+    got_p, got_size = indistinguishable(left, group, capacity, p)
+    for i in range(len(key)):
+        same = (left == left[i]) & (group == group[i])
+        assert got_size[i] == same.sum()
+        assert got_p[i] == pytest.approx(p[same].sum(), abs=1e-12)
+    assert (got_size == 1).any() and (got_size > 1).any()
+    # a group of two pairs, both of one record; one of one pair
+    two = indistinguishable(np.array([0, 0, 1]), np.array([1, 1, 2]), np.array([0, 2, 1]),
+                            np.array([0.25, 0.5, 0.4]))
+    assert [two[0].tolist(), two[1].tolist()] == [[0.75, 0.75, 0.4], [2, 2, 1]]
 
 
 def test_thresholds_come_from_the_model() -> None:

@@ -154,14 +154,25 @@ class Copies:
             return None
         g = erp_group[right].astype(np.int64)
         n_g = int(g.max(initial=-1)) + 1
-        # pairs are unique, so (CRM record, ERP group) repeats once per copy in the group: the
-        # distinct CRM records of (CRM group, ERP group) are its distinct (record, group) keys
-        record_group = _distinct(left.astype(np.int64) * n_g + g)
-        hg = crm_group[record_group // n_g].astype(np.int64) * n_g + record_group % n_g
-        keys, counts = np.unique(hg, return_counts=True)
-        n_crm = counts[np.searchsorted(keys, crm_group[left].astype(np.int64) * n_g + g)]
+        # how many identical CRM records are candidates of the pair's ERP group: one, unless
+        # the pair's CRM record has copies, so only those pairs are counted (most records
+        # have none; sorting all 2,400,000 pair keys took 0.3 s)
+        n_crm = np.ones(len(left), dtype=np.int64)
+        copied = np.flatnonzero(np.bincount(crm_group)[crm_group[left]] > 1)
+        if len(copied):
+            lc, gc = left[copied].astype(np.int64), g[copied]
+            # pairs are unique, so (CRM record, ERP group) repeats once per copy in the
+            # group: the distinct CRM records of (CRM group, ERP group) are its distinct
+            # (record, group) keys
+            record_group = _distinct(lc * n_g + gc)
+            hg = crm_group[record_group // n_g].astype(np.int64) * n_g + record_group % n_g
+            keys, counts = np.unique(hg, return_counts=True)
+            n_crm[copied] = counts[np.searchsorted(keys, crm_group[lc].astype(np.int64) * n_g
+                                                   + gc)]
         # an ERP record belongs to one group: a group's capacity is its distinct candidates
-        capacity = np.bincount(erp_group[_distinct(right)], minlength=n_g).astype(float)
+        candidate = np.zeros(len(erp_content), dtype=bool)
+        candidate[right] = True
+        capacity = np.bincount(erp_group[candidate], minlength=n_g).astype(float)
         return cls(g, 1.0 / n_crm, capacity)
 
 

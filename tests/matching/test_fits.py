@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from erpdata import Filter, decide_bulk
+from erpdata.decisions import display_order_key
 from erpdata.demo import build_demo
 from erpdata.matching import match_workspace
 from erpdata.matching.workspace import run_notes
@@ -132,9 +133,16 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(
                             ("crm", None, changed)]
         assert len(read) == 5 and read[4][:2] == ("erp", None) and 0 < read[4][2] < SIZE / 2
         assert 0 < changed < n / 10
-        # stored in the queue's order (read without sorting, see decisions._in_display_order)
-        stored = ws.con.execute("SELECT probability, crm_id, rank FROM suggestions").fetchall()
-        assert stored == sorted(stored, key=lambda r: (-r[0], r[1], r[2]))
+        # only the changed rows are written: run 1's rows stay in the queue's order, this
+        # run's follow in it (see decisions._ordered_run)
+        stored = ws.con.execute("SELECT run_id, probability, crm_id, rank FROM suggestions"
+                                ).fetchall()
+        runs = [r[0] for r in stored]
+        assert runs == sorted(runs) and set(runs) == {1, 2} and runs.count(2) < len(runs) / 10
+        assert ws.get_meta(display_order_key("company")) == "1"
+        for run in (1, 2):
+            rows = [r[1:] for r in stored if r[0] == run]
+            assert rows == sorted(rows, key=lambda r: (-r[0], r[1], r[2]))
         assert (f"blocked only the {changed:,} of {n:,} CRM records new or changed since run 1 "
                 "blocked them; the others kept their candidates (the ERP records had not "
                 "changed)") in run_notes(result.stats)

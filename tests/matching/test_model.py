@@ -161,3 +161,29 @@ def test_distinct_is_numpy_unique() -> None:
                    np.array([7], dtype=np.int64)):
         got = fs._distinct(values)
         assert got.dtype == values.dtype and np.array_equal(got, np.unique(values))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_copies_count_each_groups_identical_records_as_defined(seed: int) -> None:
+    """Against the definition, pair by pair: a pair's ERP group; 1 / the number of CRM
+    records identical to its CRM record (itself included) that are candidates of that group;
+    a group's capacity: its ERP records that are candidates. Some CRM records have copies,
+    some ERP records are candidates of nobody."""
+    rng = np.random.default_rng(seed)
+    key = np.unique(rng.integers(0, 50, 300) * 1000 + rng.integers(0, 60, 300))
+    left, right = key // 1000, key % 1000
+    crm_content = rng.integers(0, 35, 50).astype(np.uint64)
+    erp_content = rng.integers(0, 30, 70).astype(np.uint64)
+    copies = fs.Copies.of(left, right, crm_content, erp_content)
+    assert copies is not None
+    same_group = erp_content[right][:, None] == erp_content[right][None, :]
+    for i in range(len(key)):
+        group = same_group[i]
+        assert (copies.erp == copies.erp[i]).tolist() == group.tolist()
+        rivals = {int(x) for x in left[group] if crm_content[x] == crm_content[left[i]]}
+        assert copies.crm_share[i] == 1.0 / len(rivals)
+        assert copies.capacity[copies.erp[i]] == len(set(right[group].tolist()))
+    assert (copies.crm_share == 1).any() and (copies.crm_share < 1).any()
+    # nothing repeats: no copies
+    assert fs.Copies.of(left, right, np.arange(50, dtype=np.uint64),
+                        np.arange(70, dtype=np.uint64)) is None
