@@ -10,6 +10,10 @@ fingerprint keys on every comparison's columns, name and type, so an unmapped co
 starts (or stops) being compared, or whose values now say another type, rebuilds it too, and
 the digest covers every raw column read (an unmapped column's values included).
 
+Each row also keeps its ``_content``: DuckDB's ``hash`` of its features as stored (equal for
+records identical after normalisation, the engine's copies), computed when the row is
+written: hashing every record's features on every run took 0.4 s per side at 1,000,000.
+
 The table is derived data: dropping it loses nothing but time.
 """
 
@@ -40,9 +44,13 @@ def table_name(side: str, kind: str) -> str:
     return f"normalised_{side}_{kind}"
 
 
+#: The layout of the stored table (2: each row's ``_content`` hash), in its fingerprint.
+LAYOUT = 2
+
+
 def _fingerprint(comparisons: Sequence[Comparison], side: str) -> str:
     cols = [(c.columns(side), c.name, c.type) for c in comparisons]
-    return json.dumps({"version": FEATURES_VERSION, "columns": cols})
+    return json.dumps({"version": FEATURES_VERSION, "layout": LAYOUT, "columns": cols})
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -57,16 +65,24 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 CHUNK = 100_000
 
 
+#: A run keeps the features it stored (as :func:`read_features` gives them) when it
+#: normalised at most this many records: a re-load's few changed ones, which the engine reads
+#: next, while reading them back means scanning the whole table (0.3 s at 1,000,000).
+KEEP_FRESH = CHUNK
+
+
 def update_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, kind: str,
                     source: str, comparisons: Sequence[Comparison],
-                    progress: Progress | None = None) -> Records:
+                    progress: Progress | None = None) -> tuple[Records, pd.DataFrame | None]:
     """Normalise the records of ``source`` (a query of their ids and raw columns) that are new
     or changed since the last run and store their :func:`features`, :data:`CHUNK` records per
     transaction (``progress`` hears of each chunk, and may stop the work between two); drop
     those of records no longer present.
 
     Returns the records as the checkpoints key them: ids and each one's digest of its raw
-    compared values, by id (the engine's row order, which :func:`read_features` keeps).
+    compared values, by id (the engine's row order, which :func:`read_features` keeps); and
+    the rows it stored, as the table returned them, when there were at most
+    :data:`KEEP_FRESH` (else None; see :func:`read_features`' ``fresh``).
 
     Only the ids and digests of all records are read (DuckDB hashes the raw values where they
     are stored); the new and changed records' raw values stream in, a chunk at a time, so
@@ -102,6 +118,7 @@ def update_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
     finally:
         con.unregister("now_digests")
     what = f"{side.upper()} {kind} records"
+    stored_rows: list[pa.Table] | None = [] if stale.num_rows <= KEEP_FRESH else None
     if stale.num_rows:
         # read on a cursor of its own: this connection writes each chunk meanwhile
         reader = ws.cursor()
@@ -119,7 +136,9 @@ def update_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
                 fresh = features(records.drop(columns="digest"), comparisons, side).drop(
                     columns="rid").assign(digest=records["digest"].to_numpy())
                 with ws.transaction(con):
-                    _store(con, table, fresh)
+                    written = _store(con, table, fresh, comparisons)
+                if stored_rows is not None:
+                    stored_rows.append(written)
                 done += batch.num_rows
         finally:
             reader.close()
@@ -128,7 +147,9 @@ def update_features(ws: Workspace, con: duckdb.DuckDBPyConnection, side: str, ki
             con.register("present_ids", pa.table({"id": ids}))
             con.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT id FROM present_ids)")  # noqa: S608 - table from table_name() after check_side_kind()
             con.unregister("present_ids")
-    return Records(ids, digest)
+    kept = None if stored_rows is None else (
+        arrow_frame(pa.concat_tables(stored_rows)) if stored_rows else pd.DataFrame())
+    return Records(ids, digest), kept
 
 
 def _hashed(con: duckdb.DuckDBPyConnection, source: str, columns: list[str]) -> str:
@@ -144,45 +165,71 @@ def _hashed(con: duckdb.DuckDBPyConnection, source: str, columns: list[str]) -> 
 
 def read_features(con: duckdb.DuckDBPyConnection, side: str, kind: str, frame: pd.DataFrame,
                   records: Records, comparisons: Sequence[Comparison], *,
-                  columns: Sequence[str] | None = None, rows: np.ndarray | None = None
-                  ) -> tuple[pd.DataFrame, np.ndarray]:
+                  columns: Sequence[str] | None = None, rows: np.ndarray | None = None,
+                  fresh: pd.DataFrame | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """The stored :func:`features` of ``records`` (``frame``'s, as :func:`update_features`
     returned them: in their order, ``rid`` = row number;
     ``columns``: these feature columns only, default all; ``rows``: of these rows only
     (ascending), ``rid`` then being theirs), and each record's content hash: DuckDB's
     ``hash`` of its compared values as stored, equal for records identical after
-    normalisation (the engine's ``contents``)."""
+    normalisation (the engine's ``contents``). ``fresh``: the rows this run stored
+    (:func:`update_features`); when they hold every record asked for, those are taken
+    instead of reading the table."""
     table = table_name(side, kind)
-    compared = ", ".join(sql_ident(c.name) for c in comparisons) or "NULL"
     rid = np.arange(len(records.ids), dtype=np.int64) if rows is None else np.asarray(
         rows, dtype=np.int64)
     ids = records.ids if rows is None else records.ids.take(pa.array(rid))
-    con.register("present_ids", pa.table({"id": ids, "_pos": rid}))
-    try:
-        if _exists(con, table):
-            wanted = "t.* EXCLUDE (digest)" if columns is None else ", ".join(
-                ["t.id", *(f"t.{sql_ident(c)}" for c in columns)])
-            out = read_frame(con, f"SELECT {wanted}, hash({compared}) AS _content "  # noqa: S608 - table from table_name() after check_side_kind(); columns via sql_ident
-                                  f"FROM present_ids p JOIN {table} t USING (id) ORDER BY p._pos")
-        else:  # no record on this side: the columns features() gives
-            out = features(frame.iloc[:0], comparisons, side).drop(columns="rid").assign(
-                _content=np.uint64(0))
-    finally:
-        con.unregister("present_ids")
+    at = None if fresh is None or fresh.empty else pc.index_in(
+        ids.cast(pa.large_string()), value_set=pa.array(fresh["id"].array, pa.large_string()))
+    if at is not None and at.null_count == 0:
+        out = fresh.take(at.to_numpy()).reset_index(drop=True).drop(columns="digest")
+        if columns is not None:
+            out = out[["id", *columns, "_content"]]
+    else:
+        out = _read(con, table, ids, rid, columns, frame, comparisons, side)
     content = np.asarray(out.pop("_content").to_numpy(), dtype=np.uint64)
     out.insert(0, "rid", rid[:len(out)])
     return out, content
 
 
-def _store(con: duckdb.DuckDBPyConnection, table: str, fresh: pd.DataFrame) -> None:
-    """Replace the stored features of the records in ``fresh`` (creating the table first)."""
+def _read(con: duckdb.DuckDBPyConnection, table: str, ids: pa.Array, rid: np.ndarray,
+          columns: Sequence[str] | None, frame: pd.DataFrame,
+          comparisons: Sequence[Comparison], side: str) -> pd.DataFrame:
+    """The stored rows of ``ids`` (in their order) for :func:`read_features`."""
+    con.register("present_ids", pa.table({"id": ids, "_pos": rid}))
+    try:
+        if _exists(con, table):
+            wanted = "t.* EXCLUDE (digest)" if columns is None else ", ".join(
+                ["t.id", *(f"t.{sql_ident(c)}" for c in columns), "t._content"])
+            return read_frame(con, f"SELECT {wanted} FROM present_ids p JOIN {table} t "  # noqa: S608 - table from table_name() after check_side_kind(); columns via sql_ident
+                                   "USING (id) ORDER BY p._pos")
+        # no record on this side: the columns features() gives
+        return features(frame.iloc[:0], comparisons, side).drop(columns="rid").assign(
+            _content=np.uint64(0))
+    finally:
+        con.unregister("present_ids")
+
+
+def _store(con: duckdb.DuckDBPyConnection, table: str, fresh: pd.DataFrame,
+           comparisons: Sequence[Comparison]) -> pa.Table:
+    """Replace the stored features of the records in ``fresh`` (creating the table first),
+    each with its ``_content`` hashed from the values as the table holds them (cast to its
+    column types); return the rows as stored."""
     con.register("fresh_features", fresh)
-    if not _exists(con, table):
-        columns = ", ".join(
-            f'{sql_ident(str(name))} '
-            f'{"DOUBLE" if pd.api.types.is_float_dtype(dtype) else "VARCHAR"}'
-            for name, dtype in fresh.dtypes.items() if name != "digest")
-        con.execute(f"CREATE TABLE {table} ({columns}, digest BIGINT)")
-    con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM fresh_features)")  # noqa: S608 - table from table_name() after check_side_kind()
-    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM fresh_features")  # noqa: S608 - table from table_name() after check_side_kind()
-    con.unregister("fresh_features")
+    try:
+        if not _exists(con, table):
+            columns = ", ".join(
+                f'{sql_ident(str(name))} '
+                f'{"DOUBLE" if pd.api.types.is_float_dtype(dtype) else "VARCHAR"}'
+                for name, dtype in fresh.dtypes.items() if name != "digest")
+            con.execute(f"CREATE TABLE {table} ({columns}, digest BIGINT, _content UBIGINT)")
+        types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                 "WHERE table_schema = 'main' AND table_name = ?", [table]
+                                 ).fetchall())
+        content = ", ".join(f"CAST({sql_ident(c.name)} AS {types[c.name]})"
+                            for c in comparisons) or "NULL"
+        con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM fresh_features)")  # noqa: S608 - table from table_name() after check_side_kind()
+        return read_arrow(con, f"INSERT INTO {table} BY NAME SELECT *, hash({content}) AS _content "  # noqa: S608 - table from table_name() after check_side_kind(); names via sql_ident, types from the catalog
+                               "FROM fresh_features RETURNING *")
+    finally:
+        con.unregister("fresh_features")

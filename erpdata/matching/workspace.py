@@ -546,7 +546,7 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                               "the suggestions are as they were; the stages it finished are "
                               "kept, and the next run resumes after them")
             report("normalising new and changed records", 0.0)
-            crm_records, erp_records = (
+            (crm_records, crm_fresh), (erp_records, erp_fresh) = (
                 update_features(ws, con, side, k, sql, compared,
                                 lambda label, f, at=at: report(label, (at + f) * 0.15))
                 for at, (side, sql) in enumerate(zip(("crm", "erp"), sources, strict=True)))
@@ -565,17 +565,18 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
             read_lazily = not lean and fit is not None and checkpoint.holds_erp_side(
                 fit.statistics_run, compared)
             names = [c.name for c in compared if c.type in NAME_TYPES]
-            sides = (("crm", crm, crm_records), ("erp", erp, erp_records))
+            sides = (("crm", crm, crm_records, crm_fresh), ("erp", erp, erp_records, erp_fresh))
             (left, crm_content), (right, erp_content) = (
                 read_features(con, side, k, frame, records, compared,
                               columns=((names if side == "crm" else []) if lean or read_lazily
                                        else None))
-                for side, frame, records in sides)
+                for side, frame, records, _ in sides)
 
-            def rows_of(side: str, frame: pd.DataFrame, records: Records
+            def rows_of(side: str, frame: pd.DataFrame, records: Records,
+                        fresh: pd.DataFrame | None
                         ) -> Callable[[np.ndarray | None], pd.DataFrame]:
                 return lambda rows: read_features(con, side, k, frame, records, compared,
-                                                  rows=rows)[0]
+                                                  rows=rows, fresh=fresh)[0]
 
             prepared = [left, right]  # handed over: the engine lets go of them once scored
             del left, right
@@ -587,7 +588,7 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                 fallback=None if last_good is None else last_good[1],
                 checkpoint=checkpoint, per_record=PER_RECORD, fit=fit, run_id=run_id,
                 explained=explained, contents=(crm_content, erp_content),
-                lazy={side: rows_of(side, frame, records) for side, frame, records in sides}
+                lazy={how[0]: rows_of(*how) for how in sides}
                 if read_lazily else None,
             )
             result.stats["fit_note"] = why

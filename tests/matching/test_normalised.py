@@ -41,7 +41,7 @@ def test_digests_are_those_of_the_records_read_as_a_frame(demo: Path, kind: str,
             frame = read_frame(con, f"SELECT * FROM ({sql}) ORDER BY id")
             raw = list(dict.fromkeys(col for c in compared for col in c.columns(side)))
             dated += sum(pd.api.types.is_datetime64_any_dtype(frame[c]) for c in raw)
-            records = update_features(ws, con, side, kind, sql, compared)
+            records, _ = update_features(ws, con, side, kind, sql, compared)
             assert records.ids.to_pylist() == frame["id"].tolist()
             assert (records.digests == row_hashes(frame, raw).view(np.int64)).all()
         if kind == "project":
@@ -74,13 +74,29 @@ def test_only_new_and_changed_records_are_read_and_stored_as_in_one_piece(
         con.execute("INSERT INTO crm_company SELECT * REPLACE ('new' AS id, 'New Company AS' "
                     "AS name) FROM crm_company WHERE id = '10'")
         con.execute("UPDATE crm_company SET missing_since = load_id WHERE id = '13'")
-        records = update_features(ws, con, "crm", "company", sql, compared)
+        records, fresh = update_features(ws, con, "crm", "company", sql, compared)
         assert normalised == [sorted([*changed, "new"])]
         stored, _ = read_features(con, "crm", "company", pd.DataFrame(), records, compared)
         frame = read_frame(con, f"SELECT * FROM ({sql}) ORDER BY id")
         whole = real(frame, compared, "crm")
         assert "13" not in set(stored["id"])
         pd.testing.assert_frame_equal(stored, whole[stored.columns], check_dtype=False)
+        # the rows stored are kept as the table gives them, content hash included: read
+        # from them, the changed records are what reading the table gives
+        rows = np.flatnonzero(np.isin(records.ids.to_numpy(zero_copy_only=False),
+                                      [*changed, "new"]))
+        assert sorted(fresh["id"]) == sorted([*changed, "new"])
+        for columns in (None, ["name"]):
+            kept = read_features(con, "crm", "company", pd.DataFrame(), records, compared,
+                                 rows=rows, fresh=fresh, columns=columns)
+            read = read_features(con, "crm", "company", pd.DataFrame(), records, compared,
+                                 rows=rows, columns=columns)
+            pd.testing.assert_frame_equal(kept[0], read[0])
+            assert kept[1].tolist() == read[1].tolist()
+        # rows it does not hold are read from the table
+        other = read_features(con, "crm", "company", pd.DataFrame(), records, compared,
+                              rows=np.arange(5), fresh=fresh)
+        assert other[0]["id"].tolist() == records.ids.to_pylist()[:5]
 
 
 def test_an_untouched_side_reads_no_record(demo: Path, tmp_path: Path,
@@ -91,8 +107,33 @@ def test_an_untouched_side_reads_no_record(demo: Path, tmp_path: Path,
         con = ws.cursor()
         compared = explain(con, "company").comparisons
         sql = _sources("company", compared)[1]
-        first = update_features(ws, con, "erp", "company", sql, compared)
+        first, _ = update_features(ws, con, "erp", "company", sql, compared)
         monkeypatch.setattr(normalised_module, "arrow_frame",
                             lambda _batch: pytest.fail("a record was read"))
-        again = update_features(ws, con, "erp", "company", sql, compared)
+        again, kept = update_features(ws, con, "erp", "company", sql, compared)
         assert again.ids.equals(first.ids) and (again.digests == first.digests).all()
+        assert kept is not None and kept.empty
+
+
+def test_the_content_hash_is_the_hash_of_the_features_as_stored(demo: Path,
+                                                                 tmp_path: Path) -> None:
+    """Kept with each row when it is written, a record's content hash is DuckDB's hash of
+    its compared features as the table holds them: equal for records identical after
+    normalisation, whatever types the frame written had."""
+    path = tmp_path / "w.duckdb"
+    path.write_bytes(demo.read_bytes())
+    with Workspace.open(path) as ws:
+        con = ws.cursor()
+        compared = explain(con, "company").comparisons
+        sql = _sources("company", compared)[0]
+        con.execute("INSERT INTO crm_company SELECT * REPLACE ('copy' AS id) FROM crm_company "
+                    "WHERE id = '10'")
+        records, _ = update_features(ws, con, "crm", "company", sql, compared)
+        _, content = read_features(con, "crm", "company", pd.DataFrame(), records, compared)
+        names = ", ".join(f'"{c.name}"' for c in compared)
+        hashed = con.execute(f"SELECT hash({names}) FROM normalised_crm_company ORDER BY id"
+                             ).fetchnumpy()
+        assert content.tolist() == next(iter(hashed.values())).tolist()
+        ids = records.ids.to_pylist()
+        assert content[ids.index("copy")] == content[ids.index("10")]
+        assert len(set(content.tolist())) == len(content) - 1
