@@ -106,6 +106,26 @@ def read_arrow(con: duckdb.DuckDBPyConnection, sql: str,
     return table
 
 
+def read_numpy(con: duckdb.DuckDBPyConnection, sql: str,
+               params: list[object] | dict[str, object] | None = None) -> dict[str, np.ndarray]:
+    """The result of ``sql`` (numbers, no NULL) as one NumPy array per column.
+
+    Why not ``fetchnumpy``: on a DB-API result it converts batch by batch (2,400,000 stored
+    pairs with ten levels: 0.16 s); read through Arrow and joined, 0.06 s. Only where the
+    connection preserves insertion order (a workspace's): without it, DuckDB's Arrow output
+    of a query with an ORDER BY came in batches out of order (a blocking database's), and
+    ``fetchnumpy`` is taken."""
+    ((ordered,),) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
+    if not ordered:
+        return {k: np.asarray(v) for k, v in con.execute(sql, params or []).fetchnumpy().items()}
+    with warnings.catch_warnings():  # see read_arrow
+        warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
+        table = con.execute(sql, params or []).to_arrow_table()
+    return {name: np.concatenate([chunk.to_numpy() for chunk in column.chunks])
+            if column.num_chunks else np.zeros(0, dtype=column.type.to_pandas_dtype())
+            for name, column in zip(table.column_names, table.columns, strict=True)}
+
+
 def arrow_frame(table: pa.Table) -> pd.DataFrame:
     """An Arrow result as the frame DuckDB's ``.df()`` gives (see :func:`read_frame`)."""
     for i, f in enumerate(table.schema):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pytest
 
-from erpdata.sql import read_frame, row_hashes
+from erpdata.sql import read_frame, read_numpy, row_hashes
 
 
 def test_read_frame_is_the_frame_df_gives() -> None:
@@ -56,3 +58,20 @@ def test_the_package_opens_duckdb_only_through_erpdata_sql() -> None:
                      if "duckdb.connect(" in p.read_text(encoding="utf-8"))
     assert len(sources) > 40
     assert opening == ["erpdata/sql.py"]
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_read_numpy_keeps_the_order_asked_for(ordered: bool) -> None:
+    """Columns as NumPy arrays, in the ORDER BY's order also where the connection does not
+    preserve insertion order (a blocking database): DuckDB's Arrow output of such a sorted
+    temp table came back in batches out of order."""
+    con = duckdb.connect(config={"threads": 2, "preserve_insertion_order": ordered})
+    con.execute("CREATE TEMP TABLE pairs AS SELECT (hash(i) % 5000)::BIGINT AS lrid, "
+                "(hash(i + 1) % 7000)::BIGINT AS rrid, (i % 7)::TINYINT AS g "
+                "FROM range(300000) t(i)")
+    got = read_numpy(con, "SELECT lrid, rrid, g FROM pairs ORDER BY lrid, rrid, g")
+    want = con.execute("SELECT lrid, rrid, g FROM pairs ORDER BY lrid, rrid, g").fetchnumpy()
+    assert [k for k in got] == ["lrid", "rrid", "g"]
+    for k, v in want.items():
+        assert got[k].dtype == v.dtype and got[k].tolist() == v.tolist()
+    assert read_numpy(con, "SELECT lrid FROM pairs WHERE false")["lrid"].dtype == np.int64

@@ -57,6 +57,7 @@ from scipy import sparse
 from erpdata.matching import blocking
 from erpdata.matching.spec import Comparison
 from erpdata.schema import check_side_kind
+from erpdata.sql import read_numpy
 from erpdata.workspace import Workspace
 
 #: Raise it when blocking or comparing changes what it produces from the same records, so that
@@ -238,7 +239,7 @@ class Checkpoint:
         # saved in (lrid, rrid) order, and DuckDB scans a table in the order it was written
         # (preserve_insertion_order): sorted again only should that not hold (sorting 2.4M
         # pairs in SQL cost a second at 1,000,000 records)
-        cols = self.con.execute(f"SELECT * FROM {self.table}").fetchnumpy()  # noqa: S608 - table from table_name() after check_side_kind()
+        cols = read_numpy(self.con, f"SELECT * FROM {self.table}")  # noqa: S608 - table from table_name() after check_side_kind()
         lrid = np.asarray(cols["lrid"], dtype=np.int64)
         rrid = np.asarray(cols["rrid"], dtype=np.int64)
         order = None
@@ -473,6 +474,8 @@ class Checkpoint:
             return None
         compared = meta.get("stage") == "compared" and meta.get("levels_key") == self.levels_key
         levels = [f"g{k}" for k in range(int(meta["levels"]))] if compared else []
+        if meta.get("ids") == [ids_digest(r.ids) for r in self.records]:
+            return self._carried_in_place(levels)
         self.con.register("now_records", records_table(*self.records))
         try:
             ((n_l, n_r),) = self.con.execute(
@@ -483,9 +486,10 @@ class Checkpoint:
             self.con.execute(f"""CREATE OR REPLACE TEMP TABLE carried_rows AS
                 SELECT n.rid AS now, o.rid AS was FROM now_records n
                 JOIN {self.table}_records o USING (side, id, digest) WHERE side = 0""")  # noqa: S608 - table from table_name() after check_side_kind()
-            pairs = self.con.execute(f"""SELECT m.now, c.rrid{''.join(f', c.{g}' for g in levels)}
-                FROM carried_rows m JOIN {self.table} c ON c.lrid = m.was""").fetchnumpy()  # noqa: S608 - table from table_name() after check_side_kind(); levels g<int>
-            unchanged = self.con.execute("SELECT now FROM carried_rows").fetchnumpy()["now"]
+            pairs = read_numpy(self.con, f"""
+                SELECT m.now, c.rrid{''.join(f', c.{g}' for g in levels)}
+                FROM carried_rows m JOIN {self.table} c ON c.lrid = m.was""")  # noqa: S608 - table from table_name() after check_side_kind(); levels g<int>
+            unchanged = read_numpy(self.con, "SELECT now FROM carried_rows")["now"]
         except duckdb.CatalogException:  # derived data someone dropped: block them all
             return None
         finally:
@@ -498,6 +502,32 @@ class Checkpoint:
         for k, g in enumerate(levels):
             known[:, k] = pairs[g]  # type: ignore[index]
         return Carried(lrid, np.asarray(pairs["rrid"], np.int64), np.flatnonzero(changed), known)
+
+    def _carried_in_place(self, levels: list[str]) -> Carried | None:
+        """:meth:`carried` when the stored pairs are of these very record ids (a re-load that
+        changed values, not records): each record keeps its row, so the unchanged CRM
+        records are those whose stored digest is their digest now, and their pairs are read
+        as stored, without joining a million records' ids (0.3 s at 1,000,000 per side)."""
+        crm, erp = self.records
+        if len(crm.ids) * len(erp.ids) <= blocking.CROSS_PRODUCT_BELOW:
+            return None
+        try:
+            was = read_numpy(self.con, f"SELECT rid, digest FROM {self.table}_records "  # noqa: S608 - table from table_name() after check_side_kind()
+                                       "WHERE side = 0")
+            pairs = read_numpy(self.con, f"SELECT lrid, rrid{''.join(f', {g}' for g in levels)} "  # noqa: S608 - table from table_name() after check_side_kind(); levels g<int>
+                                         f"FROM {self.table}")
+        except duckdb.CatalogException:  # derived data someone dropped: block them all
+            return None
+        stored = np.zeros(len(crm.ids), dtype=np.int64)
+        stored[np.asarray(was["rid"], dtype=np.int64)] = np.asarray(was["digest"], np.int64)
+        unchanged = stored == np.asarray(crm.digests, dtype=np.int64)
+        lrid = np.asarray(pairs["lrid"], dtype=np.int64)
+        keep = unchanged[lrid]
+        known = None if not levels else np.empty((int(keep.sum()), len(levels)), dtype=np.int8)
+        for k, g in enumerate(levels):
+            known[:, k] = np.asarray(pairs[g], dtype=np.int8)[keep]  # type: ignore[index]
+        return Carried(lrid[keep], np.asarray(pairs["rrid"], np.int64)[keep],
+                       np.flatnonzero(~unchanged), known)
 
     def known_levels(self, lrid: np.ndarray, rrid: np.ndarray) -> np.ndarray | None:
         """The stored levels of the pairs whose two records are unchanged since the stored
@@ -517,14 +547,14 @@ class Checkpoint:
         self.con.register("now_pairs", pd.DataFrame({"i": np.arange(len(lrid)), "lrid": lrid,
                                                      "rrid": rrid}))
         try:
-            found = self.con.execute(f"""
+            found = read_numpy(self.con, f"""
                 WITH moved AS (
                     SELECT n.side, n.rid AS now, o.rid AS was FROM now_records n
                     JOIN {self.table}_records o USING (side, id, digest))
                 SELECT p.i, {levels} FROM now_pairs p
                 JOIN moved l ON l.side = 0 AND l.now = p.lrid
                 JOIN moved r ON r.side = 1 AND r.now = p.rrid
-                JOIN {self.table} c ON c.lrid = l.was AND c.rrid = r.was""").fetchnumpy()  # noqa: S608 - table from table_name() after check_side_kind(); levels g<int>
+                JOIN {self.table} c ON c.lrid = l.was AND c.rrid = r.was""")  # noqa: S608 - table from table_name() after check_side_kind(); levels g<int>
         except duckdb.CatalogException:  # derived data someone dropped: compare them all
             return None
         finally:

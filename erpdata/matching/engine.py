@@ -30,7 +30,7 @@ from erpdata.matching.checkpoints import UNKNOWN, Carried, Stage
 from erpdata.matching.prepare import features
 from erpdata.matching.spec import NAME_TYPES, Comparison, explain_comparisons
 from erpdata.progress import Progress
-from erpdata.sql import row_hashes, scratch, sql_text
+from erpdata.sql import read_numpy, row_hashes, scratch, sql_text
 
 if TYPE_CHECKING:
     import duckdb
@@ -154,8 +154,8 @@ def _block(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Comparison],
                 # the CRM records' cross product with the ERP side was ruled out by the caller
                 cross_product_below=blocking.CROSS_PRODUCT_BELOW if rows is None else 0)
             counts = done.counts
-            lrid, rrid = (np.asarray(a, dtype=np.int64) for a in con.execute(
-                "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").fetchnumpy().values())
+            lrid, rrid = (np.asarray(a, dtype=np.int64) for a in read_numpy(
+                con, "SELECT lrid, rrid FROM pairs ORDER BY lrid, rrid").values())
     known = None
     if carried is not None:
         if carried.levels is not None:  # the pairs blocked again are all to compare
@@ -367,20 +367,25 @@ def _keep_or_fit(model: fs.Model, fallback: fs.Model | None, tf_for: TermFrequen
 def _pair_codes(left: pd.DataFrame, right: pd.DataFrame, *frames: pd.DataFrame | None
                 ) -> list[np.ndarray | None]:
     """Each frame's pairs (``crm_id, erp_id``) as one integer per pair, ``lrid * len(right) +
-    rrid`` (-1 where a record is not among the sides; None for a frame None or empty).
+    rrid`` (-1 where a record is not among the sides; None for a frame None or empty); a
+    frame with a ``code`` column holds them already.
 
     The ids of all frames are looked up in one pass per side (a hash lookup in Arrow): hashing
     a side's ids costs as much as looking up 300,000 of them, and a run looks up its
     decisions, the rejected pairs and the kept explanations (800,000 pairs each at
     1,000,000 records after a bulk accept)."""
-    given = [f for f in frames if f is not None and not f.empty]
+    coded = [f is not None and "code" in f.columns for f in frames]
+    given = [f for f, c in zip(frames, coded, strict=True) if f is not None and not f.empty
+             and not c]
     if not given:
-        return [None] * len(frames)
+        return [f["code"].to_numpy(dtype=np.int64) if c and not f.empty else None  # type: ignore[union-attr]
+                for f, c in zip(frames, coded, strict=True)]
     lpos = _positions(pd.concat([f["crm_id"] for f in given], ignore_index=True), left)
     rpos = _positions(pd.concat([f["erp_id"] for f in given], ignore_index=True), right)
     codes = np.where((lpos >= 0) & (rpos >= 0), lpos * max(len(right), 1) + rpos, -1)
     parts = iter(np.split(codes, np.cumsum([len(f) for f in given])[:-1]))
-    return [None if f is None or f.empty else next(parts) for f in frames]
+    return [None if f is None or f.empty else f["code"].to_numpy(dtype=np.int64) if c
+            else next(parts) for f, c in zip(frames, coded, strict=True)]
 
 
 def _labels(pairs_l: np.ndarray, pairs_r: np.ndarray, span: int, codes: np.ndarray | None,
@@ -393,11 +398,21 @@ def _labels(pairs_l: np.ndarray, pairs_r: np.ndarray, span: int, codes: np.ndarr
         return None
     among = codes >= 0
     labels = np.broadcast_to(np.asarray(label, dtype=np.int8), codes.shape)[among]
-    order = np.argsort(codes[among], kind="stable")
-    decided, labels = codes[among][order], labels[order]
+    decided = codes[among]
+    if (decided[1:] < decided[:-1]).any():  # a workspace gives them sorted
+        order = np.argsort(decided, kind="stable")
+        decided, labels = decided[order], labels[order]
     wanted = np.asarray(pairs_l, dtype=np.int64) * span + np.asarray(pairs_r, dtype=np.int64)
     if not len(decided):
         return np.full(len(wanted), -1, dtype=np.int8)
+    if (wanted[1:] > wanted[:-1]).all() and (decided[1:] > decided[:-1]).all():
+        # both sorted and distinct (a run's pairs, a workspace's decisions): each decided
+        # pair is looked up among the pairs, the shorter search (800,000 in 2,400,000)
+        out = np.full(len(wanted), -1, dtype=np.int8)
+        at = np.minimum(np.searchsorted(wanted, decided), len(wanted) - 1)
+        hit = wanted[at] == decided
+        out[at[hit]] = labels[hit]
+        return out
     at = np.minimum(np.searchsorted(decided, wanted), len(decided) - 1)
     return np.where(decided[at] == wanted, labels[at], -1).astype(np.int8)
 
@@ -427,7 +442,8 @@ def match_frames(
     many_to_many: bool = False,
     decisions: pd.DataFrame | None = None,
     exclude: pd.DataFrame | None = None,
-    taken: tuple[Sequence[str] | pd.Series, Sequence[str] | pd.Series] = ((), ()),
+    taken: tuple[Sequence[str] | pd.Series | np.ndarray,
+                 Sequence[str] | pd.Series | np.ndarray] = ((), ()),
     per_record: int | None = None,
     progress: Progress | None = None,
     prepared: tuple[pd.DataFrame, pd.DataFrame] | list[pd.DataFrame] | None = None,
@@ -447,8 +463,11 @@ def match_frames(
     band, match, conflict, explanation``. ``match`` is 1 for exactly the pairs linked at the
     default thresholds (one-to-one unless ``many_to_many``). ``decisions``: stewards' labels
     (``crm_id, erp_id, label`` with 1 = accepted, 0 = rejected) used by the model; ``exclude``:
-    pairs never to suggest (``crm_id, erp_id``: rejected ones); ``taken``: CRM and ERP ids that
-    already have a link and must not get another. ``per_record``: candidates kept per CRM
+    pairs never to suggest (``crm_id, erp_id``: rejected ones); either may give its pairs as
+    one ``code`` column instead (as ``explained`` below: a workspace joins them in DuckDB,
+    and looking up 800,000 decided pairs' ids here took 0.6 s); ``taken``: CRM and ERP ids
+    that already have a link and must not get another (or, per side, a boolean mask over its
+    rows). ``per_record``: candidates kept per CRM
     record by blocking (default 10, or 50 with ``many_to_many``). ``prepared``: both sides'
     :func:`~erpdata.matching.prepare.features` when already at hand (a workspace stores them);
     given as a list, they are handed over (the list is emptied), so that they are let go
@@ -654,8 +673,9 @@ def match_frames(
 
     t = time.perf_counter()
     report("assigning", 0.9)
-    crm_taken = _among(left["id"], taken[0])
-    erp_taken = _among(right["id"], taken[1])
+    crm_taken, erp_taken = (t if isinstance(t, np.ndarray) and t.dtype == bool
+                            else _among(side["id"], t)
+                            for side, t in ((left, taken[0]), (right, taken[1])))
     fixed = assign.check_limits(limits or {})
     if many_to_many:
         linked = np.ones(len(p), dtype=bool)

@@ -186,7 +186,7 @@ def read_features(con: duckdb.DuckDBPyConnection, side: str, kind: str, frame: p
         if columns is not None:
             out = out[["id", *columns, "_content"]]
     else:
-        out = _read(con, table, ids, rid, columns, frame, comparisons, side)
+        out = _read(con, table, ids, rid, columns, frame, comparisons, side, rows is None)
     content = np.asarray(out.pop("_content").to_numpy(), dtype=np.uint64)
     out.insert(0, "rid", rid[:len(out)])
     return out, content
@@ -194,18 +194,25 @@ def read_features(con: duckdb.DuckDBPyConnection, side: str, kind: str, frame: p
 
 def _read(con: duckdb.DuckDBPyConnection, table: str, ids: pa.Array, rid: np.ndarray,
           columns: Sequence[str] | None, frame: pd.DataFrame,
-          comparisons: Sequence[Comparison], side: str) -> pd.DataFrame:
-    """The stored rows of ``ids`` (in their order) for :func:`read_features`."""
-    con.register("present_ids", pa.table({"id": ids, "_pos": rid}))
-    try:
-        if _exists(con, table):
-            wanted = "t.* EXCLUDE (digest)" if columns is None else ", ".join(
-                ["t.id", *(f"t.{sql_ident(c)}" for c in columns), "t._content"])
-            return read_frame(con, f"SELECT {wanted} FROM present_ids p JOIN {table} t "  # noqa: S608 - table from table_name() after check_side_kind(); columns via sql_ident
-                                   "USING (id) ORDER BY p._pos")
-        # no record on this side: the columns features() gives
+          comparisons: Sequence[Comparison], side: str, every: bool) -> pd.DataFrame:
+    """The stored rows of ``ids`` (in their order) for :func:`read_features`.
+
+    ``every`` record's: :func:`update_features` leaves the table holding exactly the present
+    records and lists them by id, so the table read by id is in their order, checked by
+    comparing the ids (no join on a million of them: 0.17 s against 0.07 s)."""
+    if not _exists(con, table):  # no record on this side: the columns features() gives
         return features(frame.iloc[:0], comparisons, side).drop(columns="rid").assign(
             _content=np.uint64(0))
+    wanted = "t.* EXCLUDE (digest)" if columns is None else ", ".join(
+        ["t.id", *(f"t.{sql_ident(c)}" for c in columns), "t._content"])
+    if every:
+        whole = read_arrow(con, f"SELECT {wanted} FROM {table} t ORDER BY t.id")  # noqa: S608 - table from table_name() after check_side_kind(); columns via sql_ident
+        if whole.column("id").combine_chunks().equals(ids.cast(pa.large_string())):
+            return arrow_frame(whole)
+    con.register("present_ids", pa.table({"id": ids, "_pos": rid}))
+    try:
+        return read_frame(con, f"SELECT {wanted} FROM present_ids p JOIN {table} t "  # noqa: S608 - table from table_name() after check_side_kind(); columns via sql_ident
+                               "USING (id) ORDER BY p._pos")
     finally:
         con.unregister("present_ids")
 

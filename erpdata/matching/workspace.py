@@ -59,7 +59,7 @@ from erpdata.progress import Cancelled, Progress, reporter
 from erpdata.roles import guarded, require_for
 from erpdata.schema import SIDES, Kind, check_side_kind, display_name_sql, fields
 from erpdata.settings import thresholds
-from erpdata.sql import read_frame, sql_ident, sql_text
+from erpdata.sql import read_frame, read_numpy, sql_ident, sql_text
 from erpdata.states import refresh as refresh_states
 from erpdata.workspace import Workspace
 
@@ -457,32 +457,76 @@ def _sources(kind: Kind, compared: list[Comparison] | None = None) -> tuple[str,
                 FROM erp_{kind} WHERE missing_since IS NULL""")  # noqa: S608 - kind checked by check_side_kind() in the entry point; columns from fields() or via sql_ident
 
 
-def _decisions(con: duckdb.DuckDBPyConnection, kind: Kind) -> pd.DataFrame:
-    """Labels for the model: accepted (1) and rejected (0) pairs, and linked pairs no decision
-    speaks for (a link synchronised from a live system): a link is a match a person made."""
-    return read_frame(
-        con, """SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_id,
-                  CASE decision WHEN 'accept' THEN 1 ELSE 0 END AS label
-           FROM decisions WHERE kind = ? AND superseded_by IS NULL
-             AND decision IN ('accept', 'reject')
-           UNION ALL
-           SELECT DISTINCT l.crm_id, l.erp_actor_type || ':' || l.erp_id, 1 FROM links l
-           WHERE l.kind = ? AND NOT EXISTS (
-               SELECT 1 FROM decisions d WHERE d.kind = l.kind AND d.crm_id = l.crm_id
-                 AND d.erp_actor_type = l.erp_actor_type AND d.erp_id = l.erp_id
-                 AND d.superseded_by IS NULL AND d.decision IN ('accept', 'reject'))""",
-        [kind, kind])
+#: Labels for the model: accepted (1) and rejected (0) pairs, and linked pairs no decision
+#: speaks for (a link synchronised from a live system): a link is a match a person made.
+_LABELS = """
+    SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_id,
+           CASE decision WHEN 'accept' THEN 1 ELSE 0 END AS label
+    FROM decisions WHERE kind = $kind AND superseded_by IS NULL
+      AND decision IN ('accept', 'reject')
+    UNION ALL
+    SELECT DISTINCT l.crm_id, l.erp_actor_type || ':' || l.erp_id, 1 FROM links l
+    WHERE l.kind = $kind AND NOT EXISTS (
+        SELECT 1 FROM decisions d WHERE d.kind = l.kind AND d.crm_id = l.crm_id
+          AND d.erp_actor_type = l.erp_actor_type AND d.erp_id = l.erp_id
+          AND d.superseded_by IS NULL AND d.decision IN ('accept', 'reject'))"""
+
+#: Records that already have a link or an accepted decision, per side (0: CRM, 1: ERP).
+_TAKEN = """
+    SELECT crm_id, erp_actor_type || ':' || erp_id AS erp_id FROM links WHERE kind = $kind
+    UNION SELECT crm_id, erp_actor_type || ':' || erp_id FROM decisions
+    WHERE kind = $kind AND superseded_by IS NULL AND decision = 'accept'"""
 
 
-def _taken(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[pd.Series, pd.Series]:
-    """CRM and ERP records that already have a link or an accepted decision (through Arrow:
-    800,000 of them as Python tuples took a second)."""
-    rows = read_frame(
-        con, """SELECT crm_id, erp_actor_type || ':' || erp_id AS erp FROM links WHERE kind = ?
-                UNION SELECT crm_id, erp_actor_type || ':' || erp_id FROM decisions
-                WHERE kind = ? AND superseded_by IS NULL AND decision = 'accept'""",
-        [kind, kind])
-    return rows["crm_id"], rows["erp"]
+@dataclass(frozen=True)
+class _Coded:
+    """What a run is told of stewards' work, as the engine's pair codes and row masks (see
+    :func:`_coded`)."""
+
+    #: Labelled pairs (``code, label``), sorted by code.
+    labels: pd.DataFrame
+    #: Per side, the rows of records already taken.
+    taken: tuple[np.ndarray, np.ndarray]
+    #: The pairs whose explanations the kept fit's runs stored (None: no fit).
+    explained: np.ndarray | None
+
+
+def _coded(con: duckdb.DuckDBPyConnection, kind: Kind, crm: Records, erp: Records,
+           since: int | None) -> _Coded:
+    """The decisions and links as the engine takes them: the labelled pairs and the
+    explanations stored by runs since ``since`` (None: none asked) as pair codes (``crm row *
+    ERP records + ERP row``, rows in the records' order; see match_frames' ``explained``),
+    the taken records as a mask per side. Joined in DuckDB to the records' rows, not read as
+    800,000 pairs of ids for the engine to look up (after a bulk accept at 1,000,000 per side:
+    1.5 s for the labels and the taken records, 0.8 s for the explanations)."""
+    span = max(len(erp.ids), 1)
+    con.register("coded_records", records_table(crm, erp))
+    try:
+        labels = con.execute(
+            f"""SELECT l.rid * $span + r.rid AS code, d.label FROM ({_LABELS}) d
+                JOIN coded_records l ON l.side = 0 AND l.id = d.crm_id
+                JOIN coded_records r ON r.side = 1 AND r.id = d.erp_id ORDER BY code""",  # noqa: S608 - fixed SQL
+            {"span": span, "kind": kind}).df()
+        taken = read_numpy(
+            con, f"""SELECT r.side, r.rid FROM (SELECT 0 AS side, crm_id AS id FROM ({_TAKEN})
+                                                UNION ALL SELECT 1, erp_id FROM ({_TAKEN})) t
+                     JOIN coded_records r USING (side, id)""", {"kind": kind})  # noqa: S608 - fixed SQL
+        explained = None if since is None else np.asarray(read_numpy(
+            con, """SELECT l.rid * $span + r.rid AS code FROM explanations x
+                    JOIN coded_records l ON l.side = 0 AND l.id = x.crm_id
+                    JOIN coded_records r
+                      ON r.side = 1 AND r.id = x.erp_actor_type || ':' || x.erp_id
+                    WHERE x.kind = $kind AND x.run_id >= $since""",
+            {"span": span, "kind": kind, "since": since})["code"], dtype=np.int64)
+    finally:
+        con.unregister("coded_records")
+    masks = []
+    for side, records in enumerate((crm, erp)):
+        mask = np.zeros(len(records.ids), dtype=bool)
+        mask[np.asarray(taken["rid"], dtype=np.int64)[np.asarray(taken["side"]) == side]] = True
+        masks.append(mask)
+    return _Coded(labels.astype({"code": np.int64, "label": np.int8}), (masks[0], masks[1]),
+                  explained)
 
 
 def _last_good_model(con: duckdb.DuckDBPyConnection, kind: Kind) -> tuple[int, Model] | None:
@@ -540,7 +584,6 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                                    f"{n_erp} ERP {k} records; load both sides first")
             if not plan.compares_anything:
                 raise ErpdataError(nothing_to_compare(k))
-            decisions = _decisions(con, k)
             last_good = _last_good_model(con, k)
             report = reporter(progress, cancel, f"matching {k}",
                               "the suggestions are as they were; the stages it finished are "
@@ -554,9 +597,9 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
                                     run_id)
             fit, why, since = ((None, "asked to learn anew", 0) if refit
                                else fits.load(ws, con, k, compared, crm_records, erp_records))
-            # the suggestions stored under this fit: their explanations are kept
-            explained = None if fit is None else _explained_codes(con, k, since, crm_records,
-                                                                   erp_records)
+            # the decisions, and the suggestions stored under this fit (their explanations
+            # are kept)
+            coded = _coded(con, k, crm_records, erp_records, None if fit is None else since)
             # scored with a fit from stored compared pairs, a run reads only the ids and the
             # names (their term frequencies) of the records' features
             lean = fit is not None and checkpoint.holds_compared()
@@ -581,13 +624,13 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
             prepared = [left, right]  # handed over: the engine lets go of them once scored
             del left, right
             result = match_frames(
-                crm, erp, compared, decisions=decisions,
-                exclude=decisions[decisions["label"] == 0][["crm_id", "erp_id"]],
-                taken=_taken(con, k), progress=report, prepared=prepared,
+                crm, erp, compared, decisions=coded.labels,
+                exclude=coded.labels[coded.labels["label"] == 0][["code"]],
+                taken=coded.taken, progress=report, prepared=prepared,
                 limits=thresholds(ws, k, con),
                 fallback=None if last_good is None else last_good[1],
                 checkpoint=checkpoint, per_record=PER_RECORD, fit=fit, run_id=run_id,
-                explained=explained, contents=(crm_content, erp_content),
+                explained=coded.explained, contents=(crm_content, erp_content),
                 lazy={how[0]: rows_of(*how) for how in sides}
                 if read_lazily else None,
             )
@@ -612,26 +655,6 @@ def match_workspace(ws: Workspace, kind: str = "company", *, user: str | None = 
     finally:
         con.close()
     return result
-
-
-def _explained_codes(con: duckdb.DuckDBPyConnection, kind: Kind, since: int, crm: Records,
-                     erp: Records) -> np.ndarray:
-    """The pairs whose explanations runs since ``since`` stored, as the engine's pair codes
-    (``crm row * ERP records + ERP row``, rows in the records' order; see match_frames'
-    ``explained``): joined in DuckDB to the records' rows, not read as 800,000 pairs of ids
-    for the engine to look up (0.8 s at 1,000,000 per side)."""
-    con.register("explained_records", records_table(crm, erp))
-    try:
-        codes = con.execute(
-            """SELECT l.rid * ? + r.rid AS code FROM explanations x
-               JOIN explained_records l ON l.side = 0 AND l.id = x.crm_id
-               JOIN explained_records r
-                 ON r.side = 1 AND r.id = x.erp_actor_type || ':' || x.erp_id
-               WHERE x.kind = ? AND x.run_id >= ?""",
-            [max(len(erp.ids), 1), kind, since]).fetchnumpy()["code"]
-    finally:
-        con.unregister("explained_records")
-    return np.asarray(codes, dtype=np.int64)
 
 
 #: Blocking keeps this many candidates per CRM record (the engine's one-to-one default): part of

@@ -280,3 +280,41 @@ def _rejected(ws: Workspace) -> int:
     (n,) = ws.con.execute("SELECT count(*) FROM decisions WHERE decision = 'reject'"
                           ).fetchone() or (0,)
     return int(n)
+
+
+def test_pairs_carried_in_place_are_those_the_records_join_finds(
+        demo: tuple[Path, list[tuple]], tmp_path: Path) -> None:
+    """With the stored pairs of these very record ids, the unchanged CRM records' pairs and
+    levels are read as stored (no join of the records' ids): exactly what joining the
+    records finds, and the changed records are the rows to block again."""
+    import numpy as np
+
+    from erpdata.matching.checkpoints import Checkpoint, statistics_run
+    from erpdata.matching.normalised import update_features
+    from erpdata.matching.workspace import PER_RECORD, _sources, explain
+
+    with Workspace.open(_copy(demo[0], tmp_path / "w.duckdb")) as ws:
+        match_workspace(ws, "company")
+        ws.con.execute("UPDATE crm_company SET name = name || ' (ny)' WHERE hash(id) % 40 = 3")
+        (changed,) = ws.con.execute("SELECT list(id ORDER BY id) FROM crm_company "
+                                    "WHERE hash(id) % 40 = 3").fetchone() or ([],)
+        con = ws.cursor()
+        compared = explain(con, "company").comparisons
+        crm, erp = (update_features(ws, con, side, "company", sql, compared)[0]
+                    for side, sql in zip(("crm", "erp"), _sources("company", compared),
+                                         strict=True))
+        checkpoint = Checkpoint(ws, con, "company", compared, crm, erp, PER_RECORD, 2)
+        run = statistics_run(ws, "company", compared)
+        in_place = checkpoint.carried(run)
+        meta = json.loads(ws.get_meta("match_checkpoint_company") or "{}")
+        ws.set_meta("match_checkpoint_company", json.dumps({**meta, "ids": ["other"] * 2}))
+        joined = checkpoint.carried(run)
+
+        def rows(c: object) -> list[tuple]:
+            assert c is not None and c.levels is not None  # type: ignore[attr-defined]
+            return sorted(zip(c.lrid.tolist(), c.rrid.tolist(),  # type: ignore[attr-defined]
+                              map(tuple, c.levels.tolist()), strict=True))  # type: ignore[attr-defined]
+
+        assert rows(in_place) == rows(joined) != []
+        ids = np.array(crm.ids.to_pylist())
+        assert ids[in_place.rows].tolist() == ids[joined.rows].tolist() == changed  # type: ignore[union-attr]

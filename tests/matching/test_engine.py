@@ -76,6 +76,27 @@ def test_labels_are_the_decisions_of_exactly_the_pairs_decided() -> None:
     first, none, second = _pair_codes(left, right, decisions.iloc[:2], None, decisions.iloc[4:])
     assert (first.tolist(), none, second.tolist()) == ([1, 2 * 2 + 0], None, [0])
     assert _labels(pairs_l, pairs_r, 2, second, 1).tolist() == [1, -1, -1, -1, -1]
+    # pairs given as codes (a workspace joins them in DuckDB) are taken as they are
+    coded = pd.DataFrame({"code": [4, 1], "label": [0, 1]})
+    (codes,) = _pair_codes(left, right, coded)
+    assert _labels(pairs_l, pairs_r, 2, codes, coded["label"].to_numpy()).tolist() == [
+        -1, 1, -1, 0, -1]
+
+
+def test_labels_looked_up_either_way_agree() -> None:
+    """Sorted distinct pairs and decisions are searched decisions-in-pairs; any other order
+    pairs-in-decisions: the labels are the same."""
+    rng = np.random.default_rng(5)
+    key = np.unique(rng.integers(0, 40 * 30, 500))
+    pairs_l, pairs_r = key // 30, key % 30
+    decided = np.unique(rng.integers(0, 40 * 30, 300))
+    label = rng.integers(0, 2, len(decided))
+    sorted_ = _labels(pairs_l, pairs_r, 30, decided, label)
+    shuffled = rng.permutation(len(key))
+    other = _labels(pairs_l[shuffled], pairs_r[shuffled], 30, decided, label)
+    assert sorted_ is not None and other is not None
+    assert sorted_[shuffled].tolist() == other.tolist()
+    assert {-1, 0, 1} <= set(sorted_.tolist())
 
 
 @pytest.mark.parametrize("shuffled", [False, True])
