@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from erpdata.errors import ErpdataError
 
@@ -153,6 +154,18 @@ def check_limits(limits: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def band(p: np.ndarray, limits: dict[str, float]) -> np.ndarray:
-    """``auto`` / ``review`` / ``low`` of each probability."""
-    return np.where(p >= limits["auto"], "auto", np.where(p >= limits["review"], "review", "low"))
+#: The bands of a pair's probability, best first.
+BANDS = ("auto", "review", "low")
+
+
+def band(p: np.ndarray, limits: dict[str, float], never_auto: np.ndarray | None = None
+         ) -> pd.api.extensions.ExtensionArray:
+    """``auto`` / ``review`` / ``low`` of each probability (``never_auto``: pairs that are
+    ``review`` at best), as pandas strings over Arrow: NumPy's string arrays took 0.1 s for
+    870,000 pairs, a dictionary cast 0.02 s."""
+    code = np.where(p >= limits["auto"], 0, np.where(p >= limits["review"], 1, 2)).astype(
+        np.int8)
+    if never_auto is not None:
+        code[never_auto & (code == 0)] = 1
+    names = pa.DictionaryArray.from_arrays(pa.array(code), pa.array(BANDS))
+    return pd.array(names.cast(pa.large_string()), dtype="str")

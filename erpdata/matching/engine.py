@@ -766,8 +766,7 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
         "probability": np.round(p[keep], 6),
         "match_weight": np.round(weight[keep], 3),
         "rank": rank[keep],
-        "band": np.where(ambiguous[keep] & (p[keep] >= limits["auto"]), "review",
-                         assign.band(p[keep], limits)),
+        "band": assign.band(p[keep], limits, ambiguous[keep]),
         "match": match[keep].astype(np.int8),
         "conflict": conflict[keep],
     })
@@ -779,10 +778,11 @@ def _candidates(left: pd.DataFrame, right: pd.DataFrame, comps: Sequence[Compari
     built = _explained(comps, model, gamma, tf, chosen)
     if new.all():
         frame["explanation"] = built
-    else:
-        text = pd.array([None] * len(frame), dtype="str")
-        text[np.flatnonzero(new)] = built
-        frame["explanation"] = text
+    else:  # the new ones in their rows, None in the others (by an Arrow take)
+        at = np.full(len(frame), -1, dtype=np.int64)
+        at[np.flatnonzero(new)] = np.arange(len(chosen))
+        frame["explanation"] = pd.array(pc.take(pa.array(built, pa.large_string()),
+                                                pa.array(at, mask=at < 0)), dtype="str")
     suggested = np.zeros(len(left), dtype=bool)
     suggested[lrid[keep]] = True
     return frame.reset_index(drop=True), suggested

@@ -768,9 +768,11 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
             # the explanations kept are those of pairs still suggested without a new one
             # (see erpdata.workspace._v10); the new ones join them, by CRM record
             con.execute(
-                f"""DELETE FROM explanations o WHERE o.kind = ? AND NOT EXISTS (
-                        SELECT 1 FROM new_suggestions n
-                        WHERE n.explanation IS NULL AND {keys})""", [kind])  # noqa: S608 - fixed column names
+                f"""DELETE FROM explanations WHERE rowid IN (
+                        SELECT o.rowid FROM explanations o
+                        ANTI JOIN (SELECT * FROM new_suggestions WHERE explanation IS NULL) n
+                          ON {keys}
+                        WHERE o.kind = ?)""", [kind])  # noqa: S608 - fixed column names
             con.execute("INSERT INTO explanations SELECT kind, crm_id, erp_actor_type, erp_id, "
                         "explanation, ? FROM new_suggestions WHERE explanation IS NOT NULL "
                         "ORDER BY crm_id", [run_id])
@@ -782,20 +784,21 @@ def _store(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: Kind, run_id: in
         # run is the one that gave the record its state): 1,000,000 rows rewritten on every
         # run cost 0.4 s and a larger commit
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE now_states AS
-                SELECT c.id AS crm_id, CASE WHEN c.id IN (SELECT crm_id FROM new_suggestions)
-                                            THEN 'scored' ELSE 'no_candidate' END AS state
-                FROM crm_{kind} c WHERE c.missing_since IS NULL""")  # noqa: S608 - kind checked by check_side_kind() in the entry point
-        con.execute("""DELETE FROM scoring_state WHERE rowid IN (
-                           SELECT o.rowid FROM scoring_state o
-                           LEFT JOIN now_states n ON n.crm_id = o.crm_id
-                           WHERE o.kind = ? AND (n.state IS DISTINCT FROM o.state
-                                                 OR o.reason IS NOT NULL))""", [kind])
-        con.execute("""INSERT INTO scoring_state
-                       SELECT ?, n.crm_id, n.state, NULL, ? FROM now_states n
-                       ANTI JOIN (SELECT crm_id FROM scoring_state WHERE kind = ?) o
-                       USING (crm_id)""", [kind, run_id, kind])
-        for temporary in ("now_states", "moved_rows", "new_suggestions"):
+            f"""CREATE OR REPLACE TEMP TABLE state_changes AS
+                SELECT o.stored, n.crm_id, n.state FROM (
+                    SELECT c.id AS crm_id,
+                           CASE WHEN c.id IN (SELECT crm_id FROM new_suggestions)
+                                THEN 'scored' ELSE 'no_candidate' END AS state
+                    FROM crm_{kind} c WHERE c.missing_since IS NULL) n
+                FULL JOIN (SELECT rowid AS stored, crm_id, state, reason FROM scoring_state
+                           WHERE kind = ?) o
+                  ON o.crm_id = n.crm_id AND o.state = n.state AND o.reason IS NULL
+                WHERE o.stored IS NULL OR n.crm_id IS NULL""", [kind])  # noqa: S608 - kind checked by check_side_kind() in the entry point
+        con.execute("DELETE FROM scoring_state WHERE rowid IN "
+                    "(SELECT stored FROM state_changes WHERE stored IS NOT NULL)")
+        con.execute("INSERT INTO scoring_state SELECT ?, crm_id, state, NULL, ? "
+                    "FROM state_changes WHERE crm_id IS NOT NULL", [kind, run_id])
+        for temporary in ("state_changes", "moved_rows", "new_suggestions"):
             con.execute(f"DROP TABLE {temporary}")
         con.execute(
             "UPDATE match_runs SET status = 'done', finished_at = ?, thresholds = ?, stats = ? "
