@@ -416,7 +416,8 @@ def _selection(kind: Kind, f: Filter, decision: str) -> tuple[str, list[Any]]:
 
 def display_order_key(kind: str) -> str:
     """The meta entry saying that the kind's suggestions are stored in the order the queue
-    lists them (its value: the run that stored them)."""
+    lists them (its value: the run whose rows are; later runs' rows follow them, see
+    :func:`_ordered_run`)."""
     return f"suggestions_in_display_order_{kind}"
 
 
