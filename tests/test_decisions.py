@@ -300,27 +300,19 @@ def test_the_queue_read_in_stored_order_is_the_sorted_queue(tmp_path: Path) -> N
         decide_bulk(ws, "accept", Filter(band="auto", state="undecided"), user="kari")
         assert ws.get_meta(display_order_key("company")) == "1"
 
-        def listed(flt: Filter, size: int) -> list[tuple[str, float]]:
-            out, key = [], None
-            while True:
-                page = queue_page(ws, flt, after=key, size=size)
-                out += list(zip(page.rows["crm_id"], page.rows["probability"], strict=True))
-                if (key := page.next_key) is None:
-                    return out
-
         def sorted_(flt: Filter) -> list[tuple[str, float]]:
-            return sorted(listed(flt, 10_000), key=lambda r: (-r[1], r[0]))
+            return sorted(_listed(ws, flt, 10_000), key=lambda r: (-r[1], r[0]))
 
         for flt in (Filter(), Filter(band="review"), Filter(state="accepted"),
                     Filter(conflict=False, actor_type="customer")):
-            assert listed(flt, 7) == sorted_(flt) != []
+            assert _listed(ws, flt, 7) == sorted_(flt) != []
 
         # stored in another order, with no word of it: sorted per page
         ws.con.execute("CREATE TEMP TABLE s AS SELECT * FROM suggestions ORDER BY crm_id DESC")
         ws.con.execute("DELETE FROM suggestions")
         ws.con.execute("INSERT INTO suggestions SELECT * FROM s ORDER BY crm_id DESC")
         ws.con.execute("DELETE FROM meta WHERE key = ?", [display_order_key("company")])
-        assert listed(Filter(), 7) == sorted_(Filter())
+        assert _listed(ws, Filter(), 7) == sorted_(Filter())
 
 
 def _listed(ws: Workspace, flt: Filter, size: int) -> list[tuple[str, float]]:
