@@ -331,6 +331,7 @@ def test_a_run_that_changed_few_pairs_appends_them_and_the_queue_merges(
     appends its own; pages read the first run's rows in stored order and merge the later
     run's: every page is what a sort gives. A re-load that changed many has all rows written
     again, in order, by the run that names itself in the meta entry."""
+    from erpdata.check import check
     from erpdata.decisions import display_order_key
     from erpdata.demo import build_demo
 
@@ -344,8 +345,9 @@ def test_a_run_that_changed_few_pairs_appends_them_and_the_queue_merges(
                        "WHERE hash(id) % 60 = 1")
         match_workspace(ws, "company")
         assert runs(ws) == sorted(runs(ws)) and set(runs(ws)) == {1, 2}
-        assert ws.get_meta(display_order_key("company")) == "1"
+        assert ws.get_meta(display_order_key("company")) == "1" and check(ws) == []
         decide_bulk(ws, "skip", Filter(band="review"), user="kari")
+        assert check(ws) == []  # unique rows, states as the decisions say
         for flt in (Filter(), Filter(state="skipped"), Filter(conflict=False,
                                                               actor_type="customer")):
             got = _listed(ws, flt, 7)
