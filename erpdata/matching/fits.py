@@ -18,8 +18,9 @@ side alone, as its scores do with the model.
 Stored as a meta entry (the model, thresholds, how many records were counted, the comparisons
 it is valid for, the run that learnt its blocking statistics),
 ``match_fit_<kind>_frequencies`` (comparison, value, records holding it) and
-``match_fit_<kind>_records`` (side, id, digest: the records it was learnt from, to count what
-changed since). Like the checkpoints it is derived data, written in the run's transaction.
+``match_fit_<kind>_records`` (side, rid, id, digest: the records it was learnt from, to count
+what changed since; with the same record ids, by row, else joined by id). Like the checkpoints
+it is derived data, written in the run's transaction.
 """
 
 from __future__ import annotations
@@ -28,14 +29,21 @@ import json
 from collections.abc import Sequence
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from erpdata.matching.checkpoints import Records, levels_key, records_table, statistics_run
+from erpdata.matching.checkpoints import (
+    Records,
+    ids_digest,
+    levels_key,
+    records_table,
+    statistics_run,
+)
 from erpdata.matching.engine import Fit
 from erpdata.matching.model import Model
 from erpdata.matching.spec import Comparison
 from erpdata.schema import check_side_kind
-from erpdata.sql import read_frame
+from erpdata.sql import read_frame, read_numpy
 from erpdata.workspace import Workspace
 
 #: A fit is learnt anew when at least this share of either side's records are new, changed or
@@ -67,7 +75,7 @@ def load(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str,
     con.register("fit_now", records_table(crm, erp))
     try:
         # per side: records new, changed or gone since, and how many the fit was learnt from
-        rows = con.execute(
+        rows = _changed_in_place(con, name, meta, crm, erp) or con.execute(
             f"""SELECT coalesce(n.side, o.side),
                        count(*) FILTER (WHERE n.id IS NULL OR o.id IS NULL
                                         OR n.digest <> o.digest), count(o.id)
@@ -94,6 +102,28 @@ def load(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str,
                  f"{meta['run_id']} learnt it"), int(meta.get("explained_since", fit.run_id))
 
 
+def _changed_in_place(con: duckdb.DuckDBPyConnection, name: str, meta: dict, crm: Records,
+                      erp: Records) -> list[tuple[int, int, int]] | None:
+    """Per side (side, records changed since, records the fit was learnt from) when the fit
+    was learnt from these very record ids: each record kept its row, so the changed ones are
+    those whose digest differs there, found without joining two million ids (0.2 s at
+    1,000,000 per side); None otherwise."""
+    if meta.get("ids") != [ids_digest(r.ids) for r in (crm, erp)]:
+        return None
+    try:
+        stored = read_numpy(con, f"SELECT side, rid, digest FROM {name}_records")  # noqa: S608 - name from table_name() after check_side_kind()
+    except duckdb.BinderException:  # kept before the rows were
+        return None
+    rows = []
+    for side, records in enumerate((crm, erp)):
+        mine = stored["side"] == side
+        was = np.zeros(len(records.ids), dtype=np.int64)
+        was[stored["rid"][mine]] = stored["digest"][mine]
+        rows.append((side, int((was != np.asarray(records.digests, np.int64)).sum()),
+                     int(mine.sum())))
+    return rows
+
+
 def save(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str, fit: Fit,
          comparisons: Sequence[Comparison], crm: Records, erp: Records, *,
          explained_since: int) -> None:
@@ -108,14 +138,15 @@ def save(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str, fit: Fit,
     con.register("fit_records", records_table(crm, erp))
     con.execute(f"CREATE OR REPLACE TABLE {name}_frequencies AS SELECT * FROM fit_frequencies")  # noqa: S608 - name from table_name() after check_side_kind()
     con.execute(f"CREATE OR REPLACE TABLE {name}_records AS "  # noqa: S608 - name from table_name() after check_side_kind()
-                "SELECT side, id, digest FROM fit_records")
+                "SELECT side, rid, id, digest FROM fit_records")
     con.unregister("fit_frequencies")
     con.unregister("fit_records")
     ws.set_meta(name, json.dumps({
         "run_id": fit.run_id, "levels_key": levels_key(comparisons),
         "model": fit.model.to_json(), "chosen": fit.chosen, "best_f1": fit.best_f1,
         "total": fit.total, "explained_since": explained_since,
-        "statistics_run": fit.statistics_run}), con)
+        "statistics_run": fit.statistics_run,
+        "ids": [ids_digest(r.ids) for r in (crm, erp)]}), con)
 
 
 def explained_since(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str, run_id: int
