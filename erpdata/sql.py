@@ -90,7 +90,7 @@ def read_frame(con: duckdb.DuckDBPyConnection, sql: str,
 
 
 def read_arrow(con: duckdb.DuckDBPyConnection, sql: str,
-               params: list[object] | None = None) -> pa.Table:
+               params: list[object] | dict[str, object] | None = None) -> pa.Table:
     """The result of ``sql`` as an Arrow table, text as large strings (see :func:`read_frame`)."""
     # large strings, as pandas holds them: else each text column is cast (copied) on the way
     (large,) = con.execute("SELECT current_setting('arrow_large_buffer_size')").fetchall()[0]
@@ -118,9 +118,7 @@ def read_numpy(con: duckdb.DuckDBPyConnection, sql: str,
     ((ordered,),) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
     if not ordered:
         return {k: np.asarray(v) for k, v in con.execute(sql, params or []).fetchnumpy().items()}
-    with warnings.catch_warnings():  # see read_arrow
-        warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
-        table = con.execute(sql, params or []).to_arrow_table()
+    table = read_arrow(con, sql, params)
     return {name: np.concatenate([chunk.to_numpy() for chunk in column.chunks])
             if column.num_chunks else np.zeros(0, dtype=column.type.to_pandas_dtype())
             for name, column in zip(table.column_names, table.columns, strict=True)}

@@ -42,6 +42,7 @@ loses nothing but time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -146,6 +147,20 @@ class Records:
 
     def digest(self) -> str:
         return content_digest(self.ids, self.digests)
+
+    @functools.cached_property
+    def ids_digest(self) -> str:
+        """:func:`ids_digest` of the ids, hashed once: a run's checkpoint and fit both ask
+        whether their stored rows are of these ids (0.03 s a side at 1,000,000)."""
+        return ids_digest(self.ids)
+
+    def unchanged(self, rid: np.ndarray, digests: np.ndarray) -> np.ndarray:
+        """Per record (row), whether ``digests`` stored by row ``rid`` hold its digest now:
+        of these very ids (same :attr:`ids_digest`), exactly the records that did not
+        change."""
+        stored = np.zeros(len(self.ids), dtype=np.int64)
+        stored[np.asarray(rid, dtype=np.int64)] = np.asarray(digests, dtype=np.int64)
+        return stored == np.asarray(self.digests, dtype=np.int64)
 
 
 def records_table(crm: Records, erp: Records) -> pa.Table:
@@ -410,7 +425,7 @@ class Checkpoint:
         n_levels = 0 if stage.gamma is None else stage.gamma.shape[1]
         for k in range(n_levels):
             data[f"g{k}"] = stage.gamma[:, k]  # type: ignore[index]
-        ids = [ids_digest(r.ids) for r in self.records]
+        ids = [r.ids_digest for r in self.records]
         meta = {"fingerprint": self.fingerprint, "levels_key": self.levels_key,
                 "stage": stage.name, "levels": n_levels, "rule_counts": stage.rule_counts,
                 "run_id": self.run_id, "statistics_run": stage.statistics_run, "ids": ids}
@@ -474,7 +489,7 @@ class Checkpoint:
             return None
         compared = meta.get("stage") == "compared" and meta.get("levels_key") == self.levels_key
         levels = [f"g{k}" for k in range(int(meta["levels"]))] if compared else []
-        if meta.get("ids") == [ids_digest(r.ids) for r in self.records]:
+        if meta.get("ids") == [r.ids_digest for r in self.records]:
             return self._carried_in_place(levels)
         self.con.register("now_records", records_table(*self.records))
         try:
@@ -518,9 +533,7 @@ class Checkpoint:
                                          f"FROM {self.table}")
         except duckdb.CatalogException:  # derived data someone dropped: block them all
             return None
-        stored = np.zeros(len(crm.ids), dtype=np.int64)
-        stored[np.asarray(was["rid"], dtype=np.int64)] = np.asarray(was["digest"], np.int64)
-        unchanged = stored == np.asarray(crm.digests, dtype=np.int64)
+        unchanged = crm.unchanged(was["rid"], was["digest"])
         lrid = np.asarray(pairs["lrid"], dtype=np.int64)
         keep = unchanged[lrid]
         known = None if not levels else np.empty((int(keep.sum()), len(levels)), dtype=np.int8)

@@ -29,16 +29,9 @@ import json
 from collections.abc import Sequence
 
 import duckdb
-import numpy as np
 import pandas as pd
 
-from erpdata.matching.checkpoints import (
-    Records,
-    ids_digest,
-    levels_key,
-    records_table,
-    statistics_run,
-)
+from erpdata.matching.checkpoints import Records, levels_key, records_table, statistics_run
 from erpdata.matching.engine import Fit
 from erpdata.matching.model import Model
 from erpdata.matching.spec import Comparison
@@ -108,7 +101,7 @@ def _changed_in_place(con: duckdb.DuckDBPyConnection, name: str, meta: dict, crm
     was learnt from these very record ids: each record kept its row, so the changed ones are
     those whose digest differs there, found without joining two million ids (0.2 s at
     1,000,000 per side); None otherwise."""
-    if meta.get("ids") != [ids_digest(r.ids) for r in (crm, erp)]:
+    if meta.get("ids") != [r.ids_digest for r in (crm, erp)]:
         return None
     try:
         stored = read_numpy(con, f"SELECT side, rid, digest FROM {name}_records")  # noqa: S608 - name from table_name() after check_side_kind()
@@ -117,10 +110,8 @@ def _changed_in_place(con: duckdb.DuckDBPyConnection, name: str, meta: dict, crm
     rows = []
     for side, records in enumerate((crm, erp)):
         mine = stored["side"] == side
-        was = np.zeros(len(records.ids), dtype=np.int64)
-        was[stored["rid"][mine]] = stored["digest"][mine]
-        rows.append((side, int((was != np.asarray(records.digests, np.int64)).sum()),
-                     int(mine.sum())))
+        unchanged = records.unchanged(stored["rid"][mine], stored["digest"][mine])
+        rows.append((side, int((~unchanged).sum()), int(mine.sum())))
     return rows
 
 
@@ -146,7 +137,7 @@ def save(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str, fit: Fit,
         "model": fit.model.to_json(), "chosen": fit.chosen, "best_f1": fit.best_f1,
         "total": fit.total, "explained_since": explained_since,
         "statistics_run": fit.statistics_run,
-        "ids": [ids_digest(r.ids) for r in (crm, erp)]}), con)
+        "ids": [r.ids_digest for r in (crm, erp)]}), con)
 
 
 def explained_since(ws: Workspace, con: duckdb.DuckDBPyConnection, kind: str, run_id: int
