@@ -3,8 +3,11 @@ new or changed records are read and normalised, streamed a chunk at a time."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from erpdata.demo import build_demo
 from erpdata.matching import normalised as normalised_module
 from erpdata.matching.normalised import read_features, update_features
+from erpdata.matching.spec import Comparison
 from erpdata.matching.workspace import _sources, explain
 from erpdata.sql import read_frame, row_hashes
 from erpdata.workspace import Workspace
@@ -25,19 +29,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def _opened(demo: Path, tmp_path: Path, kind: str = "company") -> Iterator[
+        tuple[Workspace, duckdb.DuckDBPyConnection, list[Comparison], tuple[str, str]]]:
+    """A copy of the demo workspace, open: a cursor, the kind's comparisons, and the queries
+    of its CRM and ERP records."""
+    path = tmp_path / "w.duckdb"
+    path.write_bytes(demo.read_bytes())
+    with Workspace.open(path) as ws:
+        con = ws.cursor()
+        compared = explain(con, kind).comparisons  # type: ignore[arg-type]
+        yield ws, con, compared, _sources(kind, compared)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("kind", ["company", "person", "project"])
 def test_digests_are_those_of_the_records_read_as_a_frame(demo: Path, kind: str,
                                                          tmp_path: Path) -> None:
     """Hashed in SQL, a record's digest is the one a frame of it gives (dates as the frame's
     timestamps): features stored by an earlier version stay current, none is normalised
     again for it."""
-    path = tmp_path / "w.duckdb"
-    path.write_bytes(demo.read_bytes())
-    with Workspace.open(path) as ws:
-        con = ws.cursor()
-        compared = explain(con, kind).comparisons  # type: ignore[arg-type]
+    with _opened(demo, tmp_path, kind) as (ws, con, compared, sources):
         dated = 0
-        for side, sql in zip(("crm", "erp"), _sources(kind, compared), strict=True):  # type: ignore[arg-type]
+        for side, sql in zip(("crm", "erp"), sources, strict=True):
             frame = read_frame(con, f"SELECT * FROM ({sql}) ORDER BY id")
             raw = list(dict.fromkeys(col for c in compared for col in c.columns(side)))
             dated += sum(pd.api.types.is_datetime64_any_dtype(frame[c]) for c in raw)
@@ -50,8 +63,6 @@ def test_digests_are_those_of_the_records_read_as_a_frame(demo: Path, kind: str,
 
 def test_only_new_and_changed_records_are_read_and_stored_as_in_one_piece(
         demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "w.duckdb"
-    path.write_bytes(demo.read_bytes())
     monkeypatch.setattr(normalised_module, "CHUNK", 256)
     normalised: list[list[str]] = []
     real = normalised_module.features
@@ -61,10 +72,7 @@ def test_only_new_and_changed_records_are_read_and_stored_as_in_one_piece(
         return real(frame, *args, **kwargs)
 
     monkeypatch.setattr(normalised_module, "features", counting)
-    with Workspace.open(path) as ws:
-        con = ws.cursor()
-        compared = explain(con, "company").comparisons
-        sql = _sources("company", compared)[0]
+    with _opened(demo, tmp_path) as (ws, con, compared, (sql, _)):
         update_features(ws, con, "crm", "company", sql, compared)
         (n,) = con.execute("SELECT count(*) FROM crm_company").fetchone() or (0,)
         assert [len(c) for c in normalised] == [256] * (n // 256) + [n % 256]
@@ -101,12 +109,7 @@ def test_only_new_and_changed_records_are_read_and_stored_as_in_one_piece(
 
 def test_an_untouched_side_reads_no_record(demo: Path, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "w.duckdb"
-    path.write_bytes(demo.read_bytes())
-    with Workspace.open(path) as ws:
-        con = ws.cursor()
-        compared = explain(con, "company").comparisons
-        sql = _sources("company", compared)[1]
+    with _opened(demo, tmp_path) as (ws, con, compared, (_, sql)):
         first, _ = update_features(ws, con, "erp", "company", sql, compared)
         monkeypatch.setattr(normalised_module, "arrow_frame",
                             lambda _batch: pytest.fail("a record was read"))
@@ -120,12 +123,7 @@ def test_the_content_hash_is_the_hash_of_the_features_as_stored(demo: Path,
     """Kept with each row when it is written, a record's content hash is DuckDB's hash of
     its compared features as the table holds them: equal for records identical after
     normalisation, whatever types the frame written had."""
-    path = tmp_path / "w.duckdb"
-    path.write_bytes(demo.read_bytes())
-    with Workspace.open(path) as ws:
-        con = ws.cursor()
-        compared = explain(con, "company").comparisons
-        sql = _sources("company", compared)[0]
+    with _opened(demo, tmp_path) as (ws, con, compared, (sql, _)):
         con.execute("INSERT INTO crm_company SELECT * REPLACE ('copy' AS id) FROM crm_company "
                     "WHERE id = '10'")
         records, _ = update_features(ws, con, "crm", "company", sql, compared)
