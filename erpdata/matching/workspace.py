@@ -508,8 +508,9 @@ def _coded(con: duckdb.DuckDBPyConnection, kind: Kind, crm: Records, erp: Record
                 JOIN coded_records r ON r.side = 1 AND r.id = d.erp_id ORDER BY code""",  # noqa: S608 - fixed SQL
             {"span": span, "kind": kind}).df()
         taken = read_numpy(
-            con, f"""SELECT r.side, r.rid FROM (SELECT 0 AS side, crm_id AS id FROM ({_TAKEN})
-                                                UNION ALL SELECT 1, erp_id FROM ({_TAKEN})) t
+            con, f"""WITH pairs AS MATERIALIZED ({_TAKEN})
+                     SELECT r.side, r.rid FROM (SELECT 0 AS side, crm_id AS id FROM pairs
+                                                UNION ALL SELECT 1, erp_id FROM pairs) t
                      JOIN coded_records r USING (side, id)""", {"kind": kind})  # noqa: S608 - fixed SQL
         explained = None if since is None else np.asarray(read_numpy(
             con, """SELECT l.rid * $span + r.rid AS code FROM explanations x
