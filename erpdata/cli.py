@@ -151,12 +151,46 @@ def _load_from(args: argparse.Namespace) -> int:
     return 0
 
 
+def _adopt_links(ws: Workspace, name: str) -> int:
+    """``connect links NAME``: adopt the links the CRM of connection NAME holds, companies
+    first (a person's link is checked against its company's)."""
+    from erpdata.adopt import adopt_every_kind
+    from erpdata.connections import get_connection, open_connector
+
+    conn = get_connection(ws, name)
+    if conn.side != "crm":
+        raise ErpdataError(f"connection {name!r} is the ERP side: the links are held by the "
+                           "CRM, so name the CRM's connection")
+    system = open_connector(conn)
+    try:
+        for done in adopt_every_kind(ws, conn.name, system):  # type: ignore[arg-type]
+            print(done.summary(), file=sys.stderr)
+    finally:
+        system.close()
+    return 0
+
+
+def _options(pairs: Sequence[str] | None) -> dict[str, str]:
+    """``--option KEY=VALUE`` pairs as a dict; a pair without ``=`` is refused by name."""
+    options: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ErpdataError(f"--option {pair!r}: give it as KEY=VALUE, e.g. "
+                               "--option customer_category=Kunde")
+        options[key.strip()] = value.strip()
+    return options
+
+
 def _cmd_connect(args: argparse.Namespace) -> int:
     from erpdata.connections import (
         Connection,
         add_connection,
+        check,
         connections,
         secret_variable,
+        setup_connection,
+        setup_message,
         test_connection,
     )
 
@@ -164,12 +198,16 @@ def _cmd_connect(args: argparse.Namespace) -> int:
         raise ErpdataError(f"connect {args.action} needs the connection's NAME")
     if args.action == "add" and not (args.type and args.url):
         raise ErpdataError("connect add needs --type (files, tryton, superoffice) and --url")
-    with _existing(args) as ws:
+    if args.action == "add":
+        side = args.side or ("crm" if args.type == "superoffice" else "erp")
+        conn = Connection(args.name, args.type, side, args.url, args.database,
+                          args.username, not args.no_verify_tls, _options(args.option))
+        check(conn)  # before a workspace is made for it
+        # connecting to a live system is a natural first step: the workspace is made for it
+        if not resolve_path(args.workspace).exists():
+            print(f"new workspace at {resolve_path(args.workspace)}", file=sys.stderr)
+    with Workspace.open(args.workspace) if args.action == "add" else _existing(args) as ws:
         if args.action == "add":
-            options = dict(o.split("=", 1) for o in args.option or [])
-            side = args.side or ("crm" if args.type == "superoffice" else "erp")
-            conn = Connection(args.name, args.type, side, args.url, args.database,
-                              args.username, not args.no_verify_tls, options)
             add_connection(ws, conn)
             print(f"connection {conn.name}: {conn.type} ({conn.side}) at {conn.url}; its "
                   f"secret is read from ${secret_variable(conn.name)}", file=sys.stderr)
@@ -179,8 +217,18 @@ def _cmd_connect(args: argparse.Namespace) -> int:
                 print(f"{c.name}\t{c.type}\t{c.side}\t{c.url}\t{c.database or ''}\t"
                       f"{c.username or ''}")
             return 0
+        if args.action == "links":
+            return _adopt_links(ws, args.name)
+        if args.action == "setup":
+            made = setup_connection(ws, args.name)
+            print(f"{args.name}: set up: {setup_message(made)}"
+                  + (f" ({made.tech_explanation})" if made.tech_explanation else ""),
+                  file=sys.stderr)
+            return 0 if made.ok else 1
         answer = test_connection(ws, args.name)
-    print(f"{args.name}: {answer.state}: {answer.value or answer.user_explanation}"
+    # a warning carries both: what answered, and what is missing
+    said = [str(x) for x in (answer.value, answer.user_explanation) if x]
+    print(f"{args.name}: {answer.state}: {'; '.join(dict.fromkeys(said))}"
           + (f" ({answer.tech_explanation})" if answer.tech_explanation else ""),
           file=sys.stderr)
     return 0 if answer.ok else 1
@@ -226,12 +274,22 @@ def _cmd_match(args: argparse.Namespace) -> int:
     from erpdata.matching.workspace import explain, nothing_to_compare, run_notes, scoring_states
 
     kinds = [args.kind] if args.kind else list(KINDS)
+    loaded = 0  # kinds with records on both sides
     with Workspace.open(args.workspace) as ws:
+        counts = ws.counts()
         for kind in kinds:
+            have = {side: counts[side][kind] for side in SIDES}
+            if not args.kind and not all(have.values()):
+                # a workspace of companies only is a normal start: the kinds not loaded on
+                # both sides are skipped, said once each; asked for by name, it is an error
+                print(f"note: {kind}: skipped: nothing to match ({have['crm']} CRM and "
+                      f"{have['erp']} ERP {kind} records)", file=sys.stderr)
+                continue
+            loaded += 1
             plan = explain(ws.cursor(), kind)
             print(f"{kind}: comparing (column, type, why):\n" + inference_table(plan.inference),
                   file=sys.stderr)
-            if not plan.compares_anything and _has_both_sides(ws, kind):
+            if not plan.compares_anything and all(have.values()):
                 # skip, not fail: the other kinds may well be matchable
                 print(f"note: {kind}: skipped: {nothing_to_compare(kind)}", file=sys.stderr)
                 continue
@@ -252,14 +310,10 @@ def _cmd_match(args: argparse.Namespace) -> int:
                   f"review {result.thresholds['review']:.3f}", file=sys.stderr)
             for note in run_notes(result.stats):  # a kept model, a floored threshold
                 print(f"note: {kind}: {note}", file=sys.stderr)
+    if not args.kind and not loaded:
+        raise ErpdataError("nothing to match: no kind has records on both sides; load the "
+                           "CRM and the ERP records first ('erpdata load' or 'erpdata sync')")
     return 0
-
-
-def _has_both_sides(ws: Workspace, kind: str) -> bool:
-    """Both sides hold present records of ``kind`` (else the run's own "load both sides
-    first" is the message that helps)."""
-    counts = ws.counts()
-    return all(counts[side][kind] > 0 for side in SIDES)
 
 
 def _cmd_match_files(args: argparse.Namespace) -> int:
@@ -541,8 +595,11 @@ def _add_stewardship(sub: Any, common: argparse.ArgumentParser) -> None:
     role.set_defaults(func=_cmd_role)
 
     connect = sub.add_parser("connect", parents=[common],
-                             help="define, list or test connections to live systems")
-    connect.add_argument("action", choices=("add", "list", "test"))
+                             help="define, list, test or set up connections to live systems")
+    connect.add_argument("action", choices=("add", "list", "test", "setup", "links"),
+                         help="setup: create in a fresh Tryton the categories, relation "
+                              "types and company erpdata needs (admins; idempotent); links: "
+                              "adopt the links the CRM of NAME already holds")
     connect.add_argument("name", nargs="?", metavar="NAME")
     connect.add_argument("--type", choices=("files", "tryton", "superoffice"))
     connect.add_argument("--url", help="server URL, or the folder of a files connection")
@@ -553,7 +610,12 @@ def _add_stewardship(sub: Any, common: argparse.ArgumentParser) -> None:
                          help="files: the side the folder stands for (default erp)")
     connect.add_argument("--option", action="append", metavar="KEY=VALUE",
                          help="connector option (superoffice: erp_connection_id=..., "
-                              "auth=ticket)")
+                              "auth=ticket, client_id=... to renew tokens, language, "
+                              "timezone, token_url, redirect_uri, trusted_domains; "
+                              "tryton: the names this Tryton uses, "
+                              "customer_category=Kunde, supplier_category=Leverandør, "
+                              "employee_relation=\"Ansatt hos\", employer_relation=...; "
+                              "defaults Customer, Supplier, Employee of, Employer of)")
     connect.add_argument("--no-verify-tls", action="store_true",
                          help="do not verify the server's TLS certificate (not advised)")
     connect.set_defaults(func=_cmd_connect)

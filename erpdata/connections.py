@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from erpdata.connectors.base import Answer, Connector, CrmConnector
+from erpdata.connectors.tryton import NAME_OPTIONS
 from erpdata.errors import ErpdataError
 from erpdata.roles import guarded, require_for
 from erpdata.workspace import Workspace, lock_timeout
@@ -31,6 +32,14 @@ from erpdata.workspace import Workspace, lock_timeout
 TYPES: dict[str, tuple[str, ...]] = {"files": ("erp", "crm"), "tryton": ("erp",),
                                      "superoffice": ("crm",)}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+#: A tryton connection's name options (``--option KEY=...``) as a form labels them, with
+#: their defaults.
+NAME_LABELS: dict[str, tuple[str, str]] = {
+    option: (label, NAME_OPTIONS[option]) for option, label in (
+        ("customer_category", "Customer category"),
+        ("supplier_category", "Supplier category"),
+        ("employee_relation", "Employee relation type"),
+        ("employer_relation", "Employer relation type (its reverse)"))}
 
 
 class ConnectionSetupError(ErpdataError):
@@ -76,11 +85,44 @@ def check(conn: Connection) -> None:
         problems.append(f"url {conn.url!r}: give the server as http(s)://host[:port]")
     if conn.type == "tryton" and not conn.database:
         problems.append("a tryton connection needs --database")
+    if conn.type == "tryton":
+        problems += _tryton_option_problems(conn.options)
     if conn.type == "superoffice" and not conn.options.get("erp_connection_id"):
         problems.append("a superoffice connection needs the ERP connection id of the CRM's "
                         "ERP-sync settings (option erp_connection_id)")
+    if conn.type == "superoffice":
+        problems += _superoffice_option_problems(conn.options)
     if problems:
         raise ConnectionSetupError(f"connection {conn.name!r}: " + "; ".join(problems))
+
+
+def tryton_names(conn: Connection) -> dict[str, str]:
+    """The names a tryton connection's categories and relation types have in its Tryton:
+    its options, else the defaults (option -> name, in the order of ``NAME_OPTIONS``)."""
+    return {k: str(conn.options.get(k) or default).strip()
+            for k, default in NAME_OPTIONS.items()}
+
+
+def _tryton_option_problems(options: dict[str, Any]) -> list[str]:
+    """What is wrong with a tryton connection's options: only the names of its categories
+    and relation types are options (:data:`~erpdata.connectors.tryton.NAME_OPTIONS`). Why
+    refuse an unknown key: a misspelt ``customer_categroy=Kunde`` would be dropped silently,
+    and the connector would look for "Customer" instead."""
+    problems = []
+    unknown = sorted(set(options) - set(NAME_OPTIONS))
+    if unknown:
+        problems.append(f"a tryton connection has no option {', '.join(map(repr, unknown))}: "
+                        f"its options are {', '.join(NAME_OPTIONS)}")
+    names = {k: str(options.get(k, default)).strip() for k, default in NAME_OPTIONS.items()}
+    empty = [k for k in NAME_OPTIONS if k in options and not names[k]]
+    if empty:
+        problems.append(f"option {', '.join(empty)}: give the name Tryton uses")
+    for a, b in (("customer_category", "supplier_category"),
+                 ("employee_relation", "employer_relation")):
+        if names[a] and names[a] == names[b]:
+            problems.append(f"options {a} and {b} name the same {names[a]!r}: "
+                            "they must differ")
+    return problems
 
 
 @guarded
@@ -145,14 +187,94 @@ def open_connector(conn: Connection, secret: str | None = None) -> Connector | C
     if conn.type == "tryton":
         from erpdata.connectors.tryton import TrytonConnector
 
+        problems = _tryton_option_problems(conn.options)
+        if problems:  # stored before the options were checked
+            raise ConnectionSetupError(f"connection {conn.name!r}: " + "; ".join(problems))
+        names = {k: str(v).strip() for k, v in conn.options.items()}
         return TrytonConnector(conn.url, conn.database or "", conn.username or "admin", secret,
-                               verify=conn.verify_tls)
+                               verify=conn.verify_tls, connection=conn.name, **names)
     from erpdata.connectors.superoffice import SuperOfficeConnector
 
-    auth = ({"ticket": secret, "app_token": os.environ.get(conn.secret_variable + "_APP")}
-            if conn.options.get("auth") == "ticket" else {"token": secret})
-    return SuperOfficeConnector(conn.url, erp_connection_id=conn.options["erp_connection_id"],
-                                verify=conn.verify_tls, **auth)
+    return SuperOfficeConnector(conn.url, **_superoffice_arguments(conn, secret))
+
+
+def _superoffice_option_problems(options: dict[str, Any]) -> list[str]:
+    """What is wrong with a superoffice connection's options (the keys of
+    :data:`~erpdata.connectors.superoffice.OPTIONS`). Why refuse an unknown key: a misspelt
+    ``client_idd=...`` would be dropped silently, and the token would never be renewed."""
+    from erpdata.connectors.superoffice import OPTIONS
+
+    problems = []
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        problems.append(f"a superoffice connection has no option "
+                        f"{', '.join(map(repr, unknown))}: its options are {', '.join(OPTIONS)}")
+    conn_id = str(options.get("erp_connection_id", "")).strip()
+    if conn_id and not conn_id.isdigit():
+        problems.append(f"option erp_connection_id {conn_id!r}: give the number SuperOffice "
+                        "shows for the ERP connection")
+    if str(options.get("auth", "token")).strip() not in ("token", "ticket"):
+        problems.append("option auth: token (an access token) or ticket (a system-user ticket)")
+    token_url = str(options.get("token_url", "")).strip()
+    if token_url and not re.match(r"^(https://|http://(127\.0\.0\.1|localhost)[:/])",
+                                  token_url):
+        problems.append(f"option token_url {token_url!r}: the token endpoint must be https "
+                        "(the client secret and refresh token go there)")
+    if "trusted_domains" in options and not str(options["trusted_domains"]).strip(" ,"):
+        problems.append("option trusted_domains: name at least one domain")
+    return problems
+
+
+def _superoffice_arguments(conn: Connection, secret: str) -> dict[str, Any]:
+    """The :class:`~erpdata.connectors.superoffice.SuperOfficeConnector` arguments of
+    ``conn``. Secrets come from the environment, next to the main one
+    (``ERPDATA_SECRET_<NAME>``: the access token, or the ticket with ``auth=ticket``):
+    ``..._APP`` the app token (the client secret) a ticket needs; ``..._REFRESH`` a refresh
+    token, which with option ``client_id`` and ``..._CLIENT_SECRET`` (else ``..._APP``) makes
+    the connector renew an expired access token itself (OIDC refresh grant)."""
+    from erpdata.connectors.superoffice import OidcRefresh, token_url_for
+
+    problems = _superoffice_option_problems(conn.options)
+    if problems:  # stored before the options were checked
+        raise ConnectionSetupError(f"connection {conn.name!r}: " + "; ".join(problems))
+    options = {k: str(v).strip() for k, v in conn.options.items()}
+    var = conn.secret_variable
+
+    def env(suffix: str) -> str | None:
+        return os.environ.get(var + suffix) or None
+
+    args: dict[str, Any] = {"erp_connection_id": int(options["erp_connection_id"]),
+                            "verify": conn.verify_tls}
+    if options.get("auth") == "ticket":
+        if not env("_APP"):
+            raise ConnectionSetupError(f"connection {conn.name!r} uses a ticket, which needs "
+                                       f"the app token too: set {var}_APP")
+        args.update(ticket=secret, app_token=env("_APP"))
+    else:
+        args["token"] = secret
+        refresh = env("_REFRESH")
+        if refresh:
+            client_secret = env("_CLIENT_SECRET") or env("_APP")
+            missing = ([] if options.get("client_id") else ["option client_id"]) + (
+                [] if client_secret else [f"{var}_CLIENT_SECRET"])
+            if missing:
+                raise ConnectionSetupError(
+                    f"connection {conn.name!r} has a refresh token ({var}_REFRESH) but not "
+                    f"{' and '.join(missing)}, which renewing the access token needs")
+            try:
+                args["renew"] = OidcRefresh(
+                    options.get("token_url") or token_url_for(conn.url), options["client_id"],
+                    str(client_secret), refresh, redirect_uri=options.get("redirect_uri"),
+                    verify=conn.verify_tls)
+            except ValueError as exc:
+                raise ConnectionSetupError(f"connection {conn.name!r}: {exc}") from None
+    for key in ("language", "timezone"):
+        if key in options:
+            args[key] = options[key]
+    if options.get("trusted_domains"):
+        args["trusted_domains"] = tuple(d.strip() for d in options["trusted_domains"].split(",")
+                                        if d.strip())
+    return args
 
 
 def inspect_folder(conn: Connection) -> Answer[str]:
@@ -199,6 +321,54 @@ def test_connection(ws: Workspace, name: str, secret: str | None = None) -> Answ
         return connector.test_connection()
     finally:
         connector.close()
+
+
+@guarded
+def setup_connection(ws: Workspace, name: str, secret: str | None = None, *,
+                     user: str | None = None) -> Answer[list[str]]:
+    """Create in the live system what erpdata's mapping needs and a fresh one lacks
+    (``erpdata connect setup NAME``, the Settings page's "Set up Tryton for erpdata"): for
+    Tryton, :meth:`~erpdata.connectors.tryton.TrytonConnector.ensure_setup` with the
+    connection's own category and relation names. Idempotent; the value lists what was
+    created, in words (empty: nothing was missing).
+
+    Why an engine function and admins only: it writes to the ERP's configuration, like a
+    change of the connection itself, so it takes the same role and is audited (who, when,
+    what was created). Other connection types need no set-up and say so. The role is checked
+    before the system is called, and again when the audit row is written."""
+    conn = get_connection(ws, name)
+    require_for(ws, "setup_connection", user)
+    if conn.type != "tryton":
+        return Answer("ok_with_info", [], f"a {conn.type} connection needs no set-up by "
+                      "erpdata", error_code="not_needed")
+    try:
+        connector = open_connector(conn, secret)
+    except ErpdataError as exc:
+        return Answer.failed(str(exc), code="setup")
+    try:
+        answer = connector.ensure_setup()  # type: ignore[union-attr]
+    finally:
+        connector.close()
+    cur = ws.cursor()
+    with ws.transaction(cur):
+        who = require_for(ws, "setup_connection", user, cur)
+        cur.execute("INSERT INTO audit (logged_at, actor, action, record_id, after_value) "
+                    "VALUES (?, ?, 'connection', ?, ?)",
+                    [datetime.now(), who, conn.name, "set up: " + setup_message(answer)])
+    return answer
+
+
+def setup_message(answer: Answer[list[str]]) -> str:
+    """What a set-up did, in a steward's words (the CLI and the Settings page say the
+    same): what was created, that nothing was missing, or why it failed."""
+    if not answer.ok:
+        return f"failed: {answer.user_explanation}"
+    if answer.error_code == "not_needed":
+        return answer.user_explanation
+    made = answer.value or []
+    said = (f"created {', '.join(made)}" if made else
+            "nothing to create: it already has everything erpdata needs")
+    return said + (f" (note: {answer.user_explanation})" if answer.user_explanation else "")
 
 
 class ConnectorBusy(ErpdataError):

@@ -64,6 +64,7 @@ POLICY: dict[str, Policy] = {
     # admin: settings and who may do what
     "add_connection": Policy("admin", "changing connections"),
     "remove_connection": Policy("admin", "changing connections"),
+    "setup_connection": Policy("admin", "setting up a connected system"),
     "grant": Policy("admin", "granting roles"),
     "save_mappings": Policy("admin", "changing field mappings"),
     "import_toml": Policy("admin", "changing field mappings"),
@@ -75,6 +76,7 @@ POLICY: dict[str, Policy] = {
     "load_file": Policy("steward", "loading files"),
     "pull": Policy("steward", "pulling from a connection"),
     "fetch": Policy("steward", "fetching records from a connection"),
+    "adopt_links": Policy("steward", "adopting the links the CRM holds"),
     "match_workspace": Policy("steward", "running matching"),
     "decide": Policy("steward", "deciding on pairs"),
     "decide_bulk": Policy("steward", "deciding on pairs", dry_run_reads=True),

@@ -28,6 +28,7 @@ from erpdata import (
     fields,
     load_file,
 )
+from erpdata.adopt import AdoptedLinks, adopt_every_kind
 from erpdata.commit import field_label
 from erpdata.connections import connections, get_connection, open_connector
 from erpdata.ingest import changes, preview
@@ -82,6 +83,15 @@ elif job is not None and ui.job_outcome(job):
             "Before": done["old_value"], "After": done["new_value"]}),
             hide_index=True, width="stretch", key="load_changes")
 
+adopted = ui.job("adopt")
+adopting = adopted is not None and adopted.running
+if adopting:
+    ui.job_progress("adopt")
+elif adopted is not None and ui.job_outcome(adopted):
+    st.success(f"Links adopted from the CRM (by {adopted.started_by}):")
+    for done in adopted.result:
+        st.markdown(f"- {done.summary()}")
+
 c1, c2, c3 = st.columns(3)
 side = c1.segmented_control("Side", SIDES, default="crm", key="load_side",
                             format_func=str.upper) or "crm"
@@ -117,6 +127,21 @@ def _start(path: Path | None, data: bytes | None, shown: str, side: str, kind: s
 
 
 
+def _adopt(connection: str) -> None:
+    """Adopt the links the CRM of ``connection`` holds, every kind, in a worker thread."""
+    secret = ui.connection_secrets().get(connection)
+
+    def work(_progress: Progress, _cancel: threading.Event, ws: Workspace = ws
+             ) -> list[AdoptedLinks]:
+        system = open_connector(get_connection(ws, connection), secret)
+        try:
+            return adopt_every_kind(ws, connection, system, user=name)  # type: ignore[arg-type]
+        finally:
+            system.close()
+
+    ui.start_job("adopt", f"Adopting the links {connection} holds", work, name)
+
+
 def _pull(connection: str, side: str, kind: str) -> None:
     """Pull every record of ``kind`` from a live system, in a worker thread."""
     secret = ui.connection_secrets().get(connection)
@@ -147,6 +172,13 @@ if live:
               disabled=running or refusal(ws, "pull", name) is not None,
               on_click=_pull, args=(source, side, kind), width="stretch",
               help="Reads every record of this kind from the connection, like a full export.")
+    if side == "crm":
+        st.button("Adopt its links", key="load_adopt",
+                  disabled=adopting or refusal(ws, "adopt_links", name) is not None,
+                  on_click=_adopt, args=(source,),
+                  help="Takes in the links this CRM already holds (made in its own Connect "
+                       "dialog), so they are not suggested again. Load the CRM records first; "
+                       "nothing the workspace links otherwise is changed.")
 
 upload = st.file_uploader("Export file", key="load_file")
 # A typed path reads a file on the server, as the one user the workbench runs as: admins only,

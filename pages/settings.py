@@ -17,9 +17,20 @@ import streamlit as st
 
 import workbench_ui as ui
 from erpdata import KINDS, ErpdataError, grant, mappings, save_mappings
-from erpdata.connections import TYPES, Connection, add_connection, connections, test_connection
+from erpdata.connections import (
+    NAME_LABELS,
+    TYPES,
+    Connection,
+    add_connection,
+    connections,
+    setup_connection,
+    setup_message,
+    test_connection,
+    tryton_names,
+)
+from erpdata.connectors.tryton import SETUP_BUTTON
 from erpdata.review import field_labels
-from erpdata.roles import ROLES, role_of, users
+from erpdata.roles import ROLES, refusal, role_of, users
 from erpdata.settings import (
     DIRECTIONS,
     WINNERS,
@@ -168,22 +179,49 @@ st.caption("The live systems the workbench loads from and syncs to. Secrets are 
            "`[erpdata.secrets]` in the app's secrets.toml.")
 secrets = ui.connection_secrets()
 known = connections(ws)
+
+
+def _names(c: Connection) -> str:
+    """A tryton connection's category and relation names, as its Tryton calls them."""
+    if c.type != "tryton":
+        return ""
+    n = tryton_names(c)
+    return (f"{n['customer_category']}, {n['supplier_category']} / "
+            f"{n['employee_relation']}, {n['employer_relation']}")
+
+
 if known:
     st.dataframe(pd.DataFrame([{
         "name": c.name, "type": c.type, "side": plain("side", c.side), "url": c.url,
         "database": c.database, "user": c.username, "verify TLS": c.verify_tls,
+        "Tryton names": _names(c),
         "secret": "set" if c.name in secrets or os.environ.get(c.secret_variable)
         else f"missing: set {c.secret_variable}" if c.type != "files" else "not needed"}
-        for c in known]), hide_index=True, width="stretch")
-    n1, n2 = st.columns([2, 1], vertical_alignment="bottom")
+        for c in known]), hide_index=True, width="stretch", column_config={
+            "Tryton names": st.column_config.TextColumn(
+                "Categories / relations (Tryton)",
+                help="customer and supplier categories / employee and employer relation "
+                     "types, as this Tryton names them")})
+    n1, n2, n3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     probe = n1.selectbox("Connection", [c.name for c in known], key="conn_probe")
+    probed = next(c for c in known if c.name == probe)
     if n2.button("Test connection", key="conn_test"):
         answer = test_connection(ws, probe, secrets.get(probe))
-        shown = answer.value if answer.ok else answer.user_explanation
+        # a warning says both what answered and what is missing
+        said = [str(x) for x in (answer.value, answer.user_explanation) if x]
+        shown = "; ".join(dict.fromkeys(said))
         {"ok": st.success, "ok_with_info": st.success, "warning": st.warning}.get(
             answer.state, st.error)(
             f"{probe}: {plain('answer', answer.state)}: {shown}"
             + (f" ({answer.tech_explanation})" if answer.tech_explanation else ""))
+    cannot_setup = (refusal(ws, "setup_connection", name) if probed.type == "tryton"
+                    else "Only a Tryton connection is set up here.")
+    if n3.button(SETUP_BUTTON, key="conn_setup", disabled=cannot_setup is not None,
+                 help=cannot_setup or "Create in a fresh Tryton what erpdata needs and it "
+                 "lacks: the customer and supplier categories, the employee relation types, "
+                 "a company for the user. Creates nothing that is already there."):
+        made = setup_connection(ws, probe, secrets.get(probe), user=name)
+        (st.success if made.ok else st.error)(f"{probe}: {setup_message(made)}")
 with st.expander("Add or change a connection", expanded=not known):
     f1, f2, f3 = st.columns(3)
     conn_name = f1.text_input("Name", key="conn_name")
@@ -194,13 +232,23 @@ with st.expander("Add or change a connection", expanded=not known):
     conn_db = g1.text_input("Database (Tryton)", key="conn_db")
     conn_user = g2.text_input("User", key="conn_user")
     conn_erp_id = g3.text_input("ERP connection id (SuperOffice)", key="conn_erp_id")
+    options: dict[str, str] = {}
+    if conn_type == "tryton":
+        st.caption("The names this Tryton gives its party categories and relation types "
+                   "(empty: the English default shown).")
+        for column, (option, (label, default)) in zip(
+                st.columns(len(NAME_LABELS)), NAME_LABELS.items(), strict=True):
+            typed = column.text_input(label, key=f"conn_{option}", placeholder=default)
+            if typed.strip():
+                options[option] = typed.strip()
+    if conn_erp_id.strip():
+        options["erp_connection_id"] = conn_erp_id.strip()
     conn_tls = st.checkbox("Verify TLS certificates", value=True, key="conn_tls")
     if st.button("Save connection", key="conn_save", disabled=not conn_name.strip()):
         try:
             add_connection(ws, Connection(
                 conn_name.strip(), conn_type, conn_side, conn_url.strip(),
-                conn_db.strip() or None, conn_user.strip() or None, conn_tls,
-                {"erp_connection_id": conn_erp_id.strip()} if conn_erp_id.strip() else {}),
+                conn_db.strip() or None, conn_user.strip() or None, conn_tls, options),
                 user=name)
         except ErpdataError as exc:
             st.error(str(exc))

@@ -25,6 +25,8 @@ from tests.tryton_server import (  # noqa: F401  (fixtures for every test folder
     token,
     tryton,
     tryton_first_setup,
+    tryton_fresh,
+    tryton_fresh_home,
     tryton_raw,
     tryton_server,
 )

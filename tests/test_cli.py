@@ -241,3 +241,35 @@ def test_roles_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["commit", "--user", "per", "--workspace", str(ws)]) == 1
     assert "user 'per' is a viewer: committing needs the steward role" in \
         capsys.readouterr().err
+
+
+def test_python_m_erpdata_connect_test_says_what_an_export_folder_lacks(
+        tmp_path: Path) -> None:
+    """``erpdata connect test`` of a files connection, as a new user runs it: an empty ERP
+    folder fails (exit 1; its first sync would turn every ERP update into a permanent error),
+    the same folder with an export passes; ``connect setup`` says it has nothing to do."""
+    folder = tmp_path / "erp"
+    folder.mkdir()
+    workspace = tmp_path / "ws.duckdb"
+    Workspace.open(workspace).close()
+    env = {k: v for k, v in os.environ.items() if k != "ERPDATA_WORKSPACE"}
+
+    def erpdata(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "erpdata", *argv, "--workspace",
+                               str(workspace)], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=120, check=False)
+
+    added = erpdata("connect", "add", "exports", "--type", "files", "--url", str(folder))
+    assert added.returncode == 0, added.stderr
+    empty = erpdata("connect", "test", "exports")
+    assert (empty.returncode, empty.stdout, empty.stderr) == (
+        1, "", f"exports: error: the folder {folder} is empty: no export files: a sync could "
+        "not read, and so could not update, any ERP record (looked for erp_company.*, "
+        "erp_person.*, erp_project.*)\n")
+    (folder / "erp_company.csv").write_text("id,name\nK1,Agder Rør AS\n", encoding="utf-8")
+    full = erpdata("connect", "test", "exports")
+    assert (full.returncode, full.stderr) == (
+        0, f"exports: ok: export folder {folder}: erp_company.csv\n")
+    setup = erpdata("connect", "setup", "exports")
+    assert (setup.returncode, setup.stderr) == (
+        0, "exports: set up: a files connection needs no set-up by erpdata\n")

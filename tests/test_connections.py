@@ -15,13 +15,23 @@ from erpdata.connections import (
     ConnectionSetupError,
     add_connection,
     connections,
+    get_connection,
     open_connector,
     secret_variable,
+    setup_connection,
+    setup_message,
+    tryton_names,
 )
 from erpdata.connections import test_connection as ask  # not a test of this module
+from erpdata.connectors.base import ErpActor
+from erpdata.connectors.tryton import TrytonConnector
 from erpdata.decisions import decide
+from erpdata.ingest import load_file
 from erpdata.roles import AccessDenied, grant
 from erpdata.workspace import Workspace
+from tests.connectors.test_tryton import FRESH_LACKS, FRESH_SETUP
+from tests.helpers import rows, snapshot, write_text
+from tests.tryton_server import RawTryton, TrytonServer
 
 
 def test_a_connection_is_checked_and_its_secret_is_never_stored(
@@ -123,3 +133,224 @@ def test_testing_a_files_connection_says_what_the_folder_holds(
         f"empty: error: the folder {empty} is empty: no export files: a sync could not read, "
         f"and so could not update, any ERP record ({looked.format('erp')})")
     assert main(["connect", "test", "crm", "--workspace", path]) == 0
+
+
+# --- Tryton: names of its own, the set-up, a Tryton without the employee relation -------------
+
+def _tryton(server: TrytonServer) -> list[str]:
+    return ["--type", "tryton", "--url", server.url, "--database", server.database,
+            "--user", server.user]
+
+
+def _fresh_workspace(path: Path) -> list[str]:
+    Workspace.open(path).close()
+    return ["--workspace", str(path)]
+
+
+def test_a_tryton_connections_options_are_checked(
+        companies_ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = companies_ws
+    with pytest.raises(ConnectionSetupError) as bad:
+        add_connection(ws, Connection("erp", "tryton", "erp", "http://127.0.0.1:9", "erp",
+                                      options={"customer_categroy": "Kunde",
+                                               "customer_category": "Kunde",
+                                               "supplier_category": "Kunde",
+                                               "employee_relation": " "}))
+    assert str(bad.value) == (
+        "connection 'erp': a tryton connection has no option 'customer_categroy': its options "
+        "are customer_category, supplier_category, employee_relation, employer_relation; "
+        "option employee_relation: give the name Tryton uses; options customer_category and "
+        "supplier_category name the same 'Kunde': they must differ")
+    assert connections(ws) == []
+    names = {"customer_category": "Kunde", "supplier_category": "Leverandør",
+             "employee_relation": "Ansatt hos"}
+    conn = Connection("erp", "tryton", "erp", "http://127.0.0.1:9", "erp", options=names)
+    add_connection(ws, conn)
+    assert connections(ws) == [conn]
+    assert tryton_names(conn) == {**names, "employer_relation": "Employer of"}
+    connector = open_connector(conn, "pw")
+    assert isinstance(connector, TrytonConnector)
+    assert (connector.names, connector.connection) == (tryton_names(conn), "erp")
+    connector.close()
+    path = str(ws.path)
+    ws.close()
+    base = ["connect", "add", "erp2", "--type", "tryton", "--url", "http://127.0.0.1:9",
+            "--database", "erp", "--workspace", path]
+    assert main([*base, "--option", "customer_category"]) == 1
+    assert capsys.readouterr().err == (
+        "error: --option 'customer_category': give it as KEY=VALUE, e.g. --option "
+        "customer_category=Kunde\n")
+    assert main([*base, "--option", "colour=red"]) == 1
+    assert capsys.readouterr().err == (
+        "error: connection 'erp2': a tryton connection has no option 'colour': its options "
+        "are customer_category, supplier_category, employee_relation, employer_relation\n")
+    assert main([*base, "--option", "employee_relation = Ansatt hos "]) == 0
+    with Workspace.open(Path(path)) as again:
+        assert get_connection(again, "erp2").options == {"employee_relation": "Ansatt hos"}
+
+
+def test_setting_up_needs_an_admin_and_is_audited(
+        companies_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ws = companies_ws
+    add_connection(ws, Connection("exports", "files", "erp", str(tmp_path)))
+    add_connection(ws, Connection("erp", "tryton", "erp", "http://127.0.0.1:9", "erp"))
+    grant(ws, "ola", "steward", user="kari")
+    before = snapshot(ws)
+    with pytest.raises(AccessDenied) as refused:
+        setup_connection(ws, "erp", "pw", user="ola")
+    assert str(refused.value) == (
+        "user 'ola' is a steward: setting up a connected system needs the admin role (an "
+        "admin grants it: erpdata role NAME ROLE)")
+    assert snapshot(ws) == before
+    files = setup_connection(ws, "exports", user="kari")
+    assert (files.state, files.value) == ("ok_with_info", [])
+    assert setup_message(files) == "a files connection needs no set-up by erpdata"
+    no_secret = setup_connection(ws, "erp", user="kari")
+    assert (no_secret.state, setup_message(no_secret)) == (
+        "error", "failed: connection 'erp' needs its secret: set the environment variable "
+        "ERPDATA_SECRET_ERP")
+    assert snapshot(ws) == before  # neither one reached a system: nothing to audit
+    down = setup_connection(ws, "erp", "pw", user="kari")
+    assert (down.state, down.retryable) == ("error", True)
+    said = "failed: Tryton at http://127.0.0.1:9 cannot be reached; is the server running?"
+    assert setup_message(down) == said
+    assert rows(ws, "SELECT actor, action, record_id, after_value FROM audit "
+                    "WHERE after_value LIKE 'set up%'") == [
+        ("kari", "connection", "erp", f"set up: {said}")]
+    path = str(ws.path)
+    ws.close()
+    monkeypatch.setenv("ERPDATA_USER", "kari")
+    assert main(["connect", "setup", "exports", "--workspace", path]) == 0
+    assert capsys.readouterr().err == (
+        "exports: set up: a files connection needs no set-up by erpdata\n")
+    assert main(["connect", "setup", "nope", "--workspace", path]) == 1
+    assert capsys.readouterr().err == "error: no connection 'nope'; defined: erp, exports\n"
+    monkeypatch.setenv("ERPDATA_USER", "ola")
+    assert main(["connect", "setup", "erp", "--workspace", path]) == 1
+    assert capsys.readouterr().err.startswith("error: user 'ola' is a steward: setting up")
+
+
+def test_cli_setup_makes_a_fresh_tryton_ready_and_a_second_one_creates_nothing(
+        tryton_fresh: TrytonServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    w = _fresh_workspace(tmp_path / "ws.duckdb")
+    monkeypatch.setenv("ERPDATA_SECRET_ERP", tryton_fresh.password)
+    monkeypatch.setenv("ERPDATA_USER", "kari")
+    assert main(["connect", "add", "erp", *_tryton(tryton_fresh), *w]) == 0
+    capsys.readouterr()
+    assert main(["connect", "test", "erp", *w]) == 1
+    assert capsys.readouterr().err == (
+        "erp: error: Tryton 8.2, database fresh, user admin: "
+        f"{FRESH_LACKS.format(name='erp')}\n")
+    assert main(["connect", "setup", "erp", *w]) == 0
+    created = ", ".join(FRESH_SETUP)
+    assert capsys.readouterr().err == f"erp: set up: created {created}\n"
+    assert main(["connect", "setup", "erp", *w]) == 0
+    assert capsys.readouterr().err == (
+        "erp: set up: nothing to create: it already has everything erpdata needs\n")
+    assert main(["connect", "test", "erp", *w]) == 0
+    assert capsys.readouterr().err == "erp: ok: Tryton 8.2, database fresh, user admin\n"
+    with Workspace.open(Path(w[1])) as ws:
+        assert rows(ws, "SELECT actor, record_id, after_value FROM audit WHERE after_value "
+                        "LIKE 'set up%' ORDER BY audit_id") == [
+            ("kari", "erp", f"set up: created {created}"),
+            ("kari", "erp", "set up: nothing to create: it already has everything erpdata "
+                            "needs")]
+
+
+def test_cli_a_tryton_with_names_of_its_own_end_to_end(
+        tryton_fresh: TrytonServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A Norwegian Tryton: the connection names its categories and relation types; connect
+    test names the ones missing, the set-up creates them, and records created through the
+    connection are read back by ``load --from``."""
+    w = _fresh_workspace(tmp_path / "ws.duckdb")
+    monkeypatch.setenv("ERPDATA_SECRET_ERP", tryton_fresh.password)
+    raw = RawTryton(tryton_fresh)
+    raw.call("party.category", "create", [{"name": "Kunde"}])  # one of them is there
+    options = ["--option", "customer_category=Kunde", "--option",
+               "supplier_category=Leverandør", "--option", "employee_relation=Ansatt hos",
+               "--option", "employer_relation=Arbeidsgiver for"]
+    assert main(["connect", "add", "erp", *_tryton(tryton_fresh), *options, *w]) == 0
+    capsys.readouterr()
+    assert main(["connect", "test", "erp", *w]) == 1
+    assert capsys.readouterr().err == (
+        "erp: error: Tryton 8.2, database fresh, user admin: Tryton has no party category "
+        "'Leverandør' (existing: Kunde); run `erpdata connect setup erp` (or \"Set up Tryton "
+        "for erpdata\" on the Settings page) to create it, or fix --option supplier_category. "
+        "Persons cannot be synced until Tryton has the relation type 'Ansatt hos' (existing: "
+        "none); run the same set-up to create it, or fix --option employee_relation. Projects "
+        "cannot be created until the Tryton user 'admin' has a company; run the same set-up "
+        "to create one.\n")
+    assert main(["connect", "setup", "erp", *w]) == 0
+    assert capsys.readouterr().err.startswith(
+        "erp: set up: created party category Leverandør, relation type Ansatt hos, relation "
+        "type Arbeidsgiver for, country NO, ")
+    assert main(["connect", "test", "erp", *w]) == 0
+    capsys.readouterr()
+    with Workspace.open(Path(w[1])) as ws:
+        tryton = open_connector(get_connection(ws, "erp"))
+    assert isinstance(tryton, TrytonConnector)
+    fisk = tryton.create([ErpActor("customer", None, {"name": "Fjord Fisk AS"})], ["1"])
+    [company] = fisk.unwrap()
+    kari = tryton.create([ErpActor("person", None, {"firstname": "Kari",
+                                                    "lastname": "Nordmann"},
+                                   parent_erp_key=company.erp_key)], ["11"]).unwrap()
+    tryton.close()
+    [party] = raw.call("party.party", "search_read", [["id", "=", int(company.erp_key or 0)]],
+                       0, None, None, ["categories.name", "relations.type.name"])
+    assert [c["name"] for c in party["categories."]] == ["Kunde"]
+    assert [r["type."]["name"] for r in party["relations."]] == ["Arbeidsgiver for"]
+    for kind in ("company", "person"):
+        assert main(["load", "--from", "erp", "--side", "erp", "--kind", kind, *w]) == 0
+        assert f"1 rows -> erp {kind}: 1 new, 0 changed, 0 unchanged" in \
+            capsys.readouterr().err
+    with Workspace.open(Path(w[1])) as ws:
+        assert rows(ws, "SELECT id, actor_type, name FROM erp_company") == [
+            (company.erp_key, "customer", "Fjord Fisk AS")]
+        assert rows(ws, "SELECT id, firstname, lastname, parent_key FROM erp_person") == [
+            (kari[0].erp_key, "Kari", "Nordmann", company.erp_key)]
+
+
+def test_cli_a_tryton_without_the_employee_relation_syncs_its_companies(
+        tryton_fresh: TrytonServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Only the customer and supplier categories exist: connect test warns that persons
+    wait, and a sync of a new company goes through (it pulls persons as none)."""
+    raw = RawTryton(tryton_fresh)
+    raw.call("party.category", "create", [{"name": "Customer"}, {"name": "Supplier"}])
+    raw.call("country.country", "create", [{"code": "NO", "name": "Norway"}])  # the default
+    monkeypatch.setenv("ERPDATA_SECRET_ERP", tryton_fresh.password)
+    path = tmp_path / "ws.duckdb"
+    with Workspace.open(path) as ws:
+        load_file(ws, write_text(tmp_path / "crm.csv", "id;name;postalcity\n"
+                                 "7;Havbris AS;Molde\n"), side="crm", kind="company")
+        decide(ws, "company", "create", "7", actor_type="customer",
+               create_values={"category": "Fisk"})
+        assert commit(ws).batch_id == 1
+    w = ["--workspace", str(path)]
+    assert main(["connect", "add", "erp", *_tryton(tryton_fresh), *w]) == 0
+    capsys.readouterr()
+    assert main(["connect", "test", "erp", *w]) == 0
+    assert capsys.readouterr().err == (
+        "erp: warning: Tryton 8.2, database fresh, user admin; Persons cannot be synced until "
+        "Tryton has the relation type 'Employee of' (existing: none); run `erpdata connect "
+        "setup erp` (or \"Set up Tryton for erpdata\" on the Settings page) to create it, or "
+        "fix --option employee_relation. Projects cannot be created until the Tryton user "
+        "'admin' has a company; run the same set-up to create one.\n")
+    assert main(["sync", *w]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in err] == [
+        "synced: 1 done; pulled 1 new or changed record(s)",
+        "  erp company: erp",  # then "(erp company): 1 rows -> ..." and the time it took
+        "  erp person: no changes", "  erp project: no changes"]
+    assert "1 rows -> erp company: 1 new, 0 changed, 0 unchanged" in err[1]
+    [party] = raw.call("party.party", "search_read", [["name", "=", "Havbris AS"]], 0, None,
+                       None, ["categories.name", "addresses.city"])
+    assert ([c["name"] for c in party["categories."]],
+            [a["city"] for a in party["addresses."]]) == (["Customer"], ["Molde"])
+    with Workspace.open(path) as ws:
+        assert rows(ws, "SELECT crm_id, erp_actor_type, erp_id FROM links") == [
+            ("7", "customer", str(party["id"]))]
+        assert rows(ws, "SELECT status FROM actions") == [("ok",)]

@@ -13,6 +13,14 @@ tests share ONE server per session.
 - ``tryton_raw`` (session): a minimal JSON-RPC client of its own, to change Tryton behind the
   connector's back (a contact mechanism written directly, as a Tryton user would).
 - ``token`` (function): a unique word for the test's data.
+- ``tryton_fresh`` (function): a database exactly as ``trytond-admin`` leaves it (no party
+  categories, relation types, company or countries), for the tests of what a fresh Tryton
+  lacks and of ``erpdata connect setup``. It is served by a second trytond of the tests' own
+  (``tryton_fresh_home``, session, initialised once with ``scripts/tryton.sh init``), reset
+  for each such test by stopping it, copying the pristine database back and starting it again
+  (~2 s). Why a server of its own: the shared one is set up once for the whole session (and
+  under ``.ci/run`` it is not ours to reset), and trytond 8.2 serves only the databases named
+  when it starts.
 
 Why unique data instead of a database reset per test: the same tests run against a server
 that ``.ci/run`` started and that this fixture cannot reset, and one server for the whole
@@ -25,6 +33,8 @@ from __future__ import annotations
 import base64
 import importlib.util
 import os
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -157,3 +167,46 @@ def tryton_raw(tryton_server: TrytonServer, tryton: TrytonConnector) -> Iterator
 def token() -> str:
     """A word no other test's data contains."""
     return "t" + uuid.uuid4().hex[:10]
+
+
+@dataclass(frozen=True)
+class FreshHome:
+    """The folder and environment of the tests' own trytond for fresh databases."""
+
+    folder: Path
+    env: dict[str, str]
+
+
+def _require_trytond() -> None:
+    trytond = Path(sys.prefix) / "bin" / "trytond"
+    if importlib.util.find_spec("trytond") is None or not trytond.exists():
+        pytest.fail("trytond is not installed in this environment: "
+                    "pip install -r requirements-tryton.txt (it is part of "
+                    "requirements-dev.txt)", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def tryton_fresh_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshHome]:
+    """A trytond folder with a pristine database ``fresh``, initialised once per session."""
+    _require_trytond()
+    folder = tmp_path_factory.mktemp("tryton-fresh")
+    env = {**os.environ, "TRYTON_PORT": str(_free_port()), "TRYTON_DB": "fresh",
+           "TRYTON_ADMIN_PASSWORD": "fresh-" + secrets.token_hex(8), "PYTHON": sys.executable}
+    _run(["bash", str(SCRIPT), "init", str(folder)], env)
+    try:
+        yield FreshHome(folder, env)
+    finally:
+        subprocess.run(["bash", str(SCRIPT), "stop", str(folder)], env=env,
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def tryton_fresh(tryton_fresh_home: FreshHome) -> TrytonServer:
+    """A Tryton database nobody has set up yet (see the module docstring)."""
+    home = tryton_fresh_home
+    _run(["bash", str(SCRIPT), "stop", str(home.folder)], home.env)
+    for leftover in home.folder.glob("fresh.sqlite-*"):  # a journal of the last test's server
+        leftover.unlink()
+    shutil.copyfile(home.folder / "pristine.sqlite", home.folder / "fresh.sqlite")
+    started = _run(["bash", str(SCRIPT), "start", str(home.folder)], home.env)
+    return TrytonServer(started.splitlines()[-1], "fresh", home.env["TRYTON_ADMIN_PASSWORD"])

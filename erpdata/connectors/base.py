@@ -222,6 +222,16 @@ class CrmRecord:
     last_modified: datetime | None = None
 
 
+@dataclass(frozen=True)
+class CrmLink:
+    """A link the CRM already holds: its record, and the ERP actor (erpdata's lower-case actor
+    type and the ERP key) it is linked to in the connector's ERP connection."""
+
+    crm_id: str
+    erp_actor_type: str
+    erp_key: str
+
+
 class CrmConnector(ABC):
     """A live CRM (SuperOffice). The CRM holds the links: connecting, creating an ERP actor
     from a CRM record and breaking a link go through its ERP-sync agent (domain guide, d2)."""
@@ -256,6 +266,13 @@ class CrmConnector(ABC):
         """Create an ERP actor from a CRM record and link them (``CreateErpActorFromCrm``).
         A CRM that does not say the new key answers a warning with ``erp_key`` None: look it
         up in the ERP."""
+
+    def links(self, kind: str) -> Answer[list[CrmLink]]:
+        """The links of ``kind`` the CRM holds for its ERP connection, so that a workspace
+        starts from them (:func:`erpdata.adopt.adopt_links`). A CRM that cannot list them
+        says so (an error, never an empty list)."""
+        return Answer.failed(f"this {self.type or 'CRM'} connection cannot list the links "
+                             "it holds", code="NOT_SUPPORTED")
 
     def close(self) -> None:  # noqa: B027 (most connectors hold nothing to release)
         """Release the session, if any."""

@@ -26,6 +26,7 @@ from erpdata.connectors.base import (
     Answer,
     Connector,
     CrmConnector,
+    CrmLink,
     CrmRecord,
     ErpActor,
     FieldInfo,
@@ -38,6 +39,9 @@ from erpdata.sql import sql_ident
 from erpdata.workspace import Workspace
 
 OUTBOX = "outbox"
+#: The file of a CRM folder that lists the links the CRM holds, and its columns.
+LINKS_FILE = "crm_links.csv"
+LINK_COLUMNS = ("kind", "crm_id", "erp_actor_type", "erp_key")
 _KIND_OF = {t: k for k, types in ACTOR_TYPES.items() for t in types}
 #: The fields a free-text search looks in, per kind.
 TEXT_FIELDS = {"company": ("id", "name", "vatno", "number1", "number2", "email", "phone",
@@ -307,3 +311,30 @@ class FilesCrmConnector(_FolderSystem, CrmConnector):
                          values: dict[str, str | None]) -> Answer[ErpActor]:
         return Answer.failed("a CRM export folder cannot create ERP actors: create them "
                              "through the ERP connection")
+
+    def links(self, kind: str) -> Answer[list[CrmLink]]:
+        """The links listed in the folder's ``crm_links.csv`` (the columns of the outbox's
+        ``links.csv``: ``kind, crm_id, erp_actor_type, erp_key``), those of ``kind``. No such
+        file is an error: an export folder that lists no links says nothing about them."""
+        path = self.folder / LINKS_FILE
+        if not path.is_file():
+            return Answer.failed(f"the folder {self.folder} has no {LINKS_FILE}: export the "
+                                 "CRM's links there (columns " + ", ".join(LINK_COLUMNS) + ")",
+                                 code="no_links_file")
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        except (ValueError, UnicodeDecodeError) as exc:
+            return Answer.failed(f"{path} cannot be read as CSV", str(exc))
+        lacking = [c for c in LINK_COLUMNS if c not in table.columns]
+        if lacking:
+            return Answer.failed(f"{path}: no column {', '.join(map(repr, lacking))} "
+                                 f"(expected {', '.join(LINK_COLUMNS)})")
+        table = table[list(LINK_COLUMNS)].apply(lambda col: col.str.strip())
+        blank = table.eq("").any(axis=1)
+        if blank.any():
+            row = int(blank.to_numpy().argmax())
+            col = LINK_COLUMNS[int(table.iloc[row].eq("").to_numpy().argmax())]
+            return Answer.failed(f"{path}, row {row + 2}, column {col!r}: empty")
+        mine = table[table["kind"] == kind]
+        return Answer.good([CrmLink(c, t, k) for c, t, k in zip(
+            mine["crm_id"], mine["erp_actor_type"], mine["erp_key"], strict=True)])

@@ -1,35 +1,48 @@
 """SuperOffice CRM over its REST Web API: read companies, persons and projects, write their
-fields, and link, unlink and create ERP actors through the ErpSync agent (domain guide, d2, f).
+fields, list the links SuperOffice holds, and link, unlink and create ERP actors through the
+ErpSync agent (domain guide, d2, f).
 
 Why this module is shaped the way it is:
 
+- **The tenant's host moves.** SuperOffice Online answers a tenant's API only on its current
+  numbered host (``sod2``, ``online3``, ...); any other host answers ``421 Wrong subdomain``.
+  The host comes from ``GET https://{env}.superoffice.com/api/state/{tenant}`` and changes
+  when SuperOffice rebalances. So a URL naming the environment host
+  (``https://online.superoffice.com/Cust12345``) is resolved at the first call, and a 421
+  resolves again once and retries the call. The credentials only ever go to the configured
+  host or to a resolved host that is trusted (https, under ``trusted_domains``); the state
+  call itself carries none.
 - **Reading** goes through the archive-backed collections ``GET /api/v1/Contact | Person |
   Project`` (archives ``SimpleContact``, ``Person`` and ``FindProject``) with ``$select`` of the
   documented archive columns, ordered by the primary key and paged with ``$top``/``$skip``,
-  following ``odata.nextLink``. When a full page comes back without a nextLink the next page is
-  asked for by ``$skip`` all the same: a collection cut short after its first page must not look
-  like a complete one.
+  following ``odata.nextLink`` (whose origin is compared normalised: real links spell
+  ``:443``). When a full page comes back without a nextLink the next page is asked for by
+  ``$skip`` all the same: a collection cut short after its first page must not look like a
+  complete one. ``0001-01-01T00:00:00`` is SuperOffice's "no date".
 - **Since** uses only documented date operators: the archive's ``updatedDate`` columns are of
   restriction type *date* (date part only; ``before``, ``after``, ``date``, ``dateBetween``).
-  ``afterOrEqual`` is an operator of the ERP connector contract (d1), not of the archives. So
-  the filter asks for ``updated after (since - 2 days) or registered after (since - 2 days)``
-  (two days cover any server time zone; ``registered`` because a record never edited since it
-  was created may carry no updated date) and the exact cut is made here, in UTC.
+  So the filter asks for ``updated after (since - 2 days) or registered after (since - 2
+  days)`` and the exact cut is made here, in UTC.
 - **Writing** is ``PATCH /api/v1/<Entity>/<id>``: a JSON Merge Patch when only top-level text
   properties change; a JSON Patch (RFC 6902) as soon as an address part or a phone/e-mail/URL
   changes, because a merge patch cannot set a property under a currently-null parent (guide f)
-  and would replace a whole ``Emails``/``Phones`` array. For those arrays the entity is read
-  first, so the first entry is replaced when there is one and added when there is none (other
-  entries are kept). List fields (category, country, position, project status) and a record's
-  company are not written: they need list ids that nothing here verifies; the answer warns.
-- **Links** go through ``POST /api/v1/Agents/ErpSync/<Method>``. Agents answer ``204`` / ``true``
-  / ``false`` or a ``PluginResponse``; its ``Status`` is mapped, so a ``Warn`` is a warning
-  answer and never an empty success.
+  and would replace a whole ``Emails``/``Phones`` array.
+- **Links** go through ``POST /api/v1/Agents/ErpSync/<Method>``. The field keys are the
+  agent's own: ``ConnectActor`` sends only the ``CrmFieldKey`` values the connection's
+  actor-type mapping (``GetActorTypeMapping``) knows, and ``CreateErpActorFromCrm`` sends the
+  ERP field keys of ``GetFieldsForNewErpActor``, filled from the CRM values through that
+  mapping and from the fields' defaults; a mandatory field left empty stops the create before
+  anything is sent. Both are read once per connector and actor type. The links SuperOffice
+  already holds are read with the documented ``Dynamic`` archive over the ``ErpExternalKey``
+  and ``ErpInternalKey`` tables, page by page (:meth:`SuperOfficeConnector.links`).
+- **Long runs** survive what a real tenant does to them: an expired credential (access tokens
+  live an hour, tickets six) is renewed once through ``renew`` and the call retried; a ``429``
+  or ``503`` with ``Retry-After`` is waited out (up to ``retry_after_cap`` seconds, a bounded
+  number of times) and retried.
 - **Failures** never raise: every remote failure is an :class:`Answer` error, retryable for
   timeouts, lost connections, 5xx, 408 and 429. Credentials are sent per request (a session
-  passed in is never changed), redirects are not followed and a nextLink to another host is
-  refused, so the token, ticket and app token only ever reach the configured host; every text
-  that leaves this module is scrubbed of them.
+  passed in is never changed), redirects are not followed, and every text that leaves this
+  module is scrubbed of the token, ticket, app token, renewed tokens and renewal secrets.
 
 What is verified only against the fake server (``tests/fakes/superoffice.py``) and what must be
 checked on a real tenant is listed in ``docs/SUPEROFFICE.md``.
@@ -37,18 +50,20 @@ checked on a real tenant is listed in ``docs/SUPEROFFICE.md``.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 
-from erpdata.connectors.base import Answer, CrmConnector, CrmRecord, ErpActor, State
+from erpdata.connectors.base import Answer, CrmConnector, CrmLink, CrmRecord, ErpActor, State
 from erpdata.schema import ACTOR_TYPES, CRM_ACTOR_TYPE, KINDS, fields
 
 log = logging.getLogger(__name__)
@@ -62,9 +77,80 @@ ERP_ACTOR_TYPE: dict[str, str] = {
     "person": "Person",
     "project": "Project",
 }
+#: ``ErpActorType`` enum values (database enum ``ErpActorType``), as the Dynamic archive may
+#: give them as numbers.
+_ERP_ACTOR_TYPE_NUMBER: dict[int, str] = {1: "customer", 2: "supplier", 3: "partner",
+                                          4: "person", 5: "project"}
+#: Database table numbers of the linked records (``ErpInternalKey.tableId``): contact 5,
+#: person 6, project 11 (SuperOffice database reference).
+TABLE_ID: dict[str, int] = {"company": 5, "person": 6, "project": 11}
+
+#: Domains a resolved tenant host must lie under before credentials go there.
+DEFAULT_TRUSTED_DOMAINS: tuple[str, ...] = ("superoffice.com",)
+#: ``/api/state`` states in which waiting will not help.
+_FINAL_STATES = frozenset({"deleted", "suspended", "provisioningfailed", "deleting",
+                           "deletefailed"})
 
 _AGENT = "Agents/ErpSync"
 _RETRYABLE_STATUS = frozenset({408, 429})
+_THROTTLE_STATUS = frozenset({429, 503})
+_DEFAULT_PORT = {"http": 80, "https": 443}
+_ALREADY_LINKED = re.compile(r"already\s+(?:been\s+)?(?:linked|connected)|already\s+exists"
+                             r"|duplicate|unique", re.IGNORECASE)
+
+Origin = tuple[str, str, int | None]
+
+
+def origin_of(url: str) -> Origin:
+    """``(scheme, host, port)`` of a URL, normalised so that two spellings of one server
+    compare equal: the scheme and host in lower case and the scheme's default port filled in
+    (real ``odata.nextLink`` URLs spell ``https://sod2.superoffice.com:443/...`` while the
+    configured URL usually has no port)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORT.get(scheme)
+
+
+#: The options of a ``superoffice`` connection (``erpdata connect add --option KEY=VALUE``),
+#: with what each is for; :func:`erpdata.connections.check` refuses any other.
+OPTIONS: dict[str, str] = {
+    "erp_connection_id": "the ERP connection's id in SuperOffice's ERP-sync settings",
+    "auth": "token (an OIDC access token, the default) or ticket (a system-user ticket)",
+    "client_id": "the app's client id, to renew the access token with a refresh token",
+    "redirect_uri": "the app's redirect URI, when its token endpoint asks for it",
+    "token_url": "the OIDC token endpoint (default: https://<env>.superoffice.com/login/"
+                 "common/oauth/tokens, the environment of the url)",
+    "language": "Accept-Language of the answers (default en)",
+    "timezone": "SO-TimeZone of the dates (default UTC; empty: not sent)",
+    "trusted_domains": "comma-separated domains a resolved tenant host must lie under "
+                       "(default superoffice.com)",
+}
+
+
+def token_url_for(url: str) -> str:
+    """The OIDC token endpoint of a tenant URL's environment: ``sod2.superoffice.com`` and
+    ``sod.superoffice.com`` both log in at ``https://sod.superoffice.com/login/common/oauth/
+    tokens``; another server (onsite, a test) at its own ``/login/common/oauth/tokens``."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    if host.endswith(".superoffice.com"):
+        first, _, rest = host.partition(".")
+        env = re.sub(r"\d+$", "", first) or first
+        return f"https://{env}.{rest}/login/common/oauth/tokens"
+    return f"{parts.scheme}://{parts.netloc}/login/common/oauth/tokens"
+
+
+def _host_is_trusted(host: str, domains: Sequence[str]) -> bool:
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
+def _is_loopback(host: str) -> bool:
+    return host.lower() in ("127.0.0.1", "localhost", "::1")
 
 
 # --- reading: archive columns per kind ---------------------------------------------------------
@@ -192,8 +278,11 @@ WRITABLE: dict[str, dict[str, _Target]] = {
 # --- small helpers -----------------------------------------------------------------------------
 
 def _parse_datetime(value: Any) -> datetime | None:
-    """An ISO date-time from SuperOffice as aware UTC; naive values are UTC (the API documents
-    its dates in UTC). Year 1 and the 1899/1900 placeholders mean "no date"."""
+    """An ISO date-time from SuperOffice as aware UTC: with ``SO-TimeZone: ..., includeTZOffset``
+    dates carry their offset (``Z``, ``-0500``); naive values are UTC (created and updated
+    dates are documented as UTC). ``0001-01-01T00:00:00`` (SuperOffice's empty date) and the
+    1899/1900 placeholders mean "no date"; the year is checked before any conversion, which
+    could not go below year 1."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:
@@ -272,12 +361,132 @@ def _label(kind: str, name: str) -> str:
     return name
 
 
+def _access(field_info: Mapping[str, Any]) -> str:
+    """A ``FieldMetadataInfo.Access`` as ``normal``, ``mandatory`` or ``readonly``; the agent
+    documents it as a string (``"Mandatory"``); the enum number (1, 2) is read too."""
+    value = field_info.get("Access")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {1: "mandatory", 2: "readonly"}.get(value, "normal")
+    text = str(value or "").strip().lower()
+    return text if text in ("mandatory", "readonly") else "normal"
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` in seconds (RFC 9110: a number of seconds or an HTTP date); None when
+    there is none or it cannot be read."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass(frozen=True)
+class SuperOfficeLink(CrmLink):
+    """A link SuperOffice holds (:class:`CrmLink`), with its ``ErpInternalKey`` id: the id
+    ``ForceResync`` takes (:meth:`SuperOfficeConnector.force_resync`)."""
+
+    internal_key_id: int | None = None
+
+
+class RenewalError(Exception):
+    """A credential could not be renewed; the message says why (no secret in it)."""
+
+
+class OidcRefresh:
+    """Renew an OIDC access token with a refresh token: ``POST {token_url}`` with the form
+    ``grant_type=refresh_token``, ``client_id``, ``client_secret``, ``refresh_token`` (and
+    ``redirect_uri`` when given), answering ``{access_token, token_type, expires_in,
+    id_token}``. Pass an instance as ``renew`` to :class:`SuperOfficeConnector`.
+
+    Why a class: the connector must know the client secret and the refresh token to scrub
+    them from every text (:attr:`secrets`), and a token endpoint that rotates the refresh
+    token is followed. The form goes in the body, not the query, so that proxies and server
+    logs do not see the secrets (the endpoint accepts ``client_secret_post``)."""
+
+    def __init__(self, token_url: str, client_id: str, client_secret: str, refresh_token: str,
+                 *, redirect_uri: str | None = None, verify: bool = True, timeout: float = 30.0,
+                 session: requests.Session | None = None) -> None:
+        parts = urlsplit(token_url)
+        if parts.scheme != "https" and not (parts.scheme == "http"
+                                            and _is_loopback(parts.hostname or "")):
+            raise ValueError("the token endpoint must be https (http only on this machine)")
+        if not (client_id and client_secret and refresh_token):
+            raise ValueError("refreshing a token needs the client id, the client secret and "
+                             "the refresh token")
+        self.token_url = token_url
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._refresh_token = refresh_token
+        self.redirect_uri = redirect_uri
+        self.verify = verify
+        self.timeout = timeout
+        self._session = session or requests.Session()
+
+    def __repr__(self) -> str:
+        return f"OidcRefresh({self.token_url!r}, client_id={self.client_id!r})"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What must never appear in a text: the client secret and the refresh token."""
+        return (self._client_secret, self._refresh_token)
+
+    def __call__(self) -> str:
+        form = {"grant_type": "refresh_token", "client_id": self.client_id,
+                "client_secret": self._client_secret, "refresh_token": self._refresh_token}
+        if self.redirect_uri:
+            form["redirect_uri"] = self.redirect_uri
+        try:
+            resp = self._session.post(self.token_url, data=form,
+                                      headers={"Accept": "application/json"},
+                                      timeout=self.timeout, verify=self.verify,
+                                      allow_redirects=False)
+        except requests.RequestException as exc:
+            raise RenewalError(f"the token endpoint could not be reached "
+                               f"({type(exc).__name__})") from None
+        try:
+            payload = resp.json()
+        except ValueError:
+            payload = None
+        if resp.status_code != 200 or not isinstance(payload, dict):
+            said = ""
+            if isinstance(payload, dict):
+                said = str(payload.get("error_description") or payload.get("error") or "")
+            raise RenewalError(f"the token endpoint answered {resp.status_code}"
+                               + (f": {said}" if said else ""))
+        token = payload.get("access_token")
+        if not isinstance(token, str) or not token.strip():
+            raise RenewalError("the token endpoint answered without an access token")
+        rotated = payload.get("refresh_token")
+        if isinstance(rotated, str) and rotated.strip():
+            self._refresh_token = rotated.strip()
+        return token.strip()
+
+
 class SuperOfficeConnector(CrmConnector):
     """One SuperOffice tenant and one of its ERP connections (``erp_connection_id``).
 
-    ``url`` is the tenant base (``https://sod.superoffice.com/Cust12345``); calls go to
-    ``{url}/api/v1/...``. Authenticate with ``token`` (``Authorization: Bearer``) or with
+    ``url`` is the tenant base: the environment host (``https://online.superoffice.com/
+    Cust12345``, resolved to the tenant's current host at the first call) or a tenant host
+    (``https://sod2.superoffice.com/Cust12345``, resolved again when it answers 421); calls go
+    to ``{base}/api/v1/...``. Authenticate with ``token`` (``Authorization: Bearer``) or with
     ``ticket`` and ``app_token`` (``Authorization: SOTicket`` plus ``SO-AppToken``).
+
+    Options: ``renew`` returns a fresh token (or ticket, with ticket auth) when SuperOffice
+    answers 401, e.g. an :class:`OidcRefresh`; ``trusted_domains`` are the domains a resolved
+    host must lie under (``("superoffice.com",)``; tests on this machine pass
+    ``("127.0.0.1",)``) and ``resolve_host`` forces (True) or stops (False) resolving a URL
+    that is not an environment host; ``language`` (``Accept-Language``) and ``timezone``
+    (``SO-TimeZone: <timezone>, includeTZOffset``; empty: not sent) shape the answers;
+    ``retry_after_cap`` and ``max_throttle_retries`` bound the waits a ``Retry-After`` asks
+    for; ``sleep`` is how to wait (tests pass their own).
     """
 
     type = "superoffice"
@@ -285,7 +494,12 @@ class SuperOfficeConnector(CrmConnector):
     def __init__(self, url: str, *, token: str | None = None, ticket: str | None = None,
                  app_token: str | None = None, erp_connection_id: int, verify: bool = True,
                  timeout: float = 30.0, session: requests.Session | None = None,
-                 page_size: int = 200) -> None:
+                 page_size: int = 200, renew: Callable[[], str] | None = None,
+                 trusted_domains: Sequence[str] = DEFAULT_TRUSTED_DOMAINS,
+                 resolve_host: bool | None = None, language: str = "en",
+                 timezone: str = "UTC", retry_after_cap: float = 60.0,
+                 max_throttle_retries: int = 3,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         base = url.strip().rstrip("/")
         if base.lower().endswith("/api/v1"):
             base = base[: -len("/api/v1")]
@@ -298,31 +512,78 @@ class SuperOfficeConnector(CrmConnector):
             raise ValueError("give a token, or a ticket together with an app token")
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        domains = tuple(d.strip().lower().strip(".") for d in trusted_domains if d.strip())
+        if not domains:
+            raise ValueError("trusted_domains needs at least one domain")
         self.url = base
         self.erp_connection_id = int(erp_connection_id)
         self.verify = verify
         self.timeout = timeout
         self.page_size = page_size
-        self._api = f"{base}/api/v1"
-        self._origin = (parts.scheme, parts.netloc.lower())
+        self.language = language
+        self.timezone = timezone
+        self.trusted_domains = domains
+        self.retry_after_cap = float(retry_after_cap)
+        self.max_throttle_retries = max(0, int(max_throttle_retries))
+        self._sleep = sleep
         self._token = token
         self._ticket = ticket
         self._app_token = app_token
-        self._secrets = tuple(s for s in (token, ticket, app_token) if s)
+        self._renew = renew
+        self._secrets: list[str] = [s for s in (token, ticket, app_token) if s]
         self._own_session = session is None
         self._session = session or requests.Session()
+        self._scheme = parts.scheme
+        self._tenant = next((p for p in parts.path.split("/") if p), "")
+        self._base = base
+        self._state_url, resolve_first = self._state_endpoint(parts, resolve_host)
+        self._resolve_first = resolve_first
+        self._valid_until: datetime | None = None
+        self._mappings: dict[str, list[dict[str, Any]]] = {}
+        self._new_actor_fields: dict[str, list[dict[str, Any]]] = {}
+
+    def _state_endpoint(self, parts: Any, resolve_host: bool | None) -> tuple[str | None, bool]:
+        """Where the tenant's current host is asked for, and whether to ask before the first
+        call. An environment host (``sod``, ``online``: no number) must be resolved; a tenant
+        host (``sod2``) is used as given and resolved only when it answers 421, at the
+        environment host without the number. Other hosts resolve only with ``resolve_host``
+        (their own ``/api/state``)."""
+        if not self._tenant or resolve_host is False:
+            return None, False
+        host = (parts.hostname or "").lower()
+        if host.endswith(".superoffice.com"):
+            first, _, rest = host.partition(".")
+            env = re.sub(r"\d+$", "", first)
+            if not env:
+                return None, False
+            is_env = env == first
+            return (f"https://{env}.{rest}/api/state/{self._tenant}",
+                    is_env if resolve_host is None else resolve_host)
+        if resolve_host:
+            return f"{parts.scheme}://{parts.netloc}/api/state/{self._tenant}", True
+        return None, False
 
     def __repr__(self) -> str:
         auth = "bearer" if self._token else "ticket"
         return (f"SuperOfficeConnector({self.url!r}, auth={auth}, "
                 f"erp_connection_id={self.erp_connection_id})")
 
+    @property
+    def base_url(self) -> str:
+        """The tenant base the calls go to now: the configured one, or the resolved host."""
+        return self._base
+
     # --- plumbing --------------------------------------------------------------------------
 
     def _headers(self, content_type: str | None = None) -> dict[str, str]:
         """Headers of one request. Built per request so that a session passed in never holds
-        the credentials."""
+        the credentials. ``SO-TimeZone ..., includeTZOffset`` makes dates carry their offset
+        and ``Accept-Language`` turns multi-language list texts into one language."""
         headers = {"Accept": "application/json"}
+        if self.language:
+            headers["Accept-Language"] = self.language
+        if self.timezone:
+            headers["SO-TimeZone"] = f"{self.timezone}, includeTZOffset"
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         else:
@@ -332,8 +593,13 @@ class SuperOfficeConnector(CrmConnector):
             headers["Content-Type"] = content_type
         return headers
 
+    def _all_secrets(self) -> list[str]:
+        secrets = list(self._secrets)
+        secrets += [s for s in getattr(self._renew, "secrets", ()) or () if s]
+        return sorted(set(secrets), key=len, reverse=True)
+
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
+        for secret in self._all_secrets():
             text = text.replace(secret, "***")
         return text
 
@@ -346,61 +612,248 @@ class SuperOfficeConnector(CrmConnector):
               ) -> Answer[Any]:
         return self._answer("error", None, user, tech, code, retryable)
 
-    def _same_origin(self, url: str) -> bool:
-        parts = urlsplit(url)
-        return (parts.scheme, parts.netloc.lower()) == self._origin
+    @property
+    def _api(self) -> str:
+        return f"{self._base}/api/v1"
 
-    def _call(self, method: str, url: str, what: str, *,
+    def _same_origin(self, url: str) -> bool:
+        return origin_of(url) == origin_of(self._base)
+
+    def _url_for(self, target: str) -> str:
+        """A relative API path (``Contact``, ``Agents/ErpSync/ConnectActor``) against the
+        current base, or an absolute URL (a nextLink) as it is."""
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", target):
+            return target
+        return f"{self._api}/{target.lstrip('/')}"
+
+    def _rehost(self, url: str, old_base: str) -> str:
+        """An absolute URL on the old tenant host moved to the new one (a nextLink followed
+        after a 421), path and query kept."""
+        if origin_of(url) != origin_of(old_base):
+            return url
+        new = urlsplit(self._base)
+        parts = urlsplit(url)
+        return urlunsplit((new.scheme, new.netloc, parts.path, parts.query, parts.fragment))
+
+    # --- the tenant's host -------------------------------------------------------------------
+
+    def _needs_resolution(self) -> bool:
+        if self._state_url is None:
+            return False
+        if self._resolve_first:
+            return True
+        return (self._valid_until is not None and datetime.now(UTC) >= self._valid_until)
+
+    def _trust_problem(self, url: str) -> str | None:
+        """Why credentials must not go to ``url`` (None when they may): https (or http when
+        http was configured, which only a test or an onsite server does), a host under
+        :attr:`trusted_domains`, no user info in the URL."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme != "https" and not (parts.scheme == "http" and self._scheme == "http"):
+            return f"it is not https ({parts.scheme or 'no scheme'})"
+        if parts.username or parts.password:
+            return "it carries a user name"
+        if not host or not _host_is_trusted(host, self.trusted_domains):
+            return (f"its host {host or '(none)'} is not under "
+                    f"{', '.join(self.trusted_domains)}")
+        return None
+
+    def _resolve(self, what: str) -> Answer[str]:
+        """Ask ``/api/state/{tenant}`` for the tenant's current host (no credentials are
+        sent: the state API needs none) and make it the base of the next calls."""
+        assert self._state_url is not None
+        state_path = urlsplit(self._state_url).path
+        try:
+            resp = self._session.get(self._state_url, headers={"Accept": "application/json"},
+                                     timeout=self.timeout, verify=self.verify,
+                                     allow_redirects=False)
+        except requests.Timeout:
+            return self._fail(f"SuperOffice's tenant status did not answer in time while "
+                              f"{what}", f"GET {state_path}: timeout", code="TIMEOUT",
+                              retryable=True)
+        except requests.RequestException as exc:
+            return self._fail(f"Could not reach SuperOffice's tenant status while {what}",
+                              f"GET {state_path}: {type(exc).__name__}", code="CONNECTION",
+                              retryable=True)
+        try:
+            state = resp.json()
+        except ValueError:
+            state = None
+        if resp.status_code != 200 or not isinstance(state, dict):
+            return self._fail(
+                f"SuperOffice's tenant status answered {resp.status_code} for tenant "
+                f"{self._tenant} while {what}: check the tenant id in the URL",
+                f"GET {state_path} -> {resp.status_code}", code="TENANT_STATE",
+                retryable=resp.status_code >= 500)
+        said = str(state.get("ContextIdentifier") or "")
+        if said and said.lower() != self._tenant.lower():
+            return self._fail(f"SuperOffice's tenant status answered for {said}, not "
+                              f"{self._tenant}, while {what}", f"GET {state_path}",
+                              code="TENANT_STATE")
+        if state.get("IsRunning") is False:
+            name = str(state.get("State") or "not running")
+            final = name.replace(" ", "").lower() in _FINAL_STATES
+            return self._fail(
+                f"SuperOffice tenant {self._tenant} is not running ({name}) while {what}"
+                + ("" if final else "; try again later"),
+                f"GET {state_path}: State {name}", code="TENANT_NOT_RUNNING",
+                retryable=not final)
+        endpoint = str(state.get("Endpoint") or "").strip().rstrip("/")
+        if not endpoint and state.get("Api"):
+            endpoint = re.sub(r"/api/?$", "", str(state["Api"]).strip().rstrip("/"))
+        if not re.match(r"^https?://", endpoint):
+            return self._fail(f"SuperOffice's tenant status gave no address for tenant "
+                              f"{self._tenant} while {what}", f"GET {state_path}: no Endpoint",
+                              code="TENANT_STATE")
+        problem = self._trust_problem(endpoint)
+        if problem:
+            return self._fail(
+                f"SuperOffice's tenant status points tenant {self._tenant} to {endpoint}; "
+                f"the credentials were not sent there because {problem} (trusted domains: "
+                f"{', '.join(self.trusted_domains)})",
+                f"GET {state_path}: untrusted Endpoint", code="UNTRUSTED_HOST")
+        self._base = endpoint
+        self._resolve_first = False
+        valid = _parse_datetime(state.get("ValidUntil"))
+        self._valid_until = valid if valid and valid > datetime.now(UTC) else None
+        log.debug("superoffice tenant %s answers at %s", self._tenant, urlsplit(endpoint).netloc)
+        return Answer.good(endpoint)
+
+    # --- credentials -----------------------------------------------------------------------
+
+    def _renew_credential(self, what: str) -> Answer[str]:
+        assert self._renew is not None
+        kind = "token" if self._token else "ticket"
+        try:
+            fresh = self._renew()
+        except Exception as exc:  # any failure of the caller's renewal is an answer
+            return self._fail(
+                f"SuperOffice refused the {kind} while {what} (401: expired?) and renewing "
+                f"it failed: {exc}. Sign in again (a new refresh token) or give a fresh "
+                f"{kind}", f"renewal: {type(exc).__name__}", code="RENEW_FAILED")
+        if not isinstance(fresh, str) or not fresh.strip():
+            return self._fail(f"SuperOffice refused the {kind} while {what} (401: expired?) "
+                              f"and renewing it gave no new {kind}", "renewal: empty",
+                              code="RENEW_FAILED")
+        fresh = fresh.strip()
+        if self._token:
+            self._token = fresh
+        else:
+            self._ticket = fresh
+        self._secrets.append(fresh)
+        log.debug("superoffice %s renewed after a 401", kind)
+        return Answer.good(kind)
+
+    # --- one call --------------------------------------------------------------------------
+
+    def _call(self, method: str, target: str, what: str, *,
               params: Mapping[str, str] | None = None, body: Any = None,
               content_type: str | None = None) -> Answer[Any]:
-        """One HTTP call; the value is the parsed JSON body (None when empty). ``what`` names
-        the action for the steward ("reading companies")."""
-        if not self._same_origin(url):
-            return self._fail(f"Not {what}: the address is not on the configured SuperOffice "
-                              "host, so the credentials were not sent",
-                              f"{method} refused for a foreign host", code="FOREIGN_HOST")
-        path = urlsplit(url).path
+        """One API call; the value is the parsed JSON body (None when empty). ``target`` is
+        a path under ``/api/v1`` or an absolute URL (a nextLink); ``what`` names the action
+        for the steward ("reading companies"). Resolves the tenant's host first when needed,
+        and at most once more on a 421; renews the credential at most once on a 401; waits
+        out a ``Retry-After`` on 429/503 a bounded number of times."""
+        if self._needs_resolution():
+            resolved = self._resolve(what)
+            if not resolved.ok:
+                return resolved
         data = None if body is None else json.dumps(body).encode("utf-8")
         if body is not None and content_type is None:
             content_type = "application/json"
-        try:
-            resp = self._session.request(
-                method, url, params=params, data=data, headers=self._headers(content_type),
-                timeout=self.timeout, verify=self.verify, allow_redirects=False)
-        except requests.Timeout as exc:
-            return self._fail(f"SuperOffice did not answer in time while {what}",
-                              f"{method} {path}: timeout after {self.timeout:g} s "
-                              f"({type(exc).__name__})", code="TIMEOUT", retryable=True)
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            return self._fail(f"Could not reach SuperOffice while {what}",
-                              f"{method} {path}: {type(exc).__name__}: {exc}",
-                              code="CONNECTION", retryable=True)
-        except requests.RequestException as exc:
-            return self._fail(f"The request to SuperOffice failed while {what}",
-                              f"{method} {path}: {type(exc).__name__}: {exc}", code="REQUEST")
-        log.debug("superoffice %s %s -> %s", method, path, resp.status_code)
-        if 300 <= resp.status_code < 400:
-            where = urlsplit(resp.headers.get("Location", "")).netloc or "elsewhere"
-            return self._fail(
-                f"SuperOffice redirected to {where} while {what}; redirects are not followed "
-                "so the credentials stay on the configured host: check the tenant URL",
-                f"{method} {path} -> {resp.status_code}", code=f"HTTP_{resp.status_code}")
-        if resp.status_code >= 400:
-            return self._http_error(resp, method, path, what)
-        if not resp.content or not resp.content.strip():
-            return Answer.good(None)
-        try:
-            return Answer.good(resp.json())
-        except ValueError:
-            snippet = resp.text[:200]
-            return self._fail(f"SuperOffice gave an answer that is not JSON while {what}",
-                              f"{method} {path} -> {resp.status_code}: {snippet!r}",
-                              code="NOT_JSON")
+        re_resolved = renewed = False
+        throttled = 0
+        while True:
+            url = self._url_for(target)
+            if not self._same_origin(url):
+                return self._fail(
+                    f"Not {what}: the address is not on the tenant's SuperOffice host, so "
+                    "the credentials were not sent", f"{method} refused for a foreign host",
+                    code="FOREIGN_HOST")
+            path = urlsplit(url).path
+            try:
+                resp = self._session.request(
+                    method, url, params=params, data=data,
+                    headers=self._headers(content_type), timeout=self.timeout,
+                    verify=self.verify, allow_redirects=False)
+            except requests.Timeout as exc:
+                return self._fail(f"SuperOffice did not answer in time while {what}",
+                                  f"{method} {path}: timeout after {self.timeout:g} s "
+                                  f"({type(exc).__name__})", code="TIMEOUT", retryable=True)
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                return self._fail(f"Could not reach SuperOffice while {what}",
+                                  f"{method} {path}: {type(exc).__name__}: {exc}",
+                                  code="CONNECTION", retryable=True)
+            except requests.RequestException as exc:
+                return self._fail(f"The request to SuperOffice failed while {what}",
+                                  f"{method} {path}: {type(exc).__name__}: {exc}",
+                                  code="REQUEST")
+            status = resp.status_code
+            log.debug("superoffice %s %s -> %s", method, path, status)
+            if status == 421 and self._state_url is not None and not re_resolved:
+                re_resolved = True
+                old_base = self._base
+                resolved = self._resolve(what)
+                if not resolved.ok:
+                    return resolved
+                target = self._rehost(target, old_base)
+                continue
+            if status == 401 and self._renew is not None and not renewed:
+                renewed = True
+                fresh = self._renew_credential(what)
+                if not fresh.ok:
+                    return fresh
+                continue
+            if status in _THROTTLE_STATUS:
+                wait = _retry_after(resp.headers.get("Retry-After"), datetime.now(UTC))
+                if wait is not None:
+                    if wait <= self.retry_after_cap and throttled < self.max_throttle_retries:
+                        throttled += 1
+                        log.debug("superoffice asked to wait %.1f s (%s)", wait, status)
+                        self._sleep(wait)
+                        continue
+                    return self._throttled(resp, method, path, what, wait, throttled)
+            if 300 <= status < 400:
+                where = urlsplit(resp.headers.get("Location", "")).netloc or "elsewhere"
+                return self._fail(
+                    f"SuperOffice redirected to {where} while {what}; redirects are not "
+                    "followed so the credentials stay on the tenant's host: check the URL",
+                    f"{method} {path} -> {status}", code=f"HTTP_{status}")
+            if status >= 400:
+                return self._http_error(resp, method, path, what, renewed=renewed)
+            if not resp.content or not resp.content.strip():
+                return Answer.good(None)
+            try:
+                return Answer.good(resp.json())
+            except ValueError:
+                snippet = resp.text[:200]
+                return self._fail(f"SuperOffice gave an answer that is not JSON while {what}",
+                                  f"{method} {path} -> {status}: {snippet!r}",
+                                  code="NOT_JSON")
 
-    def _http_error(self, resp: requests.Response, method: str, path: str, what: str
-                    ) -> Answer[Any]:
-        """An HTTP error as an answer, from SuperOffice's ``{Error, ErrorType, ErrorMessage,
-        ErrorSource}`` body where there is one."""
+    def _throttled(self, resp: requests.Response, method: str, path: str, what: str,
+                   wait: float, waited: int) -> Answer[Any]:
+        """A 429/503 whose ``Retry-After`` this connector does not wait out (longer than
+        :attr:`retry_after_cap`, or asked again after the bounded retries): a retryable error
+        that says when to try again."""
+        status = resp.status_code
+        again = datetime.now(UTC) + timedelta(seconds=wait)
+        if wait > self.retry_after_cap:
+            why = (f"it asks to wait {wait:.0f} s, longer than the {self.retry_after_cap:.0f} s "
+                   "this connector waits by itself")
+        else:
+            why = f"it still asked to wait after {waited} wait(s)"
+        busy = "too many requests" if status == 429 else "unavailable"
+        return self._fail(
+            f"SuperOffice is {busy} ({status}) while {what}: {why}; try again after "
+            f"{again:%H:%M:%S} UTC", f"{method} {path} -> {status}, Retry-After {wait:.0f} s",
+            code=f"HTTP_{status}", retryable=True)
+
+    def _http_error(self, resp: requests.Response, method: str, path: str, what: str, *,
+                    renewed: bool = False) -> Answer[Any]:
+        """An HTTP error as an answer, from SuperOffice's ``{Error: true, ErrorType,
+        ErrorMessage, ErrorSource}`` body where there is one."""
         status = resp.status_code
         message = error_type = source = ""
         try:
@@ -408,31 +861,43 @@ class SuperOfficeConnector(CrmConnector):
         except ValueError:
             payload = None
         if isinstance(payload, dict):
-            message = str(payload.get("ErrorMessage") or payload.get("Error") or "")
+            said = payload.get("ErrorMessage") or payload.get("Message")
+            if not said and isinstance(payload.get("Error"), str):
+                said = payload["Error"]
+            message = str(said or "")
             error_type = str(payload.get("ErrorType") or "")
             source = str(payload.get("ErrorSource") or "")
         elif resp.text:
             message = resp.text.strip()[:200]
         retryable = status >= 500 or status in _RETRYABLE_STATUS
-        if status == 401:
+        if status == 401 and renewed:
+            user = (f"SuperOffice refused the renewed credentials too while {what} (401): the "
+                    "app's authorisation may have been revoked or the user lost access; sign "
+                    "in again (a new refresh token) or issue a new system-user ticket")
+        elif status == 401:
             user = (f"SuperOffice refused the credentials while {what} (401): check the token, "
-                    "or the ticket and app token")
+                    "or the ticket and app token; access tokens last an hour and tickets six, "
+                    "so give a fresh one or set up renewal (docs/SUPEROFFICE.md)")
         elif status == 403:
             user = (f"SuperOffice denied access while {what} (403): the user or app lacks the "
                     "right (the ErpSync agent must be granted to the app in Online)")
+        elif status == 421:
+            user = (f"SuperOffice says this is not the tenant's host (421 Wrong subdomain) "
+                    f"while {what}: configure the environment URL (like "
+                    "https://online.superoffice.com/Cust12345) so the current host is found")
         else:
             reason = f": {message}" if message else ""
             user = f"SuperOffice answered {status} {resp.reason or ''} while {what}{reason}"
         tech = f"{method} {path} -> {status}"
         if error_type or source:
             tech += f" {error_type} {source}".rstrip()
-        if message and status in (401, 403):
+        if message and status in (401, 403, 421):
             tech += f": {message}"
         return self._fail(" ".join(user.split()), tech, code=f"HTTP_{status}",
                           retryable=retryable)
 
     def _agent(self, method: str, body: Mapping[str, Any], what: str) -> Answer[Any]:
-        return self._call("POST", f"{self._api}/{_AGENT}/{method}", what, body=dict(body))
+        return self._call("POST", f"{_AGENT}/{method}", what, body=dict(body))
 
     def _agent_outcome(self, answer: Answer[Any], what: str, *, false_state: State
                        ) -> Answer[bool]:
@@ -474,16 +939,63 @@ class SuperOfficeConnector(CrmConnector):
     # --- contract ---------------------------------------------------------------------------
 
     def test_connection(self) -> Answer[str]:
-        """One cheap read (the first company id): proves the URL, the credentials and the
-        REST API; the ErpSync agent is only exercised by the link calls."""
-        answer = self._call("GET", f"{self._api}/Contact", "testing the connection",
+        """One cheap read (the first company id) proves the URL, the tenant's host, the
+        credentials and the REST API; then the ErpSync agent is asked for its connections
+        (``GetAllConnections``, read-only and without the ERP's config values), because in
+        Online the agent must be granted to the app and a missing grant would otherwise show
+        only as a 403 on the first link. The configured ERP connection must exist; an
+        inactive one is a warning (links are kept, nothing syncs)."""
+        answer = self._call("GET", "Contact", "testing the connection",
                             params={"$select": "contactId", "$top": "1"})
         if not answer.ok:
             return answer  # type: ignore[return-value]
         if not isinstance(answer.value, dict) or "value" not in answer.value:
             return self._fail("SuperOffice answered, but not with a collection",
                               "GET /api/v1/Contact: no 'value'", code="UNEXPECTED")
-        return Answer.good(f"SuperOffice {self.url}, ERP connection {self.erp_connection_id}")
+        agent = self._agent("GetAllConnections", {"IncludeDeleted": False},
+                            "asking the ErpSync agent for the ERP connections")
+        if not agent.ok:
+            if agent.error_code == "HTTP_403":
+                return self._fail(
+                    "SuperOffice answers, but the ErpSync agent is not granted to this app "
+                    "(403): linking, unlinking and creating ERP actors will all fail. In "
+                    "SuperOffice Online the ErpSync agent is restricted: ask SuperOffice to "
+                    "grant it to the app's registration (Developer Portal), then have the "
+                    "tenant's administrator approve the app again",
+                    agent.tech_explanation, code="AGENT_NOT_GRANTED")
+            return agent  # type: ignore[return-value]
+        rows = [c for c in (agent.value or []) if isinstance(c, dict)] \
+            if isinstance(agent.value, list) else []
+        host = urlsplit(self._base).netloc
+
+        def describe(c: Mapping[str, Any]) -> str:
+            name = _localised(c.get("DisplayName")) or "unnamed"
+            active = "active" if c.get("Active") else "inactive"
+            return f"{c.get('ErpConnectionId')} '{name}' ({active})"
+
+        mine = [c for c in rows if str(c.get("ErpConnectionId")) == str(self.erp_connection_id)
+                and not c.get("Deleted")]
+        if not mine:
+            there = [describe(c) for c in rows if not c.get("Deleted")]
+            have = (f"the tenant has {', '.join(there)}" if there else
+                    "the tenant has no ERP connection (Settings and maintenance > Quote/Sync > "
+                    "Sync)")
+            return self._fail(f"SuperOffice has no ERP connection {self.erp_connection_id}: "
+                              f"{have}; set the connection's erp_connection_id to one of them",
+                              f"GetAllConnections: {len(rows)} connection(s)",
+                              code="UNKNOWN_CONNECTION")
+        conn = mine[0]
+        name = _localised(conn.get("DisplayName")) or "unnamed"
+        said = (f"SuperOffice {self.url} (tenant host {host}), ERP connection "
+                f"{self.erp_connection_id} '{name}'")
+        if not conn.get("Active"):
+            return self._answer(
+                "warning", f"{said} (inactive)",
+                f"ERP connection {self.erp_connection_id} '{name}' is not active: links can "
+                "be made and read, but SuperOffice does not sync it until an administrator "
+                "activates it (Settings and maintenance > Quote/Sync > Sync)",
+                code="INACTIVE")
+        return Answer.good(f"{said} (active)")
 
     def records(self, kind: str, since: datetime | None = None) -> Answer[list[CrmRecord]]:
         """Every company, person or project (or those changed on or after ``since``), read
@@ -501,7 +1013,7 @@ class SuperOfficeConnector(CrmConnector):
             day = (since_utc.date() - timedelta(days=2)).isoformat()
             params["$filter"] = (f"{coll.updated_column} after '{day}' or "
                                  f"{coll.registered_column} after '{day}'")
-        rows = self._pages(coll, params, f"reading {kind} records")
+        rows = self._pages(coll.entity, params, f"reading {kind} records")
         if not rows.ok:
             return rows  # type: ignore[return-value]
         records, several = self._to_records(kind, coll, rows.value or [])
@@ -513,26 +1025,25 @@ class SuperOfficeConnector(CrmConnector):
                                         "companies; the first member's company was taken")
         return Answer.good(records)
 
-    def _pages(self, coll: _Collection, params: dict[str, str], what: str
+    def _pages(self, path: str, params: dict[str, str], what: str
                ) -> Answer[list[dict[str, Any]]]:
-        """All rows of a collection: nextLink while there is one, else ``$skip`` while pages
-        come back full. A nextLink to another host, a repeated nextLink or a full page that
-        repeats the previous one (a server ignoring ``$skip``) fail rather than loop."""
-        base = f"{self._api}/{coll.entity}"
-        url: str = base
+        """All rows of a collection or archive: nextLink while there is one, else ``$skip``
+        while pages come back full. A nextLink to another host, a repeated nextLink or a full
+        page that repeats the previous one (a server ignoring ``$skip``) fail rather than
+        loop."""
+        target: str = path
         query: dict[str, str] | None = params
         rows: list[dict[str, Any]] = []
         seen_links: set[str] = set()
         previous: list[Any] | None = None
         while True:
-            answer = self._call("GET", url, what, params=query)
+            answer = self._call("GET", target, what, params=query)
             if not answer.ok:
                 return answer
             body = answer.value
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 return self._fail(f"SuperOffice answered without a list of rows while {what}",
-                                  f"GET {urlsplit(url).path}: no 'value' array",
-                                  code="UNEXPECTED")
+                                  f"GET {path}: no 'value' array", code="UNEXPECTED")
             page = [r for r in body["value"] if isinstance(r, dict)]
             if previous is not None and page and page == previous:
                 return self._fail(f"SuperOffice sent the same page twice while {what}",
@@ -541,19 +1052,19 @@ class SuperOfficeConnector(CrmConnector):
             previous = page
             link = body.get("odata.nextLink")
             if isinstance(link, str) and link.strip():
-                nxt = urljoin(base, link.strip())
+                nxt = urljoin(f"{self._api}/{path}", link.strip())
                 if not self._same_origin(nxt):
                     return self._fail(
                         f"SuperOffice's next-page link points to another host while {what}; "
-                        "not followed, so the credentials stay on the configured host",
+                        "not followed, so the credentials stay on the tenant's host",
                         f"nextLink host {urlsplit(nxt).netloc}", code="FOREIGN_HOST")
                 if nxt in seen_links:
                     return self._fail(f"SuperOffice's next-page link repeats while {what}",
                                       "odata.nextLink loops", code="PAGING")
                 seen_links.add(nxt)
-                url, query = nxt, None
+                target, query = nxt, None
             elif len(page) >= self.page_size:
-                url, query = base, {**params, "$skip": str(len(rows))}
+                target, query = path, {**params, "$skip": str(len(rows))}
             else:
                 return Answer.good(rows)
 
@@ -650,7 +1161,7 @@ class SuperOfficeConnector(CrmConnector):
     def _patch(self, entity: str, record_id: int, rec: CrmRecord,
                targets: Mapping[str, _Target]) -> Answer[Any]:
         what = f"saving {entity} {record_id}"
-        url = f"{self._api}/{entity}/{record_id}"
+        url = f"{entity}/{record_id}"
 
         def wire(name: str, target: _Target) -> Any:
             value = rec.fields[name]
@@ -709,36 +1220,102 @@ class SuperOfficeConnector(CrmConnector):
             so_type = ERP_ACTOR_TYPE[erp_actor_type]
         return record_id, CRM_ACTOR_TYPE[kind], so_type  # type: ignore[index]
 
-    def _field_values(self, kind: str, values: Mapping[str, str | None]
-                      ) -> list[dict[str, Any]]:
-        """``FieldValues`` items in the documented shape. The chosen value goes to both
-        sides (SyncToCrm and SyncToErp), as the Connect dialog does after the user chose."""
-        items = []
-        for name, value in values.items():
-            key = _sync_key(kind, name)
-            if key is None:
-                continue
-            text = "" if value is None else str(value)
-            items.append({"DisplayName": _label(kind, name), "CrmFieldKey": key,
-                          "Value": text, "DisplayValue": text,
-                          "SyncToCrm": True, "SyncToErp": True})
-        return items
+    def _field_mappings(self, so_type: str) -> Answer[list[dict[str, Any]]]:
+        """The field mappings of ``so_type`` in the ERP connection (``GetActorTypeMapping``:
+        ErpFieldKey <-> CrmFieldKey), read once per connector: the keys the agent knows."""
+        if so_type in self._mappings:
+            return Answer.good(self._mappings[so_type])
+        what = f"reading ERP connection {self.erp_connection_id}'s mapping of {so_type}"
+        answer = self._agent("GetActorTypeMapping", {"ErpConnectionId": self.erp_connection_id,
+                                                     "ActorType": so_type}, what)
+        if not answer.ok:
+            return answer
+        value = answer.value if isinstance(answer.value, dict) else {}
+        items = value.get("FieldMappings")
+        if not isinstance(items, list):
+            return self._fail(f"SuperOffice gave no field mappings while {what}",
+                              "GetActorTypeMapping: no FieldMappings", code="UNEXPECTED")
+        self._mappings[so_type] = [m for m in items if isinstance(m, dict)]
+        return Answer.good(self._mappings[so_type])
+
+    def _fields_for_new(self, so_type: str) -> Answer[list[dict[str, Any]]]:
+        """The ERP's fields for a new ``so_type`` (``GetFieldsForNewErpActor``), read once
+        per connector."""
+        if so_type in self._new_actor_fields:
+            return Answer.good(self._new_actor_fields[so_type])
+        what = f"reading the ERP's fields for a new {so_type}"
+        answer = self._agent("GetFieldsForNewErpActor",
+                             {"ErpConnectionId": self.erp_connection_id, "ErpActorType": so_type},
+                             what)
+        if not answer.ok:
+            return answer
+        if not isinstance(answer.value, list):
+            return self._fail(f"SuperOffice gave no field list while {what}",
+                              "GetFieldsForNewErpActor: not an array", code="UNEXPECTED")
+        self._new_actor_fields[so_type] = [f for f in answer.value
+                                           if isinstance(f, dict) and f.get("FieldKey")]
+        return Answer.good(self._new_actor_fields[so_type])
+
+    @staticmethod
+    def _crm_keys(mappings: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+        """The mappings by CrmFieldKey (upper-cased for the lookup; the agent's own spelling
+        is what is sent). A mapping without a CRM field syncs nothing and is left out."""
+        return {str(m["CrmFieldKey"]).upper(): m for m in mappings
+                if str(m.get("CrmFieldKey") or "").strip()}
 
     def connect(self, kind: str, crm_id: str, erp_actor_type: str, erp_key: str,
                 values: dict[str, str | None]) -> Answer[bool]:
-        """``ConnectActor``: link the record to ``erp_key`` and apply the chosen values."""
+        """``ConnectActor``: link the record to ``erp_key`` and apply the chosen values. Each
+        value goes under the ``CrmFieldKey`` the connection's mapping of the actor type has
+        for it (read from the agent, never guessed); a value the mapping does not know is not
+        sent, and the answer is then a warning naming it. SuperOffice refusing because the
+        record or the ERP actor is linked already is an error ``ALREADY_LINKED`` (a retry
+        would not help)."""
         checked = self._check_link(kind, crm_id, erp_actor_type)
         if isinstance(checked, Answer):
             return checked
         record_id, crm_type, so_type = checked
+        assert so_type is not None
         if not str(erp_key).strip():
             return self._fail("An ERP key is needed to connect", code="BAD_KEY")
+        mappings = self._field_mappings(so_type)
+        if not mappings.ok:
+            return mappings  # type: ignore[return-value]
+        known = self._crm_keys(mappings.value or [])
+        items: list[dict[str, Any]] = []
+        dropped: list[str] = []
+        for name, value in values.items():
+            key = _sync_key(kind, name)
+            if key is None:
+                continue
+            mapping = known.get(key.upper())
+            if mapping is None:
+                dropped.append(name)
+                continue
+            text = "" if value is None else str(value)
+            items.append({"DisplayName": _label(kind, name),
+                          "CrmFieldKey": str(mapping["CrmFieldKey"]), "Value": text,
+                          "DisplayValue": text, "SyncToCrm": True, "SyncToErp": True})
         what = f"connecting {crm_type} {record_id} to {so_type} {erp_key}"
         body = {"ErpConnectionId": self.erp_connection_id, "CrmRecordId": record_id,
                 "CrmActorType": crm_type, "ErpKey": str(erp_key), "ErpActorType": so_type,
-                "FieldValues": self._field_values(kind, values)}
-        return self._agent_outcome(self._agent("ConnectActor", body, what), what,
-                                   false_state="error")
+                "FieldValues": items}
+        answer = self._agent_outcome(self._agent("ConnectActor", body, what), what,
+                                     false_state="error")
+        if not answer.ok and _ALREADY_LINKED.search(
+                f"{answer.user_explanation} {answer.tech_explanation}"):
+            return self._fail(
+                f"SuperOffice refused to link {crm_type} {record_id} to {so_type} {erp_key}: "
+                f"one of them is already linked in ERP connection {self.erp_connection_id}. "
+                "Disconnect the existing link first if it is wrong",
+                f"{answer.error_code}: {answer.user_explanation}", code="ALREADY_LINKED")
+        if answer.ok and dropped:
+            return self._answer(
+                "warning", True,
+                f"Linked {crm_type} {record_id} to {so_type} {erp_key}; not sent, as ERP "
+                f"connection {self.erp_connection_id}'s mapping of {so_type} has no CRM field "
+                f"for them: {', '.join(dropped)}", answer.tech_explanation, code="NOT_MAPPED")
+        return answer
 
     def disconnect(self, kind: str, crm_id: str) -> Answer[bool]:
         """``BreakActorLink``. ``false`` is a warning (value False): SuperOffice removed no
@@ -760,26 +1337,70 @@ class SuperOfficeConnector(CrmConnector):
                                 code="FALSE")
         return answer
 
+    def _new_actor_values(self, kind: str, so_type: str, values: Mapping[str, str | None]
+                          ) -> Answer[dict[str, str]]:
+        """``ErpFieldKeyValues`` for a new ``so_type``: the ERP field keys of
+        ``GetFieldsForNewErpActor``, each filled from the CRM value mapped to it
+        (``GetActorTypeMapping``: CrmFieldKey -> ErpFieldKey), else from the field's default
+        (as the Create dialog pre-fills them). A mandatory field left without a value is an
+        error naming it, so that nothing half-made reaches the ERP."""
+        new_fields = self._fields_for_new(so_type)
+        if not new_fields.ok:
+            return new_fields  # type: ignore[return-value]
+        mappings = self._field_mappings(so_type)
+        if not mappings.ok:
+            return mappings  # type: ignore[return-value]
+        wanted = {str(f["FieldKey"]): f for f in new_fields.value or []
+                  if _access(f) != "readonly"}
+        erp_for_crm = {crm: str(m.get("ErpFieldKey") or "")
+                       for crm, m in self._crm_keys(mappings.value or []).items()}
+        out: dict[str, str] = {}
+        for name, value in values.items():
+            key = _sync_key(kind, name)
+            erp_key = erp_for_crm.get(key.upper()) if key else None
+            if erp_key and erp_key in wanted and value not in (None, ""):
+                out[erp_key] = str(value)
+        for key, info in wanted.items():
+            default = info.get("DefaultValue")
+            if key not in out and default not in (None, ""):
+                out[key] = str(default)
+        missing = [f"{_localised(info.get('DisplayName')) or key} ({key})"
+                   for key, info in wanted.items()
+                   if _access(info) == "mandatory" and not out.get(key, "").strip()]
+        if missing:
+            return self._fail(
+                f"Cannot create the {so_type}: the ERP requires {', '.join(missing)}, and "
+                "neither a mapped CRM value nor a default fills it. Give the CRM record a "
+                "value for it, or set a default for the field in the ERP connection's "
+                "mapping (Default values)", f"GetFieldsForNewErpActor: {len(missing)} "
+                "mandatory field(s) empty", code="MISSING_MANDATORY")
+        return Answer.good(out)
+
     def create_erp_actor(self, kind: str, crm_id: str, erp_actor_type: str,
                          values: dict[str, str | None]) -> Answer[ErpActor]:
-        """``CreateErpActorFromCrm``. SuperOffice documents a bool answer, without the new
+        """``CreateErpActorFromCrm``, with ``ErpFieldKeyValues`` keyed by the ERP's own field
+        keys (:meth:`_new_actor_values`). SuperOffice documents a bool answer, without the new
         ERP key: then the answer is a *warning* whose actor has ``erp_key`` None (created and
         linked, key unknown). A string answer, or an object with ``ErpKey``, gives the key."""
         checked = self._check_link(kind, crm_id, erp_actor_type)
         if isinstance(checked, Answer):
             return checked
         record_id, crm_type, so_type = checked
+        assert so_type is not None
+        key_values = self._new_actor_values(kind, so_type, values)
+        if not key_values.ok:
+            return key_values  # type: ignore[return-value]
         what = f"creating a {so_type} in the ERP from {crm_type} {record_id}"
-        key_values = {}
-        for name, value in values.items():
-            key = _sync_key(kind, name)
-            if key is not None:
-                key_values[key] = "" if value is None else str(value)
         body = {"ConnectionId": self.erp_connection_id, "CrmEntityId": record_id,
                 "ErpActorType": so_type, "CrmActorType": crm_type,
-                "ErpFieldKeyValues": key_values}
+                "ErpFieldKeyValues": key_values.value}
         answer = self._agent("CreateErpActorFromCrm", body, what)
         if not answer.ok:
+            if _ALREADY_LINKED.search(f"{answer.user_explanation} {answer.tech_explanation}"):
+                return self._fail(f"SuperOffice refused to create a {so_type} for {crm_type} "
+                                  f"{record_id}: it is already linked in ERP connection "
+                                  f"{self.erp_connection_id}", answer.user_explanation,
+                                  code="ALREADY_LINKED")
             return answer
         actor = ErpActor(erp_actor_type, None, dict(values))
         result = answer.value
@@ -808,13 +1429,76 @@ class SuperOfficeConnector(CrmConnector):
         return self._fail(f"SuperOffice gave an unexpected answer while {what}",
                           f"answer of type {type(result).__name__}", code="UNEXPECTED")
 
+    #: The Dynamic archive's columns for :meth:`links` (table.column, FK traversal by ``.``).
+    LINK_COLUMNS: tuple[str, ...] = (
+        "erpexternalkey.erpexternalkey_id", "erpexternalkey.ErpKey",
+        "erpexternalkey.ActorType", "erpexternalkey.ErpInternalKeyId.erpinternalkey_id",
+        "erpexternalkey.ErpInternalKeyId.recordId", "erpexternalkey.ErpInternalKeyId.tableId")
+
+    def links(self, kind: str) -> Answer[list[CrmLink]]:
+        """The links SuperOffice holds for ``kind`` in the configured ERP connection, as
+        :class:`SuperOfficeLink` (crm_id, erp_actor_type, erp_key, internal_key_id), so that a
+        workspace starts from them.
+
+        Read from the documented ``Dynamic`` archive provider over the link tables
+        (``ErpExternalKey``: ErpConnectionId, ErpKey, ActorType; its ``ErpInternalKeyId`` ->
+        ``ErpInternalKey``: tableId, recordId), filtered to the connection and the kind's
+        table, ordered by key and paged like :meth:`records`: a few requests for any number
+        of links. The per-record agent calls (``GetConnectionsAndDisplayFields``) and the
+        ``activeErpLinks`` archive column say only *whether* a record is linked, not to
+        which ERP key. A row of another table, an unknown actor type or an empty key fails
+        the read (an error, never a silently shorter list)."""
+        if kind not in TABLE_ID:
+            return self._fail(f"Unknown kind {kind!r}; expected one of {', '.join(KINDS)}",
+                              code="BAD_KIND")
+        cols = self.LINK_COLUMNS
+        params = {"$select": ",".join(cols),
+                  "$filter": (f"erpexternalkey.ErpConnectionId eq {self.erp_connection_id} "
+                              f"and erpexternalkey.ErpInternalKeyId.tableId eq {TABLE_ID[kind]}"),
+                  "$orderBy": cols[0], "$top": str(self.page_size), "$skip": "0"}
+        what = f"reading the {kind} links of ERP connection {self.erp_connection_id}"
+        rows = self._pages("archive/dynamic", params, what)
+        if not rows.ok:
+            return rows  # type: ignore[return-value]
+        out: list[CrmLink] = []
+        allowed = ACTOR_TYPES[kind]  # type: ignore[index]
+        for row in rows.value or []:
+            cells = {str(k).lower(): v for k, v in row.items()}
+            ext_id, erp_key, actor, int_id, record, table = (cells.get(c.lower()) for c in cols)
+            where = f"link {_text(ext_id) or '?'}"
+            if table not in (None, "") and str(table) not in (str(TABLE_ID[kind]),
+                                                              CRM_ACTOR_TYPE[kind].lower()):
+                return self._fail(f"SuperOffice listed a link of another table while {what}",
+                                  f"{where}: tableId {table!r}", code="UNEXPECTED")
+            actor_type = self._link_actor_type(actor)
+            crm_id = _text(record)
+            if actor_type not in allowed or not _text(erp_key) or crm_id in (None, "0"):
+                return self._fail(f"SuperOffice listed a link that cannot be read while {what}",
+                                  f"{where}: ActorType {actor!r}, ErpKey {erp_key!r}, "
+                                  f"recordId {record!r}", code="UNEXPECTED")
+            internal = _text(int_id)
+            out.append(SuperOfficeLink(str(crm_id), actor_type, str(_text(erp_key)),
+                                       int(internal) if internal and internal.isdigit()
+                                       else None))
+        return Answer.good(out)
+
+    @staticmethod
+    def _link_actor_type(value: Any) -> str | None:
+        """An ``ActorType`` cell (the enum's name or number) in erpdata's vocabulary."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return _ERP_ACTOR_TYPE_NUMBER.get(int(value))
+        text = str(value or "").strip()
+        if text.isdigit():
+            return _ERP_ACTOR_TYPE_NUMBER.get(int(text))
+        return {v.lower(): k for k, v in ERP_ACTOR_TYPE.items()}.get(text.lower())
+
     def force_resync(self, internal_key_ids: Sequence[int], *, from_erp: bool = False
                      ) -> Answer[bool]:
         """``ForceResync`` with ErpInternalKey ids (not CRM record ids, which SuperOffice's
-        ForceResync cannot take; the REST API does not show a record's internal key, so this
-        is for callers that know them): from the CRM to every connection
-        (``ErpConnectionId`` 0), or from this ERP connection with ``from_erp``. An empty list
-        would mean "all records" to SuperOffice, so it is refused."""
+        ForceResync cannot take; :meth:`links` gives each link's ``internal_key_id``): from
+        the CRM to every connection (``ErpConnectionId`` 0), or from this ERP connection with
+        ``from_erp``. An empty list would mean "all records" to SuperOffice, so it is
+        refused."""
         ids = [int(i) for i in internal_key_ids]
         if not ids:
             return self._fail("No records given: an empty ForceResync would resync every "

@@ -10,6 +10,12 @@ supplier flag and no person/company distinction, so
   ``party_relationship``); the first such relation gives its parent;
 * a **project** is a ``project.work`` of type "project" whose ``party`` is the customer.
 
+Those names are defaults: a Tryton set up in another language has its own ("Kunde",
+"Leverandør", "Ansatt hos"), which a connection names in its options (:data:`NAME_OPTIONS`).
+What a fresh database lacks, :meth:`TrytonConnector.ensure_setup` creates (``erpdata connect
+setup NAME`` or the Settings page's button). The employee relation type is needed only when
+persons are read or written, so a Tryton without it still syncs its companies.
+
 ERP keys are Tryton ids as strings. ``last_modified`` is the latest ``write_date`` or
 ``create_date`` of the record and of its addresses, contact mechanisms and identifiers, in naive
 UTC, because Tryton does not move a party's ``write_date`` when a child is written directly.
@@ -48,10 +54,26 @@ from erpdata.schema import fields as schema_fields
 COMPANY_TYPES: tuple[str, ...] = ("customer", "supplier", "partner")
 TRYTON_ACTOR_TYPES: tuple[str, ...] = (*COMPANY_TYPES, "person", "project")
 
+#: The default names of what the mapping needs in Tryton. A Tryton set up in another language
+#: names them in that language ("Kunde", "Leverandør", "Ansatt hos"): a connection's options
+#: (:data:`NAME_OPTIONS`) then name them, and the constructor takes them.
 CUSTOMER_CATEGORY = "Customer"
 SUPPLIER_CATEGORY = "Supplier"
 EMPLOYEE_OF = "Employee of"
 EMPLOYER_OF = "Employer of"
+#: Connection option -> its default name (the constructor's keyword of the same name).
+NAME_OPTIONS: dict[str, str] = {
+    "customer_category": CUSTOMER_CATEGORY, "supplier_category": SUPPLIER_CATEGORY,
+    "employee_relation": EMPLOYEE_OF, "employer_relation": EMPLOYER_OF}
+#: Connection option -> (the Tryton model it names, that model in words).
+_NAMED: dict[str, tuple[str, str]] = {
+    "customer_category": ("party.category", "party category"),
+    "supplier_category": ("party.category", "party category"),
+    "employee_relation": ("party.relation.type", "relation type"),
+    "employer_relation": ("party.relation.type", "relation type"),
+}
+#: The button of the Settings page that runs :meth:`TrytonConnector.ensure_setup`.
+SETUP_BUTTON = "Set up Tryton for erpdata"
 #: Prefix of the CRM key stored with what the connector creates ("CRM-company-42").
 CRM_PREFIX = "CRM-"
 
@@ -278,7 +300,28 @@ class TrytonConnector(Connector):
 
     def __init__(self, url: str, database: str, user: str, password: str, *,
                  verify: bool = True, timeout: float = 30.0,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None,
+                 customer_category: str = CUSTOMER_CATEGORY,
+                 supplier_category: str = SUPPLIER_CATEGORY,
+                 employee_relation: str = EMPLOYEE_OF, employer_relation: str = EMPLOYER_OF,
+                 connection: str | None = None) -> None:
+        """``customer_category`` … ``employer_relation``: the names of the party categories
+        and relation types the mapping uses, as this Tryton calls them (a Norwegian one says
+        "Kunde"). ``connection``: the erpdata connection's name, so that a message about a
+        missing category can say which ``erpdata connect setup NAME`` creates it."""
+        names = {"customer_category": customer_category,
+                 "supplier_category": supplier_category,
+                 "employee_relation": employee_relation, "employer_relation": employer_relation}
+        for option, value in names.items():
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{option} must name a Tryton record, not {value!r}")
+        names = {k: v.strip() for k, v in names.items()}
+        if names["customer_category"] == names["supplier_category"]:
+            raise ValueError("customer_category and supplier_category must differ")
+        if names["employee_relation"] == names["employer_relation"]:
+            raise ValueError("employee_relation and employer_relation must differ")
+        self.names: dict[str, str] = names
+        self.connection = connection
         self.url = url.rstrip("/")
         self.database = database
         self.user = user
@@ -457,27 +500,76 @@ class TrytonConnector(Connector):
 
     # --- set-up lookups --------------------------------------------------------------------
 
-    def _lookup(self, model: str, name: str) -> int:
-        """The id of a category or relation type the mapping needs; cached per connection."""
+    @property
+    def setup_hint(self) -> str:
+        """How a steward creates what is missing: the CLI command of this connection, or
+        the Settings page's button (both call :meth:`ensure_setup`)."""
+        return (f"run `erpdata connect setup {self.connection or 'NAME'}` (or "
+                f"\"{SETUP_BUTTON}\" on the Settings page)")
+
+    def _find(self, option: str) -> int | None:
+        """The id of the category or relation type named by ``option`` (None: Tryton has
+        none of that name); found ids are cached per connector, a missing one is asked again
+        next time, so that a set-up made meanwhile is seen."""
+        model, _ = _NAMED[option]
+        name = self.names[option]
         key = f"{model}:{name}"
         if key not in self._ids:
             found = self._search_read(model, [["name", "=", name]], ["name"], limit=1)
             if not found:
-                raise _Failure(Answer.failed(
-                    f"Tryton lacks the {model} {name!r} that the connector maps to; run the "
-                    "connector's ensure_setup() once or create it in Tryton.",
-                    f"no {model} named {name!r}", code="setup_missing"))
+                return None
             self._ids[key] = int(found[0]["id"])
         return self._ids[key]
 
+    def _existing_names(self, model: str) -> str:
+        """The names Tryton has for ``model``, for a message about a missing one."""
+        recs = self._search_read(model, [], ["name"], limit=21, order=[["name", "ASC"]])
+        names = [str(r["name"]) for r in recs[:20]]
+        return (", ".join(names) + (", …" if len(recs) > 20 else "")) or "none"
+
+    def _missing(self, options: Sequence[str], *, hint: str | None = None,
+                 blocked: str | None = None) -> str:
+        """A sentence naming what Tryton lacks of ``options`` (of one model), what it has,
+        and the two ways out: the set-up, or the connection's option. ``blocked``: what
+        cannot be synced until it exists (else the sentence says Tryton has none)."""
+        model, what = _NAMED[options[0]]
+        names = " or ".join(repr(self.names[o]) for o in options)
+        fixes = " / ".join(f"--option {o}" for o in options)
+        it = "it" if len(options) == 1 else "them"
+        lack = (f"{blocked} cannot be synced until Tryton has the {what} {names}" if blocked
+                else f"Tryton has no {what} {names}")
+        return (f"{lack} (existing: {self._existing_names(model)}); "
+                f"{hint or self.setup_hint} to create {it}, or fix {fixes}.")
+
+    def _lookup(self, option: str) -> int:
+        """The id of a category or relation type the mapping needs, or a ``setup_missing``
+        failure that says how to create it."""
+        found = self._find(option)
+        if found is None:
+            model, _ = _NAMED[option]
+            raise _Failure(Answer.failed(
+                self._missing([option]), f"no {model} named {self.names[option]!r}",
+                code="setup_missing"))
+        return found
+
     def _customer(self) -> int:
-        return self._lookup("party.category", CUSTOMER_CATEGORY)
+        return self._lookup("customer_category")
 
     def _supplier(self) -> int:
-        return self._lookup("party.category", SUPPLIER_CATEGORY)
+        return self._lookup("supplier_category")
 
     def _employee_of(self) -> int:
-        return self._lookup("party.relation.type", EMPLOYEE_OF)
+        return self._lookup("employee_relation")
+
+    def _persons_unmapped(self, kind: str) -> str | None:
+        """Why persons cannot be read (Tryton lacks the employee relation type), or None.
+
+        Why reads of persons do not fail then: without that relation type Tryton holds no
+        person of this mapping, and a Tryton used for companies only must still sync them;
+        a sync pulls every kind. Writing a person still fails (it needs the relation)."""
+        if kind != "person" or self._find("employee_relation") is not None:
+            return None
+        return self._missing(["employee_relation"], blocked="Persons")
 
     def _company_type(self, category_ids: Iterable[int]) -> str | None:
         """customer / supplier / partner from a party's categories (None: neither)."""
@@ -548,7 +640,7 @@ class TrytonConnector(Connector):
                 "vatno": (self._vat_identifier(identifiers) or {}).get("code"),
                 "category": ", ".join(
                     c["name"] for c in cats
-                    if c["name"] not in (CUSTOMER_CATEGORY, SUPPLIER_CATEGORY)) or None,
+                    if c["id"] not in (self._customer(), self._supplier())) or None,
             }
             for key, mech_type in COMPANY_CONTACTS.items():
                 values[key] = first_of.get(mech_type)
@@ -651,6 +743,12 @@ class TrytonConnector(Connector):
 
     @_answering
     def test_connection(self) -> Answer[str]:
+        """Whether Tryton answers, has the database and takes the login; then whether it has
+        what the mapping needs, each missing name said with the names Tryton has and both
+        fixes (the set-up, or the connection's option). Why two levels: without the customer
+        and supplier categories nothing can be synced (an error); without the employee
+        relation type or a company for the user, companies still sync and only persons or
+        projects wait (a warning)."""
         version = self._post("/rpc/", "common.server.version", [], auth=False)
         databases = self._post("/rpc/", "common.db.list", [], auth=False)
         if isinstance(databases, list) and self.database not in databases:
@@ -659,53 +757,85 @@ class TrytonConnector(Connector):
                 f"{', '.join(map(str, databases)) or 'none'}).", code="no_database")
         self._login()
         what = f"Tryton {version}, database {self.database}, user {self.user}"
-        missing = []
-        for model, name in (("party.category", CUSTOMER_CATEGORY),
-                            ("party.category", SUPPLIER_CATEGORY),
-                            ("party.relation.type", EMPLOYEE_OF)):
-            try:
-                self._lookup(model, name)
-            except _Failure:
-                missing.append(f"{model} {name!r}")
+        hints = iter([self.setup_hint])
+
+        def hint() -> str:  # the whole hint once, then a back-reference
+            return next(hints, "run the same set-up")
+
+        errors: list[str] = []
+        categories = [o for o in ("customer_category", "supplier_category")
+                      if self._find(o) is None]
+        if categories:
+            errors.append(self._missing(categories, hint=hint()))
+        warnings: list[str] = []
+        if self._find("employee_relation") is None:
+            warnings.append(self._missing(["employee_relation"], hint=hint(),
+                                          blocked="Persons"))
+        elif self._find("employer_relation") is None:
+            warnings.append(self._missing(["employer_relation"], hint=hint()))
         if not self._context.get("company"):
-            missing.append("a company for the user (projects need one)")
-        if missing:
-            return Answer("warning", what,
-                          f"Connected, but Tryton lacks {', '.join(missing)}; run "
-                          "ensure_setup() once or create them in Tryton.",
-                          error_code="setup_missing")
+            warnings.append(f"Projects cannot be created until the Tryton user {self.user!r} "
+                            f"has a company; {hint()} to create one.")
+        if errors:
+            return Answer.failed(f"{what}: " + " ".join(errors + warnings),
+                                 code="setup_missing")
+        if warnings:
+            return Answer.warn(what, " ".join(warnings), code="setup_missing")
         return Answer.good(what)
 
     @_answering
     def ensure_setup(self, *, company_name: str = "erpdata ERP company",
                      currency_code: str = "EUR",
                      countries: Mapping[str, str] = DEFAULT_COUNTRIES) -> Answer[list[str]]:
-        """Create, where missing, what a fresh Tryton database lacks for this mapping: the party
-        categories Customer and Supplier, the relation types "Employee of"/"Employer of", a
-        company with its currency for the user (``project.work`` needs one) and the given
-        countries. Idempotent; the value lists what was created."""
+        """Create, where missing, what a fresh Tryton database lacks for this mapping: the
+        party categories this connector names (``customer_category``, ``supplier_category``),
+        the relation types ``employee_relation`` / ``employer_relation`` as each other's
+        reverse, a company with its currency for the user (``project.work`` needs one) and the
+        given countries. Idempotent: the value lists what was created, in words (empty: it
+        was all there). Nothing that exists is renamed or re-linked: a relation type already
+        linked to another reverse is left alone, and the answer says so (``ok_with_info``)."""
         if self._auth is None:
             self._login()
         made: list[str] = []
+        notes: list[str] = []
+        names = self.names
+        wanted = [names["customer_category"], names["supplier_category"]]
         existing = {r["name"] for r in self._search_read(
-            "party.category", [["name", "in", [CUSTOMER_CATEGORY, SUPPLIER_CATEGORY]]],
-            ["name"])}
-        new = [n for n in (CUSTOMER_CATEGORY, SUPPLIER_CATEGORY) if n not in existing]
+            "party.category", [["name", "in", wanted]], ["name"])}
+        new = [n for n in wanted if n not in existing]
         if new:
             self._call("party.category", "create", [{"name": n} for n in new])
             made += [f"party category {n}" for n in new]
+        emp_name, empr_name = names["employee_relation"], names["employer_relation"]
         types = {r["name"]: r for r in self._search_read(
-            "party.relation.type", [["name", "in", [EMPLOYEE_OF, EMPLOYER_OF]]],
-            ["name", "reverse"])}
-        for name in (EMPLOYEE_OF, EMPLOYER_OF):
-            if name not in types:
-                rid = self._call("party.relation.type", "create", [{"name": name}])[0]
-                types[name] = {"id": rid, "reverse": None}
-                made.append(f"relation type {name}")
-        emp, empr = types[EMPLOYEE_OF], types[EMPLOYER_OF]
-        if emp.get("reverse") != empr["id"] or empr.get("reverse") != emp["id"]:
-            self._call("party.relation.type", "write", [emp["id"]], {"reverse": empr["id"]},
-                       [empr["id"]], {"reverse": emp["id"]})
+            "party.relation.type", [["name", "in", [emp_name, empr_name]]],
+            ["name", "reverse", "reverse.name"])}
+        emp = types.get(emp_name)
+        if emp is not None and emp.get("reverse") is not None and \
+                emp["reverse"] != (types.get(empr_name) or {}).get("id"):
+            # this Tryton pairs the employee type with a reverse of its own: use it as it is
+            other = (emp.get("reverse.") or {}).get("name")
+            notes.append(f"the relation type {emp_name!r} already has the reverse {other!r}, "
+                         f"not {empr_name!r}, and was left as it is "
+                         f"(--option employer_relation=\"{other}\" names it)")
+        else:
+            created_type = False
+            for name in (emp_name, empr_name):
+                if name not in types:
+                    rid = self._call("party.relation.type", "create", [{"name": name}])[0]
+                    types[name] = {"id": rid, "reverse": None}
+                    made.append(f"relation type {name}")
+                    created_type = True
+            emp, empr = types[emp_name], types[empr_name]
+            if empr.get("reverse") not in (None, emp["id"]):
+                notes.append(f"the relation type {empr_name!r} is already the reverse of "
+                             "another type and was left as it is, so "
+                             f"{emp_name!r} has no reverse")
+            elif emp.get("reverse") != empr["id"] or empr.get("reverse") != emp["id"]:
+                self._call("party.relation.type", "write", [emp["id"]],
+                           {"reverse": empr["id"]}, [empr["id"]], {"reverse": emp["id"]})
+                if not created_type:
+                    made.append(f"{emp_name} and {empr_name} linked as each other's reverse")
         have = {r["code"] for r in self._search_read(
             "country.country", [["code", "in", list(countries)]], ["code"])}
         new_countries = [{"code": c, "name": n} for c, n in countries.items() if c not in have]
@@ -735,7 +865,7 @@ class TrytonConnector(Connector):
             self._load_context()
             made.append("the user's company")
         self._ids.clear()
-        return Answer.good(made)
+        return Answer.good(made, "; ".join(notes))
 
     @_answering
     def actor_types(self) -> Answer[list[str]]:
@@ -744,7 +874,12 @@ class TrytonConnector(Connector):
     @_answering
     def fields(self, actor_type: str) -> Answer[list[FieldInfo]]:
         kind = self._check_type(actor_type)
-        return Answer.good(list(_FIELDS[kind]))
+        found = list(_FIELDS[kind])
+        if kind == "company":  # the category names this Tryton uses, not the defaults
+            found[0] = replace(found[0], name=f"Actor type (categories "
+                               f"{self.names['customer_category']}/"
+                               f"{self.names['supplier_category']})")
+        return Answer.good(found)
 
     @_answering
     def searchable_fields(self, actor_type: str) -> Answer[list[str]]:
@@ -774,6 +909,9 @@ class TrytonConnector(Connector):
         """Free text against Tryton's own record name search (a party's name, code,
         identifiers and contact values; a project's name and number); empty lists all."""
         kind = self._check_type(actor_type)
+        unmapped = self._persons_unmapped(kind)
+        if unmapped:
+            return Answer.good(Page([], False), unmapped)
         return Answer.good(self._page(kind, actor_type, self._text_domain(kind, text),
                                       offset, limit))
 
@@ -799,6 +937,9 @@ class TrytonConnector(Connector):
         if parent_actor_type not in COMPANY_TYPES:
             raise _bad_request(f"A {actor_type}'s parent is a customer, supplier or partner, "
                                f"not {parent_actor_type!r}.")
+        unmapped = self._persons_unmapped(kind)
+        if unmapped:
+            return Answer.good(Page([], False), unmapped)
         parent = _int_key(parent_erp_key)
         if parent is None:
             return Answer.good(Page([], False), f"{parent_erp_key!r} is no Tryton key")
@@ -818,6 +959,9 @@ class TrytonConnector(Connector):
         first/middle/last name, which Tryton keeps as one name: these are checked here, on the
         name split as :func:`_split_name` does (then paging happens here too)."""
         kind = self._check_type(actor_type)
+        unmapped = self._persons_unmapped(kind)
+        if unmapped:
+            return Answer.good(Page([], False), unmapped)
         domain: list[Any] = []
         local: list[Callable[[ErpActor], bool]] = []
         for r in restrictions:
@@ -918,6 +1062,10 @@ class TrytonConnector(Connector):
         is still the same record."""
         kind = self._check_type(actor_type)
         wanted = list(dict.fromkeys(erp_keys))
+        unmapped = self._persons_unmapped(kind)
+        if unmapped:
+            return Answer.warn([], f"Tryton has no person with the key {', '.join(wanted)}. "
+                               + unmapped, code="setup_missing")
         ids = [k for k in (_int_key(x) for x in wanted) if k is not None]
         found = self._fetch(kind, ids)
         actors = [found[i] for i in (_int_key(x) for x in wanted) if i in found]
@@ -936,6 +1084,9 @@ class TrytonConnector(Connector):
         identifiers and relations, because writing a child directly leaves the party's
         ``write_date`` alone."""
         kind = self._check_type(actor_type)
+        unmapped = self._persons_unmapped(kind)
+        if unmapped:
+            return Answer.good([], unmapped)
         model = self._model(kind)
         fields = _READ[kind]
         if since is None:
@@ -1082,13 +1233,17 @@ class TrytonConnector(Connector):
                        countries: Mapping[str, int]) -> dict[str, Any]:
         if kind == "project":
             values = self._project_values(actor, None)
+            if self._context.get("company") is None:  # a set-up since the login gave one?
+                self._load_context()
             values.update(type="project", company=self._context.get("company"))
             values["comment"] = self._join_comment(values.get("comment"), code)
             if not values.get("name"):
                 raise _bad_request("A project needs a name.")
             if values["company"] is None:
-                raise _bad_request("The Tryton user has no company, which projects need; run "
-                                   "ensure_setup() or set one in Tryton.")
+                raise _Failure(Answer.failed(
+                    f"The Tryton user {self.user!r} has no company, which projects need; "
+                    f"{self.setup_hint} to create one, or set one in Tryton.",
+                    code="setup_missing"))
             return values
         values = self._party_values(kind, actor, None, countries)
         if not values.get("name"):

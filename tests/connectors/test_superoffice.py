@@ -22,10 +22,10 @@ import pytest
 
 from erpdata.connectors.base import CrmRecord
 from erpdata.connectors.superoffice import SuperOfficeConnector
-from tests.fakes.superoffice import FakeSuperOffice
+from tests.fakes.superoffice import TOKEN, FakeSuperOffice
+from tests.fakes.superoffice import connector as make
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-TOKEN = "fake-bearer-token"
 
 
 @pytest.fixture
@@ -33,15 +33,6 @@ def so() -> Iterator[FakeSuperOffice]:
     """A started fake tenant with a fixed clock (writes stamp UpdatedDate = NOW)."""
     with FakeSuperOffice(clock=lambda: NOW) as fake:
         yield fake
-
-
-def make(fake: FakeSuperOffice, **kwargs: Any) -> SuperOfficeConnector:
-    """A connector to the fake, Bearer auth and ERP connection 7 unless told otherwise."""
-    if "ticket" not in kwargs:
-        kwargs.setdefault("token", TOKEN)
-    kwargs.setdefault("erp_connection_id", 7)
-    kwargs.setdefault("timeout", 5.0)
-    return SuperOfficeConnector(fake.url, **kwargs)
 
 
 def full_contact(fake: FakeSuperOffice) -> int:
@@ -434,13 +425,17 @@ def test_ok_with_info_plugin_response(so: FakeSuperOffice) -> None:
 # --- authentication ---------------------------------------------------------------------------
 
 def test_bearer_headers(so: FakeSuperOffice) -> None:
-    """Fake: Bearer auth sends Authorization: Bearer and Accept: application/json only."""
+    """Fake: Bearer auth sends Authorization: Bearer and Accept: application/json, and no
+    app token. (test_connection now makes two calls, the REST read and the agent's
+    GetAllConnections; both carry the same credentials.)"""
     answer = make(so).test_connection()
     assert answer.state == "ok" and "ERP connection 7" in answer.value
-    (req,) = so.requests
-    assert req.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert req.headers["Accept"] == "application/json"
-    assert "SO-AppToken" not in req.headers
+    req, agent = so.requests
+    assert (req.endpoint, agent.endpoint) == ("Contact", "Agents/ErpSync/GetAllConnections")
+    for sent in (req, agent):
+        assert sent.headers["Authorization"] == f"Bearer {TOKEN}"
+        assert sent.headers["Accept"] == "application/json"
+        assert "SO-AppToken" not in sent.headers
 
 
 def test_ticket_and_app_token_headers() -> None:

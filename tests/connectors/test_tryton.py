@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from erpdata.connectors.base import ErpActor, Restriction
+from erpdata.connectors.base import ErpActor, Page, Restriction
 from erpdata.connectors.tryton import TrytonConnector
 from tests.tryton_server import FirstSetup, RawTryton, TrytonServer
 
@@ -64,6 +64,16 @@ def test_connection_names_server_database_and_user(tryton: TrytonConnector,
         f"Tryton 8.2, database {tryton_server.database}, user admin")
 
 
+#: What ``test_connection`` says of a database as ``trytond-admin`` left it ({name}: the
+#: connection's name, "NAME" when the connector was made without one).
+FRESH_LACKS = (
+    "Tryton has no party category 'Customer' or 'Supplier' (existing: none); run `erpdata "
+    "connect setup {name}` (or \"Set up Tryton for erpdata\" on the Settings page) to create "
+    "them, or fix --option customer_category / --option supplier_category. Persons cannot be "
+    "synced until Tryton has the relation type 'Employee of' (existing: none); run the same "
+    "set-up to create it, or fix --option employee_relation. Projects cannot be created until "
+    "the Tryton user 'admin' has a company; run the same set-up to create one.")
+
 FRESH_SETUP = [
     "party category Customer", "party category Supplier", "relation type Employee of",
     "relation type Employer of", "country NO", "country SE", "country DK", "country FI",
@@ -76,11 +86,10 @@ def test_ensure_setup_makes_what_a_fresh_database_lacks_once(
     tryton, first = tryton_first_setup
     if first.setup.value:  # this session's server was fresh (always so unless reused)
         assert first.setup.value == FRESH_SETUP
-        assert (first.before.state, first.before.error_code) == ("warning", "setup_missing")
+        assert (first.before.state, first.before.error_code) == ("error", "setup_missing")
         assert first.before.user_explanation == (
-            "Connected, but Tryton lacks party.category 'Customer', party.category 'Supplier', "
-            "party.relation.type 'Employee of', a company for the user (projects need one); "
-            "run ensure_setup() once or create them in Tryton.")
+            f"Tryton 8.2, database {tryton.database}, user admin: "
+            + FRESH_LACKS.format(name="NAME"))
     else:
         assert first.before.state == "ok"
     assert ok(tryton.ensure_setup()) == []
@@ -605,3 +614,183 @@ def test_an_expired_session_logs_in_again_once(tryton_server: TrytonServer,
     uid = base64.b64decode(old.split()[1]).decode().split(":")[1]
     assert uid.isdigit()
     connector.close()
+
+
+# --- a fresh database: what it lacks, the set-up, names of its own ------------------------------
+
+HINT = ("run `erpdata connect setup erp` (or \"Set up Tryton for erpdata\" on the Settings "
+        "page)")
+NORWEGIAN = {"customer_category": "Kunde", "supplier_category": "Leverandør",
+             "employee_relation": "Ansatt hos", "employer_relation": "Arbeidsgiver for"}
+
+
+def fresh_connector(server: TrytonServer, **names: str) -> TrytonConnector:
+    return TrytonConnector(server.url, server.database, server.user, server.password,
+                           connection="erp", **names)
+
+
+def test_a_fresh_database_says_what_it_lacks_and_the_setup_makes_it_once(
+        tryton_fresh: TrytonServer) -> None:
+    tryton = fresh_connector(tryton_fresh)
+    before = tryton.test_connection()
+    assert (before.state, before.error_code) == ("error", "setup_missing")
+    assert before.user_explanation == (
+        "Tryton 8.2, database fresh, user admin: " + FRESH_LACKS.format(name="erp"))
+    # nothing of the mapping works, and every read says how to mend it
+    companies = tryton.changed_since("customer", None)
+    assert (companies.state, companies.error_code, companies.user_explanation) == (
+        "error", "setup_missing", "Tryton has no party category 'Customer' (existing: none); "
+        f"{HINT} to create it, or fix --option customer_category.")
+    setup = tryton.ensure_setup()
+    assert (setup.state, setup.value) == ("ok", FRESH_SETUP)
+    again = tryton.ensure_setup()
+    assert (again.state, again.value, again.user_explanation) == ("ok", [], "")
+    assert ok(tryton.test_connection()) == "Tryton 8.2, database fresh, user admin"
+    raw = RawTryton(tryton_fresh)
+    assert sorted(r["name"] for r in raw.call("party.category", "search_read", [], 0, None,
+                                              None, ["name"])) == ["Customer", "Supplier"]
+    types = raw.call("party.relation.type", "search_read", [], 0, None, [["id", "ASC"]],
+                     ["name", "reverse.name"])
+    assert [(t["name"], t["reverse."]["name"]) for t in types] == [
+        ("Employee of", "Employer of"), ("Employer of", "Employee of")]
+    [user] = raw.call("res.user", "search_read", [["login", "=", "admin"]], 0, None, None,
+                      ["company.rec_name"])
+    assert user["company."]["rec_name"] == "erpdata ERP company"
+    tryton.close()
+
+
+def test_names_of_its_own_map_customers_suppliers_and_persons(
+        tryton_fresh: TrytonServer) -> None:
+    """A Norwegian Tryton: its categories and relation types are named by the connection's
+    options; the set-up creates those names, and create and read go through them."""
+    tryton = fresh_connector(tryton_fresh, **NORWEGIAN)
+    assert ok(tryton.fields("customer"))[0].name == (
+        "Actor type (categories Kunde/Leverandør)")
+    assert ok(tryton.ensure_setup())[:4] == [
+        "party category Kunde", "party category Leverandør", "relation type Ansatt hos",
+        "relation type Arbeidsgiver for"]
+    raw = RawTryton(tryton_fresh)
+    # a category of the Tryton's own beside ours, made as a Tryton user would
+    [vip] = raw.call("party.category", "create", [{"name": "VIP"}])
+    made = ok(tryton.create([
+        ErpActor("customer", None, {"name": "Fjord Fisk AS"}),
+        ErpActor("partner", None, {"name": "Berg Bygg AS"})], ["1", "2"]))
+    fisk, berg = made
+    assert [(a.actor_type, a.fields["category"]) for a in made] == [
+        ("customer", None), ("partner", None)]
+    raw.call("party.party", "write", [int(fisk.erp_key or 0)],
+             {"categories": [["add", [vip]]]})
+    kari = ok(tryton.create([ErpActor("person", None, {"firstname": "Kari",
+                                                       "lastname": "Nordmann"},
+                                      parent_erp_key=fisk.erp_key)], ["11"]))[0]
+    assert (kari.parent_actor_type, kari.parent_erp_key) == ("customer", fisk.erp_key)
+    # in Tryton: the categories and relation types by their Norwegian names
+    parties = {p["name"]: p for p in raw.call(
+        "party.party", "search_read", [["id", "in", [int(fisk.erp_key or 0),
+                                                     int(berg.erp_key or 0)]]],
+        0, None, None, ["name", "categories.name"])}
+    assert {n: sorted(c["name"] for c in p["categories."]) for n, p in parties.items()} == {
+        "Fjord Fisk AS": ["Kunde", "VIP"], "Berg Bygg AS": ["Kunde", "Leverandør"]}
+    relations = raw.call("party.relation.all", "search_read",
+                         [["from_", "in", [int(kari.erp_key or 0), int(fisk.erp_key or 0)]]],
+                         0, None, [["id", "ASC"]], ["from_.name", "type.name", "to.name"])
+    assert sorted((r["from_."]["name"], r["type."]["name"], r["to."]["name"])
+                  for r in relations) == [
+        ("Fjord Fisk AS", "Arbeidsgiver for", "Kari Nordmann"),
+        ("Kari Nordmann", "Ansatt hos", "Fjord Fisk AS")]
+    # read back through the mapping
+    [read] = ok(tryton.get("customer", [fisk.erp_key]))
+    assert (read.actor_type, read.fields["name"], read.fields["category"]) == (
+        "customer", "Fjord Fisk AS", "VIP")
+    assert [a.erp_key for a in ok(tryton.search_by_parent(
+        "person", "", "customer", fisk.erp_key)).items] == [kari.erp_key]
+    assert {a.erp_key for a in ok(tryton.changed_since("partner", None))} == {berg.erp_key}
+    # the English defaults do not exist here, and a connector using them says so
+    english = fresh_connector(tryton_fresh)
+    lacks = english.test_connection()
+    assert (lacks.state, lacks.user_explanation) == (
+        "error", "Tryton 8.2, database fresh, user admin: Tryton has no party category "
+        "'Customer' or 'Supplier' (existing: Kunde, Leverandør, VIP); "
+        f"{HINT} to create them, or fix --option customer_category / --option "
+        "supplier_category. Persons cannot be synced until Tryton has the relation type "
+        "'Employee of' (existing: Ansatt hos, Arbeidsgiver for); run the same set-up to "
+        "create it, or fix --option employee_relation.")
+    for connector in (tryton, english):
+        connector.close()
+
+
+def test_without_the_employee_relation_companies_work_and_persons_wait(
+        tryton_fresh: TrytonServer) -> None:
+    """Only the two categories exist (as in a Tryton used for customers and suppliers
+    alone): companies are created and read; persons are read as none, with the reason, and
+    a person cannot be written until the relation type exists."""
+    raw = RawTryton(tryton_fresh)
+    raw.call("party.category", "create", [{"name": "Customer"}, {"name": "Supplier"}])
+    tryton = fresh_connector(tryton_fresh)
+    answer = tryton.test_connection()
+    persons_wait = (
+        "Persons cannot be synced until Tryton has the relation type 'Employee of' "
+        f"(existing: none); {HINT} to create it, or fix --option employee_relation.")
+    assert (answer.state, answer.value, answer.error_code) == (
+        "warning", "Tryton 8.2, database fresh, user admin", "setup_missing")
+    assert answer.user_explanation == (
+        f"{persons_wait} Projects cannot be created until the Tryton user 'admin' has a "
+        "company; run the same set-up to create one.")
+    [acme] = ok(tryton.create([ErpActor("customer", None, {"name": "Acme AS"})], ["1"]))
+    assert [a.erp_key for a in ok(tryton.changed_since("customer", None))] == [acme.erp_key]
+    assert ok(tryton.search("customer", "acme")).items == [acme]
+    for read in (tryton.changed_since("person", None), tryton.search("person", ""),
+                 tryton.search_by_parent("person", "", "customer", acme.erp_key or ""),
+                 tryton.search_advanced("person", [Restriction("lastname", "=", ("X",))])):
+        assert (read.state, read.user_explanation) == ("ok_with_info", persons_wait)
+        assert read.value in ([], Page([], False))
+    got = tryton.get("person", ["7"])
+    assert (got.state, got.value, got.user_explanation) == (
+        "warning", [], f"Tryton has no person with the key 7. {persons_wait}")
+    refused = tryton.create([ErpActor("person", None, {"lastname": "Nordmann"},
+                                      parent_erp_key=acme.erp_key)], ["11"])
+    assert (refused.state, refused.error_code, refused.user_explanation) == (
+        "error", "setup_missing", "Tryton has no relation type 'Employee of' (existing: "
+        f"none); {HINT} to create it, or fix --option employee_relation.")
+    project = tryton.create([ErpActor("project", None, {"name": "Roll-out"},
+                                      parent_erp_key=acme.erp_key)], ["21"])
+    assert (project.state, project.error_code, project.user_explanation) == (
+        "error", "setup_missing", "The Tryton user 'admin' has no company, which projects "
+        f"need; {HINT} to create one, or set one in Tryton.")
+    # the set-up creates what was missing, and nothing that was there
+    assert ok(tryton.ensure_setup()) == FRESH_SETUP[2:]
+    kari = ok(tryton.create([ErpActor("person", None, {"lastname": "Nordmann"},
+                                      parent_erp_key=acme.erp_key)], ["11"]))[0]
+    assert [a.erp_key for a in ok(tryton.changed_since("person", None))] == [kari.erp_key]
+    tryton.close()
+
+
+def test_an_employee_type_with_a_reverse_of_its_own_is_left_as_it_is(
+        tryton_fresh: TrytonServer) -> None:
+    raw = RawTryton(tryton_fresh)
+    ansatt, arbeidsgiver = raw.call("party.relation.type", "create",
+                                    [{"name": "Ansatt hos"}, {"name": "Arbeidsgiver"}])
+    raw.call("party.relation.type", "write", [ansatt], {"reverse": arbeidsgiver},
+             [arbeidsgiver], {"reverse": ansatt})
+    tryton = fresh_connector(tryton_fresh, employee_relation="Ansatt hos")
+    note = ("the relation type 'Ansatt hos' already has the reverse 'Arbeidsgiver', not "
+            "'Employer of', and was left as it is (--option employer_relation=\"Arbeidsgiver\" "
+            "names it)")
+    first = tryton.ensure_setup()
+    assert (first.state, first.user_explanation) == ("ok_with_info", note)
+    assert "relation type Employer of" not in (first.value or [])
+    second = tryton.ensure_setup()
+    assert (second.state, second.value, second.user_explanation) == ("ok_with_info", [], note)
+    types = raw.call("party.relation.type", "search_read", [], 0, None, [["id", "ASC"]],
+                     ["name", "reverse.name"])
+    assert [(t["name"], t["reverse."]["name"]) for t in types] == [
+        ("Ansatt hos", "Arbeidsgiver"), ("Arbeidsgiver", "Ansatt hos")]
+    tryton.close()
+
+
+def test_the_names_are_checked_when_the_connector_is_made() -> None:
+    for names, said in (({"customer_category": " "}, "customer_category must name"),
+                        ({"supplier_category": "Customer"}, "must differ"),
+                        ({"employer_relation": "Employee of"}, "must differ")):
+        with pytest.raises(ValueError, match=said):
+            TrytonConnector("http://127.0.0.1:9", "erp", "admin", "pw", **names)

@@ -364,8 +364,9 @@ def test_two_sessions_sharing_a_connector_take_turns(overlap_server: _OverlapSer
     shared = serialised(TrytonConnector(overlap_server.url, "erp", "admin", "pw"), "tryton")
     assert isinstance(shared, TrytonConnector)
     assert _two_sessions(shared) == ["ok"] * 6
-    # each test: version, databases, login, preferences; the first also looks up 3 ids
-    assert (overlap_server.most, overlap_server.served) == (1, 6 * 4 + 3)
+    # each test: version, databases, login, preferences; the first also looks up the 4 ids
+    # of the categories and relation types (customer, supplier, employee, employer)
+    assert (overlap_server.most, overlap_server.served) == (1, 6 * 4 + 4)
 
 
 def test_a_call_on_a_busy_connector_gives_up_naming_the_call(

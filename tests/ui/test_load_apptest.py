@@ -285,3 +285,30 @@ def test_an_admin_adds_a_folder_in_settings_and_loads_from_it(
     with Workspace.open(empty_workspace) as ws:
         assert ws.con.execute("SELECT actor, action, after_value FROM audit").fetchall() == [
             ("tester", "allowed_folders", f'["{empty_workspace.parent}", "{exports}"]')]
+
+
+def test_adopt_the_links_a_live_crm_holds(tmp_path: Path, empty_workspace: Path,
+                                          open_page) -> None:
+    folder = tmp_path / "crm"
+    folder.mkdir()
+    write_text(folder / "crm_company.csv", "id,name\n1,Hansen AS\n2,Berg AS\n")
+    write_text(folder / "crm_links.csv", "kind,crm_id,erp_actor_type,erp_key\n"
+                                         "company,1,customer,K1\ncompany,9,customer,K9\n")
+    with Workspace.open(empty_workspace) as ws:
+        add_connection(ws, Connection("so", "files", "crm", str(folder)))
+    at = open_page(empty_workspace, "load")
+    at.button(key="load_pull").click().run()  # the CRM companies first
+    finish_jobs(at)
+    at.button(key="load_adopt").click().run()
+    finish_jobs(at)
+    assert not at.exception
+    assert [s.value for s in at.success][1] == "Links adopted from the CRM (by tester):"
+    assert [m.value for m in at.markdown if m.value.startswith("- ")][:3] == [
+        "- company: the CRM lists 2 link(s): 1 adopted, 0 already in the workspace; 1 left "
+        "out: the CRM record is not in the workspace (pull or load the CRM first); 1 adopted "
+        "link(s) name ERP records not loaded yet (pull the ERP)",
+        "- person: the CRM lists 0 link(s): 0 adopted, 0 already in the workspace",
+        "- project: the CRM lists 0 link(s): 0 adopted, 0 already in the workspace"]
+    with Workspace.open(empty_workspace) as ws:
+        assert ws.con.execute("SELECT crm_id, erp_actor_type, erp_id FROM links").fetchall() == [
+            ("1", "customer", "K1")]
