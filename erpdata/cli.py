@@ -141,13 +141,14 @@ def _load_from(args: argparse.Namespace) -> int:
         system = open_connector(conn)
         update, close = _tqdm_progress(f"load {args.side} {args.kind} from {conn.name}")
         try:
+            said: list[str] = []
             result = pull(ws, conn.name, system, args.kind, user=args.user,
-                          full=not args.changed, progress=update)
+                          full=not args.changed, progress=update, said=said)
         finally:
             close()
             system.close()
-    print(result.summary() if result else f"{conn.name}: no {args.kind} records changed",
-          file=sys.stderr)
+    print(result.summary() if result else f"{conn.name}: no {args.kind} records changed"
+          + "".join(f" ({x})" for x in dict.fromkeys(said)), file=sys.stderr)
     return 0
 
 

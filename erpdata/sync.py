@@ -459,10 +459,18 @@ def _unlink(crm: CrmConnector | None, rows: pd.DataFrame) -> list[dict[str, Any]
 @guarded
 def pull(ws: Workspace, connection: str, system: Connector | CrmConnector, kind: str, *,
          user: str | None = None, full: bool = False,
-         progress: Progress | None = None) -> LoadResult | None:
+         progress: Progress | None = None, said: list[str] | None = None
+         ) -> LoadResult | None:
     """Load the records of ``kind`` the system changed since this connection's last pull (all
     of them the first time, or with ``full``), like a partial export: records it does not
-    return are left as they are, unless the pull is full. None when nothing changed."""
+    return are left as they are, unless the pull is full. None when nothing changed.
+    ``said``: gets what the system explained with its answers (a Tryton without the employee
+    relation type returns no persons and says why), so "nothing changed" can say why."""
+    def heard(answer: Answer[Any]) -> Answer[Any]:
+        if said is not None and answer.ok and answer.user_explanation:
+            said.append(answer.user_explanation)
+        return answer
+
     if kind not in KINDS:
         raise ErpdataError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
     cur = ws.cursor()
@@ -471,7 +479,7 @@ def pull(ws: Workspace, connection: str, system: Connector | CrmConnector, kind:
     since = None if full or row is None else row[0]
     if isinstance(system, CrmConnector):
         side = "crm"
-        answer = with_retries(lambda: system.records(kind, since))
+        answer = heard(with_retries(lambda: system.records(kind, since)))
         frame = pd.DataFrame([{"id": r.crm_id, **r.fields, "_changed": r.last_modified}
                               for r in answer.unwrap() or []])
     else:
@@ -480,8 +488,8 @@ def pull(ws: Workspace, connection: str, system: Connector | CrmConnector, kind:
         supported = with_retries(system.actor_types).unwrap() or []
         for actor_type in ACTOR_TYPES[kind]:
             if actor_type in supported:
-                actors += with_retries(lambda t=actor_type: system.changed_since(t, since)
-                                       ).unwrap() or []
+                actors += heard(with_retries(lambda t=actor_type: system.changed_since(
+                    t, since))).unwrap() or []
         frame = _actor_frame(actors)
     high = frame["_changed"].max() if len(frame) else None
     if frame.empty:  # nothing changed (or nothing there): nothing to load, nothing flagged
@@ -642,9 +650,11 @@ def sync_now(ws: Workspace, *, batch_id: int | None = None, erp_name: str | None
         for side, system in opened.items():
             for i, kind in enumerate(pull_kinds):
                 report(f"pulling {side} {kind}", 0.7 + 0.2 * i / len(pull_kinds))
-                loaded = pull(ws, names[side] or side, system, kind, user=user)
-                out.pulled[f"{names[side]} {kind}"] = (loaded.summary() if loaded
-                                                       else "no changes")
+                said: list[str] = []
+                loaded = pull(ws, names[side] or side, system, kind, user=user, said=said)
+                out.pulled[f"{names[side]} {kind}"] = (
+                    loaded.summary() if loaded
+                    else "no changes" + "".join(f" ({x})" for x in dict.fromkeys(said)))
                 if loaded is not None:
                     out.changed += loaded.inserted + loaded.updated
                     loads.append(loaded.load_id)

@@ -148,12 +148,15 @@ def _pull(connection: str, side: str, kind: str) -> None:
 
     def work(progress: Progress, _cancel: threading.Event, ws: Workspace = ws) -> LoadResult:
         system = open_connector(get_connection(ws, connection), secret)
+        said: list[str] = []
         try:
-            done = pull(ws, connection, system, kind, user=name, full=True, progress=progress)
+            done = pull(ws, connection, system, kind, user=name, full=True, progress=progress,
+                        said=said)
         finally:
             system.close()
         if done is None:
-            raise ErpdataError(f"{connection} has no {side.upper()} {kind} records")
+            raise ErpdataError(f"{connection} has no {side.upper()} {kind} records"
+                               + "".join(f" ({x})" for x in dict.fromkeys(said)))
         return done
 
     ui.start_job("load", f"Pulling {kind} records from {connection}", work, name)

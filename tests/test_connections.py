@@ -345,6 +345,11 @@ def test_cli_a_tryton_without_the_employee_relation_syncs_its_companies(
         "synced: 1 done; pulled 1 new or changed record(s)",
         "  erp company: erp",  # then "(erp company): 1 rows -> ..." and the time it took
         "  erp person: no changes", "  erp project: no changes"]
+    # the persons' "no changes" says why: Tryton cannot hold persons of this mapping yet
+    assert err[2] == ("  erp person: no changes (Persons cannot be synced until Tryton has the "
+                      "relation type 'Employee of' (existing: none); run `erpdata connect setup "
+                      "erp` (or \"Set up Tryton for erpdata\" on the Settings page) to create "
+                      "it, or fix --option employee_relation.)")
     assert "1 rows -> erp company: 1 new, 0 changed, 0 unchanged" in err[1]
     [party] = raw.call("party.party", "search_read", [["name", "=", "Havbris AS"]], 0, None,
                        None, ["categories.name", "addresses.city"])
