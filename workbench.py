@@ -12,9 +12,9 @@ from pathlib import Path
 import streamlit as st
 
 import workbench_ui as ui
-from erpdata.decisions import queue_summary
 from erpdata.errors import ErpdataError
 from erpdata.roles import role_of
+from erpdata.steward.decisions import queue_summary
 
 st.set_page_config(page_title="erpdata workbench", page_icon=":material/join:", layout="wide")
 

@@ -196,7 +196,7 @@ def connection_secrets() -> dict[str, str]:
 
 @st.cache_resource(show_spinner=False, on_release=lambda c: c.close())
 def _live_system(path: str, name: str, secret: str | None) -> Any:
-    from erpdata.connections import get_connection, open_connector, serialised
+    from erpdata.live.connections import get_connection, open_connector, serialised
 
     return serialised(open_connector(get_connection(workspace(), name), secret), name)
 
@@ -204,7 +204,7 @@ def _live_system(path: str, name: str, secret: str | None) -> Any:
 def live_system(name: str) -> Any:
     """The open connector of connection ``name`` (one per process: a live system keeps its
     session between script runs), shared by every session and job, so its calls take turns
-    (:func:`erpdata.connections.serialised`; its ``close`` too, when the cache drops it)."""
+    (:func:`erpdata.live.connections.serialised`; its ``close`` too, when the cache drops it)."""
     return _live_system(str(workspace_path()), name, connection_secrets().get(name))
 
 

@@ -5,7 +5,7 @@ Not a test. Run:  python bench/commit.py [--links 100000] [--write docs/BENCHMAR
 Builds a demo workspace large enough, records one accept decision per true company pair of the
 demo truth (directly in the decisions table: the setup is not what is measured) plus a typed
 pick on every hundredth pair, then times, each in this process: the dry run
-(:func:`erpdata.commit.commit` with ``dry_run=True``), the commit (one transaction: links,
+(:func:`erpdata.steward.commit.commit` with ``dry_run=True``), the commit (one transaction: links,
 workspace values, queued actions, audit) and the undo. The contract (issue 4): commit and undo
 at 100k links well under a minute.
 """
@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from report import machine, peak_mb, write_section
 
-from erpdata.commit import commit, undo
 from erpdata.demo import build_demo
+from erpdata.steward.commit import commit, undo
 from erpdata.workspace import Workspace
 
 #: Share of demo CRM companies that have a true ERP partner (matched entities, dups excluded).

@@ -3,7 +3,7 @@
 Not a test. Run:  python bench/demo.py [--size 1000000] [--seed 42] [--write docs/BENCHMARKS.md]
 
 Times :func:`erpdata.demo.build_demo` in a temporary folder: the generate-and-write stage, each
-of the six loads through ``erpdata.ingest.load_file``, and the total; reports the process's
+of the six loads through ``erpdata.ingest.load.load_file``, and the total; reports the process's
 peak RSS (``ru_maxrss``) after writing the exports and at the end, the size of the exports,
 and prints a Markdown table (``--write`` puts it between the bench:demo markers of a file).
 The contract (the issue): 1,000,000 companies per side in under 2 minutes on 2 cores, with a

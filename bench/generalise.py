@@ -50,7 +50,7 @@ imported, so a run against another checkout (``PYTHONPATH=/path/to/checkout``) s
 engine it measured.
 
 Workspace path (``ws`` rows): the variant's CRM and ERP frames written to CSV, loaded with
-``erpdata.ingest.load_file`` (as ``erpdata load``) into a fresh workspace, matched with
+``erpdata.ingest.load.load_file`` (as ``erpdata load``) into a fresh workspace, matched with
 ``match_workspace`` (as ``erpdata match``), suggestions scored. The workspace compares the
 canonical fields it recognised in the headers and the unmapped columns both files share by
 name (typed from their values, as ``match-files`` does); an error is a result too. A file the
@@ -518,8 +518,8 @@ def job_workspace(ds: Dataset, v: Variant, out: Path) -> dict[str, Any]:
     (``match_workspace``), the suggestions to ``out/ws.parquet``; what each load mapped."""
     _, where = _engine()
     from erpdata.errors import IngestError
-    from erpdata.ingest import load_file
-    from erpdata.matching.workspace import match_workspace, suggestions
+    from erpdata.ingest.load import load_file
+    from erpdata.matching.runs import match_workspace, suggestions
     from erpdata.workspace import Workspace
 
     kind = WORKSPACE_KIND[ds.meta["name"]]

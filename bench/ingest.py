@@ -79,7 +79,7 @@ def make_files(folder: Path, rows: int) -> dict[str, Path]:
 
 def child(scenario: str, files: dict[str, Path], workspace: Path) -> dict[str, float]:
     """Run one scenario in this process; return seconds and peak RSS in MB."""
-    from erpdata.ingest import load_file
+    from erpdata.ingest.load import load_file
     from erpdata.workspace import Workspace
 
     file = {"csv": files["csv"], "parquet": files["parquet"], "cp1252": files["cp1252"],

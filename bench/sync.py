@@ -86,8 +86,8 @@ def _crm_file(path: Path, n: int, shift: int) -> Path:
 
 def run_mode(server: Server, folder: Path, n: int, chunk: int) -> dict[str, float]:
     from erpdata import Filter, commit, decide, decide_bulk, load_file, match_workspace
-    from erpdata.connectors.tryton import TrytonConnector
-    from erpdata.sync import pull, sync
+    from erpdata.live.connectors.tryton import TrytonConnector
+    from erpdata.live.sync import pull, sync
     from erpdata.workspace import Workspace
 
     url = server.fresh()

@@ -8,9 +8,17 @@ Implementation modules may change; these names are the contract. The steward's f
 :func:`add_connection` once and :func:`sync_now` after each commit.
 """
 
-from erpdata.commit import BatchResult, batches, commit, disconnect, pending, undo
-from erpdata.connections import Connection, add_connection
-from erpdata.decisions import (
+from erpdata.demo import DemoSummary, build_demo
+from erpdata.errors import ErpdataError, IngestError, WorkspaceError
+from erpdata.ingest.load import CellProblem, LoadResult, changes, load_file, recent_loads
+from erpdata.live.connections import Connection, add_connection
+from erpdata.live.sync import sync_now
+from erpdata.matching import match_files, match_frames, match_workspace, suggestions
+from erpdata.progress import Cancelled
+from erpdata.roles import AccessDenied, grant, role_of
+from erpdata.schema import ACTOR_TYPES, KINDS, SIDES, Field, fields
+from erpdata.steward.commit import BatchResult, batches, commit, disconnect, pending, undo
+from erpdata.steward.decisions import (
     STATES,
     BulkResult,
     Filter,
@@ -22,17 +30,9 @@ from erpdata.decisions import (
     revoke,
     withdraw,
 )
-from erpdata.demo import DemoSummary, build_demo
-from erpdata.errors import ErpdataError, IngestError, WorkspaceError
-from erpdata.ingest import CellProblem, LoadResult, changes, load_file, recent_loads
-from erpdata.matching import match_files, match_frames, match_workspace, suggestions
-from erpdata.progress import Cancelled
-from erpdata.reports import build_reports, default_delimiter, export_reports
-from erpdata.review import diff, pick
-from erpdata.roles import AccessDenied, grant, role_of
-from erpdata.schema import ACTOR_TYPES, KINDS, SIDES, Field, fields
-from erpdata.settings import FieldMapping, mappings, save_mappings
-from erpdata.sync import sync_now
+from erpdata.steward.mappings import FieldMapping, mappings, save_mappings
+from erpdata.steward.reports import build_reports, default_delimiter, export_reports
+from erpdata.steward.review import diff, pick
 from erpdata.workspace import SCHEMA_VERSION, Workspace, resolve_path
 
 __all__ = [

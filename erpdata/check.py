@@ -17,7 +17,7 @@ import duckdb
 
 from erpdata.schema import ACTOR_TYPES, KINDS
 from erpdata.sql import sql_ident, sql_text
-from erpdata.states import update_sql
+from erpdata.steward.states import update_sql
 from erpdata.workspace import Workspace
 
 # SQL built here (ruff S608): tables are crm_<kind> for kind in KINDS and the fixed workspace

@@ -79,7 +79,7 @@ _PROBLEMS_SHOWN = 10
 def _cmd_load(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from erpdata.ingest import load_file
+    from erpdata.ingest.load import load_file
 
     if args.source is not None:
         if args.partial or args.lenient:
@@ -130,8 +130,8 @@ def _cmd_load(args: argparse.Namespace) -> int:
 def _load_from(args: argparse.Namespace) -> int:
     """``load --from NAME``: pull the records of a live system (all, or with --changed only
     those changed since the last pull)."""
-    from erpdata.connections import get_connection, open_connector
-    from erpdata.sync import pull
+    from erpdata.live.connections import get_connection, open_connector
+    from erpdata.live.sync import pull
 
     with _existing(args) as ws:
         conn = get_connection(ws, args.source)
@@ -155,8 +155,8 @@ def _load_from(args: argparse.Namespace) -> int:
 def _adopt_links(ws: Workspace, name: str) -> int:
     """``connect links NAME``: adopt the links the CRM of connection NAME holds, companies
     first (a person's link is checked against its company's)."""
-    from erpdata.adopt import adopt_every_kind
-    from erpdata.connections import get_connection, open_connector
+    from erpdata.live.adopt import adopt_every_kind
+    from erpdata.live.connections import get_connection, open_connector
 
     conn = get_connection(ws, name)
     if conn.side != "crm":
@@ -184,7 +184,7 @@ def _options(pairs: Sequence[str] | None) -> dict[str, str]:
 
 
 def _cmd_connect(args: argparse.Namespace) -> int:
-    from erpdata.connections import (
+    from erpdata.live.connections import (
         Connection,
         add_connection,
         check,
@@ -236,7 +236,7 @@ def _cmd_connect(args: argparse.Namespace) -> int:
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    from erpdata.sync import retry_failed, sync_now
+    from erpdata.live.sync import retry_failed, sync_now
 
     with _existing(args) as ws:
         if args.retry_failed:
@@ -271,8 +271,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_match(args: argparse.Namespace) -> int:
     from erpdata.matching import match_workspace
+    from erpdata.matching.runs import explain, nothing_to_compare, run_notes, scoring_states
     from erpdata.matching.spec import inference_table
-    from erpdata.matching.workspace import explain, nothing_to_compare, run_notes, scoring_states
 
     kinds = [args.kind] if args.kind else list(KINDS)
     loaded = 0  # kinds with records on both sides
@@ -319,7 +319,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
 
 def _cmd_match_files(args: argparse.Namespace) -> int:
     from erpdata.matching import parse_compare
-    from erpdata.matching.files import match_files
+    from erpdata.matching.on_files import match_files
     from erpdata.matching.spec import Inference, inference_table
 
     try:
@@ -376,7 +376,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_search(args: argparse.Namespace) -> int:
     """``search``: the Connect page's ranked search, one page of hits (stdout: a table, or
     with --json a list of objects for scripts)."""
-    from erpdata.search import linked_label, search
+    from erpdata.steward.search import linked_label, search
 
     if args.page < 1 or args.size < 1:
         raise ErpdataError("--page and --size must be at least 1")
@@ -418,7 +418,7 @@ def _existing(args: argparse.Namespace) -> Workspace:
 
 
 def _cmd_decide(args: argparse.Namespace) -> int:
-    from erpdata.decisions import Filter, decide_bulk
+    from erpdata.steward.decisions import Filter, decide_bulk
 
     f = Filter(kind=args.kind, band=args.band, min_probability=args.min_probability,
                max_probability=args.max_probability, country=args.country,
@@ -440,7 +440,7 @@ def _cmd_decide(args: argparse.Namespace) -> int:
 
 
 def _cmd_commit(args: argparse.Namespace) -> int:
-    from erpdata.commit import commit
+    from erpdata.steward.commit import commit
 
     kinds = (args.kind,) if args.kind else KINDS
     with _existing(args) as ws:
@@ -456,7 +456,7 @@ def _cmd_commit(args: argparse.Namespace) -> int:
 
 
 def _cmd_batches(args: argparse.Namespace) -> int:
-    from erpdata.commit import batches
+    from erpdata.steward.commit import batches
 
     with _existing(args) as ws:
         frame = batches(ws)
@@ -465,7 +465,7 @@ def _cmd_batches(args: argparse.Namespace) -> int:
 
 
 def _cmd_undo(args: argparse.Namespace) -> int:
-    from erpdata.commit import undo
+    from erpdata.steward.commit import undo
 
     with _existing(args) as ws:
         done = undo(ws, args.batch_id, user=args.user)
@@ -476,7 +476,7 @@ def _cmd_undo(args: argparse.Namespace) -> int:
 
 
 def _cmd_disconnect(args: argparse.Namespace) -> int:
-    from erpdata.commit import disconnect
+    from erpdata.steward.commit import disconnect
 
     with _existing(args) as ws:
         result = disconnect(ws, args.kind, args.crm_ids, user=args.user)
@@ -485,7 +485,7 @@ def _cmd_disconnect(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from erpdata.reports import export_reports
+    from erpdata.steward.reports import export_reports
 
     update, close = _tqdm_progress(f"report {args.format}")
     try:
@@ -502,7 +502,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _delimiter(text: str) -> str:
     """A CSV delimiter from the command line: ``tab`` (or ``\\t``) is a tab, since a literal
     one is hard to type in a shell."""
-    from erpdata.reports import DELIMITERS
+    from erpdata.steward.reports import DELIMITERS
 
     value = "\t" if text.lower() in ("tab", "\\t") else text
     if value not in DELIMITERS:
@@ -511,7 +511,7 @@ def _delimiter(text: str) -> str:
 
 
 def _cmd_mapping(args: argparse.Namespace) -> int:
-    from erpdata.settings import export_toml, import_toml
+    from erpdata.steward.mappings import export_toml, import_toml
 
     with _existing(args) as ws:
         if args.action == "export":

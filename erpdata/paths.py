@@ -7,7 +7,7 @@ can read, ``/etc/passwd`` as a table or the app's own ``secrets.toml`` with its
 
 - the user is an admin (stewards upload their exports instead: uploads stay open to them);
 - it lies, once symlinks and ``..`` are followed, inside a folder the admins listed in
-  Settings (:func:`erpdata.settings.allowed_folders`; default: the workspace file's folder);
+  Settings (:func:`allowed_folders`, below; default: the workspace file's folder);
 - no part of it below that folder is hidden (a name starting with a dot: ``.streamlit``,
   ``.ssh``, ``.env`` hold settings and secrets, never exports);
 - it is not a ``secrets.toml`` (the workbench's sign-in and connection secrets);
@@ -19,14 +19,15 @@ user's own shell, with that user's own rights, and reads what they name, as ``ca
 
 from __future__ import annotations
 
+import json
 import os
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 from erpdata.errors import ErpdataError
 from erpdata.roles import guarded, require_for
-from erpdata.settings import allowed_folders
 from erpdata.workspace import Workspace
 
 #: What a refused user can do instead, said by every refusal that a folder setting can mend.
@@ -38,6 +39,65 @@ SECRETS_NAME = "secrets.toml"
 
 class PathRefused(ErpdataError):
     """A typed server path the workbench will not read; says which path, why and what to do."""
+
+
+# --- folders a page may read by path ---------------------------------------------------------
+
+#: The ``meta`` key of the folders whose files an admin may name by path on the Load page
+#: (a JSON list of absolute folders); not set: the workspace file's own folder.
+ALLOWED_FOLDERS_KEY = "allowed_folders"
+
+
+def allowed_folders(ws: Workspace, con: duckdb.DuckDBPyConnection | None = None
+                    ) -> list[Path]:
+    """The folders a typed server path must lie in (:func:`erpdata.paths.allowed_path`).
+
+    Why a list kept in the workspace and not "anything the server can read": the workbench
+    runs as one operating-system user for every signed-in person, so a typed path would let
+    a page show ``/etc/passwd`` or the app's own ``secrets.toml``. Default: the folder of
+    the workspace file, where the demo writes its exports. An empty list turns typed paths
+    off (uploads still work)."""
+    row = (con or ws.cursor()).execute("SELECT value FROM meta WHERE key = ?",
+                                       [ALLOWED_FOLDERS_KEY]).fetchone()
+    if row is None:
+        return [ws.path.resolve().parent]
+    return [Path(p) for p in json.loads(row[0])]
+
+
+@guarded
+def save_allowed_folders(ws: Workspace, folders: list[str | Path], *,
+                         user: str | None = None) -> list[Path]:
+    """Replace the allowed folders, audited; admins only (they decide what a page may read
+    from the server). Each must be an existing folder given by its absolute path; it is
+    stored resolved (symlinks and ``..`` followed), as :func:`~erpdata.paths.allowed_path`
+    compares resolved paths. Every bad folder is named at once; nothing is written then."""
+    cur = ws.cursor()
+    new: list[Path] = []
+    bad: list[str] = []
+    for given in folders:
+        text = str(given).strip()
+        folder = Path(text).expanduser()
+        if not text or not folder.is_absolute():
+            bad.append(f"{text!r} is not an absolute path (give the whole path, such as "
+                       "/srv/exports)")
+        elif not folder.is_dir():
+            bad.append(f"{text} is not an existing folder")
+        elif (resolved := folder.resolve()) not in new:
+            new.append(resolved)
+    if bad:
+        raise ErpdataError("allowed folders not saved: " + "; ".join(bad))
+    with ws.transaction(cur):
+        who = require_for(ws, "save_allowed_folders", user, cur)
+        before = [str(p) for p in allowed_folders(ws, cur)]
+        after = [str(p) for p in new]
+        ws.set_meta(ALLOWED_FOLDERS_KEY, json.dumps(after), cur)
+        cur.execute("INSERT INTO audit (logged_at, actor, action, before_value, after_value) "
+                    "VALUES (?, ?, 'allowed_folders', ?, ?)",
+                    [datetime.now(), who, json.dumps(before), json.dumps(after)])
+    return new
+
+
+# --- a typed path ------------------------------------------------------------------------------
 
 
 @guarded

@@ -4,7 +4,7 @@ Canonical field names are SuperOffice's ERP-sync field keys in lower case (``NAM
 ``VATNO`` -> ``vatno``, ``STREETZIP`` -> ``streetzip``), so a field mapping written against
 SuperOffice reads the same here. Each field also carries the header synonyms that real exports
 use for it (English, Norwegian, Swedish, Danish, Dutch, German): that list is what lets
-:mod:`erpdata.ingest` map an unknown export without a mapping file.
+:mod:`erpdata.ingest.load` map an unknown export without a mapping file.
 
 The table layout of the workspace is derived from this module, so adding a field here adds a
 column everywhere (a schema migration is still needed for existing workspaces).

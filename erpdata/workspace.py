@@ -374,10 +374,10 @@ def _v5() -> list[str]:
 
 
 def _v6() -> list[str]:
-    """Each suggestion's decision state, stored (see :mod:`erpdata.states`) and filled in; and
-    an index on the ERP records' id alone, so that a page of fifty rows looks up its ERP names
-    by id without scanning every ERP record (the primary key starts with the actor type)."""
-    from erpdata.states import update_sql  # a module above this one: imported when needed
+    """Each suggestion's decision state, stored (see :mod:`erpdata.steward.states`) and filled
+    in; and an index on the ERP records' id alone, so that a page of fifty rows looks up its ERP
+    names by id without scanning every ERP record (the primary key starts with the actor type)."""
+    from erpdata.steward.states import update_sql  # a module above this one: imported when needed
 
     return ["ALTER TABLE suggestions ADD COLUMN state VARCHAR NOT NULL DEFAULT 'undecided'",
             *(update_sql(kind, only_listed=False) for kind in KINDS),

@@ -10,18 +10,8 @@ import streamlit as st
 
 import workbench_ui as ui
 from erpdata import BatchResult, ErpdataError, Workspace, commit, pending, undo
-from erpdata.commit import (
-    batches_in_words,
-    conflicts_in_words,
-    describe_actions,
-    left_out_in_words,
-    summary_words,
-)
-from erpdata.connections import connections
-from erpdata.progress import Progress
-from erpdata.roles import refusal
-from erpdata.states import plain
-from erpdata.sync import (
+from erpdata.live.connections import connections
+from erpdata.live.sync import (
     SyncReport,
     action_counts,
     conflicts,
@@ -30,6 +20,16 @@ from erpdata.sync import (
     retry_failed,
     sync_now,
 )
+from erpdata.progress import Progress
+from erpdata.roles import refusal
+from erpdata.steward.commit import (
+    batches_in_words,
+    conflicts_in_words,
+    describe_actions,
+    left_out_in_words,
+    summary_words,
+)
+from erpdata.steward.states import plain
 
 #: Decisions of each kind and type planned for the sample on every run of the page: the whole
 #: batch (maybe a million pairs) is planned only when asked, in a worker thread.

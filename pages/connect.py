@@ -4,8 +4,8 @@ Find the CRM record by name and pick it from the list; search the ERP (the recor
 first; an empty search lists every ERP record of the kind), narrow it with advanced criteria,
 and pick the hit to connect to; or, when nothing matches, create a new ERP actor from the
 mapped values and the default fields. Both searches are ranked as the matcher compares names
-(``erpdata.search.search``), each hit with its city, org number and what it is already linked
-to; no id is ever typed. Both outcomes are decisions, committed on the Commit page.
+(``erpdata.steward.search.search``), each hit with its city, org number and what it is already
+linked to; no id is ever typed. Both outcomes are decisions, committed on the Commit page.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import streamlit as st
 
 import workbench_ui as ui
 from erpdata import ACTOR_TYPES, KINDS, ErpdataError, current_decision, decide, mappings
-from erpdata.connections import connections
-from erpdata.search import (
+from erpdata.live.connections import connections
+from erpdata.live.sync import fetch
+from erpdata.steward.search import (
     OPERATORS,
     crm_record,
     described,
@@ -25,7 +26,6 @@ from erpdata.search import (
     search,
     search_live,
 )
-from erpdata.sync import fetch
 
 PAGE_SIZE = 25
 

@@ -28,16 +28,16 @@ from erpdata import (
     fields,
     load_file,
 )
-from erpdata.adopt import AdoptedLinks, adopt_every_kind
-from erpdata.commit import field_label
-from erpdata.connections import connections, get_connection, open_connector
-from erpdata.ingest import changes, preview
+from erpdata.ingest.load import changes, preview
+from erpdata.ingest.sources import check_size
+from erpdata.live.adopt import AdoptedLinks, adopt_every_kind
+from erpdata.live.connections import connections, get_connection, open_connector
+from erpdata.live.sync import pull
 from erpdata.paths import allowed_path
 from erpdata.progress import Progress
 from erpdata.roles import refusal, role_of
-from erpdata.sources import check_size
-from erpdata.states import plain
-from erpdata.sync import pull
+from erpdata.steward.commit import field_label
+from erpdata.steward.states import plain
 
 ws = ui.workspace()
 name, _ = ui.user()

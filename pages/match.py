@@ -31,11 +31,11 @@ from erpdata import (
     queue_facets,
     queue_page,
 )
-from erpdata.commit import erp_words
-from erpdata.matching.workspace import run_notes
+from erpdata.matching.runs import run_notes
 from erpdata.progress import Progress
 from erpdata.roles import refusal
-from erpdata.states import plain
+from erpdata.steward.commit import erp_words
+from erpdata.steward.states import plain
 
 PAGE_SIZE = 50
 ANY = "any"

@@ -7,11 +7,11 @@ import streamlit as st
 
 import workbench_ui as ui
 from erpdata import pending
-from erpdata.connections import connections
-from erpdata.decisions import queue_summary
-from erpdata.ingest import recent_loads
-from erpdata.states import plain
-from erpdata.sync import action_counts
+from erpdata.ingest.load import recent_loads
+from erpdata.live.connections import connections
+from erpdata.live.sync import action_counts
+from erpdata.steward.decisions import queue_summary
+from erpdata.steward.states import plain
 
 ws = ui.workspace()
 counts = ui.counts(ws)

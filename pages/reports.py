@@ -18,7 +18,7 @@ import streamlit as st
 import workbench_ui as ui
 from erpdata import KINDS, ErpdataError, Workspace, default_delimiter, export_reports
 from erpdata.progress import Progress
-from erpdata.reports import (
+from erpdata.steward.reports import (
     DELIMITERS,
     activity_in_words,
     decisions_over_time,

@@ -31,8 +31,8 @@ from erpdata import (
     suggestions,
     withdraw,
 )
-from erpdata.explain import waterfall
-from erpdata.review import (
+from erpdata.steward.explain import waterfall
+from erpdata.steward.review import (
     DIRECTION_WORDS,
     PICK_WORDS,
     STATUS_WORDS,

@@ -17,7 +17,7 @@ import streamlit as st
 
 import workbench_ui as ui
 from erpdata import KINDS, ErpdataError, grant, mappings, save_mappings
-from erpdata.connections import (
+from erpdata.live.connections import (
     NAME_LABELS,
     TYPES,
     Connection,
@@ -28,22 +28,20 @@ from erpdata.connections import (
     test_connection,
     tryton_names,
 )
-from erpdata.connectors.tryton import SETUP_BUTTON
-from erpdata.review import field_labels
+from erpdata.live.connectors.tryton import SETUP_BUTTON
+from erpdata.paths import allowed_folders, save_allowed_folders
 from erpdata.roles import ROLES, refusal, role_of, users
-from erpdata.settings import (
+from erpdata.steward.mappings import (
     DIRECTIONS,
     WINNERS,
-    allowed_folders,
     from_frame,
     import_toml,
-    save_allowed_folders,
-    save_thresholds,
-    thresholds,
     to_frame,
     to_toml,
 )
-from erpdata.states import plain
+from erpdata.steward.review import field_labels
+from erpdata.steward.states import plain
+from erpdata.steward.thresholds import save_thresholds, thresholds
 
 ws = ui.workspace()
 name, _ = ui.user()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from erpdata.ingest import load_file
+from erpdata.ingest.load import load_file
 from erpdata.workspace import Workspace
 from tests.tryton_server import (  # noqa: F401  (fixtures for every test folder)
     token,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from erpdata.cli import main
-from erpdata.connections import connections
+from erpdata.live.connections import connections
 from erpdata.workspace import Workspace
 
 

@@ -1,5 +1,5 @@
 """Typed server paths (erpdata.paths): admins only, inside the allowed folders, no hidden file,
-no secrets.toml, files only; and the allowed-folders setting (erpdata.settings). Every refusal
+no secrets.toml, files only; and the allowed-folders setting (erpdata.paths too). Every refusal
 is exact and writes nothing."""
 
 from __future__ import annotations
@@ -10,9 +10,14 @@ from pathlib import Path
 import pytest
 
 from erpdata.errors import ErpdataError
-from erpdata.paths import INSTEAD, PathRefused, allowed_path
+from erpdata.paths import (
+    INSTEAD,
+    PathRefused,
+    allowed_folders,
+    allowed_path,
+    save_allowed_folders,
+)
 from erpdata.roles import AccessDenied, grant
-from erpdata.settings import allowed_folders, save_allowed_folders
 from erpdata.workspace import Workspace
 from tests.helpers import rows, snapshot, write_text
 

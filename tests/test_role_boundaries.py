@@ -60,14 +60,15 @@ from erpdata import (
     undo,
     withdraw,
 )
-from erpdata.adopt import adopt_links
-from erpdata.connections import remove_connection, setup_connection
-from erpdata.connectors.files import FilesConnector, FilesCrmConnector
-from erpdata.paths import allowed_path
-from erpdata.review import pick_side
+from erpdata.live.adopt import adopt_links
+from erpdata.live.connections import remove_connection, setup_connection
+from erpdata.live.connectors.folders import FilesConnector, FilesCrmConnector
+from erpdata.live.sync import fetch, propagate, pull, resolve_conflict, retry_failed, sync
+from erpdata.paths import allowed_path, save_allowed_folders
 from erpdata.roles import GUARDED, POLICY, ROLES, AccessDenied
-from erpdata.settings import export_toml, import_toml, save_allowed_folders, save_thresholds
-from erpdata.sync import fetch, propagate, pull, resolve_conflict, retry_failed, sync
+from erpdata.steward.mappings import export_toml, import_toml
+from erpdata.steward.review import pick_side
+from erpdata.steward.thresholds import save_thresholds
 from erpdata.workspace import Workspace
 from tests.helpers import snapshot
 

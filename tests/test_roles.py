@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from erpdata.commit import commit, undo
-from erpdata.decisions import Filter, decide, decide_bulk
 from erpdata.errors import ErpdataError
-from erpdata.ingest import load_file
+from erpdata.ingest.load import load_file
 from erpdata.matching import match_workspace
-from erpdata.review import pick
 from erpdata.roles import AccessDenied, grant, role_of, users
-from erpdata.settings import DEFAULTS, save_mappings
+from erpdata.steward.commit import commit, undo
+from erpdata.steward.decisions import Filter, decide, decide_bulk
+from erpdata.steward.mappings import DEFAULTS, save_mappings
+from erpdata.steward.review import pick
 from erpdata.workspace import Workspace
 from tests.helpers import snapshot
 

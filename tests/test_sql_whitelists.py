@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from erpdata import decisions, states
 from erpdata.check import check
-from erpdata.commit import CommitError, commit, undo
-from erpdata.decisions import decide
-from erpdata.review import ReviewError, diff, pick
-from erpdata.search import parent_of
-from erpdata.settings import FieldMapping, save_mappings
+from erpdata.steward import decisions, states
+from erpdata.steward.commit import CommitError, commit, undo
+from erpdata.steward.decisions import decide
+from erpdata.steward.mappings import FieldMapping, save_mappings
+from erpdata.steward.review import ReviewError, diff, pick
+from erpdata.steward.search import parent_of
 from erpdata.workspace import Workspace
 from tests.helpers import snapshot
 

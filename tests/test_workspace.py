@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from erpdata.errors import WorkspaceError
-from erpdata.ingest import load_file
+from erpdata.ingest.load import load_file
 from erpdata.workspace import (
     DEFAULT_LOCK_TIMEOUT,
     MIGRATIONS,

@@ -47,8 +47,8 @@ from typing import Any
 import pytest
 import requests
 
-from erpdata.connectors.base import Answer
-from erpdata.connectors.tryton import TrytonConnector
+from erpdata.live.connectors.base import Answer
+from erpdata.live.connectors.tryton import TrytonConnector
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "tryton.sh"

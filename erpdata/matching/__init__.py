@@ -5,9 +5,9 @@
 """
 
 from erpdata.matching.engine import MatchResult, match_frames
-from erpdata.matching.files import match_files
+from erpdata.matching.on_files import match_files
+from erpdata.matching.runs import COMPARISONS, match_workspace, suggestions
 from erpdata.matching.spec import TYPES, Comparison, infer_comparisons, parse_compare
-from erpdata.matching.workspace import COMPARISONS, match_workspace, suggestions
 
 __all__ = [
     "COMPARISONS",

@@ -8,7 +8,7 @@ records and the comparisons, not on stewards' decisions, settings or the model. 
 output (the candidate pairs, then each pair's agreement levels) is valid for as long as the
 records' compared values and the plan are unchanged, which the :class:`Checkpoint`'s
 ``fingerprint`` states: the comparisons, both sides' record ids in order with a digest of each
-record's compared values (:func:`erpdata.matching.normalised.update_features`), the blocking
+record's compared values (:func:`erpdata.matching.stored_features.update_features`), the blocking
 cap and :data:`VERSION`. Normalising has its own per-record store and resumes per chunk.
 
 When the records did change (a re-load), blocking runs again, but a pair's levels depend on

@@ -5,7 +5,7 @@ normalise (:mod:`.prepare`) -> block (:mod:`.blocking`, DuckDB SQL) -> compare
 (:mod:`.assign`, one-to-one and thresholds) -> the top candidates of every CRM record with
 probability, rank, band, link flag and a per-field explanation.
 
-The engine never sees a truth file; the workspace front end (:mod:`.workspace`) and
+The engine never sees a truth file; the workspace front end (:mod:`.runs`) and
 ``match-files`` both call this one function.
 """
 

@@ -198,7 +198,9 @@ _DATE_FORMATS: list[tuple[str, str]] = [
 ]
 #: Characters no one types into a field: ASCII controls other than tab and newlines, and the
 #: replacement character a decoder leaves for bytes that were not text.
-_JUNK = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]"
+#: The replacement character is written as itself: Arrow's regex engine (RE2) has no
+#: "\u" escape, and pandas 3.0 hands it such patterns as they are.
+_JUNK = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f" "\ufffd]"
 #: A column with this share of junk values is binary data or a file read with the wrong
 #: encoding; comparing it would only add noise.
 JUNK_SHARE = 0.2

@@ -66,7 +66,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from erpdata.connectors.superoffice import SuperOfficeConnector
+from erpdata.live.connectors.superoffice import SuperOfficeConnector
 
 Entity = dict[str, Any]
 

@@ -18,9 +18,8 @@ import pytest
 
 from erpdata.check import check
 from erpdata.demo import build_demo
-from erpdata.matching import match_workspace
-from erpdata.matching import normalised as normalised_module
-from erpdata.matching.workspace import run_notes
+from erpdata.matching import match_workspace, stored_features
+from erpdata.matching.runs import run_notes
 from erpdata.progress import Cancelled
 from erpdata.workspace import Workspace
 from tests.helpers import forget_checkpoint, suggested
@@ -109,7 +108,7 @@ def test_a_run_after_a_cancelled_one_starts_without_its_arrays(
     import gc
     import weakref
 
-    import erpdata.matching.workspace as mw
+    import erpdata.matching.runs as mw
 
     path, _ = demo
     read: list[weakref.ref] = []
@@ -199,15 +198,15 @@ def test_a_killed_run_resumes_and_is_marked_interrupted(
 def test_normalising_resumes_per_chunk(demo: tuple[Path, list[tuple]], tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     path, expected = demo
-    monkeypatch.setattr(normalised_module, "CHUNK", 400)
+    monkeypatch.setattr(stored_features, "CHUNK", 400)
     normalised: list[int] = []
-    real = normalised_module.features
+    real = stored_features.features
 
     def counting(frame, *args, **kwargs):  # type: ignore[no-untyped-def]
         normalised.append(len(frame))
         return real(frame, *args, **kwargs)
 
-    monkeypatch.setattr(normalised_module, "features", counting)
+    monkeypatch.setattr(stored_features, "features", counting)
     with Workspace.open(_copy(path, tmp_path / "w.duckdb")) as ws:
         stop, seen = threading.Event(), []
         with pytest.raises(Cancelled):
@@ -290,8 +289,8 @@ def test_pairs_carried_in_place_are_those_the_records_join_finds(
     import numpy as np
 
     from erpdata.matching.checkpoints import Checkpoint, statistics_run
-    from erpdata.matching.normalised import update_features
-    from erpdata.matching.workspace import PER_RECORD, _sources, explain
+    from erpdata.matching.runs import PER_RECORD, _sources, explain
+    from erpdata.matching.stored_features import update_features
 
     with Workspace.open(_copy(demo[0], tmp_path / "w.duckdb")) as ws:
         match_workspace(ws, "company")

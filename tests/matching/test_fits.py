@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from erpdata import Filter, decide_bulk
-from erpdata.decisions import display_order_key
 from erpdata.demo import build_demo
 from erpdata.matching import match_workspace
-from erpdata.matching.workspace import run_notes
+from erpdata.matching.runs import run_notes
+from erpdata.steward.decisions import display_order_key
 from erpdata.workspace import Workspace
 from tests.helpers import forget_checkpoint, suggested
 
@@ -95,10 +95,10 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(
     that blocks every record with the fit. They are blocked against the ERP side's blocking
     tables the first run kept: the ERP records are not copied into a blocking database, and
     only the features of those compared are read."""
-    from erpdata.matching import blocking, normalised
+    from erpdata.matching import blocking, stored_features
 
     copied, read = [], []
-    real_connect, real_read = blocking.connect, normalised.read_features
+    real_connect, real_read = blocking.connect, stored_features.read_features
 
     def connect(left: object, right: object) -> object:
         copied.append(len(right))  # type: ignore[arg-type]
@@ -110,7 +110,7 @@ def test_a_crm_reload_blocks_only_the_records_it_changed(
         return real_read(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(blocking, "connect", connect)
-    monkeypatch.setattr("erpdata.matching.workspace.read_features", read_features)
+    monkeypatch.setattr("erpdata.matching.runs.read_features", read_features)
     with Workspace.open(_copy(matched, tmp_path / "w.duckdb")) as ws:
         ws.con.execute("UPDATE crm_company SET name = name || ' (ny)' WHERE hash(id) % 50 = 3")
         ws.con.execute("UPDATE crm_company SET postalcity = 'Bodø' WHERE hash(id) % 50 = 7")
@@ -311,7 +311,7 @@ def test_the_erp_side_kept_follows_the_comparisons(matched: Path, tmp_path: Path
     a run comparing fewer fields keeps its own and drops the others' (derived data that no
     run could read again)."""
     from erpdata.matching import blocking
-    from erpdata.matching.workspace import Plan, explain
+    from erpdata.matching.runs import Plan, explain
 
     def kept(ws: Workspace) -> set[str]:
         return {t for (t,) in ws.con.execute(

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from erpdata.errors import IngestError
-from erpdata.ingest import load_file
+from erpdata.ingest.load import load_file
 from erpdata.schema import table_name
 from erpdata.workspace import Workspace
 from tests.helpers import COMPANIES, write_text
@@ -200,7 +200,7 @@ def test_the_corpus_is_complete_and_reproducible() -> None:
 CHILD = r"""
 import json, sys, time
 from erpdata.errors import IngestError
-from erpdata.ingest import load_file
+from erpdata.ingest.load import load_file
 from erpdata.workspace import Workspace
 
 args = json.loads(sys.argv[1])

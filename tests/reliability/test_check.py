@@ -9,10 +9,10 @@ import pytest
 
 from erpdata.check import check
 from erpdata.cli import main
-from erpdata.commit import commit, disconnect, undo
-from erpdata.decisions import decide
-from erpdata.ingest import load_file
+from erpdata.ingest.load import load_file
 from erpdata.matching import match_workspace
+from erpdata.steward.commit import commit, disconnect, undo
+from erpdata.steward.decisions import decide
 from erpdata.workspace import Workspace
 from tests.helpers import write_text
 

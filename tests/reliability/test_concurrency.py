@@ -25,15 +25,22 @@ from streamlit.testing.v1 import AppTest
 
 import workbench_ui as ui
 from erpdata.check import check
-from erpdata.commit import commit
-from erpdata.connections import ConnectorBusy, serialised
-from erpdata.connectors.tryton import TrytonConnector
-from erpdata.decisions import DecisionError, Filter, current_decision, decide, queue_page, withdraw
 from erpdata.demo import build_demo
 from erpdata.errors import WorkspaceError
+from erpdata.live.connections import ConnectorBusy, serialised
+from erpdata.live.connectors.tryton import TrytonConnector
 from erpdata.matching import match_workspace
-from erpdata.reports import build_reports
-from erpdata.search import search
+from erpdata.steward.commit import commit
+from erpdata.steward.decisions import (
+    DecisionError,
+    Filter,
+    current_decision,
+    decide,
+    queue_page,
+    withdraw,
+)
+from erpdata.steward.reports import build_reports
+from erpdata.steward.search import search
 from erpdata.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]

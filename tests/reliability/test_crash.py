@@ -23,15 +23,15 @@ from pathlib import Path
 import pytest
 
 from erpdata.check import check
-from erpdata.commit import commit, undo
-from erpdata.connectors.base import ErpActor
-from erpdata.connectors.files import FilesConnector, FilesCrmConnector
-from erpdata.connectors.tryton import CRM_PREFIX, TrytonConnector
-from erpdata.decisions import Filter, decide, decide_bulk
 from erpdata.demo import build_demo
-from erpdata.ingest import load_file
+from erpdata.ingest.load import load_file
+from erpdata.live.connectors.base import ErpActor
+from erpdata.live.connectors.folders import FilesConnector, FilesCrmConnector
+from erpdata.live.connectors.tryton import CRM_PREFIX, TrytonConnector
+from erpdata.live.sync import sync
 from erpdata.matching import match_workspace
-from erpdata.sync import sync
+from erpdata.steward.commit import commit, undo
+from erpdata.steward.decisions import Filter, decide, decide_bulk
 from erpdata.workspace import Workspace
 from tests.tryton_server import RawTryton, TrytonServer
 
@@ -46,14 +46,14 @@ ws = Workspace.open(sys.argv[1])
 op = sys.argv[2]
 print("ready", flush=True)
 if op == "commit":
-    from erpdata.commit import commit
+    from erpdata.steward.commit import commit
     commit(ws, user="crash")
 elif op == "undo":
-    from erpdata.commit import undo
+    from erpdata.steward.commit import undo
     undo(ws, int(sys.argv[3]), user="crash")
 else:
-    from erpdata.connectors.files import FilesConnector, FilesCrmConnector
-    from erpdata.sync import sync
+    from erpdata.live.connectors.folders import FilesConnector, FilesCrmConnector
+    from erpdata.live.sync import sync
     folder = Path(sys.argv[3])
     sync(ws, erp=FilesConnector(folder), crm=FilesCrmConnector(folder), chunk=10)
 print("done", flush=True)
@@ -215,9 +215,9 @@ def test_a_killed_sync_resumes_with_every_action_once(accepted: Path, tmp_path: 
 TRYTON_CHILD = """
 import os, sys
 from pathlib import Path
-from erpdata.connectors.files import FilesCrmConnector
-from erpdata.connectors.tryton import TrytonConnector
-from erpdata.sync import sync
+from erpdata.live.connectors.folders import FilesCrmConnector
+from erpdata.live.connectors.tryton import TrytonConnector
+from erpdata.live.sync import sync
 from erpdata.workspace import Workspace
 path, folder, url, database, user, chunk = sys.argv[1:7]
 ws = Workspace.open(path)

@@ -34,13 +34,13 @@ from typing import Any
 import pytest
 
 from erpdata.check import check
-from erpdata.commit import commit
-from erpdata.connectors.base import Answer, ConnectorError, ErpActor
-from erpdata.connectors.files import FilesCrmConnector
-from erpdata.connectors.tryton import TrytonConnector
-from erpdata.decisions import decide
-from erpdata.ingest import load_file
-from erpdata.sync import pull, sync
+from erpdata.ingest.load import load_file
+from erpdata.live.connectors.base import Answer, ConnectorError, ErpActor
+from erpdata.live.connectors.folders import FilesCrmConnector
+from erpdata.live.connectors.tryton import TrytonConnector
+from erpdata.live.sync import pull, sync
+from erpdata.steward.commit import commit
+from erpdata.steward.decisions import decide
 from erpdata.workspace import Workspace
 from tests.helpers import snapshot
 from tests.reliability.faultproxy import FAILING_KINDS, FAULT_KINDS, FaultProxy, fault_proxy

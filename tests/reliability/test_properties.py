@@ -1,9 +1,10 @@
 """Property tests (hypothesis): the normalisers, and what a load stores.
 
-Why properties: the example tables of tests/test_normalize.py and tests/test_ingest.py say what
-known inputs give; they cannot say what *any* text gives. Exports hold whatever people typed
-(combining marks, right-to-left text, emoji, control characters, half a legal form, three phone
-numbers in one cell), so the laws below are checked on generated text instead:
+Why properties: the example tables of tests/normalize/test_normalize.py and
+tests/ingest/test_load.py say what known inputs give; they cannot say what *any* text gives.
+Exports hold whatever people typed (combining marks, right-to-left text, emoji, control
+characters, half a legal form, three phone numbers in one cell), so the laws below are checked
+on generated text instead:
 
 1. Normalisers (:mod:`erpdata.normalize`), every public function, for every country argument
    (None, NO, SE, DK, FI, NL, DE, GB, US and an unknown "ZZ"):
@@ -19,14 +20,15 @@ numbers in one cell), so the laws below are checked on generated text instead:
      the folded text only; ``tokens`` are the words of ``name``; :func:`email_domain` is the
      domain of :func:`email`).
 
-2. Loads (:func:`erpdata.ingest.load_file`): a random table of CRM companies (id, name,
+2. Loads (:func:`erpdata.ingest.load.load_file`): a random table of CRM companies (id, name,
    postalcity, phone and one column that maps to no field) written as CSV (``,`` ``;`` tab,
    minimal or full quoting), XLSX, Parquet, JSON and NDJSON is stored exactly: the id trimmed,
    other text as written, empty as NULL, the extra column in ``extra``, the row number in
    ``source_row``.
 
 3. Commit then undo is the identity: that property already exists, as
-   ``tests/test_commit.py::test_commit_then_undo_is_the_identity``, and is not repeated here.
+   ``tests/steward/test_commit.py::test_commit_then_undo_is_the_identity``, and is not repeated
+   here.
 
 Examples and reproducibility. ``ERPDATA_PROPERTY_EXAMPLES`` (default 60) is the number of
 examples of each normaliser property (each example normalises up to 20 values); the bulk
@@ -73,7 +75,7 @@ from hypothesis import HealthCheck, assume, example, given, seed, settings
 from hypothesis import strategies as st
 
 from erpdata import normalize as nz
-from erpdata.ingest import load_file
+from erpdata.ingest.load import load_file
 from erpdata.schema import table_name
 from erpdata.workspace import Workspace
 
@@ -317,11 +319,11 @@ def test_every_public_normaliser_is_covered() -> None:
     covered = {n.name.removesuffix("_strict").removesuffix("_default_country")
                for n in NORMALISERS}
     # phone_and_digits and email_and_domain are covered normalisers run together in one pass;
-    # tests/test_normalize_fast.py checks they give exactly what their parts give
+    # tests/normalize/test_normalize_fast.py checks they give exactly what their parts give
     assert set(nz.__all__) - {"LEGAL_FORMS", "phone_and_digits", "email_and_domain"} == covered
 
 
-#: Values hypothesis found (fixed in erpdata/normalize.py): runs of "a", compatibility
+#: Values hypothesis found (fixed in erpdata/normalize/__init__.py): runs of "a", compatibility
 #: characters that decompose to capitals or to a folded letter, repeated city districts,
 #: "www." and "St", compound street types, split house letters, the aa-spelling of a street
 #: type, a value holding the (value, country) separator, a stray separator in a VAT number,
@@ -448,7 +450,7 @@ CELL_FRAGMENTS: tuple[str, ...] = (
     "}", "[", "]", '{"a": 1}', "2024-01-31", "31.01.2024", "2024-01-31T10:00:00", "10:00",
     "Hansen & Co AS", "Tromsø", "\x01", "\x1f", "\x7f",
 )
-#: What :func:`erpdata.sources.read_source` documents as refused or changed, never generated:
+#: What :func:`erpdata.ingest.sources.read_source` documents as refused or changed, never generated:
 #: NUL (refused: a damaged file) and U+FEFF (removed, with a warning). Lone surrogates cannot
 #: be encoded in any of the formats.
 _REFUSED = "\x00\ufeff"
@@ -613,11 +615,11 @@ def test_xlsx_load_stores_what_the_sheet_holds(empty_workspace: Path, table: Tab
     assert got == expected(table, 2, keeps_empty=False)
 
 
-#: A column name with a double quote (found by hypothesis; a bug in erpdata/sources.py).
+#: A column name with a double quote (found by hypothesis; a bug in erpdata/ingest/sources.py).
 QUOTED_HEADER = Table('Sist "endret"', [("1", "Hansen & Co AS", "Tromsø", "+47 22 33 44 55",
                                          "x")])
 #: Strings that look like a UUID, a time, a timestamp or the date "infinity" (found by
-#: hypothesis: the JSON reader types and rewrites them; a bug in erpdata/sources.py).
+#: hypothesis: the JSON reader types and rewrites them; a bug in erpdata/ingest/sources.py).
 TYPED_LOOKING = Table("Kundekategori", [("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "10:00",
                                          "2024-01-31T10:00:00", "INFINITY", "x")])
 

@@ -20,9 +20,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from erpdata.cli import main
-from erpdata.connections import ConnectionSetupError, get_connection, open_connector
-from erpdata.decisions import decide
-from erpdata.ingest import load_file
+from erpdata.ingest.load import load_file
+from erpdata.live.connections import ConnectionSetupError, get_connection, open_connector
+from erpdata.steward.decisions import decide
 from erpdata.workspace import Workspace
 from tests.helpers import write_text
 from tests.tryton_server import RawTryton, TrytonServer

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from erpdata.errors import ErpdataError
-from erpdata.ingest import load_file
-from erpdata.search import search_erp
-from erpdata.settings import FieldMapping, save_mappings
+from erpdata.ingest.load import load_file
+from erpdata.steward.mappings import FieldMapping, save_mappings
+from erpdata.steward.search import search_erp
 from erpdata.workspace import Workspace
 from tests.helpers import snapshot, write_text
 

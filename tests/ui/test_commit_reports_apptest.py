@@ -12,16 +12,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from erpdata import Filter, build_demo, decide_bulk, grant, match_workspace
-from erpdata.commit import commit
-from erpdata.connections import Connection, add_connection
-from erpdata.connectors.base import Answer
-from erpdata.connectors.files import FilesCrmConnector
+from erpdata.live.connections import Connection, add_connection
+from erpdata.live.connectors.base import Answer
+from erpdata.live.connectors.folders import FilesCrmConnector
+from erpdata.live.sync import action_counts, sync
 from erpdata.progress import Progress
-from erpdata.sync import action_counts, sync
+from erpdata.steward.commit import commit
 from erpdata.workspace import Workspace
 from tests.ui.conftest import finish_jobs
 
-commit_mod = importlib.import_module("erpdata.commit")  # the module, not the function
+commit_mod = importlib.import_module("erpdata.steward.commit")  # the module, not the function
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from erpdata.connections import Connection, add_connection
-from erpdata.decisions import decide
+from erpdata.live.connections import Connection, add_connection
+from erpdata.steward.decisions import decide
 from erpdata.workspace import Workspace
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from erpdata.connections import Connection, add_connection
-from erpdata.ingest import load_file
+from erpdata.ingest.load import load_file
+from erpdata.live.connections import Connection, add_connection
 from erpdata.workspace import Workspace
 from tests.helpers import write_text
 from tests.ui.conftest import finish_jobs
@@ -88,7 +88,7 @@ def test_the_upload_limit_is_the_engine_limit() -> None:
     file the browser accepts is one the engine loads, and the other way round."""
     import tomllib
 
-    from erpdata.sources import DEFAULT_MAX_LOAD_MB
+    from erpdata.ingest.sources import DEFAULT_MAX_LOAD_MB
 
     config = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml")
                            .read_text(encoding="utf-8"))

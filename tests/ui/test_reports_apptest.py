@@ -16,8 +16,8 @@ from openpyxl import load_workbook
 import erpdata
 import workbench_ui
 from erpdata.errors import ErpdataError
-from erpdata.ingest import load_file
-from erpdata.reports import REPORTS
+from erpdata.ingest.load import load_file
+from erpdata.steward.reports import REPORTS
 from erpdata.workspace import Workspace
 from tests.helpers import write_text
 from tests.ui.conftest import finish_jobs

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from erpdata import Filter, build_demo, match_workspace, queue_page
-from erpdata.review import competitors
+from erpdata.steward.review import competitors
 from erpdata.workspace import Workspace
 
 

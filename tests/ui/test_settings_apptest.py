@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from erpdata import grant, mappings
-from erpdata.connections import Connection, add_connection, get_connection
-from erpdata.settings import DEFAULTS, thresholds
+from erpdata.live.connections import Connection, add_connection, get_connection
+from erpdata.steward.mappings import DEFAULTS
+from erpdata.steward.thresholds import thresholds
 from erpdata.workspace import Workspace
-from tests.connectors.test_tryton import FRESH_LACKS, FRESH_SETUP
+from tests.live.connectors.test_tryton import FRESH_LACKS, FRESH_SETUP
 from tests.tryton_server import TrytonServer
 
 
