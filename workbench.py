@@ -11,10 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
-import workbench_ui as ui
 from erpdata.errors import ErpdataError
 from erpdata.roles import role_of
 from erpdata.steward.decisions import queue_summary
+from pages.shared import ui
 
 st.set_page_config(page_title="erpdata workbench", page_icon=":material/join:", layout="wide")
 

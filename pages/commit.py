@@ -8,7 +8,6 @@ import threading
 
 import streamlit as st
 
-import workbench_ui as ui
 from erpdata import BatchResult, ErpdataError, Workspace, commit, pending, undo
 from erpdata.live.connections import connections
 from erpdata.live.sync import (
@@ -30,6 +29,7 @@ from erpdata.steward.commit import (
     summary_words,
 )
 from erpdata.steward.states import plain
+from pages.shared import ui
 
 #: Decisions of each kind and type planned for the sample on every run of the page: the whole
 #: batch (maybe a million pairs) is planned only when asked, in a worker thread.

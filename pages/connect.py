@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-import workbench_ui as ui
 from erpdata import ACTOR_TYPES, KINDS, ErpdataError, current_decision, decide, mappings
 from erpdata.live.connections import connections
 from erpdata.live.sync import fetch
@@ -26,6 +25,7 @@ from erpdata.steward.search import (
     search,
     search_live,
 )
+from pages.shared import ui
 
 PAGE_SIZE = 25
 

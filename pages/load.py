@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-import workbench_ui as ui
 from erpdata import (
     ACTOR_TYPES,
     KINDS,
@@ -38,6 +37,7 @@ from erpdata.progress import Progress
 from erpdata.roles import refusal, role_of
 from erpdata.steward.commit import field_label
 from erpdata.steward.states import plain
+from pages.shared import ui
 
 ws = ui.workspace()
 name, _ = ui.user()

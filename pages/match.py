@@ -14,7 +14,6 @@ from dataclasses import replace
 
 import streamlit as st
 
-import workbench_ui as ui
 from erpdata import (
     ACTOR_TYPES,
     KINDS,
@@ -36,6 +35,7 @@ from erpdata.progress import Progress
 from erpdata.roles import refusal
 from erpdata.steward.commit import erp_words
 from erpdata.steward.states import plain
+from pages.shared import ui
 
 PAGE_SIZE = 50
 ANY = "any"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import workbench_ui as ui
 from erpdata import pending
 from erpdata.ingest.load import recent_loads
 from erpdata.live.connections import connections
 from erpdata.live.sync import action_counts
 from erpdata.steward.decisions import queue_summary
 from erpdata.steward.states import plain
+from pages.shared import ui
 
 ws = ui.workspace()
 counts = ui.counts(ws)

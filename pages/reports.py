@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-import workbench_ui as ui
 from erpdata import KINDS, ErpdataError, Workspace, default_delimiter, export_reports
 from erpdata.progress import Progress
 from erpdata.steward.reports import (
@@ -25,6 +24,7 @@ from erpdata.steward.reports import (
     probability_histogram,
     workspace_country,
 )
+from pages.shared import ui
 
 PAGE_SIZE = 50
 XLSX_JOB = "report_xlsx"

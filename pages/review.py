@@ -18,7 +18,6 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-import workbench_ui as ui
 from erpdata import (
     KINDS,
     ErpdataError,
@@ -42,6 +41,7 @@ from erpdata.steward.review import (
     pick_side,
     reject_as_duplicate,
 )
+from pages.shared import ui
 
 ws = ui.workspace()
 name, _ = ui.user()

@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-import workbench_ui as ui
 from erpdata import KINDS, ErpdataError, grant, mappings, save_mappings
 from erpdata.live.connections import (
     NAME_LABELS,
@@ -42,6 +41,7 @@ from erpdata.steward.mappings import (
 from erpdata.steward.review import field_labels
 from erpdata.steward.states import plain
 from erpdata.steward.thresholds import save_thresholds, thresholds
+from pages.shared import ui
 
 ws = ui.workspace()
 name, _ = ui.user()

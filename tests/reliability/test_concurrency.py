@@ -23,7 +23,6 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import workbench_ui as ui
 from erpdata.check import check
 from erpdata.demo import build_demo
 from erpdata.errors import WorkspaceError
@@ -42,6 +41,7 @@ from erpdata.steward.decisions import (
 from erpdata.steward.reports import build_reports
 from erpdata.steward.search import search
 from erpdata.workspace import Workspace
+from pages.shared import ui
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -42,7 +42,7 @@ def open_page(workspace_env: Callable[[Path], None]) -> Callable[..., AppTest]:
 def finish_jobs(at: AppTest, timeout: float = 120) -> AppTest:
     """Wait for the page's worker-thread jobs (matching, commits) to end, then run the page
     again, as the progress fragment does in a browser, so that it shows their outcome."""
-    import workbench_ui
+    import pages.shared.ui as workbench_ui
 
     for job in list(workbench_ui._jobs().values()):
         assert job.done.wait(timeout), f"job {job.label!r} still running after {timeout} s"

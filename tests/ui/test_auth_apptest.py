@@ -1,4 +1,4 @@
-"""Sign-in fails closed (workbench_ui.auth_problem): a secrets file that exists but cannot be
+"""Sign-in fails closed (pages.shared.ui.auth_problem): a secrets file that exists but cannot be
 read or parsed, or an ``[auth]`` section st.login cannot sign in with, stops the workbench with
 an error naming the file and line, and no page renders; no file, or one without ``[auth]``,
 is the one-person workbench as before."""
@@ -13,9 +13,9 @@ import streamlit as st
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
+from pages.shared.ui import _STOPPED
 from tests.helpers import write_text
 from tests.ui.conftest import APP
-from workbench_ui import _STOPPED
 
 VALID = ('# sign-in\n\n[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n'
          'cookie_secret = "a-long-random-cookie-secret"\nclient_id = "workbench"\n'

@@ -181,7 +181,7 @@ def test_failed_actions_are_sent_again_on_request(accepted: tuple[Path, int], op
 def _settle(timeout: float = 60) -> None:
     """Wait until no job runs, queued ones included (a queued job starts as the one before it
     ends, so one pass over the jobs is not enough)."""
-    import workbench_ui
+    import pages.shared.ui as workbench_ui
 
     end = time.monotonic() + timeout
     while any(j.running for j in list(workbench_ui._jobs().values())):
@@ -193,7 +193,7 @@ def test_a_commit_clicked_while_the_dry_run_runs_is_queued_and_makes_the_batch(
         accepted: tuple[Path, int], open_page, monkeypatch: pytest.MonkeyPatch) -> None:
     """The click that used to be dropped (it got the running dry run back): it is queued,
     the page says so, a second click is refused with the reason, and the batch is made."""
-    import workbench_ui
+    import pages.shared.ui as workbench_ui
 
     path, n = accepted
     gate, real = threading.Event(), commit_mod.plan
@@ -281,7 +281,7 @@ def test_a_sync_with_failures_is_red_with_each_reason_and_its_count(
 
 
 def test_work_asked_for_while_a_job_runs_is_queued_or_refused_never_dropped() -> None:
-    import workbench_ui as ui
+    from pages.shared import ui
 
     gate, ran = threading.Event(), []
 

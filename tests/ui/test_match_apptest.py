@@ -77,7 +77,7 @@ def test_empty_workspace_says_to_run_matching(empty_workspace: Path, open_page) 
 def test_a_running_match_can_be_cancelled(demo_path: Path, open_page, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     import erpdata.matching.runs as mw
-    import workbench_ui
+    import pages.shared.ui as workbench_ui
 
     path = tmp_path / "work.duckdb"
     path.write_bytes(demo_path.read_bytes())

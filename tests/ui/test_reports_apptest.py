@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 import erpdata
-import workbench_ui
+import pages.shared.ui as workbench_ui
 from erpdata.errors import ErpdataError
 from erpdata.ingest.load import load_file
 from erpdata.steward.reports import REPORTS
