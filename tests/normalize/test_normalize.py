@@ -30,6 +30,7 @@ from stdnum.se import orgnr as se_orgnr
 
 from erpdata import demo
 from erpdata import normalize as nz
+from erpdata.normalize import company_names, phone_numbers
 
 NA = None
 
@@ -202,7 +203,7 @@ def test_company_name_crm_and_erp_spellings_meet():
 def _form_spellings() -> list[tuple[str, str, str | None]]:
     rows = []
     for code, spellings in nz.LEGAL_FORMS.items():
-        native = sorted(nz._FORM_COUNTRIES.get(code, {"NO"}))[0]
+        native = sorted(company_names._FORM_COUNTRIES.get(code, {"NO"}))[0]
         rows += [(code, spelling, native) for spelling in spellings]
     return rows
 
@@ -798,7 +799,7 @@ def test_phone_agrees_with_phonenumbers_on_the_demo(demo_data, strict):
 
 def test_demo_phones_never_need_the_slow_parser(demo_data, monkeypatch):
     calls = []
-    monkeypatch.setattr(nz, "_phone_slow", lambda *args: calls.append(args))
+    monkeypatch.setattr(phone_numbers, "_phone_slow", lambda *args: calls.append(args))
     for phones, countries in _demo_phone_columns(demo_data):
         nz.phone(phones, countries)
     assert calls == []

@@ -18,6 +18,7 @@ import pytest
 
 from erpdata import demo
 from erpdata import normalize as nz
+from erpdata.normalize import arrays, folding
 
 AWKWARD = ["", " ", "+47 22 33 44 55", "Tel.: 0047-22334455 ext 12", "٣٤٥ 12", "ÅSE 1-2",
            "nl 123.456.789 b01", "Straße 5ß", "a\x1fb", "\x1f", "Ｔｅｌ ９９", "x" * 40,
@@ -38,7 +39,7 @@ def demo_data() -> dict[tuple[str, str], pd.DataFrame]:
 def _old_unique_pairs(s: pd.Series, countries: pa.Array) -> tuple[list, list, list]:
     """The string-join version the integer pairs replaced."""
     sep = "\x1f"
-    enc = pc.binary_join_element_wise(nz._to_arrow(s), countries,
+    enc = pc.binary_join_element_wise(arrays._to_arrow(s), countries,
                                       pa.scalar(sep, pa.large_string())).dictionary_encode()
     parts = pc.split_pattern(enc.dictionary, sep, max_splits=1, reverse=True)
     return (pc.list_element(parts, 0).to_pylist(), pc.list_element(parts, 1).to_pylist(),
@@ -50,7 +51,7 @@ def test_integer_pairs_give_the_same_pair_of_every_row() -> None:
     s = pd.Series([rng.choice(AWKWARD) for _ in range(2000)], dtype=object)
     countries = pa.array([rng.choice(["", "NO", "SE", "GB"]) for _ in range(2000)],
                          pa.large_string())
-    values, codes, indices = nz._unique_pairs(s, countries)
+    values, codes, indices = arrays._unique_pairs(s, countries)
     old_values, old_codes, old_indices = _old_unique_pairs(s, countries)
     rows = [None if i is None else (values[i].as_py(), codes[i].as_py())
             for i in indices.to_pylist()]
@@ -62,9 +63,9 @@ def test_integer_pairs_give_the_same_pair_of_every_row() -> None:
 def test_ascii_path_of_folding_is_the_unicode_path() -> None:
     values = [*AWKWARD, *_random_text(random.Random(3), 3000), "AAsen", "ÅAa", "Haarlem"]
     a = pa.array(values, pa.large_string())
-    want = nz._collapse_aa(nz._fold_unicode(a))
-    assert nz._fold_chars(a).equals(want)
-    assert nz._fold_chars(a, aa=False).equals(nz._fold_unicode(a))
+    want = folding._collapse_aa(folding._fold_unicode(a))
+    assert folding._fold_chars(a).equals(want)
+    assert folding._fold_chars(a, aa=False).equals(folding._fold_unicode(a))
 
 
 @pytest.mark.parametrize("strict", [False, True])

@@ -76,6 +76,7 @@ from hypothesis import strategies as st
 
 from erpdata import normalize as nz
 from erpdata.ingest.load import load_file
+from erpdata.normalize import arrays, org_numbers
 from erpdata.schema import table_name
 from erpdata.workspace import Workspace
 
@@ -270,8 +271,8 @@ def _org_again(out: pd.DataFrame, country: Country, raw: pd.Series) -> pd.DataFr
     """The number normalised again with the country it was read for: its VAT prefix's when it
     had one, else ``country``. (The key drops the prefix: "NO 1234567" gives "1234567", which
     as a Finnish number would be padded to "01234567".)"""
-    prefixes = nz._org_parts(nz._to_arrow(raw))[1].to_pylist()
-    read_for = [nz._VAT_PREFIXES.get(p or "", country) for p in prefixes]
+    prefixes = org_numbers._org_parts(arrays._to_arrow(raw))[1].to_pylist()
+    read_for = [org_numbers._VAT_PREFIXES.get(p or "", country) for p in prefixes]
     return nz.org_number(out["orgno"], series(read_for, list(out.index)))[["orgno"]]
 
 
@@ -323,7 +324,7 @@ def test_every_public_normaliser_is_covered() -> None:
     assert set(nz.__all__) - {"LEGAL_FORMS", "phone_and_digits", "email_and_domain"} == covered
 
 
-#: Values hypothesis found (fixed in erpdata/normalize/__init__.py): runs of "a", compatibility
+#: Values hypothesis found (fixed in erpdata/normalize/): runs of "a", compatibility
 #: characters that decompose to capitals or to a folded letter, repeated city districts,
 #: "www." and "St", compound street types, split house letters, the aa-spelling of a street
 #: type, a value holding the (value, country) separator, a stray separator in a VAT number,
