@@ -603,14 +603,14 @@ def test_an_expired_session_logs_in_again_once(tryton_server: TrytonServer,
     connector = TrytonConnector(tryton_server.url, tryton_server.database, "admin",
                                 tryton_server.password)
     company(connector, token)
-    old = connector._auth  # the session, to end it behind the connector's back
+    old = connector._tryton.auth  # the session, to end it behind the connector's back
     assert old is not None
     requests.post(f"{tryton_server.url}/{tryton_server.database}/rpc/",
                   json={"id": 1, "method": "common.db.logout", "params": []},
                   headers={"Authorization": old}, timeout=30).raise_for_status()
     assert [a.fields["name"] for a in ok(connector.search("customer", token)).items] == [
         f"{token} Co 1"]
-    assert connector._auth != old
+    assert connector._tryton.auth != old
     uid = base64.b64decode(old.split()[1]).decode().split(":")[1]
     assert uid.isdigit()
     connector.close()
