@@ -24,7 +24,21 @@ from tests.helpers import write_text
 from tests.tryton_server import TrytonServer
 
 CITIES = ["Oslo", "Bergen", "Trondheim", "Stavanger", "Tromsø", "Bodø"]
-ORGNO = ["910000004", "910000012", "910000020", "910000039", "910000047", "910000055"]
+
+
+def _org_numbers(token: str, n: int = 6) -> list[str]:
+    """``n`` valid Norwegian organisation numbers (mod-11 check digit) of this run's token:
+    the same test run again against the same server must not meet the parties of its last
+    run under the same numbers (the matcher would rightly find those too)."""
+    out, base = [], 9_0000_000 + int.from_bytes(token.encode(), "big") % 9_000_000
+    while len(out) < n:
+        digits = [int(d) for d in str(base)]
+        check = 11 - sum(w * d for w, d in zip((3, 2, 7, 6, 5, 4, 3, 2), digits,
+                                                strict=True)) % 11
+        if check != 10:
+            out.append(f"{base}{0 if check == 11 else check}")
+        base += 1
+    return out
 
 
 def _named(tryton: TrytonConnector, token: str) -> dict[str, ErpActor]:
@@ -38,11 +52,12 @@ def test_load_match_commit_sync_resync_undo(tryton_server: TrytonServer,
                                             tryton: TrytonConnector, token: str,
                                             tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    orgno = _org_numbers(token)
     # The ERP: six customers of this test, made as an ERP user would (no CRM key of ours).
     names = [f"{token} {word} AS" for word in ("Alfa", "Bravo", "Charlie", "Delta", "Echo",
                                                "Foxtrot")]
     seeded = tryton.create([ErpActor("customer", None, {"name": n, "postalcity": c, "vatno": v})
-                            for n, c, v in zip(names, CITIES, ORGNO, strict=True)],
+                            for n, c, v in zip(names, CITIES, orgno, strict=True)],
                            [f"seed-{token}-{i}" for i in range(len(names))])
     assert seeded.ok, seeded
     ws = Workspace.open(tmp_path / "live.duckdb")
@@ -57,9 +72,13 @@ def test_load_match_commit_sync_resync_undo(tryton_server: TrytonServer,
     system.close()
     assert loaded is not None and loaded.inserted >= 6
     # The CRM: the same six companies, two of them moved; and two that the ERP lacks.
-    rows = [f"{i};{n};{CITIES[i] if i >= 2 else 'Narvik'};{ORGNO[i]}"
+    rows = [f"{i};{n};{CITIES[i] if i >= 2 else 'Narvik'};{orgno[i]}"
             for i, n in enumerate(names)]
-    rows += [f"7;{token} Golf AS;Molde;", f"8;{token} Hotel AS;Hamar;"]
+    # the new ones' CRM ids are the run's own: a party made from CRM record 7 carries the key
+    # CRM-company-7, and a create sent again finds it (as it must), so a run again against the
+    # same server must not reuse the last run's ids
+    golf, hotel = f"{token}-7", f"{token}-8"
+    rows += [f"{golf};{token} Golf AS;Molde;", f"{hotel};{token} Hotel AS;Hamar;"]
     load_file(ws, write_text(tmp_path / "crm.csv", "id;name;postalcity;vatno\n" + "\n".join(rows)
                              + "\n"), side="crm", kind="company")
     match_workspace(ws, "company")
@@ -69,7 +88,7 @@ def test_load_match_commit_sync_resync_undo(tryton_server: TrytonServer,
         "SELECT crm_id, erp_id FROM decisions WHERE decision = 'accept'").fetchall())
     by_name = _named(tryton, token)
     assert accepted == {str(i): by_name[n].erp_key for i, n in enumerate(names)}
-    for crm_id in ("7", "8"):
+    for crm_id in (golf, hotel):
         decide(ws, "company", "create", crm_id, actor_type="customer",
                create_values={"category": "Fisk"})
     # CRM wins by default: the two moved companies get their CRM city in the ERP.
@@ -98,8 +117,8 @@ def test_load_match_commit_sync_resync_undo(tryton_server: TrytonServer,
     assert after[names[1]].fields["postalcity"] == "Narvik"
     assert after[names[2]].fields["postalcity"] == CITIES[2]
     links = dict(ws.con.execute("SELECT crm_id, erp_id FROM links").fetchall())
-    assert links["7"] == after[f"{token} Golf AS"].erp_key
-    assert links["8"] == after[f"{token} Hotel AS"].erp_key
+    assert links[golf] == after[f"{token} Golf AS"].erp_key
+    assert links[hotel] == after[f"{token} Hotel AS"].erp_key
     assert ws.con.execute("SELECT count(*) FROM actions WHERE status <> 'ok'").fetchone() == (0,)
     # A second sync: nothing queued, nothing changed since the first one's pull.
     assert sync_now(ws).summary() == ("nothing to sync: no queued actions and no changes in "
@@ -120,8 +139,9 @@ def test_changes_flow_to_the_other_side_and_both_sides_changed_is_a_conflict(
         tryton_server: TrytonServer, tryton: TrytonConnector, token: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     names = [f"{token} {word} AS" for word in ("Kilo", "Lima", "Mike")]
+    orgno = _org_numbers(token)
     tryton.create([ErpActor("customer", None, {"name": n, "postalcity": "Oslo", "vatno": v})
-                   for n, v in zip(names, ORGNO, strict=False)],
+                   for n, v in zip(names, orgno, strict=False)],
                   [f"seed-{token}-{i}" for i in range(3)]).unwrap()
     ws = Workspace.open(tmp_path / "live.duckdb")
     monkeypatch.setenv("ERPDATA_SECRET_TRYTON", tryton_server.password)
@@ -136,7 +156,7 @@ def test_changes_flow_to_the_other_side_and_both_sides_changed_is_a_conflict(
 
     def crm_export(cities: list[str]) -> Path:
         return write_text(crm_folder / "crm_company.csv", "id;name;postalcity;vatno\n" + "".join(
-            f"{i};{n};{c};{v}\n" for i, (n, c, v) in enumerate(zip(names, cities, ORGNO,
+            f"{i};{n};{c};{v}\n" for i, (n, c, v) in enumerate(zip(names, cities, orgno,
                                                                     strict=False))))
 
     load_file(ws, crm_export(["Oslo"] * 3), side="crm", kind="company")
