@@ -131,7 +131,7 @@ def _load_from(args: argparse.Namespace) -> int:
     """``load --from NAME``: pull the records of a live system (all, or with --changed only
     those changed since the last pull)."""
     from erpdata.live.connections import get_connection, open_connector
-    from erpdata.live.sync import pull
+    from erpdata.live.sync import pull, reasons
 
     with _existing(args) as ws:
         conn = get_connection(ws, args.source)
@@ -148,7 +148,7 @@ def _load_from(args: argparse.Namespace) -> int:
             close()
             system.close()
     print(result.summary() if result else f"{conn.name}: no {args.kind} records changed"
-          + "".join(f" ({x})" for x in dict.fromkeys(said)), file=sys.stderr)
+          + reasons(said), file=sys.stderr)
     return 0
 
 
@@ -227,9 +227,7 @@ def _cmd_connect(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 0 if made.ok else 1
         answer = test_connection(ws, args.name)
-    # a warning carries both: what answered, and what is missing
-    said = [str(x) for x in (answer.value, answer.user_explanation) if x]
-    print(f"{args.name}: {answer.state}: {'; '.join(dict.fromkeys(said))}"
+    print(f"{args.name}: {answer.state}: {answer.said()}"
           + (f" ({answer.tech_explanation})" if answer.tech_explanation else ""),
           file=sys.stderr)
     return 0 if answer.ok else 1

@@ -31,7 +31,7 @@ from erpdata.ingest.load import changes, preview
 from erpdata.ingest.sources import check_size
 from erpdata.live.adopt import AdoptedLinks, adopt_every_kind
 from erpdata.live.connections import connections, get_connection, open_connector
-from erpdata.live.sync import pull
+from erpdata.live.sync import pull, reasons
 from erpdata.paths import allowed_path
 from erpdata.progress import Progress
 from erpdata.roles import refusal, role_of
@@ -156,7 +156,7 @@ def _pull(connection: str, side: str, kind: str) -> None:
             system.close()
         if done is None:
             raise ErpdataError(f"{connection} has no {side.upper()} {kind} records"
-                               + "".join(f" ({x})" for x in dict.fromkeys(said)))
+                               + reasons(said))
         return done
 
     ui.start_job("load", f"Pulling {kind} records from {connection}", work, name)

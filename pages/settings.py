@@ -205,9 +205,7 @@ if known:
     probed = next(c for c in known if c.name == probe)
     if n2.button("Test connection", key="conn_test"):
         answer = test_connection(ws, probe, secrets.get(probe))
-        # a warning says both what answered and what is missing
-        said = [str(x) for x in (answer.value, answer.user_explanation) if x]
-        shown = "; ".join(dict.fromkeys(said))
+        shown = answer.said()
         {"ok": st.success, "ok_with_info": st.success, "warning": st.warning}.get(
             answer.state, st.error)(
             f"{probe}: {plain('answer', answer.state)}: {shown}"

@@ -181,15 +181,13 @@ def open_connector(conn: Connection, secret: str | None = None) -> Connector | C
 
         folder = Path(conn.url).expanduser()
         return FilesConnector(folder) if conn.side == "erp" else FilesCrmConnector(folder)
+    check(conn)  # a connection stored before its options were checked
     if secret is None:
         raise ConnectionSetupError(f"connection {conn.name!r} needs its secret: set the "
                                f"environment variable {conn.secret_variable}")
     if conn.type == "tryton":
         from erpdata.live.connectors.tryton import TrytonConnector
 
-        problems = _tryton_option_problems(conn.options)
-        if problems:  # stored before the options were checked
-            raise ConnectionSetupError(f"connection {conn.name!r}: " + "; ".join(problems))
         names = {k: str(v).strip() for k, v in conn.options.items()}
         return TrytonConnector(conn.url, conn.database or "", conn.username or "admin", secret,
                                verify=conn.verify_tls, connection=conn.name, **names)
@@ -234,9 +232,6 @@ def _superoffice_arguments(conn: Connection, secret: str) -> dict[str, Any]:
     the connector renew an expired access token itself (OIDC refresh grant)."""
     from erpdata.live.connectors.superoffice import OidcRefresh, token_url_for
 
-    problems = _superoffice_option_problems(conn.options)
-    if problems:  # stored before the options were checked
-        raise ConnectionSetupError(f"connection {conn.name!r}: " + "; ".join(problems))
     options = {k: str(v).strip() for k, v in conn.options.items()}
     var = conn.secret_variable
 

@@ -504,6 +504,11 @@ def pull(ws: Workspace, connection: str, system: Connector | CrmConnector, kind:
     return result
 
 
+def reasons(said: Sequence[str]) -> str:
+    """What :func:`pull`'s ``said`` collected, as `` (reason)`` after "no changes", each once."""
+    return "".join(f" ({x})" for x in dict.fromkeys(said))
+
+
 def _actor_frame(actors: Sequence[ErpActor]) -> pd.DataFrame:
     return pd.DataFrame([{"id": a.erp_key, "actor_type": a.actor_type, **a.fields,
                           "parent_key": a.parent_erp_key, "parent_actor_type": a.parent_actor_type,
@@ -654,7 +659,7 @@ def sync_now(ws: Workspace, *, batch_id: int | None = None, erp_name: str | None
                 loaded = pull(ws, names[side] or side, system, kind, user=user, said=said)
                 out.pulled[f"{names[side]} {kind}"] = (
                     loaded.summary() if loaded
-                    else "no changes" + "".join(f" ({x})" for x in dict.fromkeys(said)))
+                    else "no changes" + reasons(said))
                 if loaded is not None:
                     out.changed += loaded.inserted + loaded.updated
                     loads.append(loaded.load_id)

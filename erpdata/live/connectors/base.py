@@ -54,6 +54,12 @@ class Answer(Generic[T]):
         """True unless the call failed; a warning is ok, with something to read."""
         return self.state != "error"
 
+    def said(self) -> str:
+        """The value and the explanation, each once: a warning carries both (what answered,
+        and what is missing), an error only its explanation."""
+        parts = [str(x) for x in (self.value, self.user_explanation) if x]
+        return "; ".join(dict.fromkeys(parts))
+
     def unwrap(self) -> T:
         """The value, or :class:`ConnectorError` if the call failed."""
         if not self.ok:
