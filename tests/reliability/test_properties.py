@@ -573,7 +573,7 @@ def test_csv_load_stores_what_the_file_holds(empty_workspace: Path, quoting: int
             csv.writer(f, delimiter=delimiter, quoting=quoting).writerows(
                 [table.headers, *table.rows])
         got, rows = stored(empty_workspace, path)
-    # Documented (sources._read_csv, _transcode): a file with a lone carriage return is read
+    # Documented (delimited_text._read_csv, _transcode): a file with a lone carriage return is read
     # with every CR LF and lone CR as one line break, inside quoted values too.
     lone_cr = any(v is not None and _LONE_CR.search(v) for row in table.rows for v in row)
     text = (lambda v: v.replace("\r\n", "\n").replace("\r", "\n")) if lone_cr else (lambda v: v)
@@ -616,11 +616,11 @@ def test_xlsx_load_stores_what_the_sheet_holds(empty_workspace: Path, table: Tab
     assert got == expected(table, 2, keeps_empty=False)
 
 
-#: A column name with a double quote (found by hypothesis; a bug in erpdata/ingest/sources.py).
+#: A column name with a double quote (found by hypothesis; a bug in the readers of erpdata/ingest/).
 QUOTED_HEADER = Table('Sist "endret"', [("1", "Hansen & Co AS", "Tromsø", "+47 22 33 44 55",
                                          "x")])
 #: Strings that look like a UUID, a time, a timestamp or the date "infinity" (found by
-#: hypothesis: the JSON reader types and rewrites them; a bug in erpdata/ingest/sources.py).
+#: hypothesis: the JSON reader types and rewrites them; a bug in erpdata/ingest/json_documents.py).
 TYPED_LOOKING = Table("Kundekategori", [("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "10:00",
                                          "2024-01-31T10:00:00", "INFINITY", "x")])
 
