@@ -688,6 +688,20 @@ def _err(text: str) -> str:
     return "error: " + text.replace("|", "/").replace("\n", " ")[:120]
 
 
+def engine_commit(path: str) -> str:
+    """The commit of the checkout the engine was imported from (a path says nothing once the
+    checkout has moved on), and whether its ``erpdata/`` differed from it."""
+    where = Path(path).parent
+    try:
+        head = subprocess.run(["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--", path],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return f"`{path}`"
+    return f"commit {head}" + (" with uncommitted changes" if dirty else "")
+
+
 def render(rows: list[dict[str, Any]], peers: list[str], seed: int, command: str) -> str:
     """The Markdown section: command, machine, the variants, one row per set x variant and the
     workspace rows."""
@@ -696,7 +710,7 @@ def render(rows: list[dict[str, Any]], peers: list[str], seed: int, command: str
     lines = [
         "```", command, "```", "",
         f"{machine()} Seed {seed} (one numpy Generator per set and variant). Engine: "
-        f"`{engine}`. Each job in its own process.",
+        f"{engine_commit(engine) if engine != '?' else engine}. Each job in its own process.",
         "",
         "Variants: a as is; b headers renamed c1..cN, column order shuffled; c names merged or "
         "split, dates split into year/month/day (or merged), addresses merged with postcode "
