@@ -59,7 +59,6 @@ endpoint), :mod:`.renewal` (:class:`~.renewal.OidcRefresh`, ``Retry-After`` pars
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -92,9 +91,6 @@ from erpdata.live.connectors.superoffice.erpsync_agent import (
 )
 from erpdata.live.connectors.superoffice.tenant_session import TenantSession
 from erpdata.schema import ACTOR_TYPES, CRM_ACTOR_TYPE, KINDS
-
-log = logging.getLogger(__name__)
-
 
 #: The options of a ``superoffice`` connection (``erpdata connect add --option KEY=VALUE``),
 #: with what each is for; :func:`erpdata.live.connections.check` refuses any other.
