@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import erpdata.live.sync as sync_mod
 from erpdata.check import check
+from erpdata.demo.checkdigits import org_numbers
 from erpdata.ingest.load import load_file
 from erpdata.live.connections import Connection, add_connection, get_connection, open_connector
 from erpdata.live.connectors.base import ErpActor, Restriction
@@ -27,18 +29,11 @@ CITIES = ["Oslo", "Bergen", "Trondheim", "Stavanger", "Tromsø", "Bodø"]
 
 
 def _org_numbers(token: str, n: int = 6) -> list[str]:
-    """``n`` valid Norwegian organisation numbers (mod-11 check digit) of this run's token:
-    the same test run again against the same server must not meet the parties of its last
-    run under the same numbers (the matcher would rightly find those too)."""
-    out, base = [], 9_0000_000 + int.from_bytes(token.encode(), "big") % 9_000_000
-    while len(out) < n:
-        digits = [int(d) for d in str(base)]
-        check = 11 - sum(w * d for w, d in zip((3, 2, 7, 6, 5, 4, 3, 2), digits,
-                                                strict=True)) % 11
-        if check != 10:
-            out.append(f"{base}{0 if check == 11 else check}")
-        base += 1
-    return out
+    """``n`` valid Norwegian organisation numbers (mod-11 check digit) drawn for this run's
+    token: the same test run again against the same server must not meet the parties of its
+    last run under the same numbers (the matcher would rightly find those too)."""
+    rng = np.random.default_rng(int.from_bytes(token.encode(), "big"))
+    return [str(number) for number in org_numbers(rng, "NO", n)]
 
 
 def _named(tryton: TrytonConnector, token: str) -> dict[str, ErpActor]:
